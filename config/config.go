@@ -1,0 +1,188 @@
+// Package config is benchpipe's one YAML file: Kafka connection, topics, the sink, the producers, the perftarget
+// and the GraphQL endpoint. Load reads a file, expands ${VAR} references from the environment, rejects unknown
+// keys and validates every section, reporting all problems at once with file:line.
+//
+// Defaults live in Default and nowhere else; a key left out of the file keeps its default.
+package config
+
+import (
+	"time"
+)
+
+// Record formats a topic can carry.
+const (
+	FormatBenchpipe   = "benchpipe"            // schema.Record JSON (run_started, sample, run_finished)
+	FormatSINETStream = "sinetstream-perftool" // SINETStream v2/v3 framed (or plain JSON) perftool result lines
+)
+
+// Config is the whole file.
+type Config struct {
+	Kafka      Kafka      `yaml:"kafka"`
+	Topics     []Topic    `yaml:"topics"`
+	Sink       Sink       `yaml:"sink"`
+	Producer   Producer   `yaml:"producer"`
+	Perftarget Perftarget `yaml:"perftarget"`
+	GraphQL    GraphQL    `yaml:"graphql"`
+
+	// File is the path the configuration was loaded from; empty for Default().
+	File string `yaml:"-"`
+}
+
+// Kafka is how every benchpipe program reaches the brokers.
+type Kafka struct {
+	Brokers  []string `yaml:"brokers"`   // host:port seeds; empty = Kafka not configured (producers only print)
+	ClientID string   `yaml:"client_id"` // default "benchpipe"
+	TLS      TLS      `yaml:"tls"`
+	SASL     SASL     `yaml:"sasl"`
+}
+
+// TLS configures a TLS client or server. Files are PEM.
+type TLS struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// SASL configures Kafka authentication. Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty = none.
+type SASL struct {
+	Mechanism string `yaml:"mechanism"`
+	Username  string `yaml:"username"`
+	Password  string `yaml:"password"` // use ${KAFKA_PASSWORD}; never a literal
+}
+
+// Topic is a Kafka topic benchpipe uses. `sink topics apply` creates or alters it to match.
+type Topic struct {
+	Name              string            `yaml:"name"`
+	Format            string            `yaml:"format"`             // benchpipe | sinetstream-perftool
+	Partitions        int32             `yaml:"partitions"`         // default 6
+	ReplicationFactor int16             `yaml:"replication_factor"` // default 1 (single broker); 3 in production
+	Retention         time.Duration     `yaml:"retention"`          // retention.ms; 0 = the broker default
+	Configs           map[string]string `yaml:"configs"`            // any other topic config, e.g. cleanup.policy
+}
+
+// Sink configures the Kafka → PostgreSQL service.
+type Sink struct {
+	DatabaseURL     string        `yaml:"database_url"`      // use ${DATABASE_URL}
+	Group           string        `yaml:"group"`             // consumer group, default "benchpipe-sink"
+	Topics          []string      `yaml:"topics"`            // topics to consume; default all non-dead-letter topics
+	BatchSize       int           `yaml:"batch_size"`        // rows per database transaction, default 10000
+	FlushInterval   time.Duration `yaml:"flush_interval"`    // flush a partial batch after this, default 200ms
+	DeadLetterTopic string        `yaml:"dead_letter_topic"` // default "benchpipe.dead-letter"
+	MaxRecordBytes  int           `yaml:"max_record_bytes"`  // larger records are dead-lettered, default 1 MiB
+	HTTPAddr        string        `yaml:"http_addr"`         // /metrics, /healthz, /readyz; default ":8080"
+	Timescale       Timescale     `yaml:"timescale"`
+}
+
+// Timescale holds data-lifecycle policies applied when the database has TimescaleDB.
+type Timescale struct {
+	CompressAfter time.Duration `yaml:"compress_after"` // 0 = no compression; e.g. 168h
+	RetainFor     time.Duration `yaml:"retain_for"`     // 0 = keep forever; e.g. 8760h
+}
+
+// Producer configures the load generators on edge devices.
+type Producer struct {
+	Topic    string            `yaml:"topic"`     // where run and sample records go, default "benchpipe.records"
+	SpoolDir string            `yaml:"spool_dir"` // durable queue of unacknowledged records
+	Device   string            `yaml:"device"`    // a name for this device; default the hostname
+	Tags     map[string]string `yaml:"tags"`      // added to every run's tags
+	Pgbench  PgbenchTool       `yaml:"pgbench"`
+}
+
+// PgbenchTool locates the pgbench binary.
+type PgbenchTool struct {
+	Path string `yaml:"path"` // default "pgbench" from PATH
+}
+
+// Perftarget configures the embedded NATS MQTT target.
+type Perftarget struct {
+	ServerName  string `yaml:"server_name"`  // default "benchpipe-perftarget"
+	Host        string `yaml:"host"`         // listen address, default "0.0.0.0"
+	MQTTPort    int    `yaml:"mqtt_port"`    // default 1883
+	NATSPort    int    `yaml:"nats_port"`    // default 4222
+	MonitorPort int    `yaml:"monitor_port"` // HTTP monitoring and /metrics; default 8222, -1 = off
+	StoreDir    string `yaml:"store_dir"`    // JetStream store; empty = a temporary directory removed at exit
+	Username    string `yaml:"username"`     // MQTT/NATS user; empty = no authentication
+	Password    string `yaml:"password"`     // use ${PERFTARGET_PASSWORD}
+	TLS         TLS    `yaml:"tls"`          // server certificate for MQTT (cert_file, key_file)
+}
+
+// GraphQL is the Hasura endpoint `producer compare` reads from (anonymous role).
+type GraphQL struct {
+	URL     string            `yaml:"url"`     // e.g. http://server/v1/graphql
+	Headers map[string]string `yaml:"headers"` // extra request headers
+	Timeout time.Duration     `yaml:"timeout"` // per request, default 10s
+}
+
+// Default returns the configuration used for every key a file leaves out.
+func Default() Config {
+	return Config{
+		Kafka: Kafka{ClientID: "benchpipe"},
+		Topics: []Topic{
+			{Name: "benchpipe.records", Format: FormatBenchpipe, Partitions: 6, ReplicationFactor: 1, Retention: 7 * 24 * time.Hour},
+		},
+		Sink: Sink{
+			Group:           "benchpipe-sink",
+			BatchSize:       10000,
+			FlushInterval:   200 * time.Millisecond,
+			DeadLetterTopic: "benchpipe.dead-letter",
+			MaxRecordBytes:  1 << 20,
+			HTTPAddr:        ":8080",
+		},
+		Producer: Producer{
+			Topic:    "benchpipe.records",
+			SpoolDir: defaultSpoolDir(),
+			Pgbench:  PgbenchTool{Path: "pgbench"},
+		},
+		Perftarget: Perftarget{
+			ServerName:  "benchpipe-perftarget",
+			Host:        "0.0.0.0",
+			MQTTPort:    1883,
+			NATSPort:    4222,
+			MonitorPort: 8222,
+		},
+		GraphQL: GraphQL{Timeout: 10 * time.Second},
+	}
+}
+
+// topicDefaults fills the per-topic defaults a file's topic list leaves out.
+func topicDefaults(t *Topic) {
+	if t.Format == "" {
+		t.Format = FormatBenchpipe
+	}
+	if t.Partitions == 0 {
+		t.Partitions = 6
+	}
+	if t.ReplicationFactor == 0 {
+		t.ReplicationFactor = 1
+	}
+}
+
+// SinkTopics returns the topics the sink consumes: sink.topics, or every configured topic.
+func (c *Config) SinkTopics() []Topic {
+	var out []Topic
+	for _, t := range c.Topics {
+		if len(c.Sink.Topics) == 0 {
+			out = append(out, t)
+			continue
+		}
+		for _, name := range c.Sink.Topics {
+			if name == t.Name {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// Topic returns the configured topic with that name.
+func (c *Config) Topic(name string) (Topic, bool) {
+	for _, t := range c.Topics {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Topic{}, false
+}

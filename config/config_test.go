@@ -1,0 +1,168 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestParseFullFile(t *testing.T) {
+	src := `
+kafka:
+  brokers: [kafka-1:9092, "kafka-2:9092"]
+  sasl: {mechanism: SCRAM-SHA-512, username: sink, password: "${KAFKA_PASSWORD}"}
+topics:
+  - name: benchpipe.records
+    partitions: 12
+    retention: 720h
+  - name: perftool-sinetstream-result
+    format: sinetstream-perftool
+    configs: {cleanup.policy: delete}
+sink:
+  database_url: ${DATABASE_URL}
+  batch_size: 5000
+  flush_interval: 100ms
+perftarget:
+  mqtt_port: ${MQTT_PORT:-1884}
+`
+	cfg, err := Parse("bp.yaml", []byte(src), env(map[string]string{"KAFKA_PASSWORD": "s3cret", "DATABASE_URL": "postgres://u:p@db/bench"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Kafka.SASL.Password; got != "s3cret" {
+		t.Errorf("password = %q, want expanded from the environment", got)
+	}
+	if cfg.Sink.DatabaseURL != "postgres://u:p@db/bench" || cfg.Sink.BatchSize != 5000 || cfg.Sink.FlushInterval != 100*time.Millisecond {
+		t.Errorf("sink = %+v", cfg.Sink)
+	}
+	if cfg.Sink.Group != "benchpipe-sink" || cfg.Sink.DeadLetterTopic != "benchpipe.dead-letter" {
+		t.Errorf("sink defaults lost: %+v", cfg.Sink)
+	}
+	if cfg.Perftarget.MQTTPort != 1884 {
+		t.Errorf("mqtt_port = %d, want the ${VAR:-default} fallback 1884", cfg.Perftarget.MQTTPort)
+	}
+	if len(cfg.Topics) != 2 || cfg.Topics[0].Partitions != 12 || cfg.Topics[0].Retention != 720*time.Hour {
+		t.Fatalf("topics = %+v", cfg.Topics)
+	}
+	if tp := cfg.Topics[1]; tp.Format != FormatSINETStream || tp.Partitions != 6 || tp.ReplicationFactor != 1 || tp.Configs["cleanup.policy"] != "delete" {
+		t.Errorf("second topic = %+v (partition and replication defaults expected)", tp)
+	}
+}
+
+func TestEmptyFileIsDefaults(t *testing.T) {
+	cfg, err := Parse("empty.yaml", nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := Default()
+	if !reflect.DeepEqual(cfg.Sink, def.Sink) || cfg.Producer.Topic != def.Producer.Topic || len(cfg.Topics) != 1 {
+		t.Errorf("empty file gave %+v, want defaults", cfg)
+	}
+}
+
+// Every problem in a file is reported at once, each with file:line.
+func TestProblemsNameFileAndLine(t *testing.T) {
+	src := `kafka:
+  brokers: [nocolon]
+  sasl:
+    mechanism: GSSAPI
+topics:
+  - name: a
+    format: avro
+    partitions: 0
+sink:
+  batch_sise: 10
+  database_url: ${MISSING_DB_URL}
+`
+	_, err := Parse("bad.yaml", []byte(src), env(nil))
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("err = %v, want Problems", err)
+	}
+	// Unknown keys and unset variables are reported first (decoding would only add noise).
+	want := []string{
+		`bad.yaml:10: sink.batch_sise: unknown key`,
+		`bad.yaml:11: environment variable MISSING_DB_URL is not set`,
+	}
+	assertProblems(t, err, want)
+
+	src2 := `kafka:
+  brokers: [nocolon]
+  sasl:
+    mechanism: GSSAPI
+topics:
+  - name: a
+    format: avro
+    partitions: -1
+sink:
+  flush_interval: 0s
+producer:
+  topic: nope
+`
+	_, err = Parse("bad.yaml", []byte(src2), env(nil))
+	assertProblems(t, err, []string{
+		`bad.yaml:2: kafka.brokers[0]: "nocolon" is not host:port`,
+		`bad.yaml:3: kafka.sasl: mechanism GSSAPI needs username and password`,
+		`bad.yaml:4: kafka.sasl.mechanism: "GSSAPI" is not PLAIN`,
+		`bad.yaml:7: topics[0].format: "avro" is not benchpipe`,
+		`bad.yaml:8: topics[0].partitions: must be ≥ 1`,
+		`bad.yaml:10: sink.flush_interval: must be > 0`,
+		`bad.yaml:12: producer.topic: "nope" is not in topics`,
+	})
+}
+
+func TestTypeErrorsNameLine(t *testing.T) {
+	src := "sink:\n  batch_size: lots\n  flush_interval: soon\n"
+	_, err := Parse("t.yaml", []byte(src), env(nil))
+	assertProblems(t, err, []string{"t.yaml:2: cannot unmarshal !!str `lots` into int", "t.yaml:3: "})
+}
+
+func TestSyntaxErrorNamesLine(t *testing.T) {
+	_, err := Parse("s.yaml", []byte("sink:\n  batch_size: 1\n bad indent: [\n"), env(nil))
+	if err == nil || !regexp.MustCompile(`^s\.yaml:[23]: `).MatchString(err.Error()) {
+		t.Fatalf("err = %v, want it to name s.yaml and the line", err)
+	}
+}
+
+func assertProblems(t *testing.T, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %d problems", len(want))
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%s", len(lines), len(want), err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(lines[i], want[i]) {
+			t.Errorf("problem %d = %q, want prefix %q", i, lines[i], want[i])
+		}
+	}
+}
+
+// The documented example files must load, with the variables they reference set as a deployment would.
+func TestExampleFilesLoad(t *testing.T) {
+	files, _ := filepath.Glob("*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no example configuration files in config/")
+	}
+	vars := env(map[string]string{"DATABASE_URL": "postgres://sink:pw@db:5432/benchpipe", "KAFKA_PASSWORD": "pw", "PERFTARGET_PASSWORD": "pw"})
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(f, data, vars); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+}

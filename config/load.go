@@ -1,0 +1,269 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one thing wrong with a configuration file.
+type Problem struct {
+	File string
+	Line int    // 0 when the problem has no place in the file (a missing key)
+	Path string // dotted key path, e.g. "sink.batch_size" or "topics[1].name"
+	Msg  string
+}
+
+func (p Problem) Error() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if p.Path != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, p.Path, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, p.Msg)
+}
+
+// Problems is every problem found in a file; Load returns them all at once.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Load reads the YAML file at path over the defaults. The error, if any, is a Problems listing everything wrong.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse is Load for bytes already read; file names the source in messages and lookup resolves ${VAR}.
+func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	cfg := Default()
+	cfg.File = file
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, Problems{syntaxProblem(file, err)}
+	}
+	if len(root.Content) == 0 { // empty file: all defaults
+		return &cfg, finish(&cfg, nil, file)
+	}
+	doc := root.Content[0]
+	l := &loader{file: file, lookup: lookup, lines: map[string]int{}}
+	l.expand(doc)
+	l.checkKeys(doc, reflect.TypeOf(cfg), "")
+	if len(l.problems) > 0 {
+		// Decoding unknown or unexpanded keys would only add noise; report what we have.
+		sort.SliceStable(l.problems, func(i, j int) bool { return l.problems[i].Line < l.problems[j].Line })
+		return nil, l.problems
+	}
+	if err := doc.Decode(&cfg); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, msg := range te.Errors {
+				l.problems = append(l.problems, lineProblem(file, msg))
+			}
+		} else {
+			l.problems = append(l.problems, Problem{File: file, Msg: err.Error()})
+		}
+		return nil, l.problems
+	}
+	return &cfg, finish(&cfg, l, file)
+}
+
+func finish(cfg *Config, l *loader, file string) error {
+	for i := range cfg.Topics {
+		topicDefaults(&cfg.Topics[i])
+	}
+	lines := map[string]int{}
+	var problems Problems
+	if l != nil {
+		lines = l.lines
+		problems = l.problems
+	}
+	for _, p := range cfg.validate() {
+		p.File = file
+		p.Line = lineFor(lines, p.Path)
+		problems = append(problems, p)
+	}
+	if len(problems) > 0 {
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
+		return problems
+	}
+	return nil
+}
+
+// lineFor finds the line of path or of its nearest ancestor that appears in the file.
+func lineFor(lines map[string]int, path string) int {
+	for p := path; p != ""; {
+		if n, ok := lines[p]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+func syntaxProblem(file string, err error) Problem {
+	return lineProblem(file, err.Error())
+}
+
+func lineProblem(file, msg string) Problem {
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return Problem{File: file, Line: n, Msg: m[2]}
+	}
+	return Problem{File: file, Msg: strings.TrimPrefix(msg, "yaml: ")}
+}
+
+type loader struct {
+	file     string
+	lookup   func(string) (string, bool)
+	lines    map[string]int
+	problems Problems
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}|\$\$`)
+
+// expand replaces ${VAR} and ${VAR:-default} in every scalar value; $$ is a literal $. An unset variable without
+// a default is a problem at its line, so a missing secret is caught before anything connects.
+func (l *loader) expand(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "$") {
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+			if ref == "$$" {
+				return "$"
+			}
+			m := envRef.FindStringSubmatch(ref)
+			if v, ok := l.lookup(m[1]); ok && v != "" {
+				return v
+			}
+			if m[2] != "" {
+				return m[3]
+			}
+			l.problems = append(l.problems, Problem{File: l.file, Line: n.Line, Msg: fmt.Sprintf("environment variable %s is not set (write ${%s:-default} for an optional value)", m[1], m[1])})
+			return ""
+		})
+		// A value from the environment is never parsed as YAML syntax; it is only re-typed so that ${PORT} can
+		// fill an int field (strings accept any scalar).
+		n.Tag = guessTag(n.Value)
+	}
+	for _, c := range n.Content {
+		l.expand(c)
+	}
+}
+
+// guessTag re-resolves an expanded scalar so that ${PORT} can fill an int field.
+func guessTag(v string) string {
+	var probe yaml.Node
+	if err := yaml.Unmarshal([]byte(v), &probe); err == nil && len(probe.Content) == 1 && probe.Content[0].Kind == yaml.ScalarNode {
+		switch probe.Content[0].Tag {
+		case "!!int", "!!float", "!!bool":
+			return probe.Content[0].Tag
+		}
+	}
+	return "!!str"
+}
+
+// checkKeys walks the document against the Go types, records the line of every key path, and reports keys the
+// types don't have. yaml.v3 can only reject unknown keys while decoding from a byte stream, which would lose the
+// environment expansion done on the node tree; this walk keeps both.
+func (l *loader) checkKeys(n *yaml.Node, t reflect.Type, path string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if path != "" {
+		if _, seen := l.lines[path]; !seen {
+			l.lines[path] = n.Line
+		}
+	}
+	switch {
+	case t.Kind() == reflect.Struct && t.String() != "time.Time":
+		if n.Kind != yaml.MappingNode {
+			if n.Tag != "!!null" {
+				l.problems = append(l.problems, Problem{File: l.file, Line: n.Line, Path: path, Msg: "expected a mapping of keys"})
+			}
+			return
+		}
+		fields := map[string]reflect.Type{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if tag == "-" || !f.IsExported() {
+				continue
+			}
+			if tag == "" {
+				tag = strings.ToLower(f.Name)
+			}
+			fields[tag] = f.Type
+			names = append(names, tag)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			child := joinPath(path, k.Value)
+			ft, ok := fields[k.Value]
+			if !ok {
+				l.problems = append(l.problems, Problem{File: l.file, Line: k.Line, Path: child, Msg: fmt.Sprintf("unknown key (known keys here: %s)", strings.Join(names, ", "))})
+				continue
+			}
+			l.lines[child] = k.Line
+			l.checkKeys(v, ft, child)
+		}
+	case t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode:
+		for i, c := range n.Content {
+			l.checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case t.Kind() == reflect.Map && n.Kind == yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			child := joinPath(path, k.Value)
+			l.lines[child] = k.Line
+			l.checkKeys(n.Content[i+1], t.Elem(), child)
+		}
+	}
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func defaultSpoolDir() string {
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" { // systemd StateDirectory=
+		return filepath.Join(d, "spool")
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/benchpipe/spool"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "benchpipe", "spool")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "benchpipe", "spool")
+	}
+	return filepath.Join(os.TempDir(), "benchpipe-spool")
+}

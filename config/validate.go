@@ -1,0 +1,153 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// validate returns every problem in c. Paths name the offending key; Parse adds file and line.
+func (c *Config) validate() Problems {
+	var ps Problems
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+
+	for i, b := range c.Kafka.Brokers {
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			add(fmt.Sprintf("kafka.brokers[%d]", i), "%q is not host:port", b)
+		}
+	}
+	switch strings.ToUpper(c.Kafka.SASL.Mechanism) {
+	case "", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+	default:
+		add("kafka.sasl.mechanism", "%q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.Kafka.SASL.Mechanism)
+	}
+	if c.Kafka.SASL.Mechanism != "" && (c.Kafka.SASL.Username == "" || c.Kafka.SASL.Password == "") {
+		add("kafka.sasl", "mechanism %s needs username and password", c.Kafka.SASL.Mechanism)
+	}
+	validateTLS(c.Kafka.TLS, "kafka.tls", add, false)
+
+	seen := map[string]int{}
+	for i, t := range c.Topics {
+		p := fmt.Sprintf("topics[%d]", i)
+		if t.Name == "" {
+			add(p+".name", "missing")
+		} else if j, dup := seen[t.Name]; dup {
+			add(p+".name", "%q is already topics[%d]", t.Name, j)
+		} else {
+			seen[t.Name] = i
+		}
+		if t.Format != FormatBenchpipe && t.Format != FormatSINETStream {
+			add(p+".format", "%q is not %s or %s", t.Format, FormatBenchpipe, FormatSINETStream)
+		}
+		if t.Partitions < 1 {
+			add(p+".partitions", "must be ≥ 1, got %d", t.Partitions)
+		}
+		if t.ReplicationFactor < 1 {
+			add(p+".replication_factor", "must be ≥ 1, got %d", t.ReplicationFactor)
+		}
+		if t.Retention < 0 {
+			add(p+".retention", "must not be negative")
+		}
+		if _, set := t.Configs["retention.ms"]; set && t.Retention != 0 {
+			add(p+".configs.retention.ms", "set either retention or configs.retention.ms, not both")
+		}
+	}
+
+	s := c.Sink
+	for i, name := range s.Topics {
+		if _, ok := c.Topic(name); !ok {
+			add(fmt.Sprintf("sink.topics[%d]", i), "%q is not in topics", name)
+		}
+		if name == s.DeadLetterTopic {
+			add(fmt.Sprintf("sink.topics[%d]", i), "the sink must not consume its own dead-letter topic %q", name)
+		}
+	}
+	if s.DatabaseURL != "" {
+		if u, err := url.Parse(s.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			add("sink.database_url", "must be a postgres:// URL")
+		}
+	}
+	if s.Group == "" {
+		add("sink.group", "missing")
+	}
+	if s.BatchSize < 1 {
+		add("sink.batch_size", "must be ≥ 1, got %d", s.BatchSize)
+	}
+	if s.FlushInterval <= 0 {
+		add("sink.flush_interval", "must be > 0")
+	}
+	if s.MaxRecordBytes < 1024 {
+		add("sink.max_record_bytes", "must be ≥ 1024, got %d", s.MaxRecordBytes)
+	}
+	if s.DeadLetterTopic == "" {
+		add("sink.dead_letter_topic", "missing: bad records must go somewhere")
+	}
+	if s.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(s.HTTPAddr); err != nil {
+			add("sink.http_addr", "%q is not [host]:port", s.HTTPAddr)
+		}
+	}
+	if s.Timescale.CompressAfter < 0 || s.Timescale.RetainFor < 0 {
+		add("sink.timescale", "durations must not be negative")
+	}
+	if s.Timescale.RetainFor > 0 && s.Timescale.CompressAfter > 0 && s.Timescale.RetainFor <= s.Timescale.CompressAfter {
+		add("sink.timescale.retain_for", "must be longer than compress_after")
+	}
+
+	if c.Producer.Topic == "" {
+		add("producer.topic", "missing")
+	} else if len(c.Topics) > 0 {
+		if t, ok := c.Topic(c.Producer.Topic); !ok {
+			add("producer.topic", "%q is not in topics", c.Producer.Topic)
+		} else if t.Format != FormatBenchpipe {
+			add("producer.topic", "%q carries format %s; producers publish %s records", t.Name, t.Format, FormatBenchpipe)
+		}
+	}
+	if c.Producer.SpoolDir == "" {
+		add("producer.spool_dir", "missing")
+	}
+
+	pt := c.Perftarget
+	for _, port := range []struct {
+		key   string
+		v     int
+		allow int // a port value with a special meaning besides 1..65535
+	}{{"perftarget.mqtt_port", pt.MQTTPort, 0}, {"perftarget.nats_port", pt.NATSPort, 0}, {"perftarget.monitor_port", pt.MonitorPort, -1}} {
+		if (port.v < 1 || port.v > 65535) && port.v != port.allow {
+			add(port.key, "%d is not a TCP port", port.v)
+		}
+	}
+	if (pt.Username == "") != (pt.Password == "") {
+		add("perftarget", "username and password go together")
+	}
+	validateTLS(pt.TLS, "perftarget.tls", add, true)
+
+	if c.GraphQL.URL != "" {
+		if u, err := url.Parse(c.GraphQL.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("graphql.url", "%q is not an http(s) URL", c.GraphQL.URL)
+		}
+	}
+	if c.GraphQL.Timeout <= 0 {
+		add("graphql.timeout", "must be > 0")
+	}
+	return ps
+}
+
+func validateTLS(t TLS, path string, add func(string, string, ...any), server bool) {
+	if !t.Enabled {
+		return
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		add(path, "cert_file and key_file go together")
+	}
+	if server && t.CertFile == "" {
+		add(path, "a TLS server needs cert_file and key_file")
+	}
+}
+
+// PortString formats a port for a listen address.
+func PortString(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }

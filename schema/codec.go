@@ -1,0 +1,319 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// MaxRecordBytes is the default limit on an encoded record; the sink dead-letters larger ones.
+const MaxRecordBytes = 1 << 20
+
+// Errors returned (wrapped in a *FieldError) by Decode and Validate. Test for them with errors.Is.
+var (
+	ErrSyntax         = errors.New("not valid JSON")
+	ErrUnknownVersion = errors.New("unknown record version")
+	ErrUnknownType    = errors.New("unknown record type")
+	ErrInvalid        = errors.New("invalid record")
+)
+
+// FieldError says which field of a record is wrong and why.
+type FieldError struct {
+	Field  string // JSON path, e.g. "sample.latency.p99_ms"; empty for the record as a whole
+	Reason string
+	Err    error // one of the Err* sentinels
+}
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Decode parses and validates one record. Unknown fields are errors: within a version the format is closed, so a
+// typo in a non-Go producer is caught at the sink instead of silently dropping a figure.
+func Decode(b []byte) (Record, error) {
+	var probe struct {
+		V *int `json:"v"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return Record{}, &FieldError{Reason: describeJSONError(err), Err: ErrSyntax}
+	}
+	if probe.V == nil {
+		return Record{}, &FieldError{Field: "v", Reason: "missing record version", Err: ErrUnknownVersion}
+	}
+	if *probe.V != Version {
+		return Record{}, &FieldError{Field: "v", Reason: fmt.Sprintf("version %d is not supported (this build reads version %d)", *probe.V, Version), Err: ErrUnknownVersion}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var r Record
+	if err := dec.Decode(&r); err != nil {
+		return Record{}, &FieldError{Reason: describeJSONError(err), Err: ErrInvalid}
+	}
+	if dec.More() {
+		return Record{}, &FieldError{Reason: "trailing data after the record", Err: ErrSyntax}
+	}
+	if err := r.Validate(); err != nil {
+		return Record{}, err
+	}
+	return r, nil
+}
+
+// Encode validates r and returns its JSON encoding. It sets r.V when it is zero.
+func Encode(r Record) ([]byte, error) {
+	if r.V == 0 {
+		r.V = Version
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(r)
+}
+
+func describeJSONError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "record"
+		}
+		return fmt.Sprintf("%s: expected %s, got JSON %s", field, typeErr.Type, typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("%v (at byte %d)", syntaxErr, syntaxErr.Offset)
+	}
+	// json reports unknown fields as `json: unknown field "x"` without a type; keep its words.
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// Validate checks the record's invariants and returns the first problem found.
+func (r *Record) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...), Err: ErrInvalid}
+	}
+	if r.V != Version {
+		return &FieldError{Field: "v", Reason: fmt.Sprintf("version %d is not supported", r.V), Err: ErrUnknownVersion}
+	}
+	if r.RunID == uuid.Nil {
+		return bad("run_id", "missing")
+	}
+	if r.Seq < 0 {
+		return bad("seq", "negative (%d)", r.Seq)
+	}
+	if r.Time.IsZero() {
+		return bad("time", "missing")
+	}
+	payloads := 0
+	for _, set := range []bool{r.Started != nil, r.Sample != nil, r.Finished != nil} {
+		if set {
+			payloads++
+		}
+	}
+	if payloads > 1 {
+		return bad("", "exactly one of started, sample and finished may be set")
+	}
+	switch r.Type {
+	case TypeRunStarted:
+		if r.Started == nil {
+			return bad("started", "missing for a %s record", r.Type)
+		}
+		if r.Seq != 0 {
+			return bad("seq", "a run_started record has sequence 0, got %d", r.Seq)
+		}
+		return r.Started.validate()
+	case TypeSample:
+		if r.Sample == nil {
+			return bad("sample", "missing for a %s record", r.Type)
+		}
+		if r.Seq == 0 {
+			return bad("seq", "sequence 0 is the run_started record; samples start at 1")
+		}
+		return r.Sample.validate()
+	case TypeRunFinished:
+		if r.Finished == nil {
+			return bad("finished", "missing for a %s record", r.Type)
+		}
+		return r.Finished.validate()
+	case "":
+		return &FieldError{Field: "type", Reason: "missing", Err: ErrUnknownType}
+	default:
+		return &FieldError{Field: "type", Reason: fmt.Sprintf("%q is not one of run_started, sample, run_finished", r.Type), Err: ErrUnknownType}
+	}
+}
+
+func (s *Started) validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &FieldError{Field: "started." + field, Reason: fmt.Sprintf(format, args...), Err: ErrInvalid}
+	}
+	if s.Kind == "" {
+		return bad("kind", "missing")
+	}
+	if s.StartedAt.IsZero() {
+		return bad("started_at", "missing")
+	}
+	if s.Host.Hostname == "" {
+		return bad("host.hostname", "missing")
+	}
+	if s.Host.CPUCores < 0 || s.Host.MemoryBytes < 0 {
+		return bad("host", "negative cpu_cores or memory_bytes")
+	}
+	if len(s.Parameters) > 0 && !isJSONObject(s.Parameters) {
+		return bad("parameters", "must be a JSON object")
+	}
+	if s.Target.URL != "" && RedactURL(s.Target.URL) != s.Target.URL {
+		return bad("target.url", "contains a password; producers must send RedactURL(url)")
+	}
+	if s.Target.Port < 0 || s.Target.Port > 65535 {
+		return bad("target.port", "%d is not a TCP port", s.Target.Port)
+	}
+	return nil
+}
+
+func (s *Sample) validate() error {
+	if s.Start.IsZero() || s.End.IsZero() {
+		return &FieldError{Field: "sample.start", Reason: "start and end are required", Err: ErrInvalid}
+	}
+	if s.End.Before(s.Start) {
+		return &FieldError{Field: "sample.end", Reason: "before start", Err: ErrInvalid}
+	}
+	if s.Phase != PhaseWarmup && s.Phase != PhaseMeasure {
+		return &FieldError{Field: "sample.phase", Reason: fmt.Sprintf("%q is not warmup or measure", s.Phase), Err: ErrInvalid}
+	}
+	return s.Figures.validate("sample")
+}
+
+func (f *Finished) validate() error {
+	switch f.Status {
+	case StatusOK, StatusFailed, StatusAborted:
+	default:
+		return &FieldError{Field: "finished.status", Reason: fmt.Sprintf("%q is not ok, failed or aborted", f.Status), Err: ErrInvalid}
+	}
+	if f.FinishedAt.IsZero() {
+		return &FieldError{Field: "finished.finished_at", Reason: "missing", Err: ErrInvalid}
+	}
+	if f.Summary == nil {
+		return nil
+	}
+	if f.Summary.End.Before(f.Summary.Start) {
+		return &FieldError{Field: "finished.summary.end", Reason: "before start", Err: ErrInvalid}
+	}
+	if len(f.Summary.Extra) > 0 && !isJSONObject(f.Summary.Extra) {
+		return &FieldError{Field: "finished.summary.extra", Reason: "must be a JSON object", Err: ErrInvalid}
+	}
+	return f.Summary.Figures.validate("finished.summary")
+}
+
+func (f *Figures) validate(prefix string) error {
+	bad := func(field, format string, args ...any) error {
+		return &FieldError{Field: prefix + "." + field, Reason: fmt.Sprintf(format, args...), Err: ErrInvalid}
+	}
+	counts := []struct {
+		name string
+		v    int64
+	}{{"ops", f.Ops}, {"bytes", f.Bytes}, {"errors", f.Errors}}
+	if m := f.MQTT; m != nil {
+		counts = append(counts, []struct {
+			name string
+			v    int64
+		}{{"mqtt.sent", m.Sent}, {"mqtt.received", m.Received}, {"mqtt.lost", m.Lost}, {"mqtt.duplicated", m.Duplicated}, {"mqtt.out_of_order", m.OutOfOrder}}...)
+	}
+	if p := f.Pgbench; p != nil {
+		counts = append(counts, []struct {
+			name string
+			v    int64
+		}{{"pgbench.failed", p.Failed}, {"pgbench.retried", p.Retried}, {"pgbench.retries", p.Retries}, {"pgbench.skipped", p.Skipped}}...)
+	}
+	for _, c := range counts {
+		if c.v < 0 {
+			return bad(c.name, "negative (%d)", c.v)
+		}
+	}
+	rates := []struct {
+		name string
+		v    float64
+	}{{"ops_rate", f.OpsRate}}
+	if m := f.MQTT; m != nil {
+		rates = append(rates, []struct {
+			name string
+			v    float64
+		}{{"mqtt.offered_rate", m.OfferedRate}, {"mqtt.uncorrected_p50_ms", m.UncorrectedP50Ms}, {"mqtt.uncorrected_p99_ms", m.UncorrectedP99Ms}, {"mqtt.uncorrected_max_ms", m.UncorrectedMaxMs}}...)
+	}
+	if p := f.Pgbench; p != nil {
+		rates = append(rates, []struct {
+			name string
+			v    float64
+		}{{"pgbench.tps", p.TPS}, {"pgbench.stddev_ms", p.StddevMs}, {"pgbench.lag_ms", p.LagMs}}...)
+	}
+	for _, r := range rates {
+		if r.v < 0 || math.IsNaN(r.v) || math.IsInf(r.v, 0) {
+			return bad(r.name, "must be a finite number ≥ 0, got %v", r.v)
+		}
+	}
+	if l := f.Latency; l != nil {
+		ordered := []struct {
+			name string
+			v    float64
+		}{{"min_ms", l.MinMs}, {"p50_ms", l.P50Ms}, {"p90_ms", l.P90Ms}, {"p95_ms", l.P95Ms}, {"p99_ms", l.P99Ms}, {"p999_ms", l.P999Ms}, {"max_ms", l.MaxMs}}
+		for i, o := range ordered {
+			if o.v < 0 || math.IsNaN(o.v) || math.IsInf(o.v, 0) {
+				return bad("latency."+o.name, "must be a finite number ≥ 0, got %v", o.v)
+			}
+			if i > 0 && o.v < ordered[i-1].v {
+				return bad("latency."+o.name, "%v is below %s %v; percentiles must not decrease", o.v, ordered[i-1].name, ordered[i-1].v)
+			}
+		}
+		if l.MeanMs < l.MinMs || l.MeanMs > l.MaxMs {
+			return bad("latency.mean_ms", "%v is outside [min, max] = [%v, %v]", l.MeanMs, l.MinMs, l.MaxMs)
+		}
+	}
+	return nil
+}
+
+func isJSONObject(b json.RawMessage) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) > 0 && b[0] == '{' && json.Valid(b)
+}
+
+// RedactURL removes the password from a URL-shaped string (postgres://user:pw@host/db → postgres://user@host/db) and
+// drops query parameters that carry secrets (password, sslpassword). Anything that does not parse as a URL with a
+// scheme is returned unchanged: a host:port is not a secret. Use it on every URL that reaches a record or a log.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return s
+	}
+	changed := false
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.User(u.User.Username())
+			changed = true
+		}
+	}
+	if q := u.Query(); len(q) > 0 {
+		for k := range q {
+			lk := strings.ToLower(k)
+			if strings.Contains(lk, "password") || strings.Contains(lk, "secret") || strings.Contains(lk, "token") {
+				q.Del(k)
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	if !changed {
+		return s
+	}
+	return u.String()
+}
