@@ -267,3 +267,28 @@ func defaultSpoolDir() string {
 	}
 	return filepath.Join(os.TempDir(), "benchpipe-spool")
 }
+
+// EnvConfigFile names the variable that points every benchpipe program at its configuration file.
+const EnvConfigFile = "BENCHPIPE_CONFIG"
+
+// SystemFile is where packaged installs keep the configuration.
+const SystemFile = "/etc/benchpipe/benchpipe.yaml"
+
+// Resolve loads the configuration a program should use: the file named by its --config flag, else
+// $BENCHPIPE_CONFIG, else /etc/benchpipe/benchpipe.yaml when it exists, else the built-in defaults.
+func Resolve(flagPath string) (*Config, error) {
+	path := flagPath
+	if path == "" {
+		path = os.Getenv(EnvConfigFile)
+	}
+	if path == "" {
+		if _, err := os.Stat(SystemFile); err == nil {
+			path = SystemFile
+		}
+	}
+	if path == "" {
+		cfg := Default()
+		return &cfg, nil
+	}
+	return Load(path)
+}

@@ -106,12 +106,12 @@ type Host struct {
 // Optional groups are nil when they do not apply: Latency when no operation completed, MQTT and Pgbench for the
 // other kinds.
 type Figures struct {
-	Ops     int64         `json:"ops"`
-	OpsRate float64       `json:"ops_rate"` // operations per second
-	Bytes   int64         `json:"bytes,omitempty"`
-	Errors  int64         `json:"errors"`
-	Latency *Latency      `json:"latency,omitempty"`
-	MQTT    *MQTTFigures  `json:"mqtt,omitempty"`
+	Ops     int64           `json:"ops"`
+	OpsRate float64         `json:"ops_rate"` // operations per second
+	Bytes   int64           `json:"bytes,omitempty"`
+	Errors  int64           `json:"errors"`
+	Latency *Latency        `json:"latency,omitempty"`
+	MQTT    *MQTTFigures    `json:"mqtt,omitempty"`
 	Pgbench *PgbenchFigures `json:"pgbench,omitempty"`
 }
 
