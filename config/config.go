@@ -102,7 +102,8 @@ type Perftarget struct {
 	Host        string `yaml:"host"`         // listen address, default "0.0.0.0"
 	MQTTPort    int    `yaml:"mqtt_port"`    // default 1883
 	NATSPort    int    `yaml:"nats_port"`    // default 4222
-	MonitorPort int    `yaml:"monitor_port"` // HTTP monitoring and /metrics; default 8222, -1 = off
+	MonitorPort int    `yaml:"monitor_port"` // NATS HTTP monitoring (/varz, /healthz); default 8222, -1 = off
+	MetricsAddr string `yaml:"metrics_addr"` // Prometheus /metrics; default ":7777", "" = off
 	StoreDir    string `yaml:"store_dir"`    // JetStream store; empty = a temporary directory removed at exit
 	Username    string `yaml:"username"`     // MQTT/NATS user; empty = no authentication
 	Password    string `yaml:"password"`     // use ${PERFTARGET_PASSWORD}
@@ -142,6 +143,7 @@ func Default() Config {
 			MQTTPort:    1883,
 			NATSPort:    4222,
 			MonitorPort: 8222,
+			MetricsAddr: ":7777",
 		},
 		GraphQL: GraphQL{Timeout: 10 * time.Second},
 	}
