@@ -63,8 +63,6 @@ CREATE TABLE runs (
     pg_lag_ms           double precision,
     pg_skipped          bigint,
     summary_extra       jsonb,
-    -- highest record sequence seen for this run (the run_finished record's seq once finished)
-    last_seq            bigint      NOT NULL DEFAULT 0,
     updated_at          timestamptz NOT NULL DEFAULT now()
 );
 

@@ -1,0 +1,149 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/schema"
+)
+
+// batch is what one database transaction writes: insert-only rows per table (deduplicated by primary key),
+// ordered upserts (runs), and the records that go to the dead-letter topic instead.
+type batch struct {
+	recs     []*kgo.Record
+	consumed map[string]int // topic → records
+	tables   map[string]*tableRows
+	order    []string // table names in first-seen order, for a stable write order
+	upserts  []upsert
+	dead     []deadLetter
+}
+
+type tableRows struct {
+	table   string
+	columns []string
+	rows    [][]any
+	srcs    []*kgo.Record
+}
+
+type upsert struct {
+	sql  string
+	args []any
+	src  *kgo.Record
+}
+
+type deadLetter struct {
+	src    *kgo.Record
+	reason string
+}
+
+// decoder turns one Kafka record into rows of b, or returns why it can't.
+type decoder func(b *batch, r *kgo.Record) error
+
+var decoders = map[string]decoder{
+	config.FormatBenchpipe: decodeBenchpipe,
+}
+
+func (s *Sink) decode(recs []*kgo.Record) *batch {
+	b := &batch{recs: recs, consumed: map[string]int{}, tables: map[string]*tableRows{}}
+	for _, r := range recs {
+		b.consumed[r.Topic]++
+		if len(r.Value) > s.cfg.Sink.MaxRecordBytes {
+			b.dead = append(b.dead, deadLetter{r, fmt.Sprintf("record too large: %d bytes, limit sink.max_record_bytes = %d", len(r.Value), s.cfg.Sink.MaxRecordBytes)})
+			continue
+		}
+		format := s.formats[r.Topic]
+		dec, ok := decoders[format]
+		if !ok {
+			b.dead = append(b.dead, deadLetter{r, fmt.Sprintf("topic %s has no decoder for format %q", r.Topic, format)})
+			continue
+		}
+		if err := dec(b, r); err != nil {
+			b.dead = append(b.dead, deadLetter{r, err.Error()})
+		}
+	}
+	return b
+}
+
+func (b *batch) add(table string, columns []string, row []any, src *kgo.Record) {
+	t := b.tables[table]
+	if t == nil {
+		t = &tableRows{table: table, columns: columns}
+		b.tables[table] = t
+		b.order = append(b.order, table)
+	}
+	t.rows = append(t.rows, row)
+	t.srcs = append(t.srcs, src)
+}
+
+// reject moves everything src contributed to the dead letters.
+func (b *batch) reject(src *kgo.Record, reason string) {
+	for _, t := range b.tables {
+		keep := 0
+		for i := range t.rows {
+			if t.srcs[i] != src {
+				t.rows[keep], t.srcs[keep] = t.rows[i], t.srcs[i]
+				keep++
+			}
+		}
+		t.rows, t.srcs = t.rows[:keep], t.srcs[:keep]
+	}
+	keep := b.upserts[:0]
+	for _, u := range b.upserts {
+		if u.src != src {
+			keep = append(keep, u)
+		}
+	}
+	b.upserts = keep
+	b.dead = append(b.dead, deadLetter{src, reason})
+}
+
+func decodeBenchpipe(b *batch, r *kgo.Record) error {
+	rec, err := schema.Decode(r.Value)
+	if err != nil {
+		return err
+	}
+	if len(r.Key) > 0 && !bytes.Equal(r.Key, rec.Key()) {
+		return fmt.Errorf("record key %q is not the run id %s: records of a run must share a partition", truncate(r.Key, 64), rec.RunID)
+	}
+	switch rec.Type {
+	case schema.TypeSample:
+		b.add("samples", schema.SampleColumns, rec.SampleRow(), r)
+	case schema.TypeRunStarted:
+		b.upserts = append(b.upserts, upsert{runStartedSQL, rec.RunStartedRow(), r})
+	case schema.TypeRunFinished:
+		b.upserts = append(b.upserts, upsert{runFinishedSQL, rec.RunFinishedRow(), r})
+	}
+	return nil
+}
+
+// upsertSQL merges a record's columns into its runs row. run_started and run_finished set disjoint columns, so they
+// can arrive in either order (a producer's spool may resend an old record after a newer one) and be repeated.
+func upsertSQL(table string, columns []string) string {
+	params := make([]string, len(columns))
+	var sets []string
+	for i, c := range columns {
+		params[i] = fmt.Sprintf("$%d", i+1)
+		if i > 0 {
+			sets = append(sets, fmt.Sprintf("%s = EXCLUDED.%s", c, c))
+		}
+	}
+	sets = append(sets, "updated_at = now()")
+	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s",
+		table, strings.Join(columns, ", "), strings.Join(params, ", "), columns[0], strings.Join(sets, ", "))
+}
+
+var (
+	runStartedSQL  = upsertSQL("runs", schema.RunStartedColumns)
+	runFinishedSQL = upsertSQL("runs", schema.RunFinishedColumns)
+)
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}

@@ -1,0 +1,411 @@
+// Package ingest is the sink's engine: it consumes the configured Kafka topics as a consumer group, decodes and
+// validates each record, and writes batches to PostgreSQL with binary COPY, exactly once.
+//
+// Exactly once, across crashes, restarts and rebalances, comes from one rule: the Kafka position of every partition
+// is stored in benchpipe.sink_offsets in the same transaction as the rows it covers, and that transaction first
+// locks the position rows (SELECT … FOR UPDATE) and drops any record below the stored position. A replay after a
+// crash, or a zombie consumer still writing after it lost a partition, therefore writes nothing twice. Positions are
+// restored from the database when partitions are assigned, and committed to Kafka only after the database commit
+// (for lag tools; the database is the truth). Records a producer re-sent after its own crash carry the same
+// (run_id, seq) and are dropped by the primary key (INSERT … ON CONFLICT DO NOTHING through a staging table).
+//
+// A record that cannot be decoded, fails validation, has an unknown format or version, or is too large goes to the
+// dead-letter topic with headers saying why and where it came from; the records around it are written.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/kafkaopt"
+	"github.com/benchpipe/benchpipe/schema"
+)
+
+// Option configures a Sink.
+type Option func(*options)
+
+type options struct {
+	logger          *slog.Logger
+	registerer      prometheus.Registerer
+	onCommit        func(CommitInfo)
+	shutdownTimeout time.Duration
+	kafkaOpts       []kgo.Opt
+}
+
+// WithLogger sets the logger. Default: slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithRegisterer registers the sink's Prometheus metrics there. Default: a private registry served by Handler.
+func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.registerer = r } }
+
+// WithCommitHook calls fn after every database commit, with what was committed. Benchmarks use it to measure
+// produce-to-row latency; it runs on the sink's loop, so keep it short.
+func WithCommitHook(fn func(CommitInfo)) Option { return func(o *options) { o.onCommit = fn } }
+
+// WithShutdownTimeout bounds how long Run keeps trying to write the batch in flight after its context is
+// cancelled (for instance while the database is down). Default 30s; what is not written is re-read by the next
+// consumer of the partition.
+func WithShutdownTimeout(d time.Duration) Option { return func(o *options) { o.shutdownTimeout = d } }
+
+// WithKafkaOptions appends franz-go client options (tests use it to shorten timeouts).
+func WithKafkaOptions(opts ...kgo.Opt) Option {
+	return func(o *options) { o.kafkaOpts = append(o.kafkaOpts, opts...) }
+}
+
+// CommitInfo describes one committed batch.
+type CommitInfo struct {
+	Records     []*kgo.Record // every record of the batch, written, skipped as duplicate or dead-lettered
+	Rows        int           // rows inserted or updated
+	Duplicates  int           // records dropped because they were already written
+	DeadLetters int
+	CommittedAt time.Time
+}
+
+// Sink consumes Kafka and writes PostgreSQL. Create it with New, run it with Run, serve Handler for metrics and
+// health.
+type Sink struct {
+	cfg     *config.Config
+	opts    options
+	log     *slog.Logger
+	pool    *pgxpool.Pool
+	cl      *kgo.Client
+	formats map[string]string // topic → record format
+	m       *metrics
+
+	joined atomic.Bool // the group assigned us partitions at least once
+	dbOK   atomic.Bool // the last database round trip succeeded
+
+	hwmMu sync.Mutex
+	hwm   map[topicPartition]int64 // high watermarks seen in fetches, for the lag gauge
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// New connects to the database (lazily) and creates the consumer group client. It does not migrate: call
+// Migrate (or run `sink migrate`) first.
+func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Sink, error) {
+	o := options{logger: slog.Default(), shutdownTimeout: 30 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if cfg.Sink.DatabaseURL == "" {
+		return nil, errors.New("sink.database_url is empty: set it in the config file, e.g. database_url: ${DATABASE_URL}")
+	}
+	s := &Sink{cfg: cfg, opts: o, log: o.logger, formats: map[string]string{}, hwm: map[topicPartition]int64{}}
+	var topics []string
+	for _, t := range cfg.SinkTopics() {
+		if t.Name == cfg.Sink.DeadLetterTopic {
+			continue
+		}
+		if _, ok := decoders[t.Format]; !ok {
+			return nil, fmt.Errorf("topic %s: the sink cannot read format %q", t.Name, t.Format)
+		}
+		s.formats[t.Name] = t.Format
+		topics = append(topics, t.Name)
+	}
+	if len(topics) == 0 {
+		return nil, errors.New("no topics to consume: list them under topics (and optionally sink.topics)")
+	}
+	s.m = newMetrics(o.registerer)
+
+	pcfg, err := pgxpool.ParseConfig(cfg.Sink.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("sink.database_url: %w", err)
+	}
+	pcfg.MaxConns = 4
+	if s.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
+		return nil, fmt.Errorf("database %s: %w", schema.RedactURL(cfg.Sink.DatabaseURL), err)
+	}
+
+	kopts, err := kafkaopt.Options(cfg.Kafka)
+	if err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	kopts = append(kopts,
+		kgo.ConsumerGroup(cfg.Sink.Group),
+		kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), // a new group must not skip records published before it
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.AdjustFetchOffsetsFn(s.restoreOffsets),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+			s.joined.Store(true)
+			s.log.Info("partitions assigned", "partitions", assigned)
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+			// Nothing to flush here: Run allows rebalances only between batches, after the database commit.
+			s.log.Info("partitions revoked", "partitions", revoked)
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+			s.log.Warn("partitions lost; a batch being written for them is fenced by the stored offsets", "partitions", lost)
+		}),
+		kgo.FetchMaxBytes(64<<20),
+		kgo.ProducerBatchMaxBytes(int32(max(cfg.Sink.MaxRecordBytes*2, 1<<20)+(64<<10))),
+	)
+	kopts = append(kopts, o.kafkaOpts...)
+	if s.cl, err = kgo.NewClient(kopts...); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	return s, nil
+}
+
+// Close releases the database pool and leaves the group. Run must have returned.
+func (s *Sink) Close() {
+	s.cl.CloseAllowingRebalance()
+	s.pool.Close()
+}
+
+// Pool is the sink's database pool (for migrations and health checks from the same process).
+func (s *Sink) Pool() *pgxpool.Pool { return s.pool }
+
+// restoreOffsets replaces Kafka's committed positions with the ones stored beside the rows. If the database is
+// unreachable it keeps Kafka's: correctness does not depend on it, because every write re-checks the stored
+// position under a row lock; only wasted re-reads do.
+func (s *Sink) restoreOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, "SELECT topic, partition, next_offset FROM benchpipe.sink_offsets WHERE consumer_group = $1", s.cfg.Sink.Group)
+	if err != nil {
+		s.log.Warn("cannot read stored offsets; starting from Kafka's committed offsets", "err", err)
+		return offsets, nil
+	}
+	defer rows.Close()
+	restored := 0
+	for rows.Next() {
+		var topic string
+		var partition int32
+		var next int64
+		if err := rows.Scan(&topic, &partition, &next); err != nil {
+			return offsets, nil
+		}
+		if ps, ok := offsets[topic]; ok {
+			if _, assigned := ps[partition]; assigned {
+				ps[partition] = kgo.NewOffset().At(next).WithEpoch(-1)
+				restored++
+			}
+		}
+	}
+	if rows.Err() == nil {
+		s.log.Debug("restored offsets from the database", "partitions", restored)
+	}
+	return offsets, nil
+}
+
+// Run consumes until ctx is cancelled, then writes the batch in flight (bounded by the shutdown timeout), commits
+// and returns. It returns an error only when it cannot go on at all.
+func (s *Sink) Run(ctx context.Context) error {
+	for {
+		recs, err := s.collect(ctx)
+		if len(recs) > 0 {
+			s.flush(ctx, recs)
+		}
+		s.cl.AllowRebalance()
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
+
+var errClientClosed = errors.New("kafka client closed")
+
+// collect polls until it holds batch_size records or flush_interval has passed since the first one arrived.
+func (s *Sink) collect(ctx context.Context) ([]*kgo.Record, error) {
+	var recs []*kgo.Record
+	var deadline time.Time
+	limit := s.cfg.Sink.BatchSize
+	for len(recs) < limit {
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if len(recs) > 0 {
+			pctx, cancel = context.WithDeadline(ctx, deadline)
+		}
+		fetches := s.cl.PollRecords(pctx, limit-len(recs))
+		cancel()
+		if fetches.IsClientClosed() {
+			return recs, errClientClosed
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return
+			}
+			s.m.fetchErrors.Inc()
+			s.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
+		})
+		s.hwmMu.Lock()
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if p.HighWatermark >= 0 {
+				s.hwm[topicPartition{p.Topic, p.Partition}] = p.HighWatermark
+			}
+		})
+		s.hwmMu.Unlock()
+		first := len(recs) == 0
+		fetches.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+		if first && len(recs) > 0 {
+			deadline = time.Now().Add(s.cfg.Sink.FlushInterval)
+		}
+		if ctx.Err() != nil || (len(recs) > 0 && !time.Now().Before(deadline)) {
+			break
+		}
+	}
+	return recs, nil
+}
+
+// flush writes recs, retrying with capped backoff while the database (or Kafka, for dead letters) is unavailable.
+// No new records are polled meanwhile: that is the backpressure. After ctx is cancelled it keeps trying for the
+// shutdown timeout, then gives up without committing, so the records are read again by whoever consumes next.
+func (s *Sink) flush(ctx context.Context, recs []*kgo.Record) {
+	b := s.decode(recs)
+	var giveUp <-chan time.Time
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+		start := time.Now()
+		res, err := s.write(wctx, b)
+		cancel()
+		if err == nil {
+			s.dbOK.Store(true)
+			s.m.writeSeconds.Observe(time.Since(start).Seconds())
+			s.m.batchRecords.Observe(float64(len(recs)))
+			s.afterCommit(ctx, b, res)
+			if attempt > 1 {
+				s.log.Info("write succeeded after retrying", "attempts", attempt)
+			}
+			return
+		}
+		var de *dataError
+		if errors.As(err, &de) {
+			// A row the database refuses (a constraint the decoder did not know about) must not stall the
+			// pipeline: move it to the dead letters and write the rest.
+			s.log.Warn("database refused a record; dead-lettering it", "topic", de.src.Topic, "partition", de.src.Partition, "offset", de.src.Offset, "err", de.err)
+			b.reject(de.src, "database: "+de.err.Error())
+			continue
+		}
+		s.dbOK.Store(false)
+		s.m.writeErrors.Inc()
+		if attempt == 1 || attempt%20 == 0 {
+			s.log.Warn("write failed; retrying", "attempt", attempt, "records", len(recs), "err", err)
+		}
+		if ctx.Err() != nil && giveUp == nil {
+			giveUp = time.After(s.opts.shutdownTimeout)
+		}
+		select {
+		case <-time.After(backoff):
+		case <-giveUp:
+			s.log.Error("shutting down with a batch not written; it will be consumed again", "records", len(recs))
+			return
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+func (s *Sink) afterCommit(ctx context.Context, b *batch, res writeResult) {
+	now := time.Now()
+	for topic, n := range b.consumed {
+		s.m.consumed.WithLabelValues(topic).Add(float64(n))
+	}
+	for topic, n := range res.written {
+		s.m.written.WithLabelValues(topic).Add(float64(n))
+	}
+	for topic, n := range res.duplicates {
+		s.m.duplicates.WithLabelValues(topic).Add(float64(n))
+	}
+	for _, d := range b.dead {
+		if !res.skipped[d.src] {
+			s.m.deadLettered.WithLabelValues(d.src.Topic).Inc()
+		}
+	}
+	for table, n := range res.rows {
+		s.m.rows.WithLabelValues(table).Add(float64(n))
+	}
+	for _, r := range b.recs {
+		if !r.Timestamp.IsZero() {
+			s.m.endToEnd.Observe(now.Sub(r.Timestamp).Seconds())
+		}
+	}
+	s.hwmMu.Lock()
+	for tp, next := range res.next {
+		if hwm, ok := s.hwm[tp]; ok {
+			s.m.lag.WithLabelValues(tp.topic, fmt.Sprint(tp.partition)).Set(float64(max(hwm-next, 0)))
+		}
+	}
+	s.hwmMu.Unlock()
+	// Kafka's committed offsets follow the database for tools that read group lag; the database stays the truth.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	if err := s.cl.CommitRecords(cctx, b.recs...); err != nil {
+		s.log.Debug("kafka offset commit failed (the database holds the positions)", "err", err)
+	}
+	cancel()
+	if s.opts.onCommit != nil {
+		total := 0
+		for _, n := range res.duplicates {
+			total += n
+		}
+		rows := 0
+		for _, n := range res.rows {
+			rows += n
+		}
+		s.opts.onCommit(CommitInfo{Records: b.recs, Rows: rows, Duplicates: total, DeadLetters: len(b.dead), CommittedAt: now})
+	}
+}
+
+// Ready reports whether the sink can do its work: the database answers and the group has assigned partitions.
+func (s *Sink) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.pool.Ping(ctx); err != nil {
+		s.dbOK.Store(false)
+		return fmt.Errorf("database unreachable: %w", err)
+	}
+	if !s.joined.Load() {
+		return errors.New("not yet a member of consumer group " + s.cfg.Sink.Group)
+	}
+	return nil
+}
+
+// Migrate applies the schema migrations and the TimescaleDB policies from the config, on one pooled connection.
+func Migrate(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if cfg.Sink.DatabaseURL == "" {
+		return errors.New("sink.database_url is empty: set it in the config file, e.g. database_url: ${DATABASE_URL}")
+	}
+	conn, err := pgx.Connect(ctx, cfg.Sink.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("connect to %s: %w", schema.RedactURL(cfg.Sink.DatabaseURL), err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	res, err := schema.Migrate(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if len(res.Applied) == 0 {
+		log.Info("schema up to date", "timescaledb", res.Timescale)
+	} else {
+		log.Info("migrations applied", "applied", res.Applied, "timescaledb", res.Timescale)
+	}
+	ts, err := schema.ApplyTimescalePolicies(ctx, conn, schema.TimescalePolicy{
+		CompressAfter: cfg.Sink.Timescale.CompressAfter, RetainFor: cfg.Sink.Timescale.RetainFor})
+	if err != nil {
+		return err
+	}
+	if ts {
+		log.Info("timescaledb policies applied", "compress_after", cfg.Sink.Timescale.CompressAfter, "retain_for", cfg.Sink.Timescale.RetainFor)
+	}
+	return nil
+}

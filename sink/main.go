@@ -1,0 +1,168 @@
+// Command sink consumes benchmark records from Kafka and writes them to PostgreSQL (TimescaleDB when available),
+// exactly once. It replaces Kafka Connect's JDBC sink. See package sink/ingest for how.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/kafkaopt"
+	"github.com/benchpipe/benchpipe/sink/ingest"
+	"github.com/benchpipe/benchpipe/sink/topics"
+)
+
+const usage = `sink — Kafka → PostgreSQL for benchpipe records, exactly once.
+
+Usage:
+  sink [flags] run                     migrate, create/alter topics, then consume until SIGTERM
+  sink [flags] migrate                 apply database migrations and exit
+  sink [flags] topics apply [--dry-run]
+                                       create or alter the Kafka topics the config lists
+
+Flags:
+  --config FILE      configuration file (default $BENCHPIPE_CONFIG, else /etc/benchpipe/benchpipe.yaml)
+  --log-format F     text or json (default text)
+  --skip-topics      run: do not create/alter topics (when an operator manages them)
+
+The database URL comes from sink.database_url (write ${DATABASE_URL} there and set the variable).
+HTTP on sink.http_addr: /metrics (Prometheus), /healthz, /readyz.
+
+Example:
+  DATABASE_URL=postgres://bench@db/bench sink --config benchpipe.yaml run
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	cfgPath := fs.String("config", "", "")
+	logFormat := fs.String("log-format", "text", "")
+	skipTopics := fs.Bool("skip-topics", false, "")
+	dryRun := fs.Bool("dry-run", false, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	rest := fs.Args()
+	// Allow flags after the subcommand too (sink topics apply --dry-run).
+	if len(rest) > 0 {
+		if err := fs.Parse(rest[1:]); err != nil {
+			return 2
+		}
+		rest = append([]string{rest[0]}, fs.Args()...)
+	}
+	if len(rest) == 0 {
+		fs.Usage()
+		return 2
+	}
+	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	if *logFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, nil)
+	}
+	log := slog.New(handler)
+
+	cfg, err := config.Resolve(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "sink: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	switch {
+	case rest[0] == "migrate" && len(rest) == 1:
+		err = ingest.Migrate(ctx, cfg, log)
+	case rest[0] == "topics" && len(rest) == 2 && rest[1] == "apply":
+		err = applyTopics(ctx, cfg, *dryRun, stdout)
+	case rest[0] == "run" && len(rest) == 1:
+		err = serve(ctx, cfg, log, !*skipTopics, stdout)
+	default:
+		fmt.Fprintf(stderr, "sink: unknown command %q\n\n", rest)
+		fs.Usage()
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sink: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func applyTopics(ctx context.Context, cfg *config.Config, dryRun bool, out io.Writer) error {
+	opts, err := kafkaopt.Options(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	changes, err := topics.Apply(ctx, kadm.NewClient(cl), topics.Wanted(cfg), dryRun)
+	if dryRun {
+		fmt.Fprintln(out, "dry run: nothing changed")
+	}
+	for _, c := range changes {
+		fmt.Fprintln(out, c)
+	}
+	return err
+}
+
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, manageTopics bool, out io.Writer) error {
+	if err := ingest.Migrate(ctx, cfg, log); err != nil {
+		return err
+	}
+	if manageTopics {
+		if err := applyTopics(ctx, cfg, false, out); err != nil {
+			return err
+		}
+	}
+	s, err := ingest.New(ctx, cfg, ingest.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	var srv *http.Server
+	errc := make(chan error, 1)
+	if cfg.Sink.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", cfg.Sink.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("sink.http_addr %s: %w", cfg.Sink.HTTPAddr, err)
+		}
+		srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- srv.Serve(ln) }()
+		log.Info("http listening", "addr", ln.Addr().String(), "paths", "/metrics /healthz /readyz")
+	}
+	log.Info("consuming", "group", cfg.Sink.Group, "topics", len(cfg.SinkTopics()), "batch_size", cfg.Sink.BatchSize, "flush_interval", cfg.Sink.FlushInterval)
+	runErr := s.Run(ctx)
+	log.Info("stopped consuming; leaving the group")
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("http server", "err", err)
+		}
+	}
+	return runErr
+}
