@@ -117,7 +117,7 @@ CREATE INDEX samples_interval_start_idx ON samples (interval_start DESC);
 -- upper bound). With TimescaleDB this is a real-time continuous aggregate of the same name and columns.
 CREATE VIEW samples_1m AS
 SELECT run_id,
-       date_bin('1 minute', interval_start, TIMESTAMPTZ '2000-01-01') AS bucket,
+       date_bin('1 minute', interval_start, TIMESTAMPTZ '2000-01-03 00:00:00+00') AS bucket,
        phase,
        count(*)            AS samples,
        sum(ops)            AS ops,

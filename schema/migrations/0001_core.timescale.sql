@@ -36,6 +36,6 @@ FROM samples
 GROUP BY run_id, bucket, phase
 WITH NO DATA;
 
-SELECT add_continuous_aggregate_policy('samples_1m', start_offset => INTERVAL '1 hour',
+SELECT add_continuous_aggregate_policy('samples_1m', start_offset => NULL, -- NULL: samples spooled for days on a device still get materialised
                                        end_offset => INTERVAL '1 minute', schedule_interval => INTERVAL '1 minute',
                                        if_not_exists => true);

@@ -9,6 +9,7 @@ import (
 
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/schema"
+	"github.com/benchpipe/benchpipe/schema/sinetstream"
 )
 
 // batch is what one database transaction writes: insert-only rows per table (deduplicated by primary key),
@@ -44,7 +45,8 @@ type deadLetter struct {
 type decoder func(b *batch, r *kgo.Record) error
 
 var decoders = map[string]decoder{
-	config.FormatBenchpipe: decodeBenchpipe,
+	config.FormatBenchpipe:   decodeBenchpipe,
+	config.FormatSINETStream: decodePerftool,
 }
 
 func (s *Sink) decode(recs []*kgo.Record) *batch {
@@ -117,6 +119,31 @@ func decodeBenchpipe(b *batch, r *kgo.Record) error {
 	case schema.TypeRunFinished:
 		b.upserts = append(b.upserts, upsert{runFinishedSQL, rec.RunFinishedRow(), r})
 	}
+	return nil
+}
+
+// decodePerftool reads a SINETStream perftool result as existing devices publish it (v2/v3 framing or plain JSON)
+// into a perftool row, and keeps the payload in the seed's raw table too, so queries written for the seed work.
+// The row time is the envelope's tstamp, as the seed server used; the Kafka timestamp stands in for plain JSON.
+func decodePerftool(b *batch, r *kgo.Record) error {
+	msg, err := sinetstream.Decode(r.Value)
+	if err != nil {
+		return err
+	}
+	res, err := sinetstream.ParseResult(msg.Payload)
+	if err != nil {
+		return err
+	}
+	row, err := sinetstream.NewRow(msg, res, r.Timestamp)
+	if err != nil {
+		return err
+	}
+	raw, err := sinetstream.NewRawRow(msg, r.Timestamp)
+	if err != nil {
+		return err
+	}
+	b.add(sinetstream.Table, sinetstream.Columns(), row.Values(), r)
+	b.add(sinetstream.RawTable, sinetstream.RawColumns(), raw.Values(), r)
 	return nil
 }
 

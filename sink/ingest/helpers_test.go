@@ -196,3 +196,9 @@ func waitRows(t testing.TB, conn *pgx.Conn, table string, want int64, timeout ti
 		return n >= want, fmt.Sprintf("have %d", n)
 	})
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func itoa(i int) string { return fmt.Sprint(i) }
+
+func ftoa(f float64) string { return fmt.Sprint(f) }
