@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 )
 
@@ -40,33 +42,47 @@ func (e *FieldError) Error() string {
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // Decode parses and validates one record. Unknown fields are errors: within a version the format is closed, so a
-// typo in a non-Go producer is caught at the sink instead of silently dropping a figure.
+// typo in a non-Go producer is caught at the sink instead of silently dropping a figure. Duplicate keys and invalid
+// UTF-8 are refused too.
+//
+// Decoding uses the JSON v2 implementation (github.com/go-json-experiment/json, upstream of encoding/json/v2):
+// on a sample record it is about three times faster than encoding/json with a third of the allocations, and the
+// decoder is the sink's main CPU cost. Encode keeps encoding/json, whose output the JSON Schema describes.
 func Decode(b []byte) (Record, error) {
-	var probe struct {
-		V *int `json:"v"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
-		return Record{}, &FieldError{Reason: describeJSONError(err), Err: ErrSyntax}
-	}
-	if probe.V == nil {
-		return Record{}, &FieldError{Field: "v", Reason: "missing record version", Err: ErrUnknownVersion}
-	}
-	if *probe.V != Version {
-		return Record{}, &FieldError{Field: "v", Reason: fmt.Sprintf("version %d is not supported (this build reads version %d)", *probe.V, Version), Err: ErrUnknownVersion}
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var r Record
-	if err := dec.Decode(&r); err != nil {
-		return Record{}, &FieldError{Reason: describeJSONError(err), Err: ErrInvalid}
+	if err := jsonv2.Unmarshal(b, &r, jsonv2.RejectUnknownMembers(true)); err != nil {
+		// A record of another version may fail for fields this one lacks: say so rather than "unknown field".
+		if verr := checkVersion(b); verr != nil {
+			return Record{}, verr
+		}
+		return Record{}, describeJSONError(err)
 	}
-	if dec.More() {
-		return Record{}, &FieldError{Reason: "trailing data after the record", Err: ErrSyntax}
+	if r.V == 0 {
+		if verr := checkVersion(b); verr != nil {
+			return Record{}, verr
+		}
 	}
 	if err := r.Validate(); err != nil {
 		return Record{}, err
 	}
 	return r, nil
+}
+
+// checkVersion reports a missing or unsupported "v", or nil when v is this version or b is not a JSON object.
+func checkVersion(b []byte) error {
+	var probe struct {
+		V *int `json:"v"`
+	}
+	if json.Unmarshal(b, &probe) != nil {
+		return nil
+	}
+	if probe.V == nil {
+		return &FieldError{Field: "v", Reason: "missing record version", Err: ErrUnknownVersion}
+	}
+	if *probe.V != Version {
+		return &FieldError{Field: "v", Reason: fmt.Sprintf("version %d is not supported (this build reads version %d)", *probe.V, Version), Err: ErrUnknownVersion}
+	}
+	return nil
 }
 
 // Encode validates r and returns its JSON encoding. It sets r.V when it is zero.
@@ -80,21 +96,30 @@ func Encode(r Record) ([]byte, error) {
 	return json.Marshal(r)
 }
 
-func describeJSONError(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "record"
-		}
-		return fmt.Sprintf("%s: expected %s, got JSON %s", field, typeErr.Type, typeErr.Value)
-	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("%v (at byte %d)", syntaxErr, syntaxErr.Offset)
+func describeJSONError(err error) *FieldError {
+	var syn *jsontext.SyntacticError
+	if errors.As(err, &syn) {
+		return &FieldError{Field: pointerPath(string(syn.JSONPointer)), Reason: fmt.Sprintf("%v (at byte %d)", syn.Err, syn.ByteOffset), Err: ErrSyntax}
 	}
-	// json reports unknown fields as `json: unknown field "x"` without a type; keep its words.
-	return strings.TrimPrefix(err.Error(), "json: ")
+	var sem *jsonv2.SemanticError
+	if errors.As(err, &sem) {
+		reason := "cannot decode"
+		switch {
+		case errors.Is(sem.Err, jsonv2.ErrUnknownName):
+			reason = "unknown field"
+		case sem.GoType != nil && sem.JSONKind != 0:
+			reason = fmt.Sprintf("expected %s, got JSON %s", sem.GoType, sem.JSONKind)
+		case sem.Err != nil:
+			reason = sem.Err.Error()
+		}
+		return &FieldError{Field: pointerPath(string(sem.JSONPointer)), Reason: reason, Err: ErrInvalid}
+	}
+	return &FieldError{Reason: err.Error(), Err: ErrSyntax}
+}
+
+// pointerPath turns a JSON pointer (/sample/latency/p99_ms) into the dotted path FieldError uses.
+func pointerPath(p string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(p, "/"), "/", ".")
 }
 
 // Validate checks the record's invariants and returns the first problem found.
