@@ -16,6 +16,7 @@ type metrics struct {
 	rows         *prometheus.CounterVec
 	duplicates   *prometheus.CounterVec
 	replayed     prometheus.Counter
+	dedupBatches prometheus.Counter
 	batchRecords prometheus.Histogram
 	writeSeconds prometheus.Histogram
 	endToEnd     prometheus.Histogram
@@ -38,6 +39,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	m.rows = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "benchpipe_sink_rows_total", Help: "Rows inserted or updated, by table."}, []string{"table"})).(*prometheus.CounterVec)
 	m.duplicates = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "benchpipe_sink_duplicate_rows_total", Help: "Rows dropped because their key was already written (a producer resent them)."}, []string{"table"})).(*prometheus.CounterVec)
 	m.replayed = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "benchpipe_sink_replayed_records_total", Help: "Records read again below the stored position (after a crash or rebalance) and skipped."})).(prometheus.Counter)
+	m.dedupBatches = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "benchpipe_sink_dedup_batches_total", Help: "Batches that held an already-written key and went through the staging table."})).(prometheus.Counter)
 	m.batchRecords = f(prometheus.NewHistogram(prometheus.HistogramOpts{Name: "benchpipe_sink_batch_records", Help: "Records per committed batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)})).(prometheus.Histogram)
 	m.writeSeconds = f(prometheus.NewHistogram(prometheus.HistogramOpts{Name: "benchpipe_sink_write_seconds", Help: "Time to write and commit one batch.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})).(prometheus.Histogram)
 	m.endToEnd = f(prometheus.NewHistogram(prometheus.HistogramOpts{Name: "benchpipe_sink_produce_to_commit_seconds", Help: "From the Kafka record timestamp to the database commit.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)})).(prometheus.Histogram)

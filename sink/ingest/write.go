@@ -151,8 +151,12 @@ func (s *Sink) storePositions(ctx context.Context, tx pgx.Tx, next map[topicPart
 	return nil
 }
 
-// insertRows copies t's rows into a session-local staging table with binary COPY and moves them into the table,
-// dropping rows whose primary key exists (a producer's resend). It returns rows inserted and rows dropped.
+// insertRows writes t's rows with binary COPY and returns rows inserted and rows dropped as duplicates.
+//
+// Duplicates only come from a producer that re-sent records after a crash (the stored positions already exclude
+// the sink's own replays), so the common case copies straight into the table inside a savepoint. When the primary
+// key refuses a row, the savepoint is rolled back and the batch goes through a session-local staging table and
+// INSERT … ON CONFLICT DO NOTHING, which keeps the first copy of every key. Straight COPY is about twice as fast.
 func (s *Sink) insertRows(ctx context.Context, tx pgx.Tx, t *tableRows, skipped map[*kgo.Record]bool) (int, int, error) {
 	rows := t.rows
 	if len(skipped) > 0 {
@@ -166,6 +170,23 @@ func (s *Sink) insertRows(ctx context.Context, tx pgx.Tx, t *tableRows, skipped 
 	if len(rows) == 0 {
 		return 0, 0, nil
 	}
+	if _, err := tx.Exec(ctx, "SAVEPOINT direct_copy"); err != nil {
+		return 0, 0, err
+	}
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{t.table}, t.columns, pgx.CopyFromRows(rows))
+	if err == nil {
+		_, err = tx.Exec(ctx, "RELEASE SAVEPOINT direct_copy")
+		return int(n), 0, err
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" { // unique_violation
+		return 0, 0, fmt.Errorf("copy into %s: %w", t.table, err)
+	}
+	if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT direct_copy"); err != nil {
+		return 0, 0, err
+	}
+	s.m.dedupBatches.Inc()
+
 	table := pgx.Identifier{t.table}.Sanitize()
 	stage := pgx.Identifier{"stage_" + t.table}.Sanitize()
 	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", stage, table)); err != nil {
