@@ -1,0 +1,33 @@
+// Package publish is how a producer hands its records to Kafka without ever losing one: every record is first
+// written to a durable on-disk spool (a bbolt file in producer.spool_dir, fsync'd before Publish returns), and a
+// background shipper sends the spool to Kafka in order and deletes each record only after Kafka acknowledged it.
+//
+//	runrec → Publish → spool.db (fsync) → shipper → Kafka (idempotent, acks=all) → delete from spool
+//
+// A Kafka outage, a network that comes and goes, a power cut or a SIGKILL only delay delivery: what Publish
+// accepted stays in the spool until Kafka has it, and the next Open (the next producer run, or
+// `producer spool flush`) ships what an earlier process left behind. Publish never waits for Kafka, only for the
+// disk.
+//
+// # Guarantees
+//
+//   - At least once. A record is deleted after Kafka acknowledged it, so a crash between the acknowledgement and
+//     the delete sends it again; the sink keeps one row per (run_id, seq).
+//   - Order. Records leave in spool order and are keyed by run id, so a run's records stay in order on their
+//     partition. When Kafka fails part of a batch, the failed records are sent again before anything newer.
+//   - Bounded memory. The shipper reads the spool in batches (WithBatchLimits), so a spool that has grown for days
+//     of outage costs disk, not memory.
+//   - One process per spool. bbolt's file lock keeps a second producer from opening the same spool_dir; Open fails
+//     fast with a message that says so.
+//
+// A record Kafka refuses for good (a topic whose max.message.bytes is smaller than the record, a missing topic,
+// a denied ACL) is not dropped: the shipper retries it forever with capped backoff and Stats().LastError says why,
+// so fixing the broker side lets everything through in order. Publish refuses records that cannot fit a Kafka
+// record batch of the broker's default size (ErrTooLarge), so with default broker settings that cannot happen
+// for size.
+//
+// # Files
+//
+// The spool directory holds spool.db and, while a Publisher has it open, status.json: a snapshot of its Stats
+// refreshed every second, which Inspect reads when the database is locked by that running process.
+package publish

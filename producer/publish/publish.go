@@ -1,0 +1,382 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.etcd.io/bbolt"
+
+	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/kafkaopt"
+	"github.com/benchpipe/benchpipe/schema"
+)
+
+// Errors the Publisher returns or reports. Test for them with errors.Is.
+var (
+	// ErrClosed is returned by Publish after Close.
+	ErrClosed = errors.New("publisher is closed")
+	// ErrTooLarge is returned by Publish for a record that cannot fit one Kafka record batch.
+	ErrTooLarge = errors.New("record too large")
+	// ErrUndelivered is returned by Close when records remain in the spool.
+	ErrUndelivered = errors.New("records remain spooled")
+	// ErrSpoolInUse is returned by Open when another process holds the spool: one producer per spool_dir.
+	ErrSpoolInUse = errors.New("spool is in use by another process")
+	// ErrKafkaUnreachable is what Stats().LastError matches while no broker can be reached.
+	ErrKafkaUnreachable = errors.New("kafka unreachable")
+)
+
+// kafkaBatchMaxBytes is Kafka's default message.max.bytes, the largest record batch a broker accepts unless the
+// topic says otherwise. franz-go's own default is a little lower (1,000,012), which would refuse records the sink
+// accepts; the Publisher uses the broker's default so every record Publish admits can be sent.
+const kafkaBatchMaxBytes = 1048588
+
+// Batch and record framing around a record's key and value: the v2 record batch header is 61 bytes and a record's
+// own varint fields (length, attributes, timestamp and offset deltas, key and value lengths, header count) take
+// at most 32.
+const batchOverhead = 61 + 32
+
+// maxValueBytes is the largest encoded record Publish accepts with this key: schema.MaxRecordBytes (beyond which
+// the sink dead-letters), and small enough that the record alone fits a batch of kafkaBatchMaxBytes.
+func maxValueBytes(keyLen int) int {
+	return min(schema.MaxRecordBytes, kafkaBatchMaxBytes-batchOverhead-keyLen)
+}
+
+// Publisher writes records to the spool and ships the spool to Kafka. Its methods are safe for concurrent use.
+type Publisher struct {
+	enabled bool
+	dir     string
+	topic   string
+	o       options
+	log     *slog.Logger
+
+	db          *bbolt.DB
+	cl          *kgo.Client
+	closeClient func() // closes cl once; the shipper may need to before its deferred close
+
+	// closeMu makes Close wait for appends in progress; Publish holds it for reading.
+	closeMu   sync.RWMutex
+	closed    bool
+	closeOnce sync.Once
+	closeErr  error
+
+	reqs     chan appendReq // to the committer
+	appended chan struct{}  // capacity 1: wakes the shipper after a commit
+	stop     context.CancelFunc
+	workers  sync.WaitGroup // shipper and status writer
+	commits  sync.WaitGroup // committer
+
+	spooled, delivered, pending, pendingBytes atomic.Int64
+	version                                   atomic.Int64 // bumped on every change the status file shows
+
+	mu        sync.Mutex
+	lastErr   error
+	lastErrAt time.Time
+	drained   chan struct{} // closed and replaced whenever pending drops
+}
+
+type appendReq struct {
+	entry []byte
+	done  chan error
+}
+
+// Stats is a snapshot of a Publisher's counters.
+type Stats struct {
+	Spooled      int64     // records Publish stored since Open
+	Delivered    int64     // records Kafka acknowledged since Open (and removed from the spool), earlier runs' included
+	Pending      int64     // records in the spool now, earlier runs' included
+	PendingBytes int64     // their size in the spool
+	LastError    error     // why the latest delivery attempt failed, e.g. "kafka unreachable: …"; nil once Kafka acknowledges again
+	LastErrorAt  time.Time // when LastError happened
+}
+
+// Open opens (creating) cfg.Producer.SpoolDir and starts shipping it to cfg.Kafka, including records left by
+// earlier runs. ctx bounds the opening only; shipping goes on until Close.
+//
+// With no kafka.brokers configured there is nowhere to deliver to: the Publisher is disabled (Enabled is false),
+// nothing is spooled and Publish only validates. A spool another process holds makes Open fail within the lock
+// timeout (WithLockTimeout) with ErrSpoolInUse.
+func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Publisher, error) {
+	o := defaultOptions()
+	o.topic = cfg.Producer.Topic
+	for _, opt := range opts {
+		opt(&o)
+	}
+	p := &Publisher{dir: cfg.Producer.SpoolDir, topic: o.topic, o: o, log: o.logger, drained: make(chan struct{})}
+	if len(cfg.Kafka.Brokers) == 0 {
+		p.warnIfStranded()
+		return p, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("open publisher: %w", err)
+	}
+	if p.topic == "" {
+		return nil, errors.New("open publisher: no topic: set producer.topic")
+	}
+	if p.dir == "" {
+		return nil, errors.New("open publisher: no spool directory: set producer.spool_dir")
+	}
+	kopts, err := kafkaopt.Options(cfg.Kafka)
+	if err != nil {
+		return nil, fmt.Errorf("open publisher: kafka client options: %w", err)
+	}
+	kopts = append(kopts,
+		kgo.RequiredAcks(kgo.AllISRAcks()), // the default, and what idempotence needs; stated because it matters
+		kgo.ProducerBatchMaxBytes(kafkaBatchMaxBytes),
+		// franz-go's defaults already retry a record forever (no RecordRetries, no RecordDeliveryTimeout):
+		// during an outage a batch waits in the client until a broker answers.
+		kgo.WithHooks(hooks{p}),
+	)
+	kopts = append(kopts, o.kgoOpts...)
+
+	db, err := openDB(p.dir, o.lockTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("open publisher: %w", err)
+	}
+	// Count without decoding: an entry this build cannot read must not stop the producer from measuring; the
+	// shipper reports it in Stats instead.
+	_ = db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketKey).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			p.pending.Add(1)
+			p.pendingBytes.Add(int64(len(v)))
+		}
+		return nil
+	})
+	cl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open publisher: kafka client: %w", err)
+	}
+	p.enabled, p.db, p.cl, p.closeClient = true, db, cl, sync.OnceFunc(cl.Close)
+	p.reqs = make(chan appendReq)
+	p.appended = make(chan struct{}, 1)
+
+	if n := p.pending.Load(); n > 0 {
+		p.log.Info("spool holds records from earlier runs; delivering them", "dir", p.dir, "records", n)
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	p.stop = stop
+	p.commits.Add(1)
+	go func() {
+		defer p.commits.Done()
+		p.commitLoop()
+	}()
+	p.workers.Add(2)
+	go func() {
+		defer p.workers.Done()
+		p.ship(runCtx)
+	}()
+	go func() {
+		defer p.workers.Done()
+		p.statusLoop(runCtx)
+	}()
+	return p, nil
+}
+
+// warnIfStranded tells a disabled Publisher's user about records an earlier configuration left in the spool.
+func (p *Publisher) warnIfStranded() {
+	if p.dir == "" {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, dbFile)); err != nil {
+		return
+	}
+	if st, err := Inspect(p.dir); err == nil && st.Records > 0 {
+		p.log.Warn("kafka.brokers is not configured; records in the spool wait until it is", "dir", p.dir, "records", st.Records)
+	}
+}
+
+// Enabled reports whether Publish spools records for Kafka; false when no kafka.brokers are configured.
+func (p *Publisher) Enabled() bool { return p.enabled }
+
+// Publish encodes r (validating it) and appends it to the spool for the Publisher's topic. It returns once the
+// record is on disk (fsync'd), never waiting for Kafka. A disabled Publisher validates r and returns.
+func (p *Publisher) Publish(r schema.Record) error {
+	value, err := schema.Encode(r)
+	if err != nil {
+		return fmt.Errorf("publish %s record %d of run %s: %w", r.Type, r.Seq, r.RunID, err)
+	}
+	key := r.Key()
+	if limit := maxValueBytes(len(key)); len(value) > limit {
+		return fmt.Errorf("publish %s record %d of run %s: %w: %d bytes encoded, the limit is %d",
+			r.Type, r.Seq, r.RunID, ErrTooLarge, len(value), limit)
+	}
+	if !p.enabled {
+		return nil
+	}
+	e := entry{time: r.Time, seq: r.Seq, topic: p.topic, key: key, value: value}
+	req := appendReq{entry: e.marshal(), done: make(chan error, 1)}
+
+	p.closeMu.RLock()
+	defer p.closeMu.RUnlock()
+	if p.closed {
+		return fmt.Errorf("publish %s record %d of run %s: %w", r.Type, r.Seq, r.RunID, ErrClosed)
+	}
+	p.reqs <- req
+	if err := <-req.done; err != nil {
+		return fmt.Errorf("publish %s record %d of run %s: append to spool %s: %w", r.Type, r.Seq, r.RunID, p.dir, err)
+	}
+	return nil
+}
+
+// commitLoop is the spool's only appender. It commits whatever appends have queued up while the previous commit
+// was syncing in one transaction, so concurrent publishers share an fsync instead of queueing for one each,
+// while a lone publisher never waits for a batch to fill.
+func (p *Publisher) commitLoop() {
+	const maxGroup = 1024
+	for req := range p.reqs {
+		group := []appendReq{req}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-p.reqs:
+				if !ok {
+					break more
+				}
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		values := make([][]byte, len(group))
+		var size int64
+		for i, r := range group {
+			values[i] = r.entry
+			size += int64(len(r.entry))
+		}
+		err := appendEntries(p.db, values)
+		if err == nil {
+			p.spooled.Add(int64(len(group)))
+			p.pending.Add(int64(len(group)))
+			p.pendingBytes.Add(size)
+			p.version.Add(1)
+			select {
+			case p.appended <- struct{}{}:
+			default:
+			}
+		}
+		for _, r := range group {
+			r.done <- err
+		}
+	}
+}
+
+// Stats returns the Publisher's counters.
+func (p *Publisher) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return Stats{
+		Spooled:      p.spooled.Load(),
+		Delivered:    p.delivered.Load(),
+		Pending:      p.pending.Load(),
+		PendingBytes: p.pendingBytes.Load(),
+		LastError:    p.lastErr,
+		LastErrorAt:  p.lastErrAt,
+	}
+}
+
+// Close stops accepting records and waits until the spool is drained or ctx ends, then stops shipping. Records
+// still in the spool stay there for the next Open; Close then returns an error matching ErrUndelivered and ctx's
+// error. Close is safe to call more than once.
+func (p *Publisher) Close(ctx context.Context) error {
+	if !p.enabled {
+		return nil
+	}
+	p.closeOnce.Do(func() { p.closeErr = p.close(ctx) })
+	return p.closeErr
+}
+
+func (p *Publisher) close(ctx context.Context) error {
+	p.closeMu.Lock()
+	p.closed = true
+	p.closeMu.Unlock()
+
+	waitErr := p.waitDrained(ctx)
+
+	p.stop()
+	p.workers.Wait()
+	close(p.reqs) // no Publish can be sending: closed is set and in-flight appends finished under closeMu
+	p.commits.Wait()
+	_ = os.Remove(filepath.Join(p.dir, statusFile))
+	dbErr := p.db.Close()
+
+	var err error
+	if waitErr != nil {
+		st := p.Stats()
+		why := ""
+		if st.LastError != nil {
+			why = fmt.Sprintf(" (last delivery error: %v)", st.LastError)
+		}
+		err = fmt.Errorf("%w: %d records stay in %s for the next producer run or `producer spool flush`%s: %w",
+			ErrUndelivered, st.Pending, p.dir, why, waitErr)
+	}
+	if dbErr != nil {
+		err = errors.Join(err, fmt.Errorf("close spool %s: %w", p.dir, dbErr))
+	}
+	return err
+}
+
+// waitDrained returns when the spool is empty, or ctx's error when it ends first.
+func (p *Publisher) waitDrained(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		ch := p.drained
+		p.mu.Unlock()
+		if p.pending.Load() == 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// recordDelivered is called by the shipper after records were acknowledged and removed from the spool.
+func (p *Publisher) recordDelivered(n, bytes int64) {
+	p.delivered.Add(n)
+	p.pending.Add(-n)
+	p.pendingBytes.Add(-bytes)
+	p.version.Add(1)
+	p.mu.Lock()
+	close(p.drained)
+	p.drained = make(chan struct{})
+	if p.lastErr != nil {
+		p.log.Info("kafka delivery resumed", "delivered", n, "pending", p.pending.Load())
+		p.lastErr, p.lastErrAt = nil, time.Time{}
+	}
+	p.mu.Unlock()
+}
+
+// fail records why delivery failed. Only the change from working to failing is logged: an outage must not fill
+// the log with one line per retry.
+func (p *Publisher) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.lastErr == nil {
+		p.log.Warn("kafka delivery stalled; records stay in the spool until Kafka takes them",
+			"err", err, "pending", p.pending.Load(), "dir", p.dir)
+	}
+	p.lastErr, p.lastErrAt = err, time.Now()
+	p.version.Add(1)
+}
+
+// hooks feeds franz-go's connection errors into Stats: while no broker answers, produce requests are never
+// sent, so no record fails and this is the only sign of the outage.
+type hooks struct{ p *Publisher }
+
+func (h hooks) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err != nil {
+		h.p.fail(fmt.Errorf("%w: %w", ErrKafkaUnreachable, err))
+	}
+}

@@ -1,0 +1,350 @@
+// Package spoolcmd is `producer spool`: the commands that show what waits in a producer's spool and deliver it on
+// demand. The spool itself, and the shipping every producer run does on its own, live in producer/publish; these
+// commands are for the operator of an edge device after an outage ("did my results get out?").
+package spoolcmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/producer/publish"
+	"github.com/benchpipe/benchpipe/schema"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+const usage = `Usage: producer spool <command> [flags]
+
+A producer writes every record to its spool (producer.spool_dir) before sending it to
+Kafka, and removes it only once Kafka has acknowledged it. Records survive crashes,
+reboots and Kafka outages; each producer run also delivers what earlier runs left.
+
+Commands:
+  status   show what waits in the spool: records, size, oldest and newest, runs
+  flush    deliver the spool to Kafka now and wait until it is empty
+
+Run 'producer spool <command> --help' for a command's flags.
+`
+
+// Run runs `producer spool` with args, the words after "spool" (e.g. ["flush", "--timeout", "2m"]), and returns
+// the process exit code: 0 done, 1 failed (the message is on stderr), 2 bad usage.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "status":
+		return runStatus(args[1:], stdout, stderr)
+	case "flush":
+		return runFlush(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "producer spool: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}
+
+// common are the flags every spool command takes.
+type common struct {
+	configFile string
+	spoolDir   string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.configFile, "config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
+	fs.StringVar(&c.spoolDir, "spool-dir", "", "spool `directory`, overriding producer.spool_dir")
+}
+
+// load resolves the configuration and applies --spool-dir.
+func (c *common) load() (*config.Config, error) {
+	cfg, err := config.Resolve(c.configFile)
+	if err != nil {
+		return nil, err
+	}
+	if c.spoolDir != "" {
+		cfg.Producer.SpoolDir = c.spoolDir
+	}
+	return cfg, nil
+}
+
+// parse parses a command's flags. It returns ok=false with the exit code when the command should not run:
+// after --help (usage on stdout, 0) or a bad flag (message on stderr, 2).
+func parse(fs *flag.FlagSet, summary string, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	fs.SetOutput(stderr)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprintf(stdout, "Usage: producer spool %s [flags]\n\n%s\nFlags:\n", fs.Name(), summary)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return exitOK, false
+	case err != nil:
+		fmt.Fprintf(stderr, "Run 'producer spool %s --help' for usage.\n", fs.Name())
+		return exitUsage, false
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "producer spool %s: unexpected argument %q\nRun 'producer spool %s --help' for usage.\n", fs.Name(), fs.Arg(0), fs.Name())
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
+func brokerList(brokers []string) string {
+	out := make([]string, len(brokers))
+	for i, b := range brokers {
+		out[i] = schema.RedactURL(b)
+	}
+	return strings.Join(out, ",")
+}
+
+func configName(cfg *config.Config) string {
+	if cfg.File == "" {
+		return "the built-in defaults"
+	}
+	return cfg.File
+}
+
+const statusSummary = `Shows what waits in the spool for Kafka: how many records, their size, the oldest and
+newest record and, per run, how many records and which sequence numbers. It reads the
+spool without changing it and without contacting Kafka. While a producer runs, the spool
+is locked and the figures come from the snapshot that producer keeps current.`
+
+func runStatus(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	if code, ok := parse(fs, statusSummary, args, stdout, stderr); !ok {
+		return code
+	}
+	cfg, err := c.load()
+	if err != nil {
+		fmt.Fprintf(stderr, "producer spool status: %v\n", err)
+		return exitFail
+	}
+	st, err := publish.Inspect(cfg.Producer.SpoolDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "producer spool status: %v\n", err)
+		return exitFail
+	}
+	if *asJSON {
+		return printJSON(stdout, stderr, st)
+	}
+	printStatus(stdout, cfg, st, time.Now())
+	return exitOK
+}
+
+// maxRunsShown keeps the human-readable status readable after a long outage; --json lists every run.
+const maxRunsShown = 50
+
+func printStatus(w io.Writer, cfg *config.Config, st publish.Status, now time.Time) {
+	if st.Records == 0 {
+		fmt.Fprintf(w, "Spool %s is empty: nothing waits for Kafka.\n", st.Dir)
+	} else {
+		verb := "wait"
+		if st.Records == 1 {
+			verb = "waits"
+		}
+		fmt.Fprintf(w, "Spool %s: %s (%s) %s for Kafka.\n", st.Dir, records(st.Records), bytesString(st.Bytes), verb)
+		fmt.Fprintf(w, "  oldest   %s (%s)\n", st.Oldest.Local().Format(timeLayout), ago(st.Oldest, now))
+		fmt.Fprintf(w, "  newest   %s (%s)\n", st.Newest.Local().Format(timeLayout), ago(st.Newest, now))
+	}
+	if st.FileBytes > 0 {
+		fmt.Fprintf(w, "  file     %s on disk\n", bytesString(st.FileBytes))
+	}
+	if l := st.Live; l != nil {
+		fmt.Fprintf(w, "  held by  a running producer (pid %d), which delivers it itself; figures as of %s\n", l.PID, ago(l.Updated, now))
+		fmt.Fprintf(w, "  that producer has spooled %s and delivered %s\n", records(l.Spooled), records(l.Delivered))
+		if l.LastError != "" {
+			fmt.Fprintf(w, "  last delivery error: %s\n", l.LastError)
+		}
+		return
+	}
+	if len(st.Runs) > 0 {
+		fmt.Fprintf(w, "\n%d runs waiting:\n", len(st.Runs))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  RUN ID\tRECORDS\tSEQ\tOLDEST\tNEWEST")
+		for i, r := range st.Runs {
+			if i == maxRunsShown {
+				fmt.Fprintf(tw, "  … and %d more (--json lists all)\t\t\t\t\n", len(st.Runs)-maxRunsShown)
+				break
+			}
+			fmt.Fprintf(tw, "  %s\t%d\t%d–%d\t%s\t%s\n", r.RunID, r.Records, r.MinSeq, r.MaxSeq,
+				r.Oldest.Local().Format(timeLayout), r.Newest.Local().Format(timeLayout))
+		}
+		tw.Flush()
+	}
+	if st.Records == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	if len(cfg.Kafka.Brokers) == 0 {
+		fmt.Fprintf(w, "Kafka is not configured (kafka.brokers is empty in %s): the records wait until it is.\n", configName(cfg))
+		return
+	}
+	fmt.Fprintf(w, "They go to %s with the next producer run, or now with 'producer spool flush'.\n", brokerList(cfg.Kafka.Brokers))
+}
+
+func records(n int64) string {
+	if n == 1 {
+		return "1 record"
+	}
+	return fmt.Sprintf("%d records", n)
+}
+
+func printJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "producer spool status: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+const timeLayout = "2006-01-02 15:04:05 MST"
+
+func ago(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Second:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%.1fh ago", d.Hours())
+	}
+	return fmt.Sprintf("%.1f days ago", d.Hours()/24)
+}
+
+func bytesString(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+const flushSummary = `Delivers everything in the spool to Kafka now, printing progress, and waits until the
+spool is empty or --timeout passes. Records Kafka has not acknowledged by then stay in the
+spool; the command then fails and says why (e.g. Kafka still unreachable). A running
+producer holds the spool and delivers it itself, so flush is for when none runs.`
+
+func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("flush", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long; undelivered records stay spooled")
+	if code, ok := parse(fs, flushSummary, args, stdout, stderr); !ok {
+		return code
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "producer spool flush: "+format+"\n", a...)
+		return exitFail
+	}
+	if *timeout <= 0 {
+		fmt.Fprintln(stderr, "producer spool flush: --timeout must be positive")
+		return exitUsage
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return fail("%v", err)
+	}
+	dir := cfg.Producer.SpoolDir
+	// Inspect first: it neither creates a spool that is not there nor waits for one a producer holds.
+	before, err := publish.Inspect(dir)
+	switch {
+	case err != nil:
+		return fail("%v", err)
+	case before.Live != nil:
+		msg := fmt.Sprintf("spool %s is held by a running producer (pid %d), which delivers it itself: %s waiting",
+			dir, before.Live.PID, records(before.Records))
+		if before.Live.LastError != "" {
+			msg += ", last delivery error: " + before.Live.LastError
+		}
+		return fail("%s.\nOnly one process may use a spool at a time; let that producer finish, then flush if anything is left.", msg)
+	case before.Records == 0:
+		fmt.Fprintf(stdout, "Spool %s is empty: nothing to flush.\n", dir)
+		return exitOK
+	case len(cfg.Kafka.Brokers) == 0:
+		return fail("kafka.brokers is not configured in %s: nowhere to deliver to. %s stay in %s.", configName(cfg), records(before.Records), dir)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	p, err := publish.Open(ctx, cfg, publish.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return fail("%v", err)
+	}
+	st := p.Stats()
+	total := st.Pending
+	fmt.Fprintf(stdout, "Flushing %s (%s) from %s to %s …\n", records(total), bytesString(st.PendingBytes), dir, brokerList(cfg.Kafka.Brokers))
+
+	start := time.Now()
+	closed := make(chan error, 1)
+	go func() { closed <- p.Close(ctx) }() // received below on every path
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var shown string
+	for {
+		select {
+		case err := <-closed:
+			st := p.Stats()
+			if err == nil {
+				fmt.Fprintf(stdout, "Delivered %s in %s; the spool is empty.\n", records(st.Delivered), time.Since(start).Round(time.Millisecond))
+				return exitOK
+			}
+			if !errors.Is(err, publish.ErrUndelivered) {
+				return fail("%v", err)
+			}
+			var why string
+			switch {
+			case errors.Is(err, context.Canceled):
+				why = "interrupted"
+			case errors.Is(st.LastError, publish.ErrKafkaUnreachable):
+				why = fmt.Sprintf("Kafka is still unreachable after %s (%s)", timeout,
+					strings.TrimPrefix(st.LastError.Error(), publish.ErrKafkaUnreachable.Error()+": "))
+			case st.LastError != nil:
+				why = fmt.Sprintf("timed out after %s; last delivery error: %v", timeout, st.LastError)
+			default:
+				why = fmt.Sprintf("timed out after %s before Kafka acknowledged everything", timeout)
+			}
+			return fail("%s.\n%d of %d records delivered; %d remain spooled in %s. They go out with the next producer run, or run 'producer spool flush' again once Kafka is reachable.",
+				why, st.Delivered, total, st.Pending, dir)
+		case <-tick.C:
+			st := p.Stats()
+			line := fmt.Sprintf("  %d/%d delivered", st.Delivered, total)
+			if st.LastError != nil {
+				line += " — waiting: " + st.LastError.Error()
+			}
+			if line != shown {
+				fmt.Fprintln(stdout, line)
+				shown = line
+			}
+		}
+	}
+}

@@ -1,0 +1,271 @@
+package spoolcmd_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/producer/publish"
+	"github.com/benchpipe/benchpipe/producer/runrec"
+	"github.com/benchpipe/benchpipe/producer/spoolcmd"
+	"github.com/benchpipe/benchpipe/schema"
+)
+
+const topic = "benchpipe.records"
+
+func freeAddr(t *testing.T) (string, int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port
+}
+
+// writeConfig writes a configuration file pointing at brokers (none: Kafka not configured) and spoolDir.
+func writeConfig(t *testing.T, spoolDir string, brokers ...string) string {
+	t.Helper()
+	var b strings.Builder
+	if len(brokers) > 0 {
+		fmt.Fprintf(&b, "kafka:\n  brokers: [%s]\n", strings.Join(brokers, ", "))
+	}
+	fmt.Fprintf(&b, "producer:\n  spool_dir: %s\n", spoolDir)
+	path := filepath.Join(t.TempDir(), "benchpipe.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// spoolRuns leaves runs of n records each in the spool, as a producer does when Kafka is down when it ends.
+func spoolRuns(t *testing.T, cfgFile string, runs, n int) []string {
+	t.Helper()
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := publish.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range runs {
+		r := runrec.New(schema.KindPgbench, schema.Started{Host: schema.Host{Hostname: "pi"}})
+		ids = append(ids, r.ID().String())
+		recs := []schema.Record{r.Started()}
+		for range n - 2 {
+			now := time.Now()
+			recs = append(recs, r.Sample(schema.Sample{Start: now, End: now, Phase: schema.PhaseMeasure}))
+		}
+		recs = append(recs, r.Finished(schema.StatusOK, "", nil))
+		for _, rec := range recs {
+			if err := p.Publish(rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := p.Close(ctx); err == nil {
+		t.Fatal("Close delivered the records; Kafka was supposed to be down")
+	}
+	return ids
+}
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = spoolcmd.Run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func mustContain(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s does not contain %q:\n%s", what, w, got)
+		}
+	}
+}
+
+// TestStatusThenFlushAfterOutage is the operator's path after an outage: status shows what waits, flush fails
+// clearly while Kafka is still down and keeps the records, and delivers them once Kafka is back.
+func TestStatusThenFlushAfterOutage(t *testing.T) {
+	broker, port := freeAddr(t)
+	dir := t.TempDir()
+	cfgFile := writeConfig(t, dir, broker)
+	ids := spoolRuns(t, cfgFile, 2, 5)
+
+	code, out, errOut := run("status", "--config", cfgFile)
+	if code != 0 {
+		t.Fatalf("status exit %d: %s", code, errOut)
+	}
+	t.Logf("status:\n%s", out)
+	mustContain(t, "status", out, "Spool "+dir+": 10 records", "2 runs waiting", ids[0], ids[1], "0–4", "producer spool flush", broker)
+
+	code, out, _ = run("status", "--config", cfgFile, "--json")
+	var st publish.Status
+	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil {
+		t.Fatalf("status --json: exit %d, %v:\n%s", code, err, out)
+	}
+	if st.Records != 10 || len(st.Runs) != 2 || st.Runs[0].RunID != ids[0] || st.Runs[1].MaxSeq != 4 {
+		t.Errorf("status --json = %+v", st)
+	}
+
+	start := time.Now()
+	code, out, errOut = run("flush", "--config", cfgFile, "--timeout", "1500ms")
+	if code != 1 {
+		t.Fatalf("flush while Kafka is down: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("flush --timeout 1500ms took %v", took)
+	}
+	t.Logf("flush while down:\n%s%s", out, errOut)
+	mustContain(t, "flush stderr", errOut, "Kafka is still unreachable after 1.5s", "connection refused", "10 remain spooled in "+dir)
+	if st, _ := publish.Inspect(dir); st.Records != 10 {
+		t.Fatalf("after the failed flush the spool holds %d records, want 10", st.Records)
+	}
+
+	_, brokers := testenv.Kafka(t, kfake.Ports(port), kfake.SeedTopics(2, topic))
+	code, out, errOut = run("flush", "--config", cfgFile, "--timeout", "60s")
+	if code != 0 {
+		t.Fatalf("flush with Kafka up: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("flush with Kafka up:\n%s", out)
+	mustContain(t, "flush", out, "Flushing 10 records", "Delivered 10 records", "the spool is empty")
+	if got := testenv.Consume(t, brokers, topic, 10, 20*time.Second); len(got) != 10 {
+		t.Errorf("Kafka holds %d records after flush, want 10", len(got))
+	}
+
+	code, out, _ = run("status", "--config", cfgFile)
+	if code != 0 || !strings.Contains(out, "is empty") {
+		t.Errorf("status after flush: exit %d\n%s", code, out)
+	}
+	code, out, _ = run("flush", "--config", cfgFile)
+	if code != 0 || !strings.Contains(out, "nothing to flush") {
+		t.Errorf("flush of an empty spool: exit %d\n%s", code, out)
+	}
+}
+
+// TestWhileAProducerRuns: the running producer holds the spool; status reports its snapshot, flush explains why
+// it cannot and that the producer is delivering.
+func TestWhileAProducerRuns(t *testing.T) {
+	broker, _ := freeAddr(t)
+	dir := t.TempDir()
+	cfgFile := writeConfig(t, dir, broker)
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := publish.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = p.Close(ctx)
+	}()
+	r := runrec.New(schema.KindMQTT, schema.Started{Host: schema.Host{Hostname: "pi"}})
+	if err := p.Publish(r.Started()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var out string
+	for {
+		var code int
+		code, out, _ = run("status", "--config", cfgFile)
+		if code == 0 && strings.Contains(out, "1 record ") && strings.Contains(out, "last delivery error") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never showed the running producer's snapshot:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("status:\n%s", out)
+	mustContain(t, "status", out, "held by  a running producer (pid "+strconv.Itoa(os.Getpid())+")", "kafka unreachable")
+
+	code, _, errOut := run("flush", "--config", cfgFile, "--timeout", "5s")
+	if code != 1 {
+		t.Fatalf("flush while a producer runs: exit %d, want 1", code)
+	}
+	t.Logf("flush:\n%s", errOut)
+	mustContain(t, "flush stderr", errOut, "held by a running producer (pid "+strconv.Itoa(os.Getpid())+")", "delivers it itself", "1 record waiting", "kafka unreachable")
+}
+
+func TestFlushWithoutKafkaConfigured(t *testing.T) {
+	broker, _ := freeAddr(t)
+	dir := t.TempDir()
+	spoolRuns(t, writeConfig(t, dir, broker), 1, 3)
+	noKafka := writeConfig(t, dir)
+
+	code, _, errOut := run("flush", "--config", noKafka)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	mustContain(t, "flush stderr", errOut, "kafka.brokers is not configured", "3 records stay in "+dir)
+	code, out, _ := run("status", "--config", noKafka)
+	if code != 0 {
+		t.Fatalf("status exit %d", code)
+	}
+	mustContain(t, "status", out, "3 records", "Kafka is not configured")
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		code      int
+		stdout    string
+		stderr    string
+		noStdout  bool
+		spoolFlag bool
+	}{
+		{args: nil, code: 2, stderr: "Commands:"},
+		{args: []string{"--help"}, code: 0, stdout: "Usage: producer spool <command>"},
+		{args: []string{"help"}, code: 0, stdout: "flush"},
+		{args: []string{"status", "--help"}, code: 0, stdout: "-config file"},
+		{args: []string{"flush", "-h"}, code: 0, stdout: "-timeout duration"},
+		{args: []string{"bogus"}, code: 2, stderr: `unknown command "bogus"`},
+		{args: []string{"status", "--nope"}, code: 2, stderr: "flag provided but not defined: -nope"},
+		{args: []string{"flush", "extra"}, code: 2, stderr: `unexpected argument "extra"`},
+		{args: []string{"flush", "--timeout", "0s"}, code: 2, stderr: "--timeout must be positive"},
+		{args: []string{"status", "--config", "/does/not/exist.yaml"}, code: 1, stderr: "read config"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, out, errOut := run(tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
+			}
+			if !strings.Contains(out, tc.stdout) || !strings.Contains(errOut, tc.stderr) {
+				t.Errorf("stdout:\n%s\nstderr:\n%s\nwant stdout with %q, stderr with %q", out, errOut, tc.stdout, tc.stderr)
+			}
+		})
+	}
+}
+
+// TestSpoolDirFlag: --spool-dir inspects a spool other than the configured one, e.g. one copied off a device.
+func TestSpoolDirFlag(t *testing.T) {
+	broker, _ := freeAddr(t)
+	dir := t.TempDir()
+	spoolRuns(t, writeConfig(t, dir, broker), 1, 2)
+	other := writeConfig(t, t.TempDir(), broker)
+	code, out, errOut := run("status", "--config", other, "--spool-dir", dir)
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	mustContain(t, "status", out, dir+": 2 records")
+}
