@@ -152,6 +152,9 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Sink, error)
 			s.log.Info("partitions revoked", "partitions", revoked)
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+			if len(lost) == 0 {
+				return
+			}
 			s.log.Warn("partitions lost; a batch being written for them is fenced by the stored offsets", "partitions", lost)
 		}),
 		kgo.FetchMaxBytes(64<<20),
@@ -260,6 +263,11 @@ func (s *Sink) collect(ctx context.Context) ([]*kgo.Record, error) {
 		fetches.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
 		if first && len(recs) > 0 {
 			deadline = time.Now().Add(s.cfg.Sink.FlushInterval)
+		}
+		if len(recs) == 0 {
+			// A poll that returned only errors (Kafka unreachable, a group rejoin failing) still blocks rebalances
+			// until allowed. Holding nothing, allow them, or the group could never be rejoined.
+			s.cl.AllowRebalance()
 		}
 		if ctx.Err() != nil || (len(recs) > 0 && !time.Now().Before(deadline)) {
 			break
