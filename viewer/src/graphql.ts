@@ -1,0 +1,89 @@
+// GraphQL over HTTP to Hasura, as the anonymous role: no admin secret and no role header are ever sent, so the
+// server applies its unauthorized role (HASURA_GRAPHQL_UNAUTHORIZED_ROLE=anonymous).
+
+/** ViewerError carries a message written for the person looking at the page: what failed and what to check. */
+export class ViewerError extends Error {
+  constructor(message: string, readonly kind: 'network' | 'http' | 'graphql' | 'config' | 'notfound') {
+    super(message);
+    this.name = 'ViewerError';
+  }
+}
+
+interface GraphQLResponse<T> {
+  data?: T | null;
+  errors?: { message: string; extensions?: { path?: string; code?: string } }[];
+}
+
+export interface Client {
+  url: string;
+  request<T>(query: string, variables?: Record<string, unknown>, signal?: AbortSignal): Promise<T>;
+}
+
+export function newClient(url: string, fetchFn: typeof fetch = fetch.bind(globalThis)): Client {
+  return {
+    url,
+    async request<T>(query: string, variables: Record<string, unknown> = {}, signal?: AbortSignal): Promise<T> {
+      let res: Response;
+      try {
+        res = await fetchFn(url, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+          body: JSON.stringify({ query, variables }),
+          signal,
+        });
+      } catch (err) {
+        if ((err as Error).name === 'AbortError') throw err;
+        throw new ViewerError(
+          `Cannot reach the GraphQL endpoint ${url} (${(err as Error).message}). Check that Hasura is running and that config.json's graphqlUrl points to it.`,
+          'network',
+        );
+      }
+      let body: GraphQLResponse<T> | undefined;
+      try {
+        body = (await res.json()) as GraphQLResponse<T>;
+      } catch {
+        body = undefined;
+      }
+      if (body?.errors?.length) {
+        const msgs = body.errors.map((e) => (e.extensions?.path ? `${e.message} (at ${e.extensions.path})` : e.message));
+        throw new ViewerError(`The GraphQL endpoint refused the query: ${msgs.join('; ')}`, 'graphql');
+      }
+      if (!res.ok) {
+        throw new ViewerError(
+          `The GraphQL endpoint ${url} answered HTTP ${res.status} ${res.statusText}. Hasura may be starting or down; try again shortly.`,
+          'http',
+        );
+      }
+      if (!body || body.data == null) {
+        throw new ViewerError(`The GraphQL endpoint ${url} sent no data. Is graphqlUrl in config.json a Hasura endpoint?`, 'http');
+      }
+      return body.data;
+    },
+  };
+}
+
+export interface ViewerConfig {
+  graphqlUrl: string;
+}
+
+/** Reads config.json beside index.html, so one build serves every site. */
+export async function loadConfig(fetchFn: typeof fetch = fetch.bind(globalThis)): Promise<ViewerConfig> {
+  let res: Response;
+  try {
+    res = await fetchFn('config.json', { cache: 'no-store' });
+  } catch (err) {
+    throw new ViewerError(`Cannot load config.json (${(err as Error).message}).`, 'config');
+  }
+  if (!res.ok) throw new ViewerError(`Cannot load config.json: HTTP ${res.status}. Put it next to index.html.`, 'config');
+  let cfg: Partial<ViewerConfig>;
+  try {
+    cfg = (await res.json()) as Partial<ViewerConfig>;
+  } catch {
+    throw new ViewerError('config.json is not valid JSON; expected {"graphqlUrl": "/v1/graphql"}.', 'config');
+  }
+  if (typeof cfg.graphqlUrl !== 'string' || !cfg.graphqlUrl) {
+    throw new ViewerError('config.json has no graphqlUrl; expected {"graphqlUrl": "/v1/graphql"}.', 'config');
+  }
+  // Relative URLs resolve against the page, like every other asset.
+  return { graphqlUrl: new URL(cfg.graphqlUrl, document.baseURI).toString() };
+}

@@ -1,0 +1,152 @@
+// Runs page: filterable, paged table of runs; select several to compare.
+import { RUNS_QUERY, RUN_FILTER_OPTIONS_QUERY } from '../queries';
+import { formatDuration, formatNumber, resolveRange, runsWhere } from '../shape';
+import { routeHash } from '../route';
+import { fmtTime, h, message, table } from '../ui';
+import type { Page } from '../page';
+
+export interface RunListRow {
+  run_id: string;
+  kind: string;
+  name: string | null;
+  host_name: string | null;
+  status: string;
+  started_at: string | null;
+  finished_at: string | null;
+  measure_start: string | null;
+  measure_end: string | null;
+  ops_rate: number | null;
+  lat_p99_ms: number | null;
+  errors: number | null;
+  tags: Record<string, unknown>;
+}
+
+const STATUSES = ['running', 'ok', 'failed', 'aborted'];
+const RANGES = [['1h', 'last hour'], ['24h', 'last 24 h'], ['7d', 'last 7 days'], ['30d', 'last 30 days'], ['all', 'all time']];
+
+export function statusBadge(status: string): HTMLElement {
+  return h('span', { class: `status status-${status}` }, status);
+}
+
+/** Run table rows shared with the devices page. */
+export function runRows(runs: RunListRow[], select?: Set<string>): (Node | string)[][] {
+  return runs.map((r) => [
+    ...(select
+      ? [
+          h('input', {
+            type: 'checkbox',
+            'aria-label': 'select for compare',
+            checked: select.has(r.run_id),
+            onchange: ((e: Event) => {
+              if ((e.target as HTMLInputElement).checked) select.add(r.run_id);
+              else select.delete(r.run_id);
+            }) as EventListener,
+          }),
+        ]
+      : []),
+    r.kind,
+    h('a', { href: routeHash('run', r.run_id) }, r.name || r.run_id.slice(0, 8)),
+    r.host_name ?? '–',
+    statusBadge(r.status),
+    fmtTime(r.started_at),
+    // Duration of the whole run; a running run counts up to now.
+    formatDuration(r.started_at, r.finished_at ?? (r.status === 'running' ? new Date().toISOString() : null)),
+    h('span', { class: 'num' }, formatNumber(r.ops_rate)),
+    h('span', { class: 'num' }, formatNumber(r.lat_p99_ms)),
+  ]);
+}
+
+export const RUN_HEADERS = ['kind', 'name', 'device', 'status', 'start (UTC)', 'duration', 'throughput (ops/s)', 'p99 (ms)'];
+
+export const runsPage: Page = async ({ client, route, root, signal, setParams }) => {
+  const p = route.params;
+  const limit = Math.min(500, Math.max(1, Number(p.get('limit')) || 50));
+  const offset = Math.max(0, Number(p.get('offset')) || 0);
+  const current = Object.fromEntries(p.entries());
+  const { from, to } = resolveRange({ from: p.get('from'), to: p.get('to'), range: p.get('range') }, new Date(), 'all');
+
+  root.append(h('h1', {}, 'Runs'));
+  const form = h('form', { class: 'filters' });
+  root.append(form);
+  const body = h('div', {});
+  root.append(body);
+
+  // Filter choices load alongside the runs; if they fail the table still shows, with free-text fields.
+  const optionsP = client
+    .request<{ kinds: { kind: string }[]; devices: { host_name: string }[] }>(RUN_FILTER_OPTIONS_QUERY, {}, signal)
+    .catch(() => ({ kinds: [], devices: [] }));
+  const where = runsWhere({ kind: p.get('kind'), device: p.get('device'), status: p.get('status'), tag: p.get('tag'), from, to });
+  const dataP = client.request<{ runs: RunListRow[]; runs_aggregate: { aggregate: { count: number } } }>(
+    RUNS_QUERY,
+    { where, limit, offset },
+    signal,
+  );
+
+  const options = await optionsP;
+  const select = (name: string, label: string, values: string[], allLabel = 'all') =>
+    h(
+      'label',
+      {},
+      label,
+      h(
+        'select',
+        { name },
+        h('option', { value: '' }, allLabel),
+        ...Array.from(new Set([...values, p.get(name) ?? ''].filter(Boolean))).map((v) =>
+          h('option', { value: v, selected: p.get(name) === v }, v),
+        ),
+      ),
+    );
+  form.append(
+    select('kind', 'kind', options.kinds.map((k) => k.kind)),
+    select('device', 'device', options.devices.map((d) => d.host_name)),
+    select('status', 'status', STATUSES),
+    h('label', {}, 'tag (key=value, …)', h('input', { name: 'tag', value: p.get('tag') ?? '', placeholder: 'env=lab' })),
+    h(
+      'label',
+      {},
+      'started',
+      h(
+        'select',
+        { name: 'range' },
+        ...RANGES.map(([v, l]) => h('option', { value: v, selected: (p.get('range') ?? 'all') === v }, l)),
+      ),
+    ),
+    h('label', {}, 'from', h('input', { name: 'from', type: 'datetime-local', value: p.get('from') ?? '' })),
+    h('label', {}, 'to', h('input', { name: 'to', type: 'datetime-local', value: p.get('to') ?? '' })),
+    h('button', { type: 'submit' }, 'Apply'),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const fd = new FormData(form);
+    const next: Record<string, string> = {};
+    fd.forEach((v, k) => (next[k] = String(v)));
+    setParams({ ...next, limit: p.get('limit'), offset: null });
+  });
+
+  const data = await dataP;
+  const total = data.runs_aggregate.aggregate.count;
+  if (data.runs.length === 0) {
+    body.append(message('empty', total === 0 ? 'No runs match these filters.' : 'No runs on this page; go back to the first page.'));
+    if (offset > 0) body.append(h('a', { href: routeHash('runs', null, { ...current, offset: null }) }, 'First page'));
+    return;
+  }
+  const selected = new Set<string>();
+  const compare = h('button', { type: 'button', class: 'compare-btn' }, 'Compare selected');
+  compare.addEventListener('click', () => {
+    if (selected.size < 2 || selected.size > 5) {
+      compare.after(message('info', 'Select 2 to 5 runs to compare.'));
+      return;
+    }
+    location.hash = routeHash('compare', null, { ids: [...selected].join(',') });
+  });
+  const pager = h(
+    'div',
+    { class: 'pager' },
+    h('span', {}, `${offset + 1}–${offset + data.runs.length} of ${total}`),
+    offset > 0 ? h('a', { href: routeHash('runs', null, { ...current, offset: Math.max(0, offset - limit) || null }) }, '← newer') : null,
+    offset + limit < total ? h('a', { href: routeHash('runs', null, { ...current, offset: offset + limit }), class: 'next' }, 'older →') : null,
+    compare,
+  );
+  body.append(pager, table(['', ...RUN_HEADERS], runRows(data.runs, selected), 'runs-table'));
+};

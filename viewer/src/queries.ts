@@ -1,0 +1,106 @@
+// Every GraphQL document the viewer sends, as named constants. test/contract.test.ts parses each exported string
+// (and each string inside an exported object) and checks it against the Hasura metadata in deploy/hasura: root
+// fields must be tracked tables/views, selected columns must be in the anonymous role's select permission.
+// Values always travel as variables; nothing the user typed is ever pasted into a document.
+
+/** Columns of a run shown in lists. */
+const RUN_LIST_FIELDS = `run_id kind name host_name status started_at finished_at measure_start measure_end
+  ops_rate lat_p99_ms errors tags`;
+
+/** Summary figures of a run (measurement phase, warm-up excluded), used by the detail and compare pages. */
+const RUN_SUMMARY_FIELDS = `ops ops_rate bytes errors lat_min_ms lat_mean_ms lat_p50_ms lat_p90_ms lat_p95_ms
+  lat_p99_ms lat_p999_ms lat_max_ms mqtt_sent mqtt_received mqtt_lost mqtt_duplicated mqtt_out_of_order
+  mqtt_offered_rate mqtt_uncorrected_p50_ms mqtt_uncorrected_p99_ms mqtt_uncorrected_max_ms pg_tps pg_stddev_ms
+  pg_failed pg_retried pg_retries pg_lag_ms pg_skipped`;
+
+/** Runs page: one page of runs matching $where (built by pages/runs.ts from the URL) and the total count. */
+export const RUNS_QUERY = `query Runs($where: runs_bool_exp!, $limit: Int!, $offset: Int!) {
+  runs(where: $where, order_by: [{started_at: desc_nulls_last}, {run_id: asc}], limit: $limit, offset: $offset) {
+    ${RUN_LIST_FIELDS}
+  }
+  runs_aggregate(where: $where) { aggregate { count } }
+}`;
+
+/** Runs page filter choices: the kinds and devices that exist. */
+export const RUN_FILTER_OPTIONS_QUERY = `query RunFilterOptions {
+  kinds: runs(distinct_on: kind, order_by: {kind: asc}) { kind }
+  devices: runs(distinct_on: host_name, order_by: {host_name: asc}, where: {host_name: {_is_null: false}}) { host_name }
+}`;
+
+/**
+ * Rows per RUN_SAMPLES_QUERY page. Must not exceed the anonymous role's limit on samples (deploy/hasura): a page
+ * cut short by that limit would look like the last page. Checked by test/contract.test.ts.
+ */
+export const SAMPLES_PAGE_SIZE = 100000;
+
+/** Run page: everything about one run except its samples. */
+export const RUN_QUERY = `query Run($id: uuid!) {
+  runs_by_pk(run_id: $id) {
+    run_id kind name tags parameters target_url target_host target_port target_database target_version
+    host_name host_os host_kernel host_arch host_cpu_model host_cpu_cores host_memory_bytes host_device_model
+    tools started_at status error finished_at measure_start measure_end updated_at summary_extra
+    ${RUN_SUMMARY_FIELDS}
+  }
+}`;
+
+/**
+ * Samples of one run after $afterSeq, in seq order. The viewer pages through with $afterSeq = last seq seen
+ * (keyset paging, cheaper than offset and exactly what live polling needs); Hasura caps a page at the
+ * anonymous role's limit (100000).
+ */
+export const RUN_SAMPLES_QUERY = `query RunSamples($id: uuid!, $afterSeq: bigint!, $limit: Int!) {
+  samples(where: {run_id: {_eq: $id}, seq: {_gt: $afterSeq}}, order_by: {seq: asc}, limit: $limit) {
+    seq interval_start interval_end phase ops_rate errors
+    lat_p50_ms lat_p90_ms lat_p95_ms lat_p99_ms lat_p999_ms lat_max_ms mqtt_lost
+  }
+}`;
+
+/** Compare page: the summaries of the chosen runs. */
+export const COMPARE_RUNS_QUERY = `query CompareRuns($ids: [uuid!]!) {
+  runs(where: {run_id: {_in: $ids}}) {
+    run_id kind name host_name status started_at measure_start measure_end
+    ${RUN_SUMMARY_FIELDS}
+  }
+}`;
+
+/** Devices page: the latest facts of every host (DISTINCT ON host_name, newest run first). */
+export const DEVICES_QUERY = `query Devices {
+  runs(distinct_on: host_name, order_by: [{host_name: asc}, {started_at: desc_nulls_last}],
+       where: {host_name: {_is_null: false}}) {
+    host_name host_os host_kernel host_arch host_cpu_model host_cpu_cores host_memory_bytes host_device_model
+    started_at
+  }
+}`;
+
+/** Devices page: recent runs of one host, for its table and trend charts. */
+export const DEVICE_RUNS_QUERY = `query DeviceRuns($host: String!, $limit: Int!) {
+  runs(where: {host_name: {_eq: $host}}, order_by: {started_at: desc_nulls_last}, limit: $limit) {
+    ${RUN_LIST_FIELDS}
+  }
+  runs_aggregate(where: {host_name: {_eq: $host}}) { aggregate { count } }
+}`;
+
+/** perftool page: the publishers that have results. */
+export const PERFTOOL_PUBLISHERS_QUERY = `query PerftoolPublishers {
+  perftool(distinct_on: publisher, order_by: {publisher: asc}) { publisher }
+}`;
+
+const perftoolBuckets = (view: string) => `query PerftoolBuckets($publisher: String!, $from: timestamptz!, $to: timestamptz!) {
+  ${view}(where: {publisher: {_eq: $publisher}, timestamp: {_gte: $from, _lte: $to}}, order_by: {timestamp: asc}) {
+    timestamp reader_bytes_rate writer_bytes_rate reader_count_rate writer_count_rate
+    reader_error_rate writer_error_rate reader_error_count writer_error_count thread_count result_count
+  }
+}`;
+
+/**
+ * perftool page: one publisher's buckets between $from and $to, one document per view (the root field is the
+ * view's name, as in the seed's viewer); shape.ts's perftoolView picks the view from the time range.
+ */
+export const PERFTOOL_QUERIES = {
+  perftool_30sec: perftoolBuckets('perftool_30sec'),
+  perftool_1min: perftoolBuckets('perftool_1min'),
+  perftool_2min: perftoolBuckets('perftool_2min'),
+  perftool_10min: perftoolBuckets('perftool_10min'),
+} as const;
+
+export type PerftoolView = keyof typeof PERFTOOL_QUERIES;

@@ -1,0 +1,189 @@
+// Browser tests: the built viewer in real headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core), against test/browser/fake-hasura.mjs, which stands in for Hasura (no Hasura binary here).
+// Screenshots go to viewer/test-artifacts/. Run: npm run test:browser (builds first).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+import { chromium } from 'playwright-core';
+import { IDS, startServer } from './fake-hasura.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+let server, context, userDataDir;
+const pageErrors = [];
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await build({ root: ROOT, logLevel: 'warn' });
+  server = await startServer(join(ROOT, 'dist'));
+  userDataDir = mkdtempSync(join(tmpdir(), 'benchpipe-viewer-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await context?.close();
+  await server?.close();
+  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+});
+
+async function open(hash) {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`${hash}: ${e.message}`));
+  await page.goto(`${server.url}${hash}`);
+  return page;
+}
+
+/**
+ * Pixels of the chartIndex-th chart canvas whose colour is close to rgb with at least minAlpha (uPlot leaves the
+ * background transparent, so the translucent warm-up shading reads back as its own colour with low alpha).
+ */
+function strokePixels(page, chartIndex, [r, g, b], minAlpha = 128, maxAlpha = 255) {
+  return page.evaluate(({ chartIndex, r, g, b, minAlpha, maxAlpha }) => {
+    const c = document.querySelectorAll('.chart canvas')[chartIndex];
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - r) < 40 && Math.abs(d[i + 1] - g) < 40 && Math.abs(d[i + 2] - b) < 40 && d[i + 3] >= minAlpha && d[i + 3] <= maxAlpha) n++;
+    return n;
+  }, { chartIndex, r, g, b, minAlpha, maxAlpha });
+}
+
+test('runs page lists runs, filters by kind, pages', async () => {
+  server.setMode('ok');
+  const page = await open('#/runs');
+  await page.waitForSelector('table.runs-table tbody tr');
+  const names = await page.$$eval('table.runs-table tbody tr td:nth-child(3)', (tds) => tds.map((t) => t.textContent));
+  assert.ok(names.includes('baseline qos1') && names.includes('tpcb scale 10') && names.includes('100k samples'), names.join(','));
+  assert.match(await page.textContent('.pager'), /1–5 of 5/);
+  await page.screenshot({ path: join(ARTIFACTS, 'runs.png'), fullPage: true });
+
+  await page.goto(`${server.url}#/runs?kind=pgbench`);
+  await page.waitForFunction(() => document.querySelectorAll('table.runs-table tbody tr').length === 1);
+  assert.match(await page.textContent('table.runs-table tbody'), /tpcb scale 10.*nuc-2.*failed/s);
+
+  await page.goto(`${server.url}#/runs?limit=2&offset=2`);
+  await page.waitForFunction(() => /3–4 of 5/.test(document.querySelector('.pager')?.textContent ?? ''));
+
+  await page.goto(`${server.url}#/runs?tag=env%3Dnowhere`);
+  await page.waitForSelector('.msg-empty');
+  assert.match(await page.textContent('.msg-empty'), /No runs match/);
+  await page.close();
+});
+
+test('run page shows facts and draws throughput, latency and error charts with warm-up shaded', async () => {
+  const page = await open(`#/run/${IDS.base}`);
+  await page.waitForSelector('.charts[data-drawn]');
+  await page.screenshot({ path: join(ARTIFACTS, 'run.png'), fullPage: true });
+  assert.equal(await page.getAttribute('.charts', 'data-drawn'), '300');
+  assert.equal(await page.locator('.chart canvas').count(), 3);
+  assert.ok((await strokePixels(page, 0, [0x1f, 0x77, 0xb4])) > 300, 'throughput line drawn');
+  assert.ok((await strokePixels(page, 1, [0xd6, 0x27, 0x28])) > 100, 'latency p90 line drawn');
+  assert.ok((await strokePixels(page, 0, [255, 193, 7], 20, 80)) > 1000, 'warm-up shaded');
+  const text = await page.textContent('main');
+  for (const want of ['payload_bytes', 'Raspberry Pi 5', 'Cortex-A76', 'p99 (ms)', 'Shaded: warm-up']) assert.ok(text.includes(want), want);
+  await page.close();
+});
+
+test('run page polls a running run every 2 s and adds new samples', async () => {
+  server.resetLive();
+  const page = await open(`#/run/${IDS.live}`);
+  await page.waitForSelector('.charts[data-drawn]');
+  const first = Number(await page.getAttribute('.charts', 'data-drawn'));
+  await page.waitForFunction((n) => /Live: updated/.test(document.querySelector('.live')?.textContent ?? '')
+    && Number(document.querySelector('.charts')?.getAttribute('data-points')) > n, first, { timeout: 10_000 });
+  await page.screenshot({ path: join(ARTIFACTS, 'run-live.png'), fullPage: true });
+  const polls = server.requests.filter((r) => r.body.includes('RunSamples') && r.body.includes(IDS.live));
+  assert.ok(polls.length >= 2, `polled ${polls.length} times`);
+  assert.ok(JSON.parse(polls.at(-1).body).variables.afterSeq >= first, 'keyset paging from the last seq');
+  await page.close();
+});
+
+test('compare page overlays runs and shows deltas in %', async () => {
+  const page = await open(`#/compare?ids=${IDS.base},${IDS.tuned}`);
+  await page.waitForSelector('table.delta-table');
+  const rows = await page.$$eval('table.delta-table tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  const by = Object.fromEntries(rows.map(([k, ...v]) => [k, v]));
+  assert.match(by['throughput (ops/s)'][1], /1,200 \(\+20\.0 %\)/);
+  assert.match(by['latency p99 (ms)'][1], /5 \(-19\.4 %\)/);
+  assert.match(by['errors'][1], /0 \(-100\.0 %\)/);
+  assert.match(by['MQTT lost'][1], /\(-100\.0 %\)/);
+  assert.equal(await page.locator('table.delta-table .better').count() > 0, true);
+  await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length === 2);
+  assert.ok((await strokePixels(page, 0, [0xd6, 0x27, 0x28])) > 100, 'second run overlaid');
+  await page.screenshot({ path: join(ARTIFACTS, 'compare.png'), fullPage: true });
+  await page.close();
+});
+
+test('devices and perftool pages render', async () => {
+  let page = await open('#/devices');
+  await page.waitForSelector('table.devices-table');
+  assert.match(await page.textContent('table.devices-table'), /pi-1.*pi-2/s);
+  await page.goto(`${server.url}#/devices?host=pi-1`);
+  await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length === 2);
+  await page.screenshot({ path: join(ARTIFACTS, 'devices.png'), fullPage: true });
+  await page.close();
+
+  page = await open('#/perftool?range=24h');
+  await page.waitForSelector('.view-name');
+  assert.match(await page.textContent('.view-name'), /perftool_10min/);
+  await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length === 3);
+  await page.goto(`${server.url}#/perftool?range=1h&publisher=edge-2`);
+  await page.waitForFunction(() => /perftool_30sec/.test(document.querySelector('.view-name')?.textContent ?? ''));
+  await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length === 3);
+  await page.screenshot({ path: join(ARTIFACTS, 'perftool.png'), fullPage: true });
+  await page.close();
+});
+
+test('errors show a message, not a blank page', async () => {
+  for (const [mode, want, shot] of [
+    ['down', /answered HTTP 503/, 'error-503.png'],
+    ['refuse', /Cannot reach the GraphQL endpoint/, 'error-refused.png'],
+    ['graphql-error', /refused the query: field 'runs' not found/, 'error-graphql.png'],
+  ]) {
+    server.setMode(mode);
+    const page = await open('#/runs');
+    await page.waitForSelector('.msg-error');
+    assert.match(await page.textContent('.msg-error'), want);
+    await page.screenshot({ path: join(ARTIFACTS, shot) });
+    await page.close();
+  }
+  server.setMode('ok');
+  const page = await open('#/run/99999999-9999-4999-8999-999999999999');
+  await page.waitForSelector('.msg-empty');
+  assert.match(await page.textContent('.msg-empty'), /No run 9999/);
+  await page.close();
+});
+
+test('a run with 100k samples goes from data received to charts drawn in under a second', async () => {
+  server.setMode('ok');
+  const page = await open(`#/run/${IDS.big}`);
+  await page.waitForSelector('.charts[data-drawn]', { timeout: 60_000 });
+  assert.equal(await page.getAttribute('.charts', 'data-drawn'), '100000');
+  const ms = await page.evaluate(() => performance.getEntriesByName('samples-to-charts')[0].duration);
+  console.log(`100k-sample run: data received → 3 charts drawn in ${ms.toFixed(0)} ms`);
+  assert.ok((await strokePixels(page, 0, [0x1f, 0x77, 0xb4])) > 1000, 'throughput line drawn');
+  await page.screenshot({ path: join(ARTIFACTS, 'run-100k.png'), fullPage: true });
+  await page.close();
+  assert.ok(ms < 1000, `took ${ms} ms`);
+});
+
+test('anonymous only: no request carried an admin secret or role header; no page errors', () => {
+  assert.ok(server.requests.length > 10);
+  for (const r of server.requests) {
+    assert.equal(r.headers['x-hasura-admin-secret'], undefined);
+    assert.equal(r.headers['x-hasura-role'], undefined);
+    assert.ok(JSON.parse(r.body).variables !== undefined);
+  }
+  assert.deepEqual(pageErrors, []);
+});

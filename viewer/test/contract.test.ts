@@ -1,0 +1,187 @@
+// Contract between the viewer and Hasura: every GraphQL document in src/queries.ts must work for the anonymous
+// role under the metadata in deploy/hasura. There is no Hasura binary here (REFERENCE §1), so this reads the
+// metadata statically: root fields must be tracked tables/views (t, t_aggregate, t_by_pk, t_stream), every
+// column selected, filtered on, ordered or distinct'ed by must be in the role's select permission, relationships
+// resolve to their remote table (checked the same way), and _aggregate needs allow_aggregations.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { Kind, parse, type ArgumentNode, type SelectionSetNode, type ValueNode, visit } from 'graphql';
+import * as queries from '../src/queries';
+import { loadTables, type TableMeta } from './hasura-metadata';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+// HASURA_METADATA_DIR: to check the viewer against another metadata tree (or to see the missing-metadata failure).
+const METADATA = process.env.HASURA_METADATA_DIR ?? resolve(HERE, '../../deploy/hasura/metadata');
+
+/** Every exported document: exported strings, and strings inside exported objects (PERFTOOL_QUERIES). */
+function documents(): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [name, v] of Object.entries(queries)) {
+    if (typeof v === 'string') out.push([name, v]);
+    else if (v && typeof v === 'object') for (const [k, s] of Object.entries(v)) if (typeof s === 'string') out.push([`${name}.${k}`, s]);
+  }
+  return out;
+}
+
+const OPERATORS = new Set(['_eq', '_neq', '_gt', '_gte', '_lt', '_lte', '_in', '_nin', '_is_null', '_like', '_nlike',
+  '_ilike', '_nilike', '_similar', '_nsimilar', '_regex', '_iregex', '_contains', '_contained_in', '_has_key',
+  '_has_keys_any', '_has_keys_all', '_cast']);
+
+function checker(tables: Map<string, TableMeta>) {
+  const problems: string[] = [];
+
+  const column = (t: TableMeta, tname: string, col: string, where: string) => {
+    if (t.columns !== '*' && !t.columns.has(col)) problems.push(`${where}: column ${tname}.${col} is not in anonymous's select permission`);
+  };
+  const table = (name: string, where: string): TableMeta | null => {
+    const t = tables.get(name);
+    if (!t) problems.push(`${where}: ${name} is not a tracked table or view`);
+    else if (!t.permitted) problems.push(`${where}: anonymous has no select permission on ${name}`);
+    return t && t.permitted ? t : null;
+  };
+
+  /** A boolean expression object (where, _and items): keys are columns, relationships, or _and/_or/_not. */
+  const boolExp = (t: TableMeta, tname: string, v: ValueNode, where: string) => {
+    if (v.kind === Kind.VARIABLE) return; // typed by Hasura as <t>_bool_exp; its columns are the permitted ones
+    if (v.kind === Kind.LIST) return v.values.forEach((x) => boolExp(t, tname, x, where));
+    if (v.kind !== Kind.OBJECT) return;
+    for (const f of v.fields) {
+      const k = f.name.value;
+      if (k === '_and' || k === '_or' || k === '_not') boolExp(t, tname, f.value, where);
+      else if (t.relationships.has(k)) {
+        const rt = table(t.relationships.get(k)!.remote, where);
+        if (rt) boolExp(rt, t.relationships.get(k)!.remote, f.value, where);
+      } else {
+        column(t, tname, k, `${where} (filter)`);
+        if (f.value.kind === Kind.OBJECT) for (const op of f.value.fields) if (!OPERATORS.has(op.name.value)) problems.push(`${where}: unknown operator ${op.name.value}`);
+      }
+    }
+  };
+  const keysOf = (t: TableMeta, tname: string, v: ValueNode, where: string) => {
+    if (v.kind === Kind.LIST) return v.values.forEach((x) => keysOf(t, tname, x, where));
+    if (v.kind === Kind.OBJECT) for (const f of v.fields) column(t, tname, f.name.value, where);
+    if (v.kind === Kind.ENUM) column(t, tname, v.value, where);
+  };
+  const args = (t: TableMeta, tname: string, list: readonly ArgumentNode[] | undefined, where: string, byPk: boolean) => {
+    for (const a of list ?? []) {
+      const n = a.name.value;
+      if (n === 'where') boolExp(t, tname, a.value, where);
+      else if (n === 'order_by') keysOf(t, tname, a.value, `${where} (order_by)`);
+      else if (n === 'distinct_on') keysOf(t, tname, a.value, `${where} (distinct_on)`);
+      else if (n === 'cursor' && a.value.kind === Kind.OBJECT) {
+        const iv = a.value.fields.find((f) => f.name.value === 'initial_value');
+        if (iv) keysOf(t, tname, iv.value, `${where} (cursor)`);
+      } else if (byPk) column(t, tname, n, `${where} (_by_pk key)`);
+    }
+  };
+  const selection = (t: TableMeta, tname: string, set: SelectionSetNode | undefined, where: string) => {
+    if (!set) return;
+    for (const s of set.selections) {
+      if (s.kind !== Kind.FIELD) {
+        problems.push(`${where}: fragments are not used by the viewer; inline the fields`);
+        continue;
+      }
+      const n = s.name.value;
+      if (n === '__typename') continue;
+      const rel = t.relationships.get(n);
+      if (rel) {
+        const rt = table(rel.remote, `${where}.${n}`);
+        if (rt) {
+          args(rt, rel.remote, s.arguments, `${where}.${n}`, false);
+          selection(rt, rel.remote, s.selectionSet, `${where}.${n}`);
+        }
+      } else {
+        column(t, tname, n, where);
+        if (s.selectionSet) problems.push(`${where}: ${tname}.${n} is a column but has a selection set`);
+      }
+    }
+  };
+  const aggregate = (t: TableMeta, tname: string, set: SelectionSetNode | undefined, where: string) => {
+    if (!t.allowAggregations) problems.push(`${where}: anonymous may not aggregate ${tname} (allow_aggregations)`);
+    for (const s of set?.selections ?? []) {
+      if (s.kind !== Kind.FIELD) continue;
+      if (s.name.value === 'nodes') selection(t, tname, s.selectionSet, `${where}.nodes`);
+      else if (s.name.value === 'aggregate') {
+        for (const a of s.selectionSet?.selections ?? []) {
+          if (a.kind !== Kind.FIELD || a.name.value === 'count' || a.name.value === '__typename') continue;
+          for (const c of a.selectionSet?.selections ?? []) if (c.kind === Kind.FIELD) column(t, tname, c.name.value, `${where}.aggregate.${a.name.value}`);
+        }
+      } else if (s.name.value !== '__typename') problems.push(`${where}: unknown aggregate field ${s.name.value}`);
+    }
+  };
+
+  return {
+    problems,
+    check(docName: string, text: string) {
+      const doc = parse(text);
+      // Values must travel as variables: a string literal in a document is a value pasted into query text.
+      visit(doc, { StringValue: (node) => { problems.push(`${docName}: string literal "${node.value}" in the document; use a variable`); } });
+      for (const def of doc.definitions) {
+        if (def.kind !== Kind.OPERATION_DEFINITION) {
+          problems.push(`${docName}: only operations are expected`);
+          continue;
+        }
+        if (!def.name) problems.push(`${docName}: operation has no name`);
+        for (const sel of def.selectionSet.selections) {
+          if (sel.kind !== Kind.FIELD) continue;
+          const root = sel.name.value;
+          const where = `${docName} ${root}`;
+          let m: RegExpExecArray | null;
+          if ((m = /^(.+)_aggregate$/.exec(root)) && !tables.has(root)) {
+            const t = table(m[1], where);
+            if (t) { args(t, m[1], sel.arguments, where, false); aggregate(t, m[1], sel.selectionSet, where); }
+          } else if ((m = /^(.+)_by_pk$/.exec(root)) && !tables.has(root)) {
+            const t = table(m[1], where);
+            if (t) { args(t, m[1], sel.arguments, where, true); selection(t, m[1], sel.selectionSet, where); }
+          } else if ((m = /^(.+)_stream$/.exec(root)) && !tables.has(root)) {
+            if (def.operation !== 'subscription') problems.push(`${where}: _stream exists only on subscriptions`);
+            const t = table(m[1], where);
+            if (t) { args(t, m[1], sel.arguments, where, false); selection(t, m[1], sel.selectionSet, where); }
+          } else {
+            const t = table(root, where);
+            if (t) { args(t, root, sel.arguments, where, false); selection(t, root, sel.selectionSet, where); }
+          }
+        }
+      }
+    },
+  };
+}
+
+describe('GraphQL documents against deploy/hasura metadata (anonymous role)', () => {
+  it('finds the documents', () => {
+    expect(documents().length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('every root field, argument column and selected column is allowed for anonymous', () => {
+    // loadTables throws "deploy/hasura metadata missing" when the directory is not there: the test fails, it
+    // never passes on an empty contract.
+    const tables = loadTables(METADATA);
+    expect(tables.size, 'deploy/hasura metadata missing: no tracked tables').toBeGreaterThan(0);
+    const c = checker(tables);
+    for (const [name, text] of documents()) c.check(name, text);
+    expect(c.problems).toEqual([]);
+  });
+
+  it('catches a column outside the permission and an untracked table (self-test)', () => {
+    const c = checker(loadTables(METADATA));
+    c.check('bad', 'query Bad { runs { run_id no_such_column } nope { x } runs_by_pk(run_id: "x") { run_id } }');
+    expect(c.problems.join('\n')).toMatch(/runs\.no_such_column/);
+    expect(c.problems.join('\n')).toMatch(/nope is not a tracked/);
+    expect(c.problems.join('\n')).toMatch(/string literal/);
+  });
+
+  it('pages samples by no more than the anonymous row limit (a capped page would pass for the last one)', () => {
+    const limit = loadTables(METADATA).get('samples')?.limit;
+    expect(limit == null || queries.SAMPLES_PAGE_SIZE <= limit).toBe(true);
+  });
+
+  it('sends no admin secret or role header anywhere in the app', () => {
+    const files: string[] = [];
+    const walk = (d: string) => readdirSync(d).forEach((f: string) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : files.push(join(d, f))));
+    walk(resolve(HERE, '../src'));
+    walk(resolve(HERE, '../public'));
+    for (const f of files) expect(readFileSync(f, 'utf8'), f).not.toMatch(/x-hasura-(admin-secret|role)|admin_secret|adminSecret/i);
+  });
+});

@@ -1,0 +1,82 @@
+// Reads the Hasura metadata directory (config v3) the way the CLI does: databases/databases.yaml, then the tables
+// it includes. Includes are strings "!include <path>" (what `hasura metadata export` writes) or YAML tags
+// `!include <path>`, resolved against the including file's directory.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parse } from 'yaml';
+
+export interface TableMeta {
+  name: string;
+  schema: string;
+  file: string;
+  /** The role has a select permission on the table. */
+  permitted: boolean;
+  /** The role's select columns ('*' = all, which Hasura allows but we can't check column by column). */
+  columns: Set<string> | '*';
+  allowAggregations: boolean;
+  limit: number | null;
+  relationships: Map<string, { kind: 'object' | 'array'; remote: string }>;
+}
+
+const INCLUDE = /^!include\s+(.+)$/;
+
+const includeTag = {
+  tag: '!include',
+  resolve: (s: string) => `!include ${s}`,
+};
+
+function load(file: string): unknown {
+  return expand(parse(readFileSync(file, 'utf8'), { customTags: [includeTag] }), dirname(file));
+}
+
+function expand(v: unknown, dir: string): unknown {
+  if (typeof v === 'string') {
+    const m = INCLUDE.exec(v.trim());
+    return m ? load(resolve(dir, m[1].trim())) : v;
+  }
+  if (Array.isArray(v)) return v.flatMap((x) => {
+    const e = expand(x, dir);
+    // An included list inside a list (tables.yaml entries are single tables, but be lenient) is spliced in.
+    return Array.isArray(e) && typeof x === 'string' ? e : [e];
+  });
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = expand(x, dir);
+    return out;
+  }
+  return v;
+}
+
+export class MetadataMissing extends Error {}
+
+type Rel = { name: string; using: { manual_configuration?: { remote_table: { name: string } | string }; foreign_key_constraint_on?: unknown } };
+
+/** Tracked tables by GraphQL root name (public schema: the table name; else schema_table), for role. */
+export function loadTables(metadataDir: string, role = 'anonymous'): Map<string, TableMeta> {
+  const dbFile = resolve(metadataDir, 'databases/databases.yaml');
+  if (!existsSync(dbFile)) throw new MetadataMissing(`deploy/hasura metadata missing: ${dbFile} not found`);
+  const sources = load(dbFile) as { name: string; tables?: unknown }[];
+  const out = new Map<string, TableMeta>();
+  for (const src of sources ?? []) {
+    for (const t of (src.tables as Record<string, any>[]) ?? []) {
+      const name: string = t.table.name;
+      const schema: string = t.table.schema ?? 'public';
+      const gqlName: string = t.configuration?.custom_name ?? (schema === 'public' ? name : `${schema}_${name}`);
+      const perm = (t.select_permissions ?? []).find((p: { role: string }) => p.role === role)?.permission;
+      const cols: Set<string> | '*' = perm?.columns === '*' ? '*' : new Set<string>(perm?.columns ?? []);
+      const rels = new Map<string, { kind: 'object' | 'array'; remote: string }>();
+      for (const [kind, list] of [['object', t.object_relationships], ['array', t.array_relationships]] as const) {
+        for (const r of (list as Rel[]) ?? []) {
+          const rt = r.using.manual_configuration?.remote_table;
+          if (!rt) throw new Error(`${gqlName}.${r.name}: only manual relationships are understood by this test`);
+          rels.set(r.name, { kind, remote: typeof rt === 'string' ? rt : rt.name });
+        }
+      }
+      out.set(gqlName, {
+        name, schema, file: src.name, permitted: !!perm, columns: cols, allowAggregations: !!perm?.allow_aggregations,
+        limit: perm?.limit ?? null, relationships: rels,
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import {
+  compareDeltas, deltaPercent, formatDuration, MAX_BUCKETS, overlaySeries, PERCENTILES, perftoolView, resolveRange,
+  runsWhere, samplesToSeries, appendSamples, tagConditions, type SampleRow,
+} from '../src/shape';
+
+const T0 = Date.parse('2025-03-01T10:00:00Z');
+const iso = (s: number) => new Date(T0 + s * 1000).toISOString().replace('Z', '+00:00');
+
+function row(seq: number, phase: 'warmup' | 'measure', over: Partial<SampleRow> = {}): SampleRow {
+  return {
+    seq, interval_start: iso(seq), interval_end: iso(seq + 1), phase, ops_rate: 100 + seq, errors: 0,
+    lat_p50_ms: 1, lat_p90_ms: 2, lat_p95_ms: 3, lat_p99_ms: 4, lat_p999_ms: 5, lat_max_ms: 6, mqtt_lost: null, ...over,
+  };
+}
+
+describe('samplesToSeries', () => {
+  it('builds one column per percentile, in PERCENTILES order, x in Unix seconds', () => {
+    const s = samplesToSeries([row(0, 'measure'), row(1, 'measure', { lat_p99_ms: 9.5 })]);
+    expect(s.x).toEqual([T0 / 1000, T0 / 1000 + 1]);
+    expect(s.latency).toHaveLength(PERCENTILES.length);
+    expect(s.latency.map((c) => c[1])).toEqual([1, 2, 3, 9.5, 5, 6]);
+    expect(s.opsRate).toEqual([100, 101]);
+  });
+
+  it('keeps null percentiles as gaps (an interval without completed operations has no latency)', () => {
+    const s = samplesToSeries([row(0, 'measure', { lat_p50_ms: null, lat_p99_ms: null, ops_rate: 0 })]);
+    expect(s.latency[0][0]).toBeNull();
+    expect(s.latency[3][0]).toBeNull();
+    expect(s.opsRate[0]).toBe(0);
+  });
+
+  it('accepts numbers Hasura sends as strings (stringified bigint/numeric) ', () => {
+    const s = samplesToSeries([row(0, 'measure', { errors: '7' as unknown as number, lat_p99_ms: '2.5' as unknown as number })]);
+    expect(s.errors[0]).toBe(7);
+    expect(s.latency[3][0]).toBe(2.5);
+    expect(s.totalErrors).toBe(7);
+  });
+
+  it('merges contiguous warm-up intervals into shaded spans and totals errors and loss', () => {
+    const rows = [row(0, 'warmup'), row(1, 'warmup'), row(2, 'measure', { errors: 2, mqtt_lost: 3 }), row(3, 'measure', { errors: 1 }), row(5, 'warmup')];
+    const s = samplesToSeries(rows);
+    expect(s.warmup).toEqual([[T0 / 1000, T0 / 1000 + 2], [T0 / 1000 + 5, T0 / 1000 + 6]]);
+    expect(s.totalErrors).toBe(3);
+    expect(s.totalLost).toBe(3);
+  });
+
+  it('appends incrementally (live polling) with the same result as one pass', () => {
+    const rows = Array.from({ length: 10 }, (_, i) => row(i, i < 3 ? 'warmup' : 'measure'));
+    const once = samplesToSeries(rows);
+    const twice = appendSamples(samplesToSeries(rows.slice(0, 2)), rows.slice(2));
+    expect(twice).toEqual(once);
+  });
+
+  it('shapes 100k rows quickly', () => {
+    const rows = Array.from({ length: 100_000 }, (_, i) => row(i, i < 60 ? 'warmup' : 'measure'));
+    const t = performance.now();
+    const s = samplesToSeries(rows);
+    const ms = performance.now() - t;
+    expect(s.x).toHaveLength(100_000);
+    expect(ms).toBeLessThan(1000);
+  });
+});
+
+describe('deltaPercent', () => {
+  it.each([
+    [100, 110, 10],
+    [100, 90, -10],
+    [-50, -25, 50], // against |base|: a rise from -50 to -25 is +50 %
+    [0, 0, 0],
+    [0, 5, null], // zero baseline: no finite percentage
+    [null, 5, null],
+    [5, null, null],
+    [undefined, 5, null],
+  ])('base %s, value %s → %s', (b, v, want) => {
+    expect(deltaPercent(b as number | null, v as number | null)).toBe(want);
+  });
+});
+
+describe('compareDeltas', () => {
+  const base = { ops_rate: 1000, lat_p99_ms: 10, errors: 0, pg_tps: null };
+  it('gives % against the first run, with better/worse by the figure\'s direction', () => {
+    const rows = compareDeltas([base, { ops_rate: 1200, lat_p99_ms: 12, errors: 0, pg_tps: null }]);
+    const by = Object.fromEntries(rows.map((r) => [r.figure.key, r.cells[1]]));
+    expect(by.ops_rate).toEqual({ value: 1200, percent: 20, verdict: 'better' });
+    expect(by.lat_p99_ms.percent).toBeCloseTo(20);
+    expect(by.lat_p99_ms.verdict).toBe('worse');
+    expect(by.errors).toEqual({ value: 0, percent: 0, verdict: 'same' });
+    expect(rows.every((r) => r.cells[0].verdict === 'baseline')).toBe(true);
+  });
+  it('leaves out figures no run has, and marks zero/NULL baselines unknown', () => {
+    const rows = compareDeltas([base, { ops_rate: null, lat_p99_ms: 10, errors: 4, pg_tps: null }]);
+    const keys = rows.map((r) => r.figure.key);
+    expect(keys).not.toContain('pg_tps');
+    const by = Object.fromEntries(rows.map((r) => [r.figure.key, r.cells[1]]));
+    expect(by.ops_rate).toEqual({ value: null, percent: null, verdict: 'unknown' });
+    expect(by.errors).toEqual({ value: 4, percent: null, verdict: 'unknown' });
+  });
+  it('handles five runs and no runs', () => {
+    expect(compareDeltas([])).toEqual([]);
+    const five = [1, 2, 3, 4, 5].map((k) => ({ ops_rate: 100 * k }));
+    expect(compareDeltas(five)[0].cells.map((c) => c.percent)).toEqual([null, 100, 200, 300, 400]);
+  });
+});
+
+describe('perftoolView', () => {
+  const at = (seconds: number) => perftoolView(new Date(T0), new Date(T0 + seconds * 1000));
+  it.each([
+    [0, 'perftool_30sec'],
+    [3600, 'perftool_30sec'],
+    [30 * MAX_BUCKETS, 'perftool_30sec'],
+    [30 * MAX_BUCKETS + 1, 'perftool_1min'],
+    [4 * 3600, 'perftool_1min'],
+    [6 * 3600, 'perftool_2min'],
+    [8 * 3600, 'perftool_2min'],
+    [24 * 3600, 'perftool_10min'],
+    [365 * 86400, 'perftool_10min'],
+  ])('%i s → %s', (s, want) => expect(at(s as number)).toBe(want));
+  it('treats a reversed range as empty', () => expect(perftoolView(new Date(T0 + 1e6), new Date(T0))).toBe('perftool_30sec'));
+});
+
+describe('resolveRange and runsWhere', () => {
+  const now = new Date(T0);
+  it('reads range=, explicit from/to, all', () => {
+    expect(resolveRange({ range: '2h' }, now).from?.getTime()).toBe(T0 - 7200e3);
+    expect(resolveRange({ range: '7d' }, now).from?.getTime()).toBe(T0 - 7 * 86400e3);
+    expect(resolveRange({ range: 'all' }, now)).toEqual({ from: null, to: null });
+    expect(resolveRange({ from: '2025-01-01T00:00:00Z', range: '1h' }, now).from?.toISOString()).toBe('2025-01-01T00:00:00.000Z');
+    expect(resolveRange({}, now, '24h').from?.getTime()).toBe(T0 - 86400e3);
+  });
+  it('builds a runs_bool_exp with only the filters given', () => {
+    expect(runsWhere({ from: null, to: null })).toEqual({});
+    expect(runsWhere({ kind: 'mqtt', device: 'pi-1', status: 'ok', tag: 'env=lab, nightly', from: new Date(T0), to: null })).toEqual({
+      _and: [
+        { kind: { _eq: 'mqtt' } },
+        { host_name: { _eq: 'pi-1' } },
+        { status: { _eq: 'ok' } },
+        { tags: { _contains: { env: 'lab' } } },
+        { tags: { _has_key: 'nightly' } },
+        { started_at: { _gte: new Date(T0).toISOString() } },
+      ],
+    });
+    expect(tagConditions('  ')).toEqual([]);
+  });
+});
+
+describe('overlaySeries and formatDuration', () => {
+  it('aligns runs on seconds since their first sample, null where a run has none', () => {
+    const a = { x: [1000, 1001, 1002], y: [1, 2, 3] };
+    const b = { x: [5000.5, 5001.5], y: [10, 20] };
+    expect(overlaySeries([a, b])).toEqual([[0, 1, 2], [1, 2, 3], [10, 20, null]]);
+  });
+  it('formats durations', () => {
+    expect(formatDuration(iso(0), iso(59))).toBe('59s');
+    expect(formatDuration(iso(0), iso(3723))).toBe('1h 02m 03s');
+    expect(formatDuration(iso(0), null)).toBe('–');
+  });
+});
