@@ -55,19 +55,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	logFormat := fs.String("log-format", "text", "")
 	skipTopics := fs.Bool("skip-topics", false, "")
 	dryRun := fs.Bool("dry-run", false, "")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	rest := fs.Args()
-	// Allow flags after the subcommand too (sink topics apply --dry-run).
-	if len(rest) > 0 {
-		if err := fs.Parse(rest[1:]); err != nil {
+	// Flags may come before, between or after the command words (sink topics apply --dry-run).
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
 			return 2
 		}
-		rest = append([]string{rest[0]}, fs.Args()...)
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
 	if len(rest) == 0 {
 		fs.Usage()
