@@ -1,0 +1,310 @@
+// Package e2e tests the whole pipeline across programs: producer → spool → Kafka (kfake) → sink → PostgreSQL, with
+// the embedded NATS MQTT target as the system under test. Every part is real; nothing is mocked.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"gopkg.in/yaml.v3"
+
+	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/perftarget/target"
+	"github.com/benchpipe/benchpipe/producer/mqttload"
+	"github.com/benchpipe/benchpipe/producer/publish"
+	"github.com/benchpipe/benchpipe/producer/spoolcmd"
+	"github.com/benchpipe/benchpipe/sink/ingest"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const topic = "benchpipe.records"
+
+// pipeline is one test's world: a database, a config file, a target; Kafka comes and goes per test.
+type pipeline struct {
+	dir     string
+	cfgFile string
+	cfg     *config.Config
+	target  *target.Server
+	port    int // the Kafka port the config names
+}
+
+func newPipeline(t *testing.T) *pipeline {
+	t.Helper()
+	p := &pipeline{dir: t.TempDir()}
+	p.port = freePort(t)
+	cfg := config.Default()
+	cfg.Kafka.Brokers = []string{fmt.Sprintf("127.0.0.1:%d", p.port)}
+	cfg.Sink.DatabaseURL = testenv.DatabaseURL(t)
+	cfg.Sink.HTTPAddr = ""
+	cfg.Sink.FlushInterval = 50 * time.Millisecond
+	cfg.Producer.SpoolDir = filepath.Join(p.dir, "spool")
+	raw, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cfgFile = filepath.Join(p.dir, "benchpipe.yaml")
+	if err := os.WriteFile(p.cfgFile, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p.cfg, err = config.Load(p.cfgFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := ingest.Migrate(context.Background(), p.cfg, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	p.target, err = target.Start(target.Options{Host: "127.0.0.1", MQTTPort: -1, NATSPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.target.Shutdown)
+	return p
+}
+
+// kafka starts kfake on the configured port, persisting to dir/kafka so a restart keeps its log.
+func (p *pipeline) kafka(t *testing.T) *kfake.Cluster {
+	t.Helper()
+	var c *kfake.Cluster
+	var err error
+	for range 50 { // the port may still be held by the previous incarnation for a moment
+		c, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(p.port), kfake.DataDir(filepath.Join(p.dir, "kafka")),
+			kfake.SeedTopics(3, topic), kfake.SeedTopics(1, "benchpipe.dead-letter"))
+		if err == nil {
+			return c
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("start kfake on port %d: %v", p.port, err)
+	return nil
+}
+
+// sink runs the real sink in this process until the test ends.
+func (p *pipeline) sink(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := ingest.New(ctx, p.cfg, ingest.WithLogger(slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; s.Close() })
+}
+
+func (p *pipeline) mqttArgs(extra ...string) []string {
+	return append([]string{"--config", p.cfgFile, "--broker", "tcp://" + p.target.MQTTAddr(), "--publishers", "2",
+		"--subscribers", "2", "--qos", "1", "--rate", "400", "--warmup", "1s", "--name", "e2e"}, extra...)
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func connect(t *testing.T, url string) *pgx.Conn {
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func waitFinished(t *testing.T, conn *pgx.Conn, runID any, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var status string
+		err := conn.QueryRow(context.Background(), "SELECT status FROM runs WHERE run_id = $1", runID).Scan(&status)
+		if err == nil && status != "running" {
+			return status
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %v not finished in the database after %v (status %q, err %v)", runID, timeout, status, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func readSummary(t *testing.T, path string) mqttload.SummaryFile {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s mqttload.SummaryFile
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The run's rows in PostgreSQL match the summary JSON the producer wrote.
+func TestRunRowsMatchSummaryJSON(t *testing.T) {
+	p := newPipeline(t)
+	c := p.kafka(t)
+	defer c.Close()
+	p.sink(t)
+	summary := filepath.Join(p.dir, "summary.json")
+	if code := mqttload.Run(context.Background(), p.mqttArgs("--duration", "4s", "--summary-json", summary), io.Discard, io.Discard); code != 0 {
+		t.Fatalf("producer mqtt exited %d", code)
+	}
+	s := readSummary(t, summary)
+	conn := connect(t, p.cfg.Sink.DatabaseURL)
+	if status := waitFinished(t, conn, s.RunID, 30*time.Second); status != string(s.Status) {
+		t.Fatalf("status in database %q, summary %q", status, s.Status)
+	}
+	var sent, received, lost, dup, ooo, ops, samples, measureOps int64
+	var p50, p99, maxMs, up99 float64
+	err := conn.QueryRow(context.Background(), `SELECT mqtt_sent, mqtt_received, mqtt_lost, mqtt_duplicated, mqtt_out_of_order, ops,
+			lat_p50_ms, lat_p99_ms, lat_max_ms, mqtt_uncorrected_p99_ms,
+			(SELECT count(*) FROM samples s WHERE s.run_id = r.run_id),
+			(SELECT coalesce(sum(ops), 0) FROM samples s WHERE s.run_id = r.run_id AND phase = 'measure')
+		FROM runs r WHERE run_id = $1`, s.RunID).Scan(&sent, &received, &lost, &dup, &ooo, &ops, &p50, &p99, &maxMs, &up99, &samples, &measureOps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot := s.Totals
+	for _, c := range []struct {
+		name     string
+		db, file int64
+	}{{"sent", sent, tot.Sent}, {"received", received, tot.Received}, {"lost", lost, tot.Lost}, {"duplicated", dup, tot.Duplicated}, {"out_of_order", ooo, tot.OutOfOrder}, {"ops", ops, tot.Received}} {
+		if c.db != c.file {
+			t.Errorf("%s: database %d, summary JSON %d", c.name, c.db, c.file)
+		}
+	}
+	lat := s.LatencyMs.Corrected
+	if lat == nil || p50 != lat.P50Ms || p99 != lat.P99Ms || maxMs != lat.MaxMs || up99 != s.LatencyMs.Uncorrected.P99Ms {
+		t.Errorf("latency in database p50 %v p99 %v max %v (uncorrected p99 %v), summary JSON %+v / %+v", p50, p99, maxMs, up99, lat, s.LatencyMs.Uncorrected)
+	}
+	if measureOps != tot.Received {
+		t.Errorf("measure-phase samples add up to %d messages, summary says %d received", measureOps, tot.Received)
+	}
+	if samples < 5 {
+		t.Errorf("only %d samples for a 1 s warm-up + 4 s run", samples)
+	}
+}
+
+// Kafka goes down in the middle of a run and comes back: every record reaches PostgreSQL exactly once.
+func TestKafkaDownMidRun(t *testing.T) {
+	p := newPipeline(t)
+	c := p.kafka(t)
+	p.sink(t)
+	summary := filepath.Join(p.dir, "summary.json")
+	done := make(chan int, 1)
+	go func() {
+		done <- mqttload.Run(context.Background(), p.mqttArgs("--duration", "6s", "--summary-json", summary), io.Discard, io.Discard)
+	}()
+	time.Sleep(2500 * time.Millisecond)
+	c.Close() // Kafka down for ~3 s, mid-run
+	time.Sleep(3 * time.Second)
+	c = p.kafka(t)
+	defer c.Close()
+	if code := <-done; code != 0 {
+		t.Fatalf("producer mqtt exited %d", code)
+	}
+	s := readSummary(t, summary)
+	if st, err := publish.Inspect(p.cfg.Producer.SpoolDir); err == nil {
+		t.Logf("after the run: %d records still spooled", st.Records)
+	}
+	conn := connect(t, p.cfg.Sink.DatabaseURL)
+	waitFinished(t, conn, s.RunID, 60*time.Second)
+	var samples, maxSeq, distinct int64
+	if err := conn.QueryRow(context.Background(), "SELECT count(*), max(seq), count(DISTINCT seq) FROM samples WHERE run_id = $1", s.RunID).Scan(&samples, &maxSeq, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if samples != maxSeq || distinct != samples {
+		t.Fatalf("samples: %d rows, %d distinct seqs, highest seq %d: want seq 1..n each exactly once", samples, distinct, maxSeq)
+	}
+	st, err := publish.Inspect(p.cfg.Producer.SpoolDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Records != 0 {
+		t.Fatalf("%d records still spooled after Kafka came back", st.Records)
+	}
+	t.Logf("%d samples delivered exactly once across a Kafka outage", samples)
+}
+
+// SIGKILL of the producer mid-run with Kafka unreachable: what it spooled is delivered later by `producer spool
+// flush`, exactly once.
+func TestProducerSIGKILLThenFlush(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the producer binary; skipped with -short")
+	}
+	p := newPipeline(t)
+	bin := filepath.Join(p.dir, "producer")
+	build := exec.Command("go", "build", "-o", bin, "../../producer")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build producer: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, append([]string{"mqtt"}, p.mqttArgs("--duration", "30s")...)...)
+	var stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second) // Kafka is down: run_started and ~3 samples are in the spool
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+
+	st, err := publish.Inspect(p.cfg.Producer.SpoolDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Records < 3 || len(st.Runs) != 1 {
+		t.Fatalf("spool after SIGKILL: %d records in %d runs, want the run's first records (stderr: %s)", st.Records, len(st.Runs), stderr.String())
+	}
+	c := p.kafka(t)
+	defer c.Close()
+	p.sink(t)
+	var out strings.Builder
+	if code := spoolcmd.Run(context.Background(), []string{"flush", "--config", p.cfgFile, "--timeout", "60s"}, &out, &out); code != 0 {
+		t.Fatalf("spool flush exited %d: %s", code, out.String())
+	}
+	conn := connect(t, p.cfg.Sink.DatabaseURL)
+	run := st.Runs[0]
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var rows, samples int64
+		if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM runs WHERE run_id = $1", run.RunID).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM samples WHERE run_id = $1", run.RunID).Scan(&samples); err != nil {
+			t.Fatal(err)
+		}
+		if rows == 1 && samples == run.Records-1 { // every spooled record but run_started is a sample
+			t.Logf("after SIGKILL: run_started + %d samples delivered by spool flush", samples)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after flush: %d runs rows, %d samples; spool held run_started + %d samples", rows, samples, run.Records-1)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(b []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}

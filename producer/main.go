@@ -1,0 +1,58 @@
+// Command producer runs benchmarks on an edge device and publishes their results to Kafka through a durable spool.
+// Each subcommand lives in its own package below producer/; this file only dispatches.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/benchpipe/benchpipe/producer/mqttload"
+	"github.com/benchpipe/benchpipe/producer/spoolcmd"
+)
+
+const usage = `producer — benchmark an MQTT broker or PostgreSQL and ship the results to benchpipe.
+
+Usage:
+  producer mqtt [flags]               MQTT load with end-to-end latency, loss, duplicates, reordering
+  producer spool status|flush         records waiting for Kafka, or deliver them now
+
+Run "producer COMMAND --help" for a command's flags.
+Configuration: --config FILE, else $BENCHPIPE_CONFIG, else /etc/benchpipe/benchpipe.yaml, else defaults
+(without kafka.brokers the producer measures and prints, and publishes nothing).
+`
+
+type command func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+
+var commands = map[string]command{
+	"mqtt":  mqttload.Run,
+	"spool": spoolcmd.Run,
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "producer: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	return cmd(ctx, args[1:], stdout, stderr)
+}

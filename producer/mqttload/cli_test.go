@@ -1,0 +1,217 @@
+package mqttload
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/schema"
+)
+
+// kafkaConfig writes a configuration file pointing at an in-process Kafka cluster and returns its path and the
+// brokers to read the records back from.
+func kafkaConfig(t *testing.T) (string, []string) {
+	t.Helper()
+	_, brokers := testenv.Kafka(t, kfake.SeedTopics(1, "benchpipe.records"))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "benchpipe.yaml")
+	yaml := fmt.Sprintf("kafka:\n  brokers: [%q]\nproducer:\n  spool_dir: %q\n  tags: {site: lab}\n", brokers[0], filepath.Join(dir, "spool"))
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, brokers
+}
+
+// records reads a run's records back from Kafka, decoded and in order.
+func records(t *testing.T, brokers []string, want int) []schema.Record {
+	t.Helper()
+	var out []schema.Record
+	for _, kr := range testenv.Consume(t, brokers, "benchpipe.records", want, 10*time.Second) {
+		r, err := schema.Decode(kr.Value)
+		if err != nil {
+			t.Fatalf("record does not decode: %v\n%s", err, kr.Value)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestRunEmbeddedTargetRecordsAndSummaryJSON(t *testing.T) {
+	cfgPath, brokers := kafkaConfig(t)
+	out := filepath.Join(t.TempDir(), "summary.json")
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), []string{
+		"--config", cfgPath, "--embedded-target", "--qos", "1", "--publishers", "2", "--subscribers", "2",
+		"--rate", "300", "--duration", "1s", "--warmup", "1s", "--size", "64", "--name", "cli test", "--tag", "case=embedded",
+		"--summary-json", out,
+	}, &stdout, &stderr)
+	if code != ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+
+	t.Logf("stdout:\n%s", stdout.String())
+	// Progress in non-terminal mode: plain lines, a warm-up countdown, then the measurement, then the summary.
+	o := stdout.String()
+	if strings.Contains(o, "\r") {
+		t.Fatalf("carriage return in non-terminal output:\n%q", o)
+	}
+	for _, want := range []string{"warm-up", "left | sent ", "measure | sent ", "/s | received ", "/s | p99 ", "errors 0", "Summary", "corrected", "uncorrected", "lost          0", "records: delivered"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, o)
+		}
+	}
+
+	var s SummaryFile
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	var p parameters
+	if err := json.Unmarshal(s.Parameters, &p); err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != schema.StatusOK || s.Kind != "mqtt" || s.Partial || p.QoS != 1 || p.Publishers != 2 || p.Rate != 300 || p.Size != 64 || !p.EmbeddedTarget {
+		t.Fatalf("summary file: %s", b)
+	}
+	// Warm-up excluded: about 300 of the 600 messages, all received, nothing lost.
+	if s.Totals.Sent < 250 || s.Totals.Sent > 350 || s.Totals.Received != s.Totals.Sent || s.Totals.Lost != 0 || s.Totals.Duplicated != 0 || s.Totals.OutOfOrder != 0 {
+		t.Fatalf("totals %+v", s.Totals)
+	}
+	if s.Rates.Offered != 300 || s.Rates.Sent <= 0 || s.LatencyMs.Corrected == nil || s.LatencyMs.Uncorrected == nil || s.LatencyMs.Corrected.P99Ms <= 0 {
+		t.Fatalf("rates %+v latency %+v", s.Rates, s.LatencyMs)
+	}
+	if s.Start == nil || s.DurationS < 0.9 || s.DurationS > 1.5 {
+		t.Fatalf("measurement %v for %v s", s.Start, s.DurationS)
+	}
+
+	// The records: run_started, a sample per second (warm-up and measurement), run_finished, all of one run.
+	recs := records(t, brokers, 4)
+	if len(recs) < 4 {
+		t.Fatalf("%d records", len(recs))
+	}
+	first, last := recs[0], recs[len(recs)-1]
+	if first.Type != schema.TypeRunStarted || last.Type != schema.TypeRunFinished || first.RunID != s.RunID {
+		t.Fatalf("records: first %s, last %s, run %s (summary says %s)", first.Type, last.Type, first.RunID, s.RunID)
+	}
+	st := first.Started
+	if st.Kind != "mqtt" || st.Name != "cli test" || st.Tags["case"] != "embedded" || st.Tags["site"] != "lab" ||
+		!strings.HasPrefix(st.Target.URL, "tcp://127.0.0.1:") || st.Host.Hostname == "" || st.Tools["nats-server"] == "" || st.Tools["go"] == "" ||
+		!strings.HasPrefix(st.Target.Version, "nats-server ") {
+		t.Fatalf("run_started %+v", st)
+	}
+	var warm, measure int
+	var sampled int64
+	for i, r := range recs[1 : len(recs)-1] {
+		if r.Type != schema.TypeSample || r.Seq != int64(i+1) {
+			t.Fatalf("record %d: %s seq %d", i+1, r.Type, r.Seq)
+		}
+		if r.Sample.Phase == schema.PhaseWarmup {
+			warm++
+		} else {
+			measure++
+			sampled += r.Sample.MQTT.Received
+		}
+	}
+	if warm == 0 || measure == 0 || sampled != s.Totals.Received {
+		t.Fatalf("%d warm-up and %d measure samples receiving %d (summary %d)", warm, measure, sampled, s.Totals.Received)
+	}
+	fin := last.Finished
+	if fin.Status != schema.StatusOK || fin.Summary == nil || fin.Summary.MQTT.Sent != s.Totals.Sent || fin.Summary.Latency.P50Ms != s.LatencyMs.Corrected.P50Ms {
+		t.Fatalf("run_finished %+v", fin)
+	}
+	var extra summaryExtra
+	if err := json.Unmarshal(fin.Summary.Extra, &extra); err != nil || extra.Partial || extra.Uncorrected == nil {
+		t.Fatalf("extra %s: %v", fin.Summary.Extra, err)
+	}
+}
+
+func TestRunBrokerUnreachable(t *testing.T) {
+	cfgPath, brokers := kafkaConfig(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	out := filepath.Join(t.TempDir(), "summary.json")
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), []string{"--config", cfgPath, "--broker", "tcp://" + addr, "--connect-timeout", "2s", "--summary-json", out}, &stdout, &stderr)
+	if code != ExitFailed {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(stderr.String(), "cannot connect to the MQTT broker tcp://"+addr) || !strings.Contains(stderr.String(), "is the broker running") {
+		t.Fatalf("stderr:\n%s", stderr.String())
+	}
+	recs := records(t, brokers, 2)
+	if len(recs) != 2 || recs[0].Type != schema.TypeRunStarted || recs[1].Type != schema.TypeRunFinished {
+		t.Fatalf("records %+v", recs)
+	}
+	fin := recs[1].Finished
+	if fin.Status != schema.StatusFailed || !strings.Contains(fin.Error, "cannot connect") || fin.Summary != nil {
+		t.Fatalf("run_finished %+v", fin)
+	}
+	b, _ := os.ReadFile(out)
+	var s SummaryFile
+	if err := json.Unmarshal(b, &s); err != nil || s.Status != schema.StatusFailed || s.RunID != recs[0].RunID {
+		t.Fatalf("summary file %s: %v", b, err)
+	}
+}
+
+func TestRunAbortedStillSummarises(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(1200*time.Millisecond, cancel)
+	var stdout, stderr bytes.Buffer
+	code := Run(ctx, []string{"--config", writeEmptyConfig(t), "--embedded-target", "--rate", "200", "--duration", "1m"}, &stdout, &stderr)
+	if code != ExitAborted {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	for _, want := range []string{"Summary", "status        aborted", "partial", "records: not sent"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
+
+func writeEmptyConfig(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "empty.yaml")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestRunUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--help"}, ExitOK, "Examples:"},
+		{[]string{"--qos", "3"}, ExitUsage, "--qos must be 0, 1 or 2"},
+		{[]string{"--size", "10"}, ExitUsage, "size must be ≥ 40"},
+		{[]string{"--embedded-target", "--broker", "tcp://x:1"}, ExitUsage, "exclude each other"},
+		{[]string{"--tag", "novalue"}, ExitUsage, "is not k=v"},
+		{[]string{"--ca-file", "x.pem"}, ExitUsage, "not an ssl://"},
+		{[]string{"--topic", "a/+"}, ExitUsage, "wildcards"},
+		{[]string{"extra"}, ExitUsage, "unexpected argument"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := Run(context.Background(), append([]string{"--config", writeEmptyConfig(t)}, tc.args...), &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr:\n%s", tc.args, code, stderr.String())
+		}
+	}
+}
