@@ -85,6 +85,7 @@ type Publisher struct {
 
 type appendReq struct {
 	entry []byte
+	run   *runChange // the open-run note this record sets or clears, in the same transaction
 	done  chan error
 }
 
@@ -140,6 +141,11 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Publisher, 
 	db, err := openDB(p.dir, o.lockTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("open publisher: %w", err)
+	}
+	if n, err := finishOrphans(db); err != nil {
+		p.log.Warn("cannot close runs left unfinished by a killed producer", "dir", p.dir, "err", err)
+	} else if n > 0 {
+		p.log.Warn("closed runs a killed or crashed producer left unfinished; they are recorded as aborted", "runs", n)
 	}
 	// Count without decoding: an entry this build cannot read must not stop the producer from measuring; the
 	// shipper reports it in Stats instead.
@@ -214,7 +220,7 @@ func (p *Publisher) Publish(r schema.Record) error {
 		return nil
 	}
 	e := entry{time: r.Time, seq: r.Seq, topic: p.topic, key: key, value: value}
-	req := appendReq{entry: e.marshal(), done: make(chan error, 1)}
+	req := appendReq{entry: e.marshal(), run: changeFor(r, p.topic), done: make(chan error, 1)}
 
 	p.closeMu.RLock()
 	defer p.closeMu.RUnlock()
@@ -248,12 +254,16 @@ func (p *Publisher) commitLoop() {
 			}
 		}
 		values := make([][]byte, len(group))
+		var changes []*runChange
 		var size int64
 		for i, r := range group {
 			values[i] = r.entry
 			size += int64(len(r.entry))
+			if r.run != nil {
+				changes = append(changes, r.run)
+			}
 		}
-		err := appendEntries(p.db, values)
+		err := appendEntries(p.db, values, changes)
 		if err == nil {
 			p.spooled.Add(int64(len(group)))
 			p.pending.Add(int64(len(group)))

@@ -155,9 +155,15 @@ type inUseErr struct{ msg string }
 func (e *inUseErr) Error() string        { return e.msg }
 func (e *inUseErr) Is(target error) bool { return target == ErrSpoolInUse }
 
-// appendEntries stores es in one transaction, which bbolt fsyncs before Commit returns.
-func appendEntries(db *bbolt.DB, es [][]byte) error {
+// appendEntries stores es and applies the open-run changes in one transaction, which bbolt fsyncs before Commit
+// returns.
+func appendEntries(db *bbolt.DB, es [][]byte, changes []*runChange) error {
 	return db.Update(func(tx *bbolt.Tx) error {
+		for _, c := range changes {
+			if err := c.apply(tx); err != nil {
+				return err
+			}
+		}
 		b := tx.Bucket(bucketKey)
 		// Keys only ever grow and are deleted from the front: full pages waste no space.
 		b.FillPercent = 1
