@@ -135,4 +135,3 @@ func lastRecord(t *testing.T, dir string) schema.Record {
 	}
 	return rec
 }
-
