@@ -32,7 +32,10 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-const topic = "benchpipe.records"
+const (
+	topic         = "benchpipe.records"
+	perftoolTopic = "perftool-sinetstream-result"
+)
 
 // pipeline is one test's world: a database, a config file, a target; Kafka comes and goes per test.
 type pipeline struct {
@@ -53,6 +56,7 @@ func newPipeline(t *testing.T) *pipeline {
 	cfg.Sink.HTTPAddr = ""
 	cfg.Sink.FlushInterval = 50 * time.Millisecond
 	cfg.Producer.SpoolDir = filepath.Join(p.dir, "spool")
+	cfg.Topics = append(cfg.Topics, config.Topic{Name: perftoolTopic, Format: config.FormatSINETStream, Partitions: 1, ReplicationFactor: 1})
 	raw, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +86,7 @@ func (p *pipeline) kafka(t *testing.T) *kfake.Cluster {
 	var err error
 	for range 50 { // the port may still be held by the previous incarnation for a moment
 		c, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(p.port), kfake.DataDir(filepath.Join(p.dir, "kafka")),
-			kfake.SeedTopics(3, topic), kfake.SeedTopics(1, "benchpipe.dead-letter"))
+			kfake.SeedTopics(3, topic), kfake.SeedTopics(1, "benchpipe.dead-letter"), kfake.SeedTopics(1, perftoolTopic))
 		if err == nil {
 			return c
 		}
@@ -310,4 +314,51 @@ type testLog struct{ t *testing.T }
 func (l testLog) Write(b []byte) (int, error) {
 	l.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
+}
+
+// --perftool-compat: the perftool-shaped result (SINETStream v3 framing) the producer publishes, decoded by the sink
+// into the seed viewer's perftool table, equals the run's own summary.
+func TestPerftoolCompatRoundTrip(t *testing.T) {
+	p := newPipeline(t)
+	c := p.kafka(t)
+	defer c.Close()
+	p.sink(t)
+	summary := filepath.Join(p.dir, "summary.json")
+	args := p.mqttArgs("--duration", "3s", "--size", "200", "--summary-json", summary, "--perftool-compat", perftoolTopic)
+	args = append(args, "--name", "pi-lab-7")
+	if code := mqttload.Run(context.Background(), args, io.Discard, io.Discard); code != 0 {
+		t.Fatalf("producer mqtt exited %d", code)
+	}
+	s := readSummary(t, summary)
+	conn := connect(t, p.cfg.Sink.DatabaseURL)
+	var wCount, rCount, wBytes, rBytes int64
+	var wRate, rRate, wByteRate float64
+	var start, end time.Time
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := conn.QueryRow(context.Background(), `SELECT writer_msg_count_total, reader_msg_count_total, writer_msg_bytes_total,
+				reader_msg_bytes_total, writer_count_rate, reader_count_rate, writer_bytes_rate, writer_start_time, writer_end_time
+			FROM perftool WHERE publisher = $1`, "pi-lab-7").Scan(&wCount, &rCount, &wBytes, &rBytes, &wRate, &rRate, &wByteRate, &start, &end)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no perftool row for the run: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tot := s.Totals
+	if wCount != tot.Sent || rCount != tot.Received || rBytes != tot.Bytes || wBytes != tot.Sent*200 {
+		t.Errorf("perftool totals writer %d/%d B, reader %d/%d B; summary sent %d, received %d (%d B)", wCount, wBytes, rCount, rBytes, tot.Sent, tot.Received, tot.Bytes)
+	}
+	if wRate != s.Rates.Sent || rRate != s.Rates.Received {
+		t.Errorf("perftool rates writer %v reader %v; summary sent %v received %v msg/s", wRate, rRate, s.Rates.Sent, s.Rates.Received)
+	}
+	// perftool's times are milliseconds (start_time_ms): equal up to that precision.
+	if start.Sub(*s.Start).Abs() > time.Millisecond {
+		t.Errorf("perftool start %v, summary start %v", start, *s.Start)
+	}
+	if end.Sub(*s.End).Abs() > time.Millisecond {
+		t.Errorf("perftool end %v, summary end %v", end, *s.End)
+	}
 }

@@ -100,6 +100,7 @@ type cliFlags struct {
 	name           string
 	tags           map[string]string
 	summaryJSON    string
+	perftoolTopic  string
 	set            map[string]bool // flags given on the command line
 }
 
@@ -144,6 +145,7 @@ func parseFlags(args []string, stderr io.Writer) (*cliFlags, error) {
 		return nil
 	})
 	fs.StringVar(&f.summaryJSON, "summary-json", "", "write the run's summary as JSON to `FILE`")
+	fs.StringVar(&f.perftoolTopic, "perftool-compat", "", "also publish a SINETStream perftool result (v3 framing) for the run to Kafka `TOPIC`, e.g. perftool-sinetstream-result, so an existing SINETStream perftool server shows it")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -493,6 +495,11 @@ func (r *cliRun) finish(res *Result, ec Config, ran bool) {
 	if r.f.summaryJSON != "" {
 		if err := writeSummaryJSON(r.f.summaryJSON, r.run.ID(), r.params, ec, res); err != nil {
 			fmt.Fprintf(r.stderr, "producer mqtt: %v\n", err)
+		}
+	}
+	if r.f.perftoolTopic != "" && res.Summary != nil {
+		if err := r.publishPerftool(res, ec); err != nil {
+			fmt.Fprintf(r.stderr, "producer mqtt: --perftool-compat: %v\n", err)
 		}
 	}
 }

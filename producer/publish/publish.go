@@ -234,6 +234,29 @@ func (p *Publisher) Publish(r schema.Record) error {
 	return nil
 }
 
+// PublishRaw spools a value that is not a benchpipe record — e.g. a SINETStream perftool result for an existing
+// perftool server — for topic, with the same durability as Publish: it returns once the value is fsync'd.
+func (p *Publisher) PublishRaw(topic string, key, value []byte, t time.Time) error {
+	if limit := maxValueBytes(len(key)); len(value) > limit {
+		return fmt.Errorf("publish to %s: %w: %d bytes, the limit is %d", topic, ErrTooLarge, len(value), limit)
+	}
+	if !p.enabled {
+		return nil
+	}
+	e := entry{time: t, topic: topic, key: key, value: value}
+	req := appendReq{entry: e.marshal(), done: make(chan error, 1)}
+	p.closeMu.RLock()
+	defer p.closeMu.RUnlock()
+	if p.closed {
+		return fmt.Errorf("publish to %s: %w", topic, ErrClosed)
+	}
+	p.reqs <- req
+	if err := <-req.done; err != nil {
+		return fmt.Errorf("publish to %s: append to spool %s: %w", topic, p.dir, err)
+	}
+	return nil
+}
+
 // commitLoop is the spool's only appender. It commits whatever appends have queued up while the previous commit
 // was syncing in one transaction, so concurrent publishers share an fsync instead of queueing for one each,
 // while a lone publisher never waits for a batch to fill.
