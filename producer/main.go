@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/producer/mqttload"
 	"github.com/benchpipe/benchpipe/producer/spoolcmd"
 )
@@ -18,6 +19,7 @@ const usage = `producer — benchmark an MQTT broker or PostgreSQL and ship the 
 
 Usage:
   producer mqtt [flags]               MQTT load with end-to-end latency, loss, duplicates, reordering
+  producer compare RUN_A RUN_B        compare two runs over GraphQL (also --baseline last|RUN_ID RUN_ID)
   producer spool status|flush         records waiting for Kafka, or deliver them now
 
 Run "producer COMMAND --help" for a command's flags.
@@ -28,8 +30,9 @@ Configuration: --config FILE, else $BENCHPIPE_CONFIG, else /etc/benchpipe/benchp
 type command func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 var commands = map[string]command{
-	"mqtt":  mqttload.Run,
-	"spool": spoolcmd.Run,
+	"mqtt":    mqttload.Run,
+	"compare": compare.Run,
+	"spool":   spoolcmd.Run,
 }
 
 func main() {

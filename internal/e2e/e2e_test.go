@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/hasurastub"
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/perftarget/target"
 	"github.com/benchpipe/benchpipe/producer/mqttload"
@@ -360,5 +361,45 @@ func TestPerftoolCompatRoundTrip(t *testing.T) {
 	}
 	if end.Sub(*s.End).Abs() > time.Millisecond {
 		t.Errorf("perftool end %v, summary end %v", end, *s.End)
+	}
+}
+
+// producer mqtt --compare-with: after the run its records reach the database through Kafka and the sink, the
+// producer waits until GraphQL shows the run finished, and compares it with the previous comparable run. The GraphQL
+// endpoint is internal/hasurastub, which stands in for Hasura (it cannot run here): it answers the same queries from
+// the same PostgreSQL with the anonymous role's permissions from deploy/hasura.
+func TestCompareWithLastAfterRun(t *testing.T) {
+	p := newPipeline(t)
+	c := p.kafka(t)
+	defer c.Close()
+	p.sink(t)
+	md, err := hasurastub.LoadMetadata("../../deploy/hasura/metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stub := hasurastub.New(t, p.cfg.Sink.DatabaseURL, md)
+	p.cfg.GraphQL.URL = stub.URL
+	raw, _ := yaml.Marshal(p.cfg)
+	if err := os.WriteFile(p.cfgFile, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	first := filepath.Join(p.dir, "first.json")
+	if code := mqttload.Run(context.Background(), p.mqttArgs("--duration", "2s", "--summary-json", first), io.Discard, io.Discard); code != 0 {
+		t.Fatalf("first run exited %d", code)
+	}
+	var out strings.Builder
+	code := mqttload.Run(context.Background(), p.mqttArgs("--duration", "2s", "--compare-with", "last"), &out, io.Discard)
+	if code != 0 {
+		t.Fatalf("second run with --compare-with last exited %d:\n%s", code, out.String())
+	}
+	baseline := readSummary(t, first).RunID.String()
+	if !strings.Contains(out.String(), baseline) || !strings.Contains(out.String(), "p99") {
+		t.Fatalf("comparison output does not name the baseline run %s and its figures:\n%s", baseline, out.String())
+	}
+	out.Reset()
+	code = mqttload.Run(context.Background(), p.mqttArgs("--duration", "1s", "--compare-with", "01900000-0000-7000-8000-000000000000"), &out, io.Discard)
+	if code != 5 {
+		t.Fatalf("--compare-with an unknown run exited %d, want 5 (run not found):\n%s", code, out.String())
 	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/perftarget/target"
+	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/producer/hostinfo"
 	"github.com/benchpipe/benchpipe/producer/publish"
 	"github.com/benchpipe/benchpipe/producer/runrec"
@@ -101,6 +102,8 @@ type cliFlags struct {
 	tags           map[string]string
 	summaryJSON    string
 	perftoolTopic  string
+	compareWith    string
+	maxRegression  compare.Thresholds
 	set            map[string]bool // flags given on the command line
 }
 
@@ -145,6 +148,8 @@ func parseFlags(args []string, stderr io.Writer) (*cliFlags, error) {
 		return nil
 	})
 	fs.StringVar(&f.summaryJSON, "summary-json", "", "write the run's summary as JSON to `FILE`")
+	fs.StringVar(&f.compareWith, "compare-with", "", "after the run, wait until it is in the database and compare it over GraphQL (graphql.url) with `last|RUN_ID`: last = the latest finished run with the same kind, device and parameters")
+	fs.Var(&f.maxRegression, "max-regression", "with --compare-with: exit 1 when a figure is worse by more than `SPEC`, e.g. 5% or p99=10%,throughput=3% (repeatable)")
 	fs.StringVar(&f.perftoolTopic, "perftool-compat", "", "also publish a SINETStream perftool result (v3 framing) for the run to Kafka `TOPIC`, e.g. perftool-sinetstream-result, so an existing SINETStream perftool server shows it")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -377,7 +382,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	progress.Done()
 	bench.Close()
 	r.finish(res, ec, true)
-	return exitCode(res.Status)
+	code := exitCode(res.Status)
+	if f.compareWith != "" && res.Status == schema.StatusOK {
+		// The comparison reads the run back over GraphQL: its records must reach Kafka first.
+		r.closeRecords()
+		c, err := compare.AfterRun(ctx, cfg, r.run.ID(), f.compareWith, compare.Options{MaxRegression: f.maxRegression}, stdout)
+		if err != nil {
+			fmt.Fprintf(stderr, "producer mqtt: --compare-with: %v\n", err)
+		}
+		code = c
+	}
+	return code
 }
 
 func exitCode(s schema.Status) int {
@@ -440,7 +455,8 @@ type cliRun struct {
 	stdout io.Writer
 	stderr io.Writer
 
-	recordErrs int
+	recordErrs    int
+	recordsClosed bool
 }
 
 func (r *cliRun) tags() map[string]string {
@@ -506,6 +522,10 @@ func (r *cliRun) finish(res *Result, ec Config, ran bool) {
 
 // closeRecords waits a while for the spool to reach Kafka and says where the records are.
 func (r *cliRun) closeRecords() {
+	if r.recordsClosed {
+		return
+	}
+	r.recordsClosed = true
 	if !r.pub.Enabled() {
 		if r.run != nil {
 			fmt.Fprintf(r.stdout, "records: not sent (kafka.brokers is not configured)\n")

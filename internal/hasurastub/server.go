@@ -1,0 +1,330 @@
+package hasurastub
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Path is where the stub serves GraphQL, as Hasura does.
+const Path = "/v1/graphql"
+
+// Server is a running stand-in for Hasura. It implements http.Handler too, for tests that mount it elsewhere.
+type Server struct {
+	// URL is the GraphQL endpoint, http://127.0.0.1:PORT/v1/graphql.
+	URL string
+
+	md     *Metadata
+	role   string
+	pool   *pgxpool.Pool
+	tables map[string]*tableInfo // by GraphQL name
+	srv    *httptest.Server
+
+	mu        sync.Mutex
+	requests  []Request
+	closeOnce sync.Once
+}
+
+// Request is one GraphQL request the stub received.
+type Request struct {
+	Query         string
+	Variables     json.RawMessage
+	OperationName string
+	Header        http.Header
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithRole sets the role the stub answers as. Default "anonymous", Hasura's HASURA_GRAPHQL_UNAUTHORIZED_ROLE in
+// benchpipe's deployment; the stub has no authentication, so every request gets this role.
+func WithRole(role string) Option { return func(s *Server) { s.role = role } }
+
+// New starts a stub serving md from the database at databaseURL, which must already hold every tracked table
+// (migrate it first). Metadata that does not match the database (a missing table or column) fails the test, as
+// Hasura reports it inconsistent. The server is closed when the test ends.
+func New(tb testing.TB, databaseURL string, md *Metadata, opts ...Option) *Server {
+	tb.Helper()
+	s, err := Start(context.Background(), databaseURL, md, opts...)
+	if err != nil {
+		tb.Fatalf("hasurastub: %v", err)
+	}
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start is New for callers without a testing.TB; Close it when done.
+func Start(ctx context.Context, databaseURL string, md *Metadata, opts ...Option) (*Server, error) {
+	s := &Server{md: md, role: "anonymous"}
+	for _, o := range opts {
+		o(s)
+	}
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse database URL: %w", err)
+	}
+	// Hasura's timestamptz values come back in UTC (+00:00).
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	cfg.MaxConns = 4
+	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if s.tables, err = introspect(ctx, s.pool, md); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	s.srv = httptest.NewServer(s)
+	s.URL = s.srv.URL + Path
+	return s, nil
+}
+
+// Close stops the HTTP server and closes the database pool. Requests after Close fail to connect, which is how
+// tests make the endpoint unreachable.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.srv.Close()
+		s.pool.Close()
+	})
+}
+
+// Requests returns every GraphQL request received so far, in order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Documents returns the query documents of every request received so far, in order.
+func (s *Server) Documents() []string {
+	var out []string
+	for _, r := range s.Requests() {
+		out = append(out, r.Query)
+	}
+	return out
+}
+
+// ServeHTTP answers GraphQL requests on Path and GET /healthz.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/healthz":
+		_, _ = io.WriteString(w, "OK")
+		return
+	case r.URL.Path != Path:
+		http.NotFound(w, r)
+		return
+	case r.Method != http.MethodPost:
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	var req struct {
+		Query         string          `json:"query"`
+		Variables     json.RawMessage `json:"variables"`
+		OperationName string          `json:"operationName"`
+	}
+	body, err := io.ReadAll(r.Body)
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	if err != nil {
+		// Hasura answers a body it cannot decode with 400 and its non-GraphQL error shape.
+		writeJSON(w, http.StatusBadRequest, map[string]string{"path": "$", "error": err.Error(), "code": "parse-failed"})
+		return
+	}
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{Query: req.Query, Variables: req.Variables, OperationName: req.OperationName,
+		Header: r.Header.Clone()})
+	s.mu.Unlock()
+
+	data, gerr := s.execute(r.Context(), req.Query, req.Variables, req.OperationName)
+	if gerr != nil {
+		writeJSON(w, http.StatusOK, map[string]any{"errors": []any{gerr.response()}})
+		return
+	}
+	var buf bytes.Buffer
+	buf.WriteString(`{"data":`)
+	buf.WriteString(data)
+	buf.WriteString("}")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = w.Write(buf.Bytes())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// gqlError is one error in Hasura's shape: message, extensions.code, extensions.path.
+type gqlError struct {
+	Message string
+	Code    string
+	Path    string
+}
+
+func (e *gqlError) Error() string { return fmt.Sprintf("%s (%s at %s)", e.Message, e.Code, e.Path) }
+
+func (e *gqlError) response() map[string]any {
+	return map[string]any{"message": e.Message, "extensions": map[string]any{"code": e.Code, "path": e.Path}}
+}
+
+// Error codes Hasura uses, plus the stub's own for what it does not implement.
+const (
+	codeValidation  = "validation-failed"
+	codeDataExc     = "data-exception"
+	codeUnexpected  = "unexpected"
+	codeUnsupported = "hasurastub-unsupported"
+)
+
+func validationError(path, format string, args ...any) *gqlError {
+	return &gqlError{Message: fmt.Sprintf(format, args...), Code: codeValidation, Path: path}
+}
+
+func unsupported(path, format string, args ...any) *gqlError {
+	return &gqlError{Message: "hasurastub does not implement " + fmt.Sprintf(format, args...), Code: codeUnsupported, Path: path}
+}
+
+// execute answers one request: it returns the JSON of "data" or one error.
+func (s *Server) execute(ctx context.Context, query string, variables json.RawMessage, opName string) (string, *gqlError) {
+	sql, args, gerr := s.compile(query, variables, opName)
+	if gerr != nil {
+		return "", gerr
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return "", &gqlError{Message: "database query error: " + err.Error(), Code: codeUnexpected, Path: "$"}
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var data string
+	if err := tx.QueryRow(ctx, sql, args...).Scan(&data); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
+			return "", &gqlError{Message: pgErr.Message, Code: codeDataExc, Path: "$"}
+		}
+		return "", &gqlError{Message: "database query error: " + err.Error(), Code: codeUnexpected, Path: "$"}
+	}
+	return data, nil
+}
+
+// column is a column of a tracked table, with the GraphQL scalar Hasura gives its type.
+type column struct {
+	name   string
+	pgType string // format_type, for casts
+	scalar string // Hasura's GraphQL scalar: uuid, String, Int, bigint, float8, timestamptz, jsonb, …
+}
+
+// tableInfo joins a tracked table's metadata to its columns in the database.
+type tableInfo struct {
+	meta    *Table
+	sqlName string // "schema"."name"
+	columns map[string]*column
+	pk      []string
+}
+
+// introspect reads every tracked table's columns and primary key, and checks the metadata against them.
+func introspect(ctx context.Context, pool *pgxpool.Pool, md *Metadata) (map[string]*tableInfo, error) {
+	out := map[string]*tableInfo{}
+	var problems []string
+	for _, name := range md.TableNames() {
+		t := md.Tables[name]
+		ti := &tableInfo{meta: t, sqlName: pgx.Identifier{t.Schema, t.Name}.Sanitize(), columns: map[string]*column{}}
+		rows, err := pool.Query(ctx, `
+			SELECT a.attname, format_type(a.atttypid, NULL), ty.typname
+			FROM pg_attribute a
+			JOIN pg_class c ON c.oid = a.attrelid
+			JOIN pg_namespace n ON n.oid = c.relnamespace
+			JOIN pg_type ty ON ty.oid = a.atttypid
+			WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+			ORDER BY a.attnum`, t.Schema, t.Name)
+		if err != nil {
+			return nil, fmt.Errorf("introspect %s: %w", ti.sqlName, err)
+		}
+		for rows.Next() {
+			var c column
+			var typname string
+			if err := rows.Scan(&c.name, &c.pgType, &typname); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("introspect %s: %w", ti.sqlName, err)
+			}
+			c.scalar = scalarOf(typname)
+			ti.columns[c.name] = &c
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("introspect %s: %w", ti.sqlName, err)
+		}
+		if len(ti.columns) == 0 {
+			problems = append(problems, fmt.Sprintf("table %s is tracked but does not exist", ti.sqlName))
+			continue
+		}
+		pkRows, err := pool.Query(ctx, `
+			SELECT a.attname FROM pg_index i
+			JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+			WHERE i.indrelid = $1::regclass AND i.indisprimary`, ti.sqlName)
+		if err != nil {
+			return nil, fmt.Errorf("introspect primary key of %s: %w", ti.sqlName, err)
+		}
+		ti.pk, err = pgx.CollectRows(pkRows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("introspect primary key of %s: %w", ti.sqlName, err)
+		}
+		for role, p := range t.Select {
+			for _, c := range p.Columns {
+				if ti.columns[c] == nil {
+					problems = append(problems, fmt.Sprintf("table %s, select permission for %s: no column %q", name, role, c))
+				}
+			}
+		}
+		out[name] = ti
+	}
+	for name, ti := range out {
+		for _, r := range ti.meta.Relationships {
+			remote := md.tableAt(r.RemoteSchema, r.RemoteName)
+			if remote == nil || out[remote.GraphQLName] == nil {
+				problems = append(problems, fmt.Sprintf("table %s, relationship %s: remote table %s.%s is not tracked", name, r.Name, r.RemoteSchema, r.RemoteName))
+				continue
+			}
+			for local, rc := range r.ColumnMapping {
+				if ti.columns[local] == nil || out[remote.GraphQLName].columns[rc] == nil {
+					problems = append(problems, fmt.Sprintf("table %s, relationship %s: column mapping %s → %s names a missing column", name, r.Name, local, rc))
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("inconsistent metadata:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return out, nil
+}
+
+// scalarOf maps a PostgreSQL type name to the GraphQL scalar Hasura generates for it.
+func scalarOf(typname string) string {
+	switch typname {
+	case "text", "varchar", "bpchar", "name", "citext":
+		return "String"
+	case "int4":
+		return "Int"
+	case "int2":
+		return "smallint"
+	case "int8":
+		return "bigint"
+	case "float4":
+		return "Float"
+	case "bool":
+		return "Boolean"
+	default: // uuid, float8, numeric, timestamptz, timestamp, date, jsonb, json, interval, …
+		return typname
+	}
+}

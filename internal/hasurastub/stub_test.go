@@ -1,0 +1,284 @@
+package hasurastub_test
+
+// These tests check the stand-in for Hasura itself (Hasura cannot run here): that it reads the repository's
+// metadata, answers the query shapes it claims to support with Hasura's JSON shapes, computed by PostgreSQL from a
+// real database, and fails the way Hasura fails for fields the role may not read and for mistyped variables.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/benchpipe/benchpipe/internal/hasurastub"
+	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/schema"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const metadataDir = "../../deploy/hasura/metadata"
+
+const (
+	runA = "0190a000-0000-7000-8000-00000000000a"
+	runB = "0190a000-0000-7000-8000-00000000000b"
+	runC = "0190a000-0000-7000-8000-00000000000c"
+)
+
+// migratedDB returns a migrated test database holding three runs and a few samples of run A.
+func migratedDB(t *testing.T) string {
+	t.Helper()
+	url := testenv.DatabaseURL(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := schema.Migrate(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `
+		INSERT INTO runs (run_id, kind, name, tags, parameters, host_name, started_at, status, ops, ops_rate, lat_p99_ms) VALUES
+		('`+runA+`', 'mqtt', 'a', '{"site":"lab"}', '{"qos":1,"publishers":10}', 'pi-7', '2026-01-02 03:04:05.123456+00', 'ok', 9000000000, 1000.5, 4.25),
+		('`+runB+`', 'mqtt', 'b', '{"site":"lab","rack":"b"}', '{"qos":0}', 'pi-8', '2026-01-02 04:00:00+00', 'failed', 10, 2.5, NULL),
+		('`+runC+`', 'pgbench', NULL, '{}', '{}', 'pi-7', '2026-01-02 05:00:00+00', 'running', NULL, NULL, NULL);
+		INSERT INTO samples (run_id, seq, interval_start, interval_end, phase, ops, ops_rate, errors, lat_p99_ms) VALUES
+		('`+runA+`', 1, '2026-01-02 03:04:05+00', '2026-01-02 03:04:06+00', 'warmup', 900, 900, 0, 5),
+		('`+runA+`', 2, '2026-01-02 03:04:06+00', '2026-01-02 03:04:07+00', 'measure', 1000, 1000, 1, 4),
+		('`+runA+`', 3, '2026-01-02 03:04:07+00', '2026-01-02 03:04:08+00', 'measure', 1001, 1001, 0, 4.5);`); err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+func loadMetadata(t *testing.T) *hasurastub.Metadata {
+	t.Helper()
+	md, err := hasurastub.LoadMetadata(metadataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return md
+}
+
+// post sends a GraphQL request and returns the decoded response body.
+func post(t *testing.T, url, query string, vars map[string]any) map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %s", resp.Status)
+	}
+	var out map[string]any
+	dec := json.NewDecoder(resp.Body)
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func decode(t *testing.T, s string) any {
+	t.Helper()
+	var v any
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("bad want JSON %s: %v", s, err)
+	}
+	return v
+}
+
+func TestLoadMetadataFollowsIncludes(t *testing.T) {
+	md := loadMetadata(t)
+	for _, name := range []string{"runs", "samples", "samples_1m", "perftool", "viewer_config"} {
+		if md.Tables[name] == nil {
+			t.Errorf("table %s not loaded (tables: %v)", name, md.TableNames())
+		}
+	}
+	runs := md.Tables["runs"]
+	perm := runs.Select["anonymous"]
+	if perm == nil || !perm.Column("lat_p999_ms") || !perm.Column("parameters") || perm.Limit != 5000 {
+		t.Fatalf("runs anonymous permission: %+v", perm)
+	}
+	if r := runs.Relationships["samples"]; r == nil || !r.Array || r.RemoteName != "samples" || r.ColumnMapping["run_id"] != "run_id" {
+		t.Errorf("runs.samples relationship: %+v", r)
+	}
+	if r := md.Tables["samples"].Relationships["run"]; r == nil || r.Array || r.RemoteName != "runs" {
+		t.Errorf("samples.run relationship: %+v", r)
+	}
+}
+
+func TestQueries(t *testing.T) {
+	srv := hasurastub.New(t, migratedDB(t), loadMetadata(t))
+	cases := []struct {
+		name  string
+		query string
+		vars  map[string]any
+		want  string // the data object
+	}{
+		{
+			name:  "by pk with custom scalars and nested samples",
+			query: `query ($id: uuid!, $phase: String!) { r: runs_by_pk(run_id: $id) { run_id started_at ops ops_rate tags __typename samples(where: {phase: {_eq: $phase}}, order_by: {seq: desc}, limit: 1) { seq lat_p99_ms } } }`,
+			vars:  map[string]any{"id": runA, "phase": "measure"},
+			want: `{"r": {"run_id": "` + runA + `", "started_at": "2026-01-02T03:04:05.123456+00:00", "ops": 9000000000, "ops_rate": 1000.5,
+				"tags": {"site": "lab"}, "__typename": "runs", "samples": [{"seq": 3, "lat_p99_ms": 4.5}]}}`,
+		},
+		{
+			name:  "by pk miss is null",
+			query: `query ($id: uuid!) { runs_by_pk(run_id: $id) { run_id } }`,
+			vars:  map[string]any{"id": "0190a000-0000-7000-8000-0000000000ff"},
+			want:  `{"runs_by_pk": null}`,
+		},
+		{
+			name:  "jsonb equality ignores key order",
+			query: `query ($p: jsonb!) { runs(where: {parameters: {_eq: $p}}) { name } }`,
+			vars:  map[string]any{"p": map[string]any{"publishers": 10, "qos": 1}},
+			want:  `{"runs": [{"name": "a"}]}`,
+		},
+		{
+			name:  "jsonb contains and has_key, ordered",
+			query: `query ($t: jsonb!, $k: String!) { c: runs(where: {tags: {_contains: $t}}, order_by: [{started_at: desc}]) { name } k: runs(where: {tags: {_has_key: $k}}) { name } }`,
+			vars:  map[string]any{"t": map[string]any{"site": "lab"}, "k": "rack"},
+			want:  `{"c": [{"name": "b"}, {"name": "a"}], "k": [{"name": "b"}]}`,
+		},
+		{
+			name:  "in, not, or, is_null, lt with timestamptz, nulls first on desc",
+			query: `query ($kinds: [String!], $before: timestamptz!) { runs(where: {_or: [{kind: {_in: $kinds}, _not: {status: {_eq: "failed"}}}, {name: {_is_null: true}}], started_at: {_lt: $before}}, order_by: {name: desc}) { run_id name } }`,
+			vars:  map[string]any{"kinds": []string{"mqtt"}, "before": "2026-01-03T00:00:00Z"},
+			want:  `{"runs": [{"run_id": "` + runC + `", "name": null}, {"run_id": "` + runA + `", "name": "a"}]}`,
+		},
+		{
+			name:  "object relationship and relationship in where",
+			query: `query ($k: String!) { samples(where: {run: {kind: {_eq: $k}}, phase: {_neq: "warmup"}}, order_by: {seq: asc}) { seq run { name } } }`,
+			vars:  map[string]any{"k": "mqtt"},
+			want:  `{"samples": [{"seq": 2, "run": {"name": "a"}}, {"seq": 3, "run": {"name": "a"}}]}`,
+		},
+		{
+			name:  "limit, offset and query_root typename",
+			query: `{ __typename runs(order_by: {started_at: asc}, limit: 1, offset: 1) { name } }`,
+			want:  `{"__typename": "query_root", "runs": [{"name": "b"}]}`,
+		},
+		{
+			name:  "empty list is []",
+			query: `query ($h: String!) { runs(where: {host_name: {_eq: $h}}) { run_id } }`,
+			vars:  map[string]any{"h": "nowhere"},
+			want:  `{"runs": []}`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := post(t, srv.URL, tc.query, tc.vars)
+			if got["errors"] != nil {
+				t.Fatalf("errors: %v", got["errors"])
+			}
+			if want := decode(t, tc.want); !reflect.DeepEqual(got["data"], want) {
+				gb, _ := json.Marshal(got["data"])
+				t.Fatalf("data\n got %s\nwant %s", gb, tc.want)
+			}
+		})
+	}
+	if n := len(srv.Documents()); n != len(cases) {
+		t.Errorf("Documents() recorded %d, want %d", n, len(cases))
+	}
+}
+
+func TestErrorsHaveHasuraShapes(t *testing.T) {
+	db := migratedDB(t)
+	md := loadMetadata(t)
+	md.RevokeColumn("anonymous", "runs", "lat_p99_ms")
+	srv := hasurastub.New(t, db, md)
+	cases := []struct {
+		name, query string
+		vars        map[string]any
+		code, msg   string
+		path        string
+	}{
+		{"revoked column", `{ runs { run_id lat_p99_ms } }`, nil, "validation-failed",
+			"field 'lat_p99_ms' not found in type: 'runs'", "$.selectionSet.runs.selectionSet.lat_p99_ms"},
+		{"revoked column in where", `query ($v: float8!) { runs(where: {lat_p99_ms: {_gt: $v}}) { run_id } }`, map[string]any{"v": 1}, "validation-failed",
+			"field 'lat_p99_ms' not found in type: 'runs_bool_exp'", "$.selectionSet.runs.args.where.lat_p99_ms"},
+		{"untracked table", `{ sink_offsets { topic } }`, nil, "validation-failed",
+			"field 'sink_offsets' not found in type: 'query_root'", "$.selectionSet.sink_offsets"},
+		{"unknown column in nested relationship", `{ runs { samples { nope } } }`, nil, "validation-failed",
+			"field 'nope' not found in type: 'samples'", "$.selectionSet.runs.selectionSet.samples.selectionSet.nope"},
+		{"variable of the wrong type", `query ($id: String!) { runs_by_pk(run_id: $id) { run_id } }`, map[string]any{"id": runA}, "validation-failed",
+			"variable 'id' is declared as 'String!', but used where 'uuid!' is expected", "$.selectionSet.runs_by_pk.args.run_id"},
+		{"jsonb sent as String", `query ($p: String!) { runs(where: {parameters: {_eq: $p}}) { run_id } }`, map[string]any{"p": "{}"}, "validation-failed",
+			"variable 'p' is declared as 'String!', but used where 'jsonb' is expected", "$.selectionSet.runs.args.where.parameters._eq"},
+		{"missing variable", `query ($id: uuid!) { runs_by_pk(run_id: $id) { run_id } }`, nil, "validation-failed",
+			`expecting a value for non-nullable variable: "id"`, "$"},
+		{"unexpected variable", `{ runs { run_id } }`, map[string]any{"x": 1}, "validation-failed",
+			"unexpected variables in variableValues: x", "$"},
+		{"null comparison", `query ($k: String) { runs(where: {kind: {_eq: $k}}) { run_id } }`, map[string]any{"k": nil}, "validation-failed",
+			"unexpected null value for type 'String'", "$.selectionSet.runs.args.where.kind._eq"},
+		{"bad uuid", `query ($id: uuid!) { runs_by_pk(run_id: $id) { run_id } }`, map[string]any{"id": "nope"}, "data-exception",
+			`invalid input syntax for type uuid: "nope"`, "$"},
+		{"syntax", `{ runs { run_id }`, nil, "validation-failed", "not a valid graphql query", "$.query"},
+		{"mutation", `mutation { delete_runs { affected_rows } }`, nil, "validation-failed", "no mutations exist", "$"},
+		{"string for enum", `{ runs(order_by: {name: "asc"}) { run_id } }`, nil, "validation-failed",
+			"expected one of the values ['asc', 'asc_nulls_first', 'asc_nulls_last', 'desc', 'desc_nulls_first', 'desc_nulls_last'] for type 'order_by', but found a string", "$.selectionSet.runs.args.order_by.name"},
+		{"aggregate is not implemented", `{ runs_aggregate { aggregate { count } } }`, nil, "hasurastub-unsupported",
+			"hasurastub does not implement aggregate queries", "$.selectionSet.runs_aggregate"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := post(t, srv.URL, tc.query, tc.vars)
+			if got["data"] != nil {
+				t.Fatalf("data with an error: %v", got["data"])
+			}
+			errs, _ := got["errors"].([]any)
+			if len(errs) != 1 {
+				t.Fatalf("errors = %v", got["errors"])
+			}
+			e := errs[0].(map[string]any)
+			ext := e["extensions"].(map[string]any)
+			if e["message"] != tc.msg || ext["code"] != tc.code || ext["path"] != tc.path {
+				t.Fatalf("error\n got %q code %v path %v\nwant %q code %s path %s", e["message"], ext["code"], ext["path"], tc.msg, tc.code, tc.path)
+			}
+		})
+	}
+}
+
+func TestPermissionRowFilterAndLimit(t *testing.T) {
+	db := migratedDB(t)
+	md := loadMetadata(t)
+	md.Tables["runs"].Select["anonymous"].Filter = map[string]any{"status": map[string]any{"_neq": "running"}}
+	md.Tables["runs"].Select["anonymous"].Limit = 1
+	srv := hasurastub.New(t, db, md)
+	got := post(t, srv.URL, `query ($c: uuid!) { all: runs(order_by: {started_at: desc}) { name } c: runs_by_pk(run_id: $c) { name } }`, map[string]any{"c": runC})
+	want := decode(t, `{"all": [{"name": "b"}], "c": null}`)
+	if !reflect.DeepEqual(got["data"], want) {
+		t.Fatalf("data = %v, want %v (errors %v)", got["data"], want, got["errors"])
+	}
+}
+
+func TestInconsistentMetadataIsAnError(t *testing.T) {
+	url := testenv.DatabaseURL(t) // not migrated: no tracked table exists
+	md := loadMetadata(t)
+	srv, err := hasurastub.Start(context.Background(), url, md)
+	if err == nil {
+		srv.Close()
+		t.Fatal("Start succeeded on a database without the tracked tables")
+	}
+	if !strings.Contains(err.Error(), "inconsistent metadata") || !strings.Contains(err.Error(), `"public"."runs"`) {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+func TestClosedServerRefusesConnections(t *testing.T) {
+	srv := hasurastub.New(t, migratedDB(t), loadMetadata(t))
+	srv.Close()
+	if _, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"query":"{ runs { run_id } }"}`)); err == nil {
+		t.Fatal("request to a closed stub succeeded")
+	}
+}
