@@ -1,6 +1,7 @@
 // Every GraphQL document the viewer sends, as named constants. test/contract.test.ts parses each exported string
 // (and each string inside an exported object) and checks it against the Hasura metadata in deploy/hasura: root
-// fields must be tracked tables/views, selected columns must be in the anonymous role's select permission.
+// fields must be tracked tables/views, selected columns must be in the anonymous role's select permission, and
+// subscriptions (sent over the websocket by live.ts) have one root field that the role may subscribe to.
 // Values always travel as variables; nothing the user typed is ever pasted into a document.
 
 /** Columns of a run shown in lists. */
@@ -33,13 +34,31 @@ export const RUN_FILTER_OPTIONS_QUERY = `query RunFilterOptions {
  */
 export const SAMPLES_PAGE_SIZE = 100000;
 
+/** Everything the run page shows about a run (all but its samples). */
+const RUN_DETAIL_FIELDS = `run_id kind name tags parameters target_url target_host target_port target_database target_version
+    host_name host_os host_kernel host_arch host_cpu_model host_cpu_cores host_memory_bytes host_device_model
+    tools started_at status error finished_at measure_start measure_end updated_at summary_extra
+    ${RUN_SUMMARY_FIELDS}`;
+
+/** Columns of a sample the run page draws. */
+const SAMPLE_FIELDS = `seq interval_start interval_end phase ops_rate errors
+    lat_p50_ms lat_p90_ms lat_p95_ms lat_p99_ms lat_p999_ms lat_max_ms mqtt_lost`;
+
 /** Run page: everything about one run except its samples. */
 export const RUN_QUERY = `query Run($id: uuid!) {
   runs_by_pk(run_id: $id) {
-    run_id kind name tags parameters target_url target_host target_port target_database target_version
-    host_name host_os host_kernel host_arch host_cpu_model host_cpu_cores host_memory_bytes host_device_model
-    tools started_at status error finished_at measure_start measure_end updated_at summary_extra
-    ${RUN_SUMMARY_FIELDS}
+    ${RUN_DETAIL_FIELDS}
+  }
+}`;
+
+/**
+ * Run page, live over the websocket: the same row as RUN_QUERY as a Hasura live query, which sends the row again
+ * whenever it changes (Hasura re-runs it every second and sends only changes), so the page sees the status leave
+ * 'running' and the final summary without polling.
+ */
+export const RUN_LIVE_SUBSCRIPTION = `subscription RunLive($id: uuid!) {
+  runs_by_pk(run_id: $id) {
+    ${RUN_DETAIL_FIELDS}
   }
 }`;
 
@@ -50,8 +69,25 @@ export const RUN_QUERY = `query Run($id: uuid!) {
  */
 export const RUN_SAMPLES_QUERY = `query RunSamples($id: uuid!, $afterSeq: bigint!, $limit: Int!) {
   samples(where: {run_id: {_eq: $id}, seq: {_gt: $afterSeq}}, order_by: {seq: asc}, limit: $limit) {
-    seq interval_start interval_end phase ops_rate errors
-    lat_p50_ms lat_p90_ms lat_p95_ms lat_p99_ms lat_p999_ms lat_max_ms mqtt_lost
+    ${SAMPLE_FIELDS}
+  }
+}`;
+
+/**
+ * Rows per RUN_SAMPLES_STREAM batch (Hasura sends at most one batch per poll, every second by default). A run adds
+ * about one sample a second, so 1000 keeps up even after a stall; must not exceed the anonymous role's limit.
+ */
+export const SAMPLES_STREAM_BATCH = 1000;
+
+/**
+ * Run page, live over the websocket: a Hasura streaming subscription on the run's samples with seq > $afterSeq
+ * (the cursor's initial value is exclusive), in seq order. Hasura keeps the cursor and sends each new batch once.
+ * $afterSeq is the last seq the page fetched over HTTP, so the stream carries only what is new.
+ */
+export const RUN_SAMPLES_STREAM = `subscription RunSamplesStream($id: uuid!, $afterSeq: bigint!, $batch: Int!) {
+  samples_stream(batch_size: $batch, cursor: {initial_value: {seq: $afterSeq}, ordering: ASC},
+                 where: {run_id: {_eq: $id}}) {
+    ${SAMPLE_FIELDS}
   }
 }`;
 

@@ -77,6 +77,14 @@ export function appendSamples(s: SampleSeries, rows: readonly SampleRow[]): Samp
   return s;
 }
 
+/**
+ * The rows with seq > lastSeq, for appending to what a page already has: polling, the websocket stream and the
+ * catch-up fetch after a run ends may overlap, and a sample must be drawn once.
+ */
+export function rowsAfter(rows: readonly SampleRow[], lastSeq: number): SampleRow[] {
+  return rows.filter((r) => r.seq > lastSeq);
+}
+
 export function samplesToSeries(rows: readonly SampleRow[]): SampleSeries {
   return appendSamples(emptySeries(), rows);
 }

@@ -3,6 +3,10 @@
 // metadata statically: root fields must be tracked tables/views (t, t_aggregate, t_by_pk, t_stream), every
 // column selected, filtered on, ordered or distinct'ed by must be in the role's select permission, relationships
 // resolve to their remote table (checked the same way), and _aggregate needs allow_aggregations.
+// Subscriptions (sent over the websocket): Hasura allows one root field per subscription; t_stream exists only
+// under subscription_root and needs batch_size and a cursor on one permitted column. A select permission is all a
+// role needs to subscribe (streaming included), unless the permission narrows root field visibility
+// (query_root_fields / subscription_root_fields), which is checked too.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +80,29 @@ function checker(tables: Map<string, TableMeta>) {
       } else if (byPk) column(t, tname, n, `${where} (_by_pk key)`);
     }
   };
+  /**
+   * t_stream(batch_size: Int!, cursor: [t_stream_cursor_input]!, where): both required; the cursor names exactly one
+   * column in initial_value (Hasura streams on one column) with ordering ASC or DESC; a literal batch_size must
+   * not exceed the role's row limit. Columns themselves are checked by args().
+   */
+  const streamArgs = (t: TableMeta, tname: string, list: readonly ArgumentNode[] | undefined, where: string) => {
+    const arg = (n: string) => list?.find((a) => a.name.value === n);
+    const batch = arg('batch_size');
+    if (!batch) problems.push(`${where}: ${tname}_stream needs batch_size`);
+    else if (batch.value.kind === Kind.INT && t.limit != null && Number(batch.value.value) > t.limit) {
+      problems.push(`${where}: batch_size ${batch.value.value} exceeds anonymous's limit ${t.limit} on ${tname}`);
+    }
+    const cursor = arg('cursor');
+    if (!cursor) return problems.push(`${where}: ${tname}_stream needs a cursor`);
+    if (cursor.value.kind !== Kind.OBJECT) return; // a variable or a list: typed by Hasura
+    const iv = cursor.value.fields.find((f) => f.name.value === 'initial_value');
+    if (!iv) problems.push(`${where}: the cursor needs an initial_value`);
+    else if (iv.value.kind === Kind.OBJECT && iv.value.fields.length !== 1) problems.push(`${where}: the cursor must name exactly one column`);
+    const ord = cursor.value.fields.find((f) => f.name.value === 'ordering');
+    if (ord && !(ord.value.kind === Kind.ENUM && (ord.value.value === 'ASC' || ord.value.value === 'DESC')) && ord.value.kind !== Kind.VARIABLE) {
+      problems.push(`${where}: cursor ordering must be ASC or DESC`);
+    }
+  };
   const selection = (t: TableMeta, tname: string, set: SelectionSetNode | undefined, where: string) => {
     if (!set) return;
     for (const s of set.selections) {
@@ -124,6 +151,18 @@ function checker(tables: Map<string, TableMeta>) {
           continue;
         }
         if (!def.name) problems.push(`${docName}: operation has no name`);
+        const op = def.operation;
+        if (op === 'mutation') problems.push(`${docName}: the viewer is read only; no mutations`);
+        if (op === 'subscription' && def.selectionSet.selections.length !== 1) {
+          problems.push(`${docName}: a subscription must have exactly one root field (Hasura refuses more)`);
+        }
+        /** Root field visibility: may the role use this kind of root field in this kind of operation? */
+        const visible = (t: TableMeta, tname: string, kind: string, where: string) => {
+          const allowed = op === 'subscription' ? t.subscriptionRootFields : t.queryRootFields;
+          if (allowed && !allowed.has(kind)) {
+            problems.push(`${where}: ${kind} on ${tname} is not in anonymous's ${op === 'subscription' ? 'subscription' : 'query'}_root_fields`);
+          }
+        };
         for (const sel of def.selectionSet.selections) {
           if (sel.kind !== Kind.FIELD) continue;
           const root = sel.name.value;
@@ -131,17 +170,22 @@ function checker(tables: Map<string, TableMeta>) {
           let m: RegExpExecArray | null;
           if ((m = /^(.+)_aggregate$/.exec(root)) && !tables.has(root)) {
             const t = table(m[1], where);
-            if (t) { args(t, m[1], sel.arguments, where, false); aggregate(t, m[1], sel.selectionSet, where); }
+            if (t) { visible(t, m[1], 'select_aggregate', where); args(t, m[1], sel.arguments, where, false); aggregate(t, m[1], sel.selectionSet, where); }
           } else if ((m = /^(.+)_by_pk$/.exec(root)) && !tables.has(root)) {
             const t = table(m[1], where);
-            if (t) { args(t, m[1], sel.arguments, where, true); selection(t, m[1], sel.selectionSet, where); }
+            if (t) { visible(t, m[1], 'select_by_pk', where); args(t, m[1], sel.arguments, where, true); selection(t, m[1], sel.selectionSet, where); }
           } else if ((m = /^(.+)_stream$/.exec(root)) && !tables.has(root)) {
-            if (def.operation !== 'subscription') problems.push(`${where}: _stream exists only on subscriptions`);
+            if (op !== 'subscription') problems.push(`${where}: _stream exists only on subscriptions`);
             const t = table(m[1], where);
-            if (t) { args(t, m[1], sel.arguments, where, false); selection(t, m[1], sel.selectionSet, where); }
+            if (t) {
+              visible(t, m[1], 'select_stream', where);
+              streamArgs(t, m[1], sel.arguments, where);
+              args(t, m[1], sel.arguments, where, false);
+              selection(t, m[1], sel.selectionSet, where);
+            }
           } else {
             const t = table(root, where);
-            if (t) { args(t, root, sel.arguments, where, false); selection(t, root, sel.selectionSet, where); }
+            if (t) { visible(t, root, 'select', where); args(t, root, sel.arguments, where, false); selection(t, root, sel.selectionSet, where); }
           }
         }
       }
@@ -172,9 +216,43 @@ describe('GraphQL documents against deploy/hasura metadata (anonymous role)', ()
     expect(c.problems.join('\n')).toMatch(/string literal/);
   });
 
+  it('catches subscription mistakes (self-test)', () => {
+    const tables = loadTables(METADATA);
+    const c = checker(tables);
+    c.check('two', 'subscription Two($id: uuid!) { runs_by_pk(run_id: $id) { status } runs { run_id } }');
+    c.check('qstream', 'query QStream($s: bigint!) { samples_stream(batch_size: 10, cursor: {initial_value: {seq: $s}}) { seq } }');
+    c.check('nocursor', 'subscription NoCursor { samples_stream(batch_size: 10) { seq } }');
+    c.check('twocols', 'subscription TwoCols($s: bigint!, $r: uuid!) { samples_stream(batch_size: 10, cursor: {initial_value: {seq: $s, run_id: $r}, ordering: UP}) { seq nope } }');
+    c.check('bigbatch', 'subscription BigBatch($s: bigint!) { samples_stream(batch_size: 100000000, cursor: {initial_value: {seq: $s}}) { seq } }');
+    const all = c.problems.join('\n');
+    expect(all).toMatch(/two: a subscription must have exactly one root field/);
+    expect(all).toMatch(/qstream samples_stream: _stream exists only on subscriptions/);
+    expect(all).toMatch(/nocursor samples_stream: samples_stream needs a cursor/);
+    expect(all).toMatch(/twocols samples_stream: the cursor must name exactly one column/);
+    expect(all).toMatch(/twocols samples_stream: cursor ordering must be ASC or DESC/);
+    expect(all).toMatch(/samples\.nope is not in anonymous's select permission/);
+    if (tables.get('samples')?.limit != null) expect(all).toMatch(/batch_size 100000000 exceeds/);
+
+    // Root field visibility: a permission that hides select_stream from subscriptions.
+    const narrowed = new Map(tables);
+    narrowed.set('samples', { ...tables.get('samples')!, subscriptionRootFields: new Set(['select']), queryRootFields: new Set(['select_by_pk']) });
+    const n = checker(narrowed);
+    n.check('RUN_SAMPLES_STREAM', queries.RUN_SAMPLES_STREAM);
+    n.check('RUN_SAMPLES_QUERY', queries.RUN_SAMPLES_QUERY);
+    expect(n.problems.join('\n')).toMatch(/select_stream on samples is not in anonymous's subscription_root_fields/);
+    expect(n.problems.join('\n')).toMatch(/select on samples is not in anonymous's query_root_fields/);
+  });
+
+  it('has the live-update subscriptions the run page uses', () => {
+    const ops = documents().map(([, text]) => parse(text).definitions[0]);
+    const subs = ops.filter((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === 'subscription');
+    expect(subs.map((d) => (d.kind === Kind.OPERATION_DEFINITION ? d.name?.value : '')).sort()).toEqual(['RunLive', 'RunSamplesStream']);
+  });
+
   it('pages samples by no more than the anonymous row limit (a capped page would pass for the last one)', () => {
     const limit = loadTables(METADATA).get('samples')?.limit;
     expect(limit == null || queries.SAMPLES_PAGE_SIZE <= limit).toBe(true);
+    expect(limit == null || queries.SAMPLES_STREAM_BATCH <= limit).toBe(true);
   });
 
   it('sends no admin secret or role header anywhere in the app', () => {

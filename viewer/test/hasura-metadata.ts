@@ -15,6 +15,12 @@ export interface TableMeta {
   columns: Set<string> | '*';
   allowAggregations: boolean;
   limit: number | null;
+  /**
+   * Root field visibility (Hasura ≥ 2.8): which of select, select_by_pk, select_aggregate the role gets under
+   * query_root, and which of those and select_stream under subscription_root. null (absent) = all of them.
+   */
+  queryRootFields: Set<string> | null;
+  subscriptionRootFields: Set<string> | null;
   relationships: Map<string, { kind: 'object' | 'array'; remote: string }>;
 }
 
@@ -75,6 +81,8 @@ export function loadTables(metadataDir: string, role = 'anonymous'): Map<string,
       out.set(gqlName, {
         name, schema, file: src.name, permitted: !!perm, columns: cols, allowAggregations: !!perm?.allow_aggregations,
         limit: perm?.limit ?? null, relationships: rels,
+        queryRootFields: Array.isArray(perm?.query_root_fields) ? new Set<string>(perm.query_root_fields) : null,
+        subscriptionRootFields: Array.isArray(perm?.subscription_root_fields) ? new Set<string>(perm.subscription_root_fields) : null,
       });
     }
   }

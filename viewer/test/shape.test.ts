@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   compareDeltas, deltaPercent, formatDuration, MAX_BUCKETS, overlaySeries, PERCENTILES, perftoolView, resolveRange,
-  runsWhere, samplesToSeries, appendSamples, tagConditions, type SampleRow,
+  runsWhere, rowsAfter, samplesToSeries, appendSamples, tagConditions, type SampleRow,
 } from '../src/shape';
 
 const T0 = Date.parse('2025-03-01T10:00:00Z');
@@ -154,5 +154,15 @@ describe('overlaySeries and formatDuration', () => {
     expect(formatDuration(iso(0), iso(59))).toBe('59s');
     expect(formatDuration(iso(0), iso(3723))).toBe('1h 02m 03s');
     expect(formatDuration(iso(0), null)).toBe('–');
+  });
+});
+
+describe('rowsAfter', () => {
+  it('keeps only rows after the last seq a page has, so overlapping sources draw each sample once', () => {
+    const rows = [row(3, 'measure'), row(4, 'measure'), row(5, 'measure')];
+    expect(rowsAfter(rows, 4).map((r) => r.seq)).toEqual([5]);
+    expect(rowsAfter(rows, -1).map((r) => r.seq)).toEqual([3, 4, 5]);
+    expect(rowsAfter(rows, 5)).toEqual([]);
+    expect(rowsAfter([], 0)).toEqual([]);
   });
 });

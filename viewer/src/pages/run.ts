@@ -1,9 +1,11 @@
 // Run page: parameters, host facts, summary, and per-interval charts of throughput, latency percentiles and
-// errors/loss, with warm-up shaded. While the run is 'running' it polls every 2 s for the run row and for samples
-// after the last seq it has.
+// errors/loss, with warm-up shaded. While the run is 'running' it follows it live: over Hasura subscriptions on a
+// websocket (live.ts), or, when that can't be used, by polling every 2 s for the run row and for samples after the
+// last seq it has.
 import type uPlot from 'uplot';
 import { RUN_QUERY, RUN_SAMPLES_QUERY, SAMPLES_PAGE_SIZE } from '../queries';
-import { appendSamples, emptySeries, formatDuration, formatNumber, PERCENTILES, type SampleRow, type SampleSeries } from '../shape';
+import { appendSamples, emptySeries, formatDuration, formatNumber, PERCENTILES, rowsAfter, type SampleRow, type SampleSeries } from '../shape';
+import { liveRun, newWsClient, wsUrl, type Live } from '../live';
 import { chart } from '../charts';
 import { routeHash } from '../route';
 import { facts, fmtTime, h, message } from '../ui';
@@ -97,8 +99,9 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   }
   let run: Run = first;
   let head = header(run);
-  const live = h('p', { class: 'live' });
-  root.append(head, live, details(run), h('h2', {}, 'Per interval'));
+  let det = details(run);
+  const live = h('p', { class: 'live', 'aria-live': 'polite' });
+  root.append(head, live, det, h('h2', {}, 'Per interval'));
   const chartsEl = h('div', { class: 'charts' });
   root.append(chartsEl);
 
@@ -139,40 +142,146 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   };
   if (rows.length) drawCharts();
 
-  // Live: poll while running. A timeout chain (not setInterval) so a slow answer never overlaps the next poll.
+  // ---- Live updates while the run is 'running' ----
+  // Preferred: Hasura subscriptions over a websocket (live.ts): new samples arrive as Hasura streams them and the run
+  // row as it changes. Fallback: poll every 2 s over HTTP, when the websocket can't connect, is refused or drops.
+  // Either way, once the run has left 'running', one last HTTP fetch picks up samples written just before the end.
+  // The .live line says which is in effect ("live" or "polling", data-mode for tests) and why, in its tooltip.
+
+  /** Appends new rows (duplicates from overlapping sources are dropped) and redraws. */
+  const addRows = (more: SampleRow[]) => {
+    const fresh = rowsAfter(more, lastSeq);
+    if (!fresh.length) return;
+    appendSamples(s, fresh);
+    lastSeq = fresh[fresh.length - 1].seq;
+    if (charts.length) charts.forEach((c, i) => c.setData(i === 0 ? [s.x, s.opsRate] : i === 1 ? [s.x, ...s.latency] : [s.x, s.errors, s.lost]));
+    else drawCharts();
+    chartsEl.setAttribute('data-points', String(s.x.length));
+  };
+  /** Shows the run row: the header every time (its duration grows), the summary when the status changed. */
+  const showRun = (next: Run) => {
+    const changed = next.status !== run.status || next.updated_at !== run.updated_at;
+    run = next;
+    const h2 = header(run);
+    head.replaceWith(h2);
+    head = h2;
+    if (changed) {
+      const d2 = details(run);
+      det.replaceWith(d2);
+      det = d2;
+    }
+  };
+
+  type Mode = 'connecting' | 'live' | 'polling' | 'done';
+  let mode: Mode = 'done';
+  let modeTitle = '';
+  const setMode = (m: Mode, title = modeTitle) => {
+    mode = m;
+    modeTitle = title;
+    live.setAttribute('data-mode', m);
+    if (m === 'done') {
+      live.replaceChildren();
+      live.removeAttribute('title');
+      return;
+    }
+    const label = m === 'connecting' ? 'connecting…' : m;
+    const detail =
+      m === 'live' ? 'streaming from Hasura' : m === 'polling' ? `every ${POLL_MS / 1000} s` : 'opening a websocket';
+    live.replaceChildren(h('span', { class: `live-badge live-${m}` }, label), ` ${detail}`);
+    live.title = title;
+  };
+  const touched = (extra = '') => {
+    if (mode === 'live' || mode === 'polling') {
+      setMode(mode);
+      live.append(` · updated ${new Date().toLocaleTimeString()}${extra}`);
+    }
+  };
+
   let timer: number | undefined;
+  let stream: Live | null = null;
+  let finishing = false;
+  const stopAll = () => {
+    window.clearTimeout(timer);
+    stream?.stop();
+    stream = null;
+  };
+
+  /** The run has left 'running': stop live updates, then fetch what was written last. */
+  const finish = async () => {
+    if (finishing) return;
+    finishing = true;
+    stopAll();
+    try {
+      addRows(await fetchSamples(client, id, lastSeq, signal));
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') return;
+      setMode('done');
+      live.textContent = `The run has ended, but fetching its last samples failed: ${(err as Error).message}. Reload to see them.`;
+      return;
+    }
+    setMode('done');
+  };
+
+  // A timeout chain (not setInterval) so a slow answer never overlaps the next poll.
   const poll = async () => {
     try {
       const [next, more] = await Promise.all([
         client.request<{ runs_by_pk: Run | null }>(RUN_QUERY, { id }, signal),
         fetchSamples(client, id, lastSeq, signal),
       ]);
-      if (more.length) {
-        appendSamples(s, more);
-        lastSeq = more[more.length - 1].seq;
-        if (charts.length) charts.forEach((c, i) => c.setData(i === 0 ? [s.x, s.opsRate] : i === 1 ? [s.x, ...s.latency] : [s.x, s.errors, s.lost]));
-        else drawCharts();
-        chartsEl.setAttribute('data-points', String(s.x.length));
-      }
-      if (next.runs_by_pk) {
-        run = next.runs_by_pk;
-        const h2 = header(run);
-        head.replaceWith(h2);
-        head = h2;
-      }
-      live.textContent = run.status === 'running' ? `Live: updated ${new Date().toLocaleTimeString()} (every 2 s)` : '';
+      addRows(more);
+      if (next.runs_by_pk) showRun(next.runs_by_pk);
+      touched();
     } catch (err) {
       if ((err as Error).name === 'AbortError') return;
-      live.textContent = `Live update failed: ${(err as Error).message} — retrying.`;
+      touched(` · update failed: ${(err as Error).message} — retrying`);
     }
-    if (run.status === 'running' && !signal.aborted) timer = window.setTimeout(poll, POLL_MS);
+    if (signal.aborted) return;
+    if (run.status === 'running') timer = window.setTimeout(poll, POLL_MS);
+    else void finish();
   };
+  const startPolling = (why: string) => {
+    if (signal.aborted || finishing) return;
+    stream = null;
+    setMode('polling', `Live updates by polling every ${POLL_MS / 1000} s: ${why}.`);
+    void poll(); // at once: the websocket attempt may have taken a while
+  };
+
   if (run.status === 'running') {
-    live.textContent = 'Live: polling every 2 s';
-    timer = window.setTimeout(poll, POLL_MS);
+    let url: string | null = null;
+    try {
+      url = wsUrl(client.url, document.baseURI);
+    } catch (err) {
+      startPolling(`no websocket (${(err as Error).message})`);
+    }
+    if (url) {
+      setMode('connecting', `Opening a websocket to ${url} for live updates.`);
+      stream = liveRun<Run>({
+        client: newWsClient(url),
+        id,
+        afterSeq: lastSeq,
+        onLive: () => {
+          setMode('live', `Live: Hasura streams new samples over a websocket (${url}).`);
+          touched();
+        },
+        onSamples: (more) => {
+          addRows(more);
+          showRun(run); // the header's duration grows with the run
+          touched();
+        },
+        onRun: (next) => {
+          showRun(next);
+          if (next.status !== 'running') void finish();
+        },
+        onFallback: (reason) => startPolling(`the websocket could not be used (${reason})`),
+      });
+    }
   }
-  return () => {
-    window.clearTimeout(timer);
+  const leave = () => {
+    stopAll();
     charts.forEach((c) => c.destroy());
+    charts.length = 0;
   };
+  signal.addEventListener('abort', stopAll, { once: true });
+  return leave;
 };

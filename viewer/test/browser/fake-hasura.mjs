@@ -3,11 +3,18 @@
 // ({"data": {...}} / {"errors": [{"message", "extensions": {"path", "code"}}]}, timestamps as
 // "2025-03-01T10:00:00.000000+00:00", bigint and float8 as JSON numbers). It evaluates the small part of
 // Hasura's where/order_by/limit/offset the viewer uses, so filters and paging are exercised for real.
+// Subscriptions: a websocket on the same /v1/graphql speaking the graphql-ws protocol (subprotocol
+// "graphql-transport-ws": connection_init → connection_ack, subscribe → next… → complete, ping ↔ pong, close codes
+// 4400/4401/4409/4429 as the protocol says), like Hasura: keep-alive pings (the first one even before the ack, as
+// Hasura does, hasura/graphql-engine#9246), `<t>_stream` as a streaming subscription (rows with cursor column >
+// initial value, batch_size at a time, cursor advanced to the last row sent; polled every 300 ms here, 1 s in Hasura)
+// and any other root field as a live query (sent again only when the answer changes).
 // It also serves the built app (dist/) with the config.json the build ships.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { parse, Kind } from 'graphql';
+import { WebSocketServer } from 'ws';
 
 export const IDS = {
   base: '11111111-1111-4111-8111-111111111111',
@@ -70,6 +77,8 @@ export const RUNS = [
     measure_start: ts(at(10060)), measure_end: ts(at(110000)), ops_rate: 5000, lat_p99_ms: 3.3, lat_p50_ms: 1 }),
   run(IDS.live, { name: 'live run', status: 'running', started_at: ts(Date.now() - 20_000) }),
 ];
+const LIVE_RUN = RUNS.find((r) => r.run_id === IDS.live);
+const LIVE_RUNNING = { ...LIVE_RUN };
 
 const SAMPLES = new Map([
   [IDS.base, samples(IDS.base, at(0), 300, 30, 1000, 2)],
@@ -78,11 +87,23 @@ const SAMPLES = new Map([
   [IDS.big, samples(IDS.big, at(10000), 100_000, 60, 5000, 1)],
 ]);
 
-/** The live run gains one sample per 500 ms from server start, so a 2 s poll always finds new ones. */
-let liveStart = Date.now();
+/**
+ * The live run: 20 samples at (re)start, then one more every sampleMs (500 ms by default, so a 2 s poll always
+ * finds new ones) until it ends (after runMs, or when a test calls finishLive); then its row turns 'ok'.
+ */
+const live = { start: Date.now(), sampleMs: 500, endAt: Infinity };
+function liveCount() {
+  return 20 + Math.floor((Math.min(Date.now(), live.endAt) - live.start) / live.sampleMs);
+}
+/** Brings the live run's row up to date: 'running' until endAt, then 'ok' with its summary. */
+function liveTick() {
+  if (Date.now() < live.endAt || LIVE_RUN.status !== 'running') return;
+  Object.assign(LIVE_RUN, { status: 'ok', finished_at: ts(live.endAt), measure_start: ts(live.start - 15_000),
+    measure_end: ts(live.endAt), ops_rate: 800, lat_p50_ms: 3, lat_p99_ms: 9.3, ops: 800 * liveCount(), updated_at: ts(Date.now()) });
+}
 function liveSamples() {
-  const n = 20 + Math.floor((Date.now() - liveStart) / 500);
-  return samples(IDS.live, liveStart - 20_000, n, 5, 800, 3);
+  liveTick();
+  return samples(IDS.live, live.start - 20_000, liveCount(), 5, 800, 3);
 }
 
 // A minimal Hasura bool_exp evaluator over the operators the viewer sends.
@@ -178,6 +199,7 @@ const cache = new Map();
 
 /** Answers one GraphQL request body, as Hasura would for the anonymous role. */
 export function answer(body) {
+  liveTick();
   const doc = parse(body.query);
   const op = doc.definitions[0];
   const vars = body.variables ?? {};
@@ -202,15 +224,121 @@ export function answer(body) {
   return { data };
 }
 
+const SUBPROTOCOL = 'graphql-transport-ws';
+
+/** Hasura's answer to a field the role can't see, as a graphql-ws error message payload. */
+const notFound = (field) => [{ message: `field '${field}' not found in type: 'subscription_root'`,
+  extensions: { path: `$.selectionSet.${field}`, code: 'validation-failed' } }];
+
+/**
+ * One graphql-ws connection. mode(): 'ok', or 'graphql-error' (subscribe to a _stream field is refused, as when the
+ * role's subscription_root_fields leave out select_stream). Everything seen is recorded in conn for the tests.
+ */
+function serveGraphqlWs(ws, req, conn, mode) {
+  const ops = new Map(); // id -> stop()
+  const send = (m) => { if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m)); };
+  send({ type: 'ping', payload: { message: 'keepalive' } });
+  const keepAlive = setInterval(() => send({ type: 'ping', payload: { message: 'keepalive' } }), 1000);
+
+  const subscribe = (id, payload) => {
+    conn.subscriptions.push({ id, ...payload });
+    let op;
+    try {
+      op = parse(payload.query).definitions[0];
+    } catch (err) {
+      return send({ id, type: 'error', payload: [{ message: String(err.message), extensions: { path: '$.query', code: 'validation-failed' } }] });
+    }
+    if (op.operation !== 'subscription' || op.selectionSet.selections.length !== 1) {
+      return send({ id, type: 'error', payload: [{ message: 'subscriptions must select one top level field', extensions: { path: '$', code: 'validation-failed' } }] });
+    }
+    const f = op.selectionSet.selections[0];
+    const name = f.name.value;
+    const key = f.alias?.value ?? name;
+    const vars = payload.variables ?? {};
+    let tick;
+    if (name.endsWith('_stream')) {
+      if (mode() === 'graphql-error') return send({ id, type: 'error', payload: notFound(name) });
+      const a = Object.fromEntries((f.arguments ?? []).map((x) => [x.name.value, value(x.value, vars)]));
+      const cursorArg = Array.isArray(a.cursor) ? a.cursor[0] : a.cursor;
+      const [col, initial] = Object.entries(cursorArg.initial_value)[0];
+      const desc = cursorArg.ordering === 'DESC';
+      let cursor = initial;
+      tick = () => {
+        const { rows } = table(name.replace(/_stream$/, ''), f.arguments.filter((x) => x.name.value === 'where'), vars);
+        const batch = rows.filter((r) => (desc ? r[col] < cursor : r[col] > cursor))
+          .sort((x, y) => (desc ? y[col] - x[col] : x[col] - y[col])).slice(0, a.batch_size);
+        if (!batch.length) return;
+        cursor = batch[batch.length - 1][col];
+        send({ id, type: 'next', payload: { data: { [key]: batch.map((r) => pick(r, f.selectionSet)) } } });
+      };
+    } else {
+      // A live query: the whole answer, sent when it differs from the last one sent.
+      let last = null;
+      tick = () => {
+        const out = JSON.stringify(answer(payload));
+        if (out !== last) send({ id, type: 'next', payload: JSON.parse((last = out)) });
+      };
+    }
+    tick();
+    const timer = setInterval(tick, 300);
+    ops.set(id, () => clearInterval(timer));
+  };
+
+  ws.on('message', (data) => {
+    let m;
+    try {
+      m = JSON.parse(String(data));
+    } catch {
+      return ws.close(4400, 'Invalid message received');
+    }
+    conn.messages.push(m);
+    switch (m.type) {
+      case 'connection_init':
+        if (conn.init !== undefined) return ws.close(4429, 'Too many initialisation requests');
+        conn.init = m.payload ?? null;
+        return send({ type: 'connection_ack' });
+      case 'ping':
+        return send(m.payload ? { type: 'pong', payload: m.payload } : { type: 'pong' });
+      case 'pong':
+        return undefined;
+      case 'subscribe':
+        if (conn.init === undefined) return ws.close(4401, 'Unauthorized');
+        if (ops.has(m.id)) return ws.close(4409, `Subscriber for ${m.id} already exists`);
+        return subscribe(m.id, m.payload);
+      case 'complete':
+        conn.completed.push(m.id);
+        ops.get(m.id)?.();
+        ops.delete(m.id);
+        return undefined;
+      default:
+        return ws.close(4400, `Invalid message type ${m.type}`);
+    }
+  });
+  ws.on('close', (code) => {
+    conn.open = false;
+    conn.closeCode = code;
+    clearInterval(keepAlive);
+    for (const stop of ops.values()) stop();
+    ops.clear();
+  });
+}
+
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.map': 'application/json' };
 
 /**
  * Starts the server on a free port. mode: 'ok' | 'down' (HTTP 503 like a proxy before a stopped Hasura) |
- * 'refuse' (connection dropped) | 'graphql-error' (a Hasura validation error). Returns { url, setMode, close, requests }.
+ * 'refuse' (connection dropped) | 'graphql-error' (a Hasura validation error). wsMode, for the websocket: 'ok' |
+ * 'refuse' (the upgrade is answered 400, like a proxy without websocket support) | 'graphql-error' (connects, but
+ * _stream subscriptions are refused). Returns { url, setMode, setWsMode, resetLive, finishLive, liveCount, close,
+ * requests, upgrades, wsConnections }.
  */
 export async function startServer(distDir) {
   let mode = 'ok';
+  let wsMode = 'ok';
   const requests = [];
+  const upgrades = [];
+  const wsConnections = [];
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false) });
   const server = createServer(async (req, res) => {
     if (req.method === 'POST' && req.url === '/v1/graphql') {
       let text = '';
@@ -247,13 +375,42 @@ export async function startServer(distDir) {
       res.writeHead(404).end('not found');
     }
   });
+  server.on('upgrade', (req, socket, head) => {
+    upgrades.push({ url: req.url, headers: req.headers });
+    if (new URL(req.url, 'http://x').pathname !== '/v1/graphql' || wsMode === 'refuse') {
+      const body = 'websocket upgrade refused\n';
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = { headers: req.headers, protocol: ws.protocol, init: undefined, messages: [], subscriptions: [], completed: [], open: true, closeCode: null };
+      wsConnections.push(conn);
+      if (ws.protocol !== SUBPROTOCOL) return ws.close(4406, 'Subprotocol not acceptable');
+      const connMode = wsMode;
+      serveGraphqlWs(ws, req, conn, () => connMode);
+    });
+  });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address();
   return {
     url: `http://127.0.0.1:${port}/`,
     requests,
+    upgrades,
+    wsConnections,
     setMode: (m) => { mode = m; },
-    resetLive: () => { liveStart = Date.now(); },
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+    setWsMode: (m) => { wsMode = m; },
+    /** Restarts the live run: 'running', 20 samples, one more every sampleMs, 'ok' after runMs (default: never). */
+    resetLive: ({ sampleMs = 500, runMs = Infinity } = {}) => {
+      Object.assign(LIVE_RUN, LIVE_RUNNING, { started_at: ts(Date.now() - 20_000) });
+      Object.assign(live, { start: Date.now(), sampleMs, endAt: Date.now() + runMs });
+    },
+    /** Ends the live run now: no more samples, its row turns 'ok'. */
+    finishLive: () => { live.endAt = Math.min(live.endAt, Date.now()); liveTick(); },
+    liveCount,
+    close: () => new Promise((r) => {
+      for (const ws of wss.clients) ws.terminate();
+      server.closeAllConnections();
+      server.close(r);
+    }),
   };
 }

@@ -38,8 +38,13 @@ after(async () => {
   if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
+const openPages = new Set();
+
+/** Opens hash in a new tab. A test that fails before closing its tab leaves it open; the next live test closes it. */
 async function open(hash) {
   const page = await context.newPage();
+  openPages.add(page);
+  page.on('close', () => openPages.delete(page));
   page.on('pageerror', (e) => pageErrors.push(`${hash}: ${e.message}`));
   await page.goto(`${server.url}${hash}`);
   return page;
@@ -95,17 +100,129 @@ test('run page shows facts and draws throughput, latency and error charts with w
   await page.close();
 });
 
-test('run page polls a running run every 2 s and adds new samples', async () => {
-  server.resetLive();
+/** Waits (in Node) until fn() is true. */
+async function until(fn, what, timeout = 10_000) {
+  const end = Date.now() + timeout;
+  while (!(await fn())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Closes tabs left open by a failed test, so that their polling can't be counted by the next one. */
+async function closeLeftovers() {
+  for (const p of [...openPages]) await p.close();
+}
+
+const liveRequests = (since, name) => server.requests.slice(since).filter((r) => r.body.includes(IDS.live) && r.body.includes(name));
+const points = async (page) => Number(await page.getAttribute('.charts', 'data-points'));
+
+test('run page follows a running run live over a Hasura streaming subscription, without polling, until it ends', async () => {
+  await closeLeftovers();
+  server.setMode('ok');
+  server.setWsMode('ok');
+  server.resetLive({ sampleMs: 300 });
+  const since = server.requests.length;
+  const conns = server.wsConnections.length;
   const page = await open(`#/run/${IDS.live}`);
+  await page.waitForSelector('.live[data-mode="live"]');
+  assert.equal(await page.textContent('.live .live-badge'), 'live');
+  await page.waitForSelector('.charts[data-drawn]');
+  const initial = Number(await page.getAttribute('.charts', 'data-drawn'));
+  const start = await points(page);
+  // The stream brings a new sample every ~300 ms; no HTTP request for this run meanwhile.
+  await page.waitForFunction((n) => Number(document.querySelector('.charts')?.getAttribute('data-points')) >= n + 5, start, { timeout: 10_000 });
+  assert.equal(liveRequests(since, 'RunSamples').length, 1, 'only the first page of samples came over HTTP');
+  assert.equal(liveRequests(since, 'query Run(').length, 1, 'the run row was fetched once over HTTP');
+  assert.match(await page.textContent('.live'), /live streaming from Hasura · updated/);
+  await page.screenshot({ path: join(ARTIFACTS, 'run-live-stream.png'), fullPage: true });
+
+  assert.equal(server.wsConnections.length, conns + 1, 'one websocket');
+  const conn = server.wsConnections.at(-1);
+  assert.equal(conn.protocol, 'graphql-transport-ws');
+  assert.equal(conn.init, null, 'connection_init without payload: anonymous');
+  const byName = Object.fromEntries(conn.subscriptions.map((sub) => [sub.operationName, sub]));
+  assert.deepEqual(Object.keys(byName).sort(), ['RunLive', 'RunSamplesStream']);
+  assert.deepEqual(byName.RunSamplesStream.variables, { id: IDS.live, afterSeq: initial, batch: 1000 }, 'the stream starts after the last seq fetched');
+  assert.ok(conn.messages.some((m) => m.type === 'pong'), 'answered the server keep-alive pings');
+
+  // The run ends: the page shows it, closes the socket, fetches what came last once, and stops.
+  server.finishLive();
+  await page.waitForSelector('.live[data-mode="done"]', { timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelector('.run-header .status')?.textContent === 'ok');
+  await until(() => !conn.open, 'the websocket to close');
+  assert.equal(conn.closeCode, 1000);
+  assert.deepEqual(conn.completed.sort(), [byName.RunLive.id, byName.RunSamplesStream.id].sort(), 'both subscriptions completed');
+  await until(async () => (await points(page)) === server.liveCount(), 'every sample of the run, each once');
+  assert.ok(liveRequests(since, 'RunSamples').length <= 2, 'at most one catch-up fetch after the end');
+  const after = server.requests.length;
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(liveRequests(after, '').length, 0, 'no polling once the run has ended');
+  assert.equal(await points(page), server.liveCount());
+  assert.match(await page.textContent('main'), /throughput \(ops\/s\)\s*800/, 'the final summary is shown');
+  await page.screenshot({ path: join(ARTIFACTS, 'run-live-ended.png'), fullPage: true });
+  await page.close();
+});
+
+test('run page falls back to polling every 2 s when the websocket upgrade is refused', async () => {
+  await closeLeftovers();
+  server.setWsMode('refuse');
+  server.resetLive();
+  const since = server.requests.length;
+  const upgrades = server.upgrades.length;
+  const page = await open(`#/run/${IDS.live}`);
+  await page.waitForSelector('.live[data-mode="polling"]');
+  assert.equal(await page.textContent('.live .live-badge'), 'polling');
+  assert.match(await page.getAttribute('.live', 'title'), /websocket could not be used \((websocket failed|websocket closed abnormally)/);
   await page.waitForSelector('.charts[data-drawn]');
   const first = Number(await page.getAttribute('.charts', 'data-drawn'));
-  await page.waitForFunction((n) => /Live: updated/.test(document.querySelector('.live')?.textContent ?? '')
+  await page.waitForFunction((n) => /polling every 2 s · updated/.test(document.querySelector('.live')?.textContent ?? '')
     && Number(document.querySelector('.charts')?.getAttribute('data-points')) > n, first, { timeout: 10_000 });
-  await page.screenshot({ path: join(ARTIFACTS, 'run-live.png'), fullPage: true });
-  const polls = server.requests.filter((r) => r.body.includes('RunSamples') && r.body.includes(IDS.live));
-  assert.ok(polls.length >= 2, `polled ${polls.length} times`);
+  await until(() => liveRequests(since, 'RunSamples').length >= 3, 'two polls after the first fetch');
+  await page.screenshot({ path: join(ARTIFACTS, 'run-live-polling.png'), fullPage: true });
+  const polls = liveRequests(since, 'RunSamples');
   assert.ok(JSON.parse(polls.at(-1).body).variables.afterSeq >= first, 'keyset paging from the last seq');
+  assert.equal(server.upgrades.length, upgrades + 1, 'the websocket was tried once, not retried');
+
+  server.finishLive();
+  await page.waitForSelector('.live[data-mode="done"]', { timeout: 10_000 });
+  await until(async () => (await points(page)) === server.liveCount(), 'every sample of the run');
+  const after = server.requests.length;
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(liveRequests(after, '').length, 0, 'polling stopped when the run ended');
+  await page.close();
+});
+
+test('run page falls back to polling when Hasura refuses the stream subscription', async () => {
+  await closeLeftovers();
+  server.setWsMode('graphql-error');
+  server.resetLive();
+  const since = server.requests.length;
+  const page = await open(`#/run/${IDS.live}`);
+  await page.waitForSelector('.live[data-mode="polling"]');
+  assert.match(await page.getAttribute('.live', 'title'), /refused the subscription: field 'samples_stream' not found/);
+  await until(() => !server.wsConnections.at(-1).open, 'the client to close the websocket');
+  await until(() => liveRequests(since, 'RunSamples').length >= 2, 'a poll');
+  await page.close();
+  server.setWsMode('ok');
+});
+
+test('leaving a live run page closes its websocket', async () => {
+  await closeLeftovers();
+  server.setWsMode('ok');
+  server.resetLive();
+  const page = await open(`#/run/${IDS.live}`);
+  await page.waitForSelector('.live[data-mode="live"]');
+  const conn = server.wsConnections.at(-1);
+  assert.ok(conn.open);
+  await page.goto(`${server.url}#/runs`);
+  await page.waitForSelector('table.runs-table tbody tr');
+  await until(() => !conn.open, 'the websocket to close on leaving');
+  assert.equal(conn.closeCode, 1000);
+  assert.equal(conn.completed.length, 2);
+  const since = server.requests.length;
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.deepEqual(liveRequests(since, '').map((r) => r.body), [], 'no polling after leaving');
   await page.close();
 });
 
@@ -184,12 +301,21 @@ test('a run with 100k samples goes from data received to charts drawn in under a
   assert.ok(best < 1000, `best of 3 took ${best} ms`);
 });
 
-test('anonymous only: no request carried an admin secret or role header; no page errors', () => {
+test('anonymous only: no request or websocket carried an admin secret or role header; no page errors', () => {
   assert.ok(server.requests.length > 10);
   for (const r of server.requests) {
     assert.equal(r.headers['x-hasura-admin-secret'], undefined);
     assert.equal(r.headers['x-hasura-role'], undefined);
     assert.ok(JSON.parse(r.body).variables !== undefined);
+  }
+  assert.ok(server.upgrades.length >= 4 && server.wsConnections.length >= 3);
+  for (const u of server.upgrades) {
+    assert.equal(u.headers['x-hasura-admin-secret'], undefined);
+    assert.equal(u.headers['x-hasura-role'], undefined);
+  }
+  for (const c of server.wsConnections) {
+    assert.equal(c.init, null, 'connection_init carries no headers');
+    for (const sub of c.subscriptions) assert.ok(sub.variables && Object.keys(sub.variables).length > 0);
   }
   assert.deepEqual(pageErrors, []);
 });
