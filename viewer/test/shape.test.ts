@@ -52,13 +52,13 @@ describe('samplesToSeries', () => {
     expect(twice).toEqual(once);
   });
 
-  it('shapes 100k rows quickly', () => {
+  // Speed is measured by the browser test (data received → charts drawn, best of three), not by a timed unit
+  // test on a shared machine; this checks that a 100k-row run shapes completely and in order.
+  it('shapes 100k rows', () => {
     const rows = Array.from({ length: 100_000 }, (_, i) => row(i, i < 60 ? 'warmup' : 'measure'));
-    const t = performance.now();
     const s = samplesToSeries(rows);
-    const ms = performance.now() - t;
     expect(s.x).toHaveLength(100_000);
-    expect(ms).toBeLessThan(1000);
+    expect(s.x[0]).toBeLessThan(s.x[99_999]);
   });
 });
 
