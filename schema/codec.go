@@ -193,6 +193,9 @@ func (s *Started) validate() error {
 	if s.Host.CPUCores < 0 || s.Host.MemoryBytes < 0 {
 		return bad("host", "negative cpu_cores or memory_bytes")
 	}
+	if s.Host.CPUCores > math.MaxInt32 {
+		return bad("host.cpu_cores", "%d does not fit the column (integer)", s.Host.CPUCores)
+	}
 	if len(s.Parameters) > 0 && !isJSONObject(s.Parameters) {
 		return bad("parameters", "must be a JSON object")
 	}

@@ -2,7 +2,8 @@
 // in one run on one PostgreSQL server, and prints rows/s side by side with ratios (this machine is noisy; only
 // ratios measured together mean something). Run it with `make bench-sink`.
 //
-//  1. raw COPY   — pgx binary COPY of the already-decoded rows, 10,000 per transaction: the physical limit.
+//  1. raw COPY   — binary COPY of the already-decoded rows (internal/pgcopy, the encoder the sink uses), 10,000 per
+//     transaction: the physical limit.
 //  2. JDBC-style — one INSERT per row, 3,000 per batch and transaction, pipelined in one round trip (what the JDBC
 //     sink's executeBatch does).
 //  3. sink       — the real sink consuming the same records from kfake: fetch, decode, validate, COPY through the
@@ -32,6 +33,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/pgcopy"
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/schema"
 	"github.com/benchpipe/benchpipe/sink/ingest"
@@ -181,6 +183,11 @@ func rawCopy(ctx context.Context, url string, recs []schema.Record) (float64, er
 		return 0, err
 	}
 	defer conn.Close(ctx)
+	// The same column-planned encoder the sink uses: the limit is the server's, not pgx's per-value planning.
+	table, err := pgcopy.LoadTable(ctx, conn, "samples", schema.SampleColumns)
+	if err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	for i := 0; i < len(recs); i += 10000 {
 		rows := make([][]any, 0, 10000)
@@ -188,7 +195,7 @@ func rawCopy(ctx context.Context, url string, recs []schema.Record) (float64, er
 			rows = append(rows, r.SampleRow())
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			_, err := tx.CopyFrom(ctx, pgx.Identifier{"samples"}, schema.SampleColumns, pgx.CopyFromRows(rows))
+			_, err := table.Copy(ctx, tx.Conn().PgConn(), rows)
 			return err
 		})
 		if err != nil {

@@ -21,6 +21,9 @@ type batch struct {
 	order    []string // table names in first-seen order, for a stable write order
 	upserts  []upsert
 	dead     []deadLetter
+	// deadSent holds dead letters Kafka already acknowledged, so a write retried after a failed transaction
+	// does not send them twice.
+	deadSent map[*kgo.Record]bool
 }
 
 type tableRows struct {
@@ -50,7 +53,7 @@ var decoders = map[string]decoder{
 }
 
 func (s *Sink) decode(recs []*kgo.Record) *batch {
-	b := &batch{recs: recs, consumed: map[string]int{}, tables: map[string]*tableRows{}}
+	b := &batch{recs: recs, consumed: map[string]int{}, tables: map[string]*tableRows{}, deadSent: map[*kgo.Record]bool{}}
 	for _, r := range recs {
 		b.consumed[r.Topic]++
 		if len(r.Value) > s.cfg.Sink.MaxRecordBytes {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/kafkaopt"
+	"github.com/benchpipe/benchpipe/internal/pgcopy"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -88,6 +89,8 @@ type Sink struct {
 
 	hwmMu sync.Mutex
 	hwm   map[topicPartition]int64 // high watermarks seen in fetches, for the lag gauge
+
+	copiers map[string]*pgcopy.Table // per table and column list; nil: pgx's CopyFrom. Used by Run's goroutine only.
 }
 
 type topicPartition struct {
@@ -105,7 +108,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Sink, error)
 	if cfg.Sink.DatabaseURL == "" {
 		return nil, errors.New("sink.database_url is empty: set it in the config file, e.g. database_url: ${DATABASE_URL}")
 	}
-	s := &Sink{cfg: cfg, opts: o, log: o.logger, formats: map[string]string{}, hwm: map[topicPartition]int64{}}
+	s := &Sink{cfg: cfg, opts: o, log: o.logger, formats: map[string]string{}, hwm: map[topicPartition]int64{}, copiers: map[string]*pgcopy.Table{}}
 	var topics []string
 	for _, t := range cfg.SinkTopics() {
 		if t.Name == cfg.Sink.DeadLetterTopic {

@@ -106,18 +106,23 @@ func TestPoisonRecordsGoToDeadLetterTopic(t *testing.T) {
 	futureVersion := `{"v":2,"type":"sample","run_id":"` + id.String() + `","seq":3,"time":"2026-01-01T00:00:00Z"}`
 	badOrder := strings.Replace(mustEncode(t, good[3]), `"p99_ms":`, `"p99_ms":-`, 1)
 	huge := `{"v":1,"pad":"` + strings.Repeat("x", 2<<20) + `"}`
+	manyCores := strings.Replace(mustEncode(t, makeRun(1)[0]), `"cpu_cores":4`, `"cpu_cores":5000000000`, 1)
+	// Valid JSON and a valid record, but PostgreSQL refuses NUL in text: found by the savepoint probe.
+	nulName := strings.Replace(mustEncode(t, makeRun(1)[0]), `"name":"e2e"`, `"name":"e\u0000e"`, 1)
 	poison := []struct{ value, reason string }{
 		{`{not json`, "invalid character"},
 		{wrongType, "seq"},
 		{futureVersion, "version 2 is not supported"},
 		{badOrder, "p99_ms"},
 		{huge, "record too large"},
+		{manyCores, "cpu_cores"},
+		{nulName, "database: "},
 	}
 	var krs []*kgo.Record
 	for i, r := range good {
 		krs = append(krs, &kgo.Record{Key: r.Key(), Value: []byte(mustEncode(t, r))})
 		if i < len(poison) {
-			krs = append(krs, &kgo.Record{Key: r.Key(), Value: []byte(poison[i].value), Headers: []kgo.RecordHeader{{Key: "origin", Value: []byte("test")}}})
+			krs = append(krs, &kgo.Record{Value: []byte(poison[i].value), Headers: []kgo.RecordHeader{{Key: "origin", Value: []byte("test")}}})
 		}
 	}
 	produceRaw(t, e.brokers, recordsTopic, krs...)

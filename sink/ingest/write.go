@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/benchpipe/benchpipe/internal/pgcopy"
 )
 
 type writeResult struct {
@@ -52,7 +54,7 @@ func (s *Sink) write(ctx context.Context, b *batch) (writeResult, error) {
 		}
 
 		// Dead letters first: once the positions move past a bad record, the dead-letter topic is its only copy.
-		if err := s.produceDeadLetters(ctx, b.dead, res.skipped); err != nil {
+		if err := s.produceDeadLetters(ctx, b, res.skipped); err != nil {
 			return err
 		}
 		for _, name := range b.order {
@@ -71,7 +73,8 @@ func (s *Sink) write(ctx context.Context, b *batch) (writeResult, error) {
 	})
 	if err != nil {
 		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && isDataError(pgErr) {
+		var valErr *pgcopy.ValueError
+		if (errors.As(err, &pgErr) && isDataError(pgErr)) || errors.As(err, &valErr) {
 			if src := s.findRefusedRecord(ctx, b); src != nil {
 				return res, &dataError{src: src, err: err}
 			}
@@ -151,6 +154,30 @@ func (s *Sink) storePositions(ctx context.Context, tx pgx.Tx, next map[topicPart
 	return nil
 }
 
+// copyRows copies rows into t's table with pgcopy, whose encoders are planned once per column: pgx re-plans the
+// encoding of every value and spends about eight times the client CPU per row. Tables pgcopy can't encode fall
+// back to pgx's CopyFrom.
+func (s *Sink) copyRows(ctx context.Context, tx pgx.Tx, t *tableRows, rows [][]any) (int64, error) {
+	key := t.table + "\x00" + strings.Join(t.columns, ",")
+	ct, ok := s.copiers[key]
+	if !ok {
+		var err error
+		ct, err = pgcopy.LoadTable(ctx, tx, t.table, t.columns)
+		if err != nil {
+			if !errors.Is(err, pgcopy.ErrUnsupportedType) {
+				return 0, fmt.Errorf("copy into %s: %w", t.table, err)
+			}
+			s.log.Info("table has a column type the fast COPY encoder lacks; using pgx", "table", t.table, "err", err)
+			ct = nil
+		}
+		s.copiers[key] = ct
+	}
+	if ct == nil {
+		return tx.CopyFrom(ctx, pgx.Identifier{t.table}, t.columns, pgx.CopyFromRows(rows))
+	}
+	return ct.Copy(ctx, tx.Conn().PgConn(), rows)
+}
+
 // insertRows writes t's rows with binary COPY and returns rows inserted and rows dropped as duplicates.
 //
 // Duplicates only come from a producer that re-sent records after a crash (the stored positions already exclude
@@ -173,7 +200,7 @@ func (s *Sink) insertRows(ctx context.Context, tx pgx.Tx, t *tableRows, skipped 
 	if _, err := tx.Exec(ctx, "SAVEPOINT direct_copy"); err != nil {
 		return 0, 0, err
 	}
-	n, err := tx.CopyFrom(ctx, pgx.Identifier{t.table}, t.columns, pgx.CopyFromRows(rows))
+	n, err := s.copyRows(ctx, tx, t, rows)
 	if err == nil {
 		_, err = tx.Exec(ctx, "RELEASE SAVEPOINT direct_copy")
 		return int(n), 0, err
@@ -281,13 +308,15 @@ const (
 // produceDeadLetters sends the batch's bad records to the dead-letter topic and waits for the acknowledgements.
 // The original key, value and headers are kept; a value the dead-letter topic refuses as too large is cut to
 // 64 KiB and marked, so a giant record can never stall the sink.
-func (s *Sink) produceDeadLetters(ctx context.Context, dead []deadLetter, skipped map[*kgo.Record]bool) error {
+func (s *Sink) produceDeadLetters(ctx context.Context, b *batch, skipped map[*kgo.Record]bool) error {
 	var out []*kgo.Record
+	var srcs []*kgo.Record
 	now := time.Now().UTC().Format(time.RFC3339Nano)
-	for _, d := range dead {
-		if skipped[d.src] {
+	for _, d := range b.dead {
+		if skipped[d.src] || b.deadSent[d.src] {
 			continue
 		}
+		srcs = append(srcs, d.src)
 		headers := append([]kgo.RecordHeader{
 			{Key: HeaderError, Value: []byte(d.reason)},
 			{Key: HeaderTopic, Value: []byte(d.src.Topic)},
@@ -304,6 +333,7 @@ func (s *Sink) produceDeadLetters(ctx context.Context, dead []deadLetter, skippe
 	results := s.cl.ProduceSync(ctx, out...)
 	for i, r := range results {
 		if r.Err == nil {
+			b.deadSent[srcs[i]] = true
 			continue
 		}
 		if errors.Is(r.Err, kerr.MessageTooLarge) || errors.Is(r.Err, kerr.RecordListTooLarge) {
@@ -313,6 +343,7 @@ func (s *Sink) produceDeadLetters(ctx context.Context, dead []deadLetter, skippe
 			if err := s.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 				return fmt.Errorf("dead-letter topic %s: %w", s.cfg.Sink.DeadLetterTopic, err)
 			}
+			b.deadSent[srcs[i]] = true
 			continue
 		}
 		return fmt.Errorf("dead-letter topic %s: %w", s.cfg.Sink.DeadLetterTopic, r.Err)
