@@ -12,6 +12,7 @@ import (
 
 	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/producer/mqttload"
+	"github.com/benchpipe/benchpipe/producer/pgbench"
 	"github.com/benchpipe/benchpipe/producer/spoolcmd"
 )
 
@@ -19,6 +20,8 @@ const usage = `producer — benchmark an MQTT broker or PostgreSQL and ship the 
 
 Usage:
   producer mqtt [flags]               MQTT load with end-to-end latency, loss, duplicates, reordering
+  producer pgbench [flags] -- [pgbench options]
+                                      real pgbench with exact latency percentiles from every transaction
   producer compare RUN_A RUN_B        compare two runs over GraphQL (also --baseline last|RUN_ID RUN_ID)
   producer spool status|flush         records waiting for Kafka, or deliver them now
 
@@ -31,6 +34,7 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 var commands = map[string]command{
 	"mqtt":    mqttload.Run,
+	"pgbench": pgbench.Run,
 	"compare": compare.Run,
 	"spool":   spoolcmd.Run,
 }

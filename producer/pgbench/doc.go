@@ -1,8 +1,12 @@
-// Package pgbench reads what pgbench (PostgreSQL 14–18) writes: the progress lines and messages
-// on stderr, the summary on stdout, and the per-transaction and aggregated log files written
-// with -l. It only parses; running pgbench is the job of the runner built on top of it.
+// Package pgbench is `producer pgbench`: Run starts the real pgbench with the user's arguments untouched plus
+// -P 1 --progress-timestamp and a private per-transaction log, turns every transaction of that log into HDR
+// histograms per progress interval and for the whole run (warm-up excluded), publishes a sample per interval and a
+// run record with pgbench's own parsed summary beside ours, and always finishes the run (ok, failed with
+// pgbench's error text, or aborted).
 //
-// A runner wires the pieces like this:
+// Underneath, the package reads what pgbench (PostgreSQL 14–18) writes: the progress lines and messages on
+// stderr, the summary on stdout, and the per-transaction and aggregated log files written with -l. The runner
+// wires those parsers like this:
 //
 //	stdout (after exit)      → ParseSummary
 //	stderr, line by line     → ClassifyStderr (progress lines, errors, "Run was aborted")

@@ -1,0 +1,629 @@
+package pgbench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/producer/compare"
+	"github.com/benchpipe/benchpipe/producer/hostinfo"
+	"github.com/benchpipe/benchpipe/producer/publish"
+	"github.com/benchpipe/benchpipe/producer/runrec"
+	"github.com/benchpipe/benchpipe/producer/stats"
+	"github.com/benchpipe/benchpipe/schema"
+)
+
+// Exit codes of Run besides pgbench's own, which are passed on (0 ok, 1 bad options or no connection, 2 the run
+// was aborted by an error).
+const (
+	ExitOK      = 0   // pgbench completed the run
+	ExitFailed  = 1   // pgbench failed to start or connect (pgbench's 1), or the producer could not run it
+	ExitUsage   = 2   // bad producer flags; nothing ran and nothing was recorded (pgbench uses 2 for aborted runs)
+	ExitAborted = 130 // interrupted by SIGINT or SIGTERM (or the caller's context); pgbench was stopped
+)
+
+// recordsCloseTimeout bounds how long Run waits at the end for the spool to reach Kafka; what is left is shipped
+// by the next producer run.
+const recordsCloseTimeout = 10 * time.Second
+
+// serverVersionTimeout bounds the best-effort SHOW server_version before the run.
+const serverVersionTimeout = 3 * time.Second
+
+const usageText = `Usage: producer pgbench [flags] -- [pgbench options] [dbname]
+
+Runs the real pgbench with your options, untouched, and records the run: one sample per progress interval
+(every second) with exact latency percentiles of every transaction that ended in it, read from pgbench's
+per-transaction log as it is written, and pgbench's own figures from its progress line; at the end, pgbench's
+summary next to the producer's totals, and any disagreement between them. Run records (run_started, samples,
+run_finished) go to Kafka through the producer's spool when kafka.brokers is configured.
+
+The producer adds -P 1, --progress-timestamp and -l --log-prefix <private temporary directory>, unless your
+options already decide them: with your own -P N the samples are N seconds apart; with your own -l (and
+--log-prefix) your log files are followed and kept; --sampling-rate makes the percentiles estimates;
+--aggregate-interval leaves no per-transaction log, hence no percentiles. What is lost is said on stderr.
+pgbench runs with LC_ALL=C; PGHOST, PGPORT, PGUSER, PGDATABASE and PGPASSWORD reach it unchanged, and no
+password is ever recorded or printed.
+
+Examples:
+  producer pgbench -- -c 8 -j 2 -T 60 bench                      # 60 one-second samples
+  producer pgbench --init-scale 10 --warmup 10s -- -S -c 8 -j 2 -T 70 -h db.lab -U bench bench
+  PGPASSWORD=secret producer pgbench --name nightly --tag site=lab -- -R 500 -L 20 -T 300 postgresql://bench@db/bench
+  producer pgbench --summary-json out.json -- -f ./mix.sql@3 -b select-only@1 -c 16 -T 120 bench
+
+The warm-up is part of pgbench's -T: with -T 70 --warmup 10s, 60 s are measured. Exit status: pgbench's own
+(0 ok, 1 bad options or no connection, 2 aborted by errors), 2 also for bad producer flags, 130 interrupted.
+
+Flags:
+`
+
+// cliFlags holds the parsed command line.
+type cliFlags struct {
+	configPath  string
+	pgbenchPath string
+	warmup      time.Duration
+	initScale   int
+	name        string
+	tags        map[string]string
+	summaryJSON string
+	keepLogs    bool
+	logDir      string
+	compareWith string
+	maxRegress  compare.Thresholds
+	pgbenchArgs []string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*cliFlags, error) {
+	f := &cliFlags{tags: map[string]string{}}
+	fs := flag.NewFlagSet("producer pgbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&f.configPath, "config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
+	fs.StringVar(&f.pgbenchPath, "pgbench", "", "pgbench `binary` (default producer.pgbench.path from the configuration, else pgbench on PATH)")
+	fs.DurationVar(&f.warmup, "warmup", 0, "treat the first `D` of the run as warm-up: sampled and shown, excluded from the totals (rounded up to whole progress intervals)")
+	fs.IntVar(&f.initScale, "init-scale", 0, "first initialise the database with pgbench -i -s `N` (same connection options), as a phase of the run")
+	fs.StringVar(&f.name, "name", "", "run `name` shown in the viewer")
+	fs.Func("tag", "run tag `k=v` (repeatable); adds to producer.tags from the configuration", func(s string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("%q is not k=v", s)
+		}
+		f.tags[k] = v
+		return nil
+	})
+	fs.StringVar(&f.summaryJSON, "summary-json", "", "write the run's summary as JSON to `FILE`")
+	fs.StringVar(&f.compareWith, "compare-with", "", "after the run, wait until it is in the database and compare it over GraphQL (graphql.url) with `last|RUN_ID`: last = the latest finished run with the same kind, device and parameters")
+	fs.Var(&f.maxRegress, "max-regression", "with --compare-with: exit 1 when a figure is worse by more than `SPEC`, e.g. 5% or tps=3%,p99=10% (repeatable)")
+	fs.BoolVar(&f.keepLogs, "keep-logs", false, "keep the per-transaction log files the producer had pgbench write (their directory is printed and in --summary-json)")
+	fs.StringVar(&f.logDir, "log-dir", "", "create the private per-transaction log directory in `DIR` (default $TMPDIR); it grows by about 35 bytes per transaction, freed as it is read")
+	if err := fs.Parse(args); err != nil {
+		if strings.Contains(err.Error(), "flag provided but not defined") {
+			fmt.Fprintln(stderr, "producer pgbench: pgbench's own options go after --, e.g. producer pgbench --warmup 5s -- -c 4 -T 30 mydb")
+		}
+		return nil, err
+	}
+	f.pgbenchArgs = fs.Args()
+	if f.warmup < 0 {
+		return nil, errors.New("--warmup must not be negative")
+	}
+	if f.initScale < 0 {
+		return nil, errors.New("--init-scale must be positive")
+	}
+	return f, nil
+}
+
+// parameters is the run_started parameters object: the pgbench command line and the producer's flags.
+type parameters struct {
+	PgbenchArgs           []string `json:"pgbench_args"`      // as given, passwords removed
+	Command               []string `json:"pgbench_command"`   // as run: the producer's additions first
+	Added                 []string `json:"added_by_producer"` // what the producer added
+	Clients               int      `json:"clients"`
+	Threads               int      `json:"threads"`
+	DurationS             float64  `json:"duration_s,omitempty"`
+	TransactionsPerClient int64    `json:"transactions_per_client,omitempty"`
+	Rate                  float64  `json:"rate,omitempty"`
+	LatencyLimitMs        float64  `json:"latency_limit_ms,omitempty"`
+	MaxTries              int64    `json:"max_tries"`
+	Scripts               []string `json:"scripts"`
+	Protocol              string   `json:"protocol,omitempty"`
+	Connect               bool     `json:"connect_per_transaction,omitempty"`
+	ProgressS             float64  `json:"progress_interval_s"`
+	WarmupS               float64  `json:"warmup_s"`
+	InitScale             int      `json:"init_scale,omitempty"`
+	LatencySource         string   `json:"latency_source"`
+	SamplingRate          float64  `json:"sampling_rate,omitempty"`
+}
+
+// Run is the `producer pgbench` subcommand: it parses args (producer flags, then pgbench's after "--"), runs
+// pgbench once (after pgbench -i with --init-scale), prints a progress line per sample and the summary to stdout,
+// publishes the run's records, and returns pgbench's exit status (see the Exit constants). SIGINT and SIGTERM,
+// like ctx ending, stop pgbench; the run is recorded as aborted.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "producer pgbench: %v\n", err)
+		return ExitUsage
+	}
+	cfg, err := config.Resolve(f.configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "producer pgbench: configuration:\n%v\n", err)
+		return ExitUsage
+	}
+	// Signals are caught here rather than with signal.NotifyContext so the very signal can be passed on.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	path := f.pgbenchPath
+	if path == "" {
+		path = cfg.Producer.Pgbench.Path
+	}
+	if path == "" {
+		path = "pgbench"
+	}
+	if path, err = exec.LookPath(path); err != nil {
+		fmt.Fprintf(stderr, "producer pgbench: %v: install pgbench (postgresql-contrib, or postgresql-client on Debian) or set producer.pgbench.path\n", err)
+		return ExitFailed
+	}
+	version, major, err := pgbenchVersion(ctx, path)
+	if err != nil {
+		fmt.Fprintf(stderr, "producer pgbench: %v\n", err)
+		return ExitFailed
+	}
+	b := readBenchArgs(f.pgbenchArgs, major)
+	if b.infoOnly {
+		return passThrough(ctx, path, f.pgbenchArgs, stdout, stderr)
+	}
+	if b.initMode {
+		fmt.Fprintln(stderr, "producer pgbench: -i initialises instead of benchmarking: use --init-scale N (it runs pgbench -i -s N before the run), or run pgbench -i yourself")
+		return ExitUsage
+	}
+	if f.warmup > 0 && b.duration > 0 && f.warmup >= b.duration {
+		fmt.Fprintf(stderr, "producer pgbench: --warmup %v leaves nothing to measure in pgbench's -T %d: the warm-up is part of -T\n", f.warmup, int(b.duration.Seconds()))
+		return ExitUsage
+	}
+	p := makePlan(b)
+	if f.warmup%p.interval != 0 {
+		p.notes = append(p.notes, fmt.Sprintf("--warmup %v is rounded up to whole progress intervals of %v", f.warmup, p.interval))
+	}
+	for _, n := range p.notes {
+		fmt.Fprintf(stderr, "producer pgbench: note: %s\n", n)
+	}
+	if len(b.unknown) > 0 {
+		fmt.Fprintf(stderr, "producer pgbench: warning: options %s are unknown to the producer; passed to pgbench as they are\n", strings.Join(redactArgs(b.unknown), " "))
+	}
+
+	var privateDir string
+	if p.privateLog {
+		if privateDir, err = os.MkdirTemp(f.logDir, "benchpipe-pgbench-"); err != nil {
+			fmt.Fprintf(stderr, "producer pgbench: create the per-transaction log directory: %v\n", err)
+			return ExitFailed
+		}
+		if !f.keepLogs {
+			defer os.RemoveAll(privateDir)
+		}
+	}
+	cmdArgs, added := p.command(f.pgbenchArgs, privateDir)
+
+	conn, connErr := resolveConn(b, os.Getenv)
+	if connErr != nil {
+		fmt.Fprintf(stderr, "producer pgbench: warning: %v; the run record's target stays incomplete\n", connErr)
+	}
+	target := conn.target()
+
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	pub, err := publish.Open(ctx, cfg, publish.WithLogger(logger))
+	if err != nil {
+		fmt.Fprintf(stderr, "producer pgbench: run records: %v\n", err)
+		return ExitFailed
+	}
+	r := &cliRun{f: f, cfg: cfg, pub: pub, stdout: stdout, stderr: stderr}
+	defer r.closeRecords()
+
+	// Parameters describe the load, so that `compare --baseline last` finds runs with equal ones: the private log
+	// directory differs on every run and is recorded as a placeholder.
+	recordedCmd, recordedAdded := cmdArgs, added
+	if privateDir != "" {
+		recordedCmd, recordedAdded = p.command(f.pgbenchArgs, "<private-log-dir>")
+	}
+	params := parameters{
+		PgbenchArgs: redactArgs(f.pgbenchArgs), Command: redactArgs(recordedCmd), Added: recordedAdded,
+		Clients: b.clients, Threads: b.threads, DurationS: b.duration.Seconds(), TransactionsPerClient: b.transactions,
+		Rate: b.rate, LatencyLimitMs: b.latencyLimitMs, MaxTries: b.maxTries, Scripts: redactArgs(b.scripts),
+		Protocol: b.protocol, Connect: b.connect, ProgressS: p.interval.Seconds(), WarmupS: f.warmup.Seconds(),
+		InitScale: f.initScale, LatencySource: p.mode.String(),
+	}
+	if p.mode == modeSampled {
+		params.SamplingRate = b.samplingRate
+	}
+	r.params, _ = json.Marshal(params)
+	if connErr == nil {
+		if v, err := conn.serverVersion(ctx, serverVersionTimeout); err == nil {
+			target.Version = v
+		}
+	}
+	tools := map[string]string{"pgbench": version, "go": runtime.Version()}
+	if v := moduleVersion("github.com/benchpipe/benchpipe"); v != "" && v != "(devel)" {
+		tools["benchpipe"] = v
+	}
+	r.begin(schema.Started{
+		Name: f.name, Tags: r.tags(), Parameters: r.params, Target: target,
+		Host: hostinfo.Collect(), Tools: tools, StartedAt: time.Now().UTC(),
+	})
+	r.target = target.URL
+	r.extra = &runExtra{LatencySource: p.mode.String(), Notes: p.notes}
+	if len(b.unknown) > 0 {
+		r.extra.Notes = append(r.extra.Notes, "options unknown to the producer, passed on: "+strings.Join(redactArgs(b.unknown), " "))
+	}
+
+	if f.initScale > 0 {
+		initArgs := append([]string{"-i", "-s", fmt.Sprint(f.initScale)}, b.connArgs()...)
+		fmt.Fprintf(stdout, "run %s: phase init: pgbench %s\n", r.run.ID(), strings.Join(redactArgs(initArgs), " "))
+		out, err := runInit(ctx, path, initArgs, stdout, stderr, sigs)
+		if err != nil {
+			return r.fail(schema.StatusFailed, ExitFailed, fmt.Sprintf("init: %v", err))
+		}
+		r.extra.Init = &initPhase{Scale: f.initScale, Seconds: out.endedAt.Sub(out.startedAt).Seconds(), ExitCode: out.exitCode}
+		if status, code, text := outcomeStatus(out); status != schema.StatusOK {
+			return r.fail(status, code, "init failed: "+strings.Replace(text, "pgbench ", "pgbench -i ", 1))
+		}
+		fmt.Fprintf(stdout, "run %s: phase init done in %.1f s\n", r.run.ID(), r.extra.Init.Seconds)
+	}
+
+	fmt.Fprintf(stdout, "run %s: pgbench %s → %s\n", r.run.ID(), strings.Join(redactArgs(cmdArgs), " "), target.URL)
+	s := newSampler(samplerConfig{
+		mode: p.mode, interval: p.interval, warmup: f.warmup, threads: b.threads, logOpts: b.logOptions(),
+		duration: b.duration, samplingRate: b.samplingRate,
+	})
+	progress := stats.NewProgress(stdout, stats.IsTerminal(stdout))
+	br := &benchRun{
+		path: path, args: cmdArgs, logOpts: b.logOptions(), sampler: s, stderr: stderr,
+		reclaim: p.privateLog && !f.keepLogs,
+		onSample: func(iv intervalSample) {
+			progress.Show(progressLine(iv, p))
+			r.publish(r.run.Sample(iv.Sample))
+		},
+	}
+	if p.mode != modeProgress {
+		br.prefix, br.ownDir = p.followPrefix(privateDir), p.privateLog
+	}
+	out, err := br.run(ctx, sigs)
+	progress.Done()
+	if err != nil && out == nil {
+		return r.fail(schema.StatusFailed, ExitFailed, err.Error())
+	}
+	if len(out.stdout) > 0 {
+		_, _ = stdout.Write(out.stdout)
+	}
+	if f.keepLogs && privateDir != "" {
+		r.logDir = privateDir
+		fmt.Fprintf(stdout, "per-transaction logs kept in %s\n", privateDir)
+	}
+	if out.rusage != nil {
+		r.pgbenchCPU = cpuSeconds(out.rusage)
+	}
+	code := r.complete(out, err, s.result(), p, b)
+	if f.compareWith != "" && code == ExitOK {
+		// The comparison reads the run back over GraphQL: its records must reach Kafka first.
+		r.closeRecords()
+		c, err := compare.AfterRun(ctx, cfg, r.run.ID(), f.compareWith, compare.Options{MaxRegression: f.maxRegress}, stdout)
+		if err != nil {
+			fmt.Fprintf(stderr, "producer pgbench: --compare-with: %v\n", err)
+		}
+		code = c
+	}
+	return code
+}
+
+// passThrough runs pgbench for one of its informational options (--help, --version, -b list,
+// --show-script): nothing is measured or recorded.
+func passThrough(ctx context.Context, path string, args []string, stdout, stderr io.Writer) int {
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Env = pgbenchEnv()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			return exitErr.ExitCode()
+		}
+		fmt.Fprintf(stderr, "producer pgbench: %v\n", err)
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+// outcomeStatus maps how pgbench ended to the run's status, the exit code and the error text. A pgbench that
+// died of SIGINT or SIGTERM was stopped by someone, as when Ctrl-C reaches the terminal's whole process group
+// (pgbench too, possibly before the producer hears of it): that run is aborted, not failed.
+func outcomeStatus(out *benchOutcome) (schema.Status, int, string) {
+	switch {
+	case out.interrupted:
+		return schema.StatusAborted, ExitAborted, "interrupted: pgbench was stopped"
+	case out.signal == syscall.SIGINT || out.signal == syscall.SIGTERM:
+		return schema.StatusAborted, ExitAborted, fmt.Sprintf("interrupted: pgbench was stopped by %v", out.signal)
+	case out.signal != 0:
+		return schema.StatusFailed, 128 + int(out.signal), fmt.Sprintf("pgbench was killed by signal %d (%v)", int(out.signal), out.signal)
+	case out.exitCode == 0:
+		return schema.StatusOK, ExitOK, ""
+	}
+	text := out.report.errorText()
+	if text == "" {
+		text = "no error message"
+	}
+	return schema.StatusFailed, out.exitCode, fmt.Sprintf("pgbench exited with status %d: %s", out.exitCode, text)
+}
+
+func cpuSeconds(ru *syscall.Rusage) float64 {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// progressLine is what the live display shows for a sample.
+func progressLine(iv intervalSample, p plan) stats.Line {
+	l := stats.Line{
+		Elapsed: iv.Elapsed, Phase: iv.Phase, WarmupLeft: iv.WarmupLeft, Errors: iv.Errors,
+		Rates: []stats.RateValue{{Label: "tps", PerS: iv.OpsRate}},
+	}
+	if iv.Latency != nil {
+		l.P99Ms, l.HasP99 = iv.Latency.P99Ms, true
+	}
+	var notes []string
+	if pg := iv.Pgbench; pg != nil {
+		if pg.LagMs > 0 {
+			notes = append(notes, fmt.Sprintf("lag %.2f ms", pg.LagMs))
+		}
+		if pg.Skipped > 0 {
+			notes = append(notes, fmt.Sprintf("skipped %d", pg.Skipped))
+		}
+		if pg.Retried > 0 {
+			notes = append(notes, fmt.Sprintf("retried %d", pg.Retried))
+		}
+		if p.mode == modeProgress && iv.Ops > 0 {
+			notes = append(notes, "no latency log")
+		}
+	}
+	if iv.Behind > 2*p.interval {
+		notes = append(notes, fmt.Sprintf("log %.0fs behind", iv.Behind.Seconds()))
+	}
+	l.Note = strings.Join(notes, " | ")
+	return l
+}
+
+// moduleVersion returns the version of a module built into this program, "" when unknown.
+func moduleVersion(path string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	if bi.Main.Path == path {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == path {
+			return d.Version
+		}
+	}
+	return ""
+}
+
+// cliRun is one invocation's record keeping and output.
+type cliRun struct {
+	f          *cliFlags
+	cfg        *config.Config
+	pub        *publish.Publisher
+	run        *runrec.Run
+	params     json.RawMessage
+	target     string
+	extra      *runExtra
+	logDir     string
+	pgbenchCPU float64
+	stdout     io.Writer
+	stderr     io.Writer
+
+	recordErrs    int
+	recordsClosed bool
+}
+
+func (r *cliRun) tags() map[string]string {
+	t := map[string]string{}
+	for k, v := range r.cfg.Producer.Tags {
+		t[k] = v
+	}
+	if r.cfg.Producer.Device != "" {
+		t["device"] = r.cfg.Producer.Device
+	}
+	for k, v := range r.f.tags {
+		t[k] = v
+	}
+	if len(t) == 0 {
+		return nil
+	}
+	return t
+}
+
+func (r *cliRun) begin(s schema.Started) {
+	r.run = runrec.New(schema.KindPgbench, s)
+	r.publish(r.run.Started())
+}
+
+// publish hands a record to the spool. A record that can't be spooled is reported and the run goes on: the
+// measurement is still worth its printed summary and --summary-json.
+func (r *cliRun) publish(rec schema.Record) {
+	if err := r.pub.Publish(rec); err != nil {
+		r.recordErrs++
+		if r.recordErrs <= 3 {
+			fmt.Fprintf(r.stderr, "producer pgbench: record not saved: %v\n", err)
+		}
+	}
+}
+
+// fail finishes a run that measured nothing.
+func (r *cliRun) fail(status schema.Status, code int, errText string) int {
+	fmt.Fprintf(r.stderr, "producer pgbench: %s\n", errText)
+	r.publish(r.run.Finished(status, errText, nil))
+	fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.run.ID(), status, errText)
+	r.writeSummaryJSON(status, code, errText, nil, samplerResult{})
+	return code
+}
+
+// complete finishes a run whose benchmark ran: it compares our totals with pgbench's summary, records
+// run_finished, prints the summary and writes --summary-json.
+func (r *cliRun) complete(out *benchOutcome, runErr error, res samplerResult, p plan, b benchArgs) int {
+	status, code, errText := outcomeStatus(out)
+	if runErr != nil && status == schema.StatusOK {
+		status, code, errText = schema.StatusFailed, ExitFailed, runErr.Error()
+	}
+	e := r.extra
+	e.Measured = res.measured.counts
+	e.WarmupSamples = res.warmupSamples
+	e.WholeRun = makeWholeRun(res, p.mode)
+	e.PgbenchExitCode = out.exitCode
+	if out.signal != 0 {
+		e.PgbenchSignal = out.signal.String()
+	}
+	e.LogTruncated = out.logTrunc
+	e.LateTransactions = res.late
+	e.UnparsedLogLines = out.badLogLines
+	if out.logErr != nil {
+		e.Notes = append(e.Notes, "reading the per-transaction log failed: "+out.logErr.Error())
+		fmt.Fprintf(r.stderr, "producer pgbench: warning: reading the per-transaction log failed: %v\n", out.logErr)
+	}
+	if out.badLogLines > 0 {
+		e.Notes = append(e.Notes, fmt.Sprintf("%d log lines did not parse, e.g. %s", out.badLogLines, out.firstBadLog))
+		fmt.Fprintf(r.stderr, "producer pgbench: warning: %d per-transaction log lines did not parse, e.g. %s\n", out.badLogLines, out.firstBadLog)
+	}
+	if out.report.badLines > 0 {
+		e.Notes = append(e.Notes, fmt.Sprintf("%d progress lines did not parse, e.g. %s", out.report.badLines, out.report.firstBad))
+	}
+	if out.logTrunc {
+		e.Notes = append(e.Notes, "pgbench was stopped by a signal before flushing its log buffers: the last samples may miss transactions")
+	}
+	summary, parseErr := ParseSummary(bytes.NewReader(out.stdout))
+	hasSummary := !errors.Is(parseErr, ErrNoSummary)
+	if hasSummary {
+		e.Pgbench = summaryJSON(summary, parseErr, out.report.aborted != "")
+		if p.mode == modeExact && !out.logTrunc && out.logErr == nil {
+			e.Disagreements = disagreements(e.WholeRun, summary, out.report.aborted != "" || out.exitCode != 0)
+		}
+	}
+	if len(e.Disagreements) > 0 {
+		for _, d := range e.Disagreements {
+			fmt.Fprintf(r.stderr, "producer pgbench: disagreement: %s\n", d)
+		}
+	}
+
+	var sum *schema.Summary
+	switch {
+	case res.measured.samples > 0:
+		sum = &schema.Summary{Start: time.UnixMicro(res.measured.start).UTC(), End: time.UnixMicro(res.measured.end).UTC(),
+			Figures: measuredFigures(res, p.mode)}
+	case hasSummary || res.whole.samples > 0:
+		// pgbench ran but nothing was measured (every client failed at once, or the run ended in the warm-up):
+		// the summary holds no figures, but carries pgbench's own account in Extra.
+		e.Notes = append(e.Notes, "nothing was measured: no sample outside the warm-up")
+		sum = &schema.Summary{Start: out.startedAt.UTC(), End: out.endedAt.UTC(), Figures: schema.Figures{Pgbench: &schema.PgbenchFigures{}}}
+	}
+	if sum != nil {
+		sum.Extra = marshalExtra(e)
+	}
+	r.publish(r.run.Finished(status, errText, sum))
+
+	if res.whole.samples > 0 {
+		if _, err := summaryTable(status, res, p.mode, e, b.logOptions()).WriteTo(r.stdout); err != nil {
+			fmt.Fprintf(r.stderr, "producer pgbench: print summary: %v\n", err)
+		}
+	}
+	if status != schema.StatusOK {
+		fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.run.ID(), status, errText)
+	}
+	r.writeSummaryJSON(status, code, errText, sum, res)
+	return code
+}
+
+// SummaryFile is what --summary-json writes.
+type SummaryFile struct {
+	RunID      uuid.UUID       `json:"run_id"`
+	Kind       string          `json:"kind"`
+	Status     schema.Status   `json:"status"`
+	Error      string          `json:"error,omitempty"`
+	ExitCode   int             `json:"exit_code"` // the producer's
+	Target     string          `json:"target"`
+	Parameters json.RawMessage `json:"parameters"`
+	Start      *time.Time      `json:"start,omitempty"` // of the measurement phase
+	End        *time.Time      `json:"end,omitempty"`
+	DurationS  float64         `json:"duration_s"`
+	Samples    int             `json:"samples"` // warm-up included
+	TPS        float64         `json:"tps"`     // measured transactions per second of the measurement phase
+	Totals     Counts          `json:"totals"`  // of the measurement phase
+	LatencyMs  *schema.Latency `json:"latency_ms"`
+	// Extra is the run record's Summary.Extra: the whole run, pgbench's own summary, disagreements, notes.
+	Extra json.RawMessage `json:"extra,omitempty"`
+	// LogDir holds the per-transaction logs with --keep-logs.
+	LogDir string `json:"log_dir,omitempty"`
+	// PgbenchCPUSeconds is the user and system CPU time pgbench used (the producer's own is not included).
+	PgbenchCPUSeconds float64 `json:"pgbench_cpu_s,omitempty"`
+}
+
+func (r *cliRun) writeSummaryJSON(status schema.Status, code int, errText string, sum *schema.Summary, res samplerResult) {
+	if r.f.summaryJSON == "" {
+		return
+	}
+	s := SummaryFile{RunID: r.run.ID(), Kind: schema.KindPgbench, Status: status, Error: errText, ExitCode: code,
+		Target: r.target, Parameters: r.params, Samples: res.whole.samples, Totals: res.measured.counts,
+		LogDir: r.logDir, PgbenchCPUSeconds: r.pgbenchCPU}
+	if sum != nil {
+		start, end := sum.Start, sum.End
+		s.Start, s.End, s.DurationS = &start, &end, end.Sub(start).Seconds()
+		s.TPS, s.LatencyMs, s.Extra = sum.OpsRate, sum.Latency, sum.Extra
+	} else if r.extra != nil {
+		s.Extra = marshalExtra(r.extra)
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err == nil {
+		err = os.WriteFile(r.f.summaryJSON, append(b, '\n'), 0o644)
+	}
+	if err != nil {
+		fmt.Fprintf(r.stderr, "producer pgbench: write --summary-json: %v\n", err)
+	}
+}
+
+// closeRecords waits a while for the spool to reach Kafka and says where the records are.
+func (r *cliRun) closeRecords() {
+	if r.recordsClosed {
+		return
+	}
+	r.recordsClosed = true
+	if !r.pub.Enabled() {
+		if r.run != nil {
+			fmt.Fprintf(r.stdout, "records: not sent (kafka.brokers is not configured)\n")
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), recordsCloseTimeout)
+	defer cancel()
+	if err := r.pub.Close(ctx); err != nil {
+		fmt.Fprintf(r.stderr, "producer pgbench: %v\n", err)
+		return
+	}
+	fmt.Fprintf(r.stdout, "records: delivered to Kafka topic %s\n", r.cfg.Producer.Topic)
+}
