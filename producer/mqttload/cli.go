@@ -26,8 +26,7 @@ import (
 	"github.com/benchpipe/benchpipe/perftarget/target"
 	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/producer/hostinfo"
-	"github.com/benchpipe/benchpipe/producer/publish"
-	"github.com/benchpipe/benchpipe/producer/runrec"
+	"github.com/benchpipe/benchpipe/producer/recorder"
 	"github.com/benchpipe/benchpipe/producer/stats"
 	"github.com/benchpipe/benchpipe/schema"
 )
@@ -43,10 +42,6 @@ const (
 // EnvPassword is the environment variable holding the MQTT password. There is no flag for it, so it never shows
 // in a process list or a shell history.
 const EnvPassword = "MQTT_PASSWORD"
-
-// recordsCloseTimeout bounds how long Run waits at the end for the spool to reach Kafka; what is left is shipped
-// by the next producer run.
-const recordsCloseTimeout = 10 * time.Second
 
 const usageText = `Usage: producer mqtt [flags]
 
@@ -274,7 +269,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	ec := Config{
 		Broker: f.broker, Publishers: f.publishers, Subscribers: f.subscribers, QoS: byte(f.qos), Size: f.size,
@@ -308,13 +302,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "producer mqtt: warning: %s\n", w)
 	}
 
-	pub, err := publish.Open(ctx, cfg, publish.WithLogger(logger))
+	rec, err := recorder.Open(ctx, cfg, "producer mqtt", stdout, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "producer mqtt: run records: %v\n", err)
+		fmt.Fprintf(stderr, "producer mqtt: %v\n", err)
 		return ExitFailed
 	}
-	r := &cliRun{f: f, cfg: cfg, pub: pub, stdout: stdout, stderr: stderr}
-	defer r.closeRecords()
+	r := &cliRun{Recorder: rec, f: f, cfg: cfg, stdout: stdout, stderr: stderr}
+	defer r.Close()
 
 	tools := map[string]string{"go": runtime.Version()}
 	if v := moduleVersion("github.com/eclipse/paho.mqtt.golang"); v != "" {
@@ -347,7 +341,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	host, port := brokerHostPort(ec.Broker)
 	started := schema.Started{
 		Name:       f.name,
-		Tags:       r.tags(),
+		Tags:       r.Tags(r.f.tags),
 		Parameters: params,
 		Target:     schema.Target{URL: schema.RedactURL(ec.Broker), Host: host, Port: port, Version: targetVersion},
 		Host:       hostinfo.Collect(),
@@ -358,7 +352,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bench, err := Connect(ctx, ec)
 	if err != nil {
 		// The run is recorded even though it never measured: a broker that is down is a result too.
-		r.begin(started)
+		r.Begin(schema.KindMQTT, started)
 		status := schema.StatusFailed
 		if ctx.Err() != nil {
 			status = schema.StatusAborted
@@ -371,26 +365,20 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !f.embedded {
 		started.Target.Version = bench.BrokerVersion(300 * time.Millisecond)
 	}
-	r.begin(started)
-	fmt.Fprintf(stdout, "run %s: %s → %s\n", r.run.ID(), describe(ec), schema.RedactURL(ec.Broker))
+	r.Begin(schema.KindMQTT, started)
+	fmt.Fprintf(stdout, "run %s: %s → %s\n", r.Run().ID(), describe(ec), schema.RedactURL(ec.Broker))
 
 	progress := stats.NewProgress(stdout, stats.IsTerminal(stdout))
 	res := bench.Run(ctx, func(iv Interval) {
 		progress.Show(progressLine(iv, ec.Subscribers > 0))
-		r.publish(r.run.Sample(iv.Sample))
+		r.Publish(r.Run().Sample(iv.Sample))
 	})
 	progress.Done()
 	bench.Close()
 	r.finish(res, ec, true)
 	code := exitCode(res.Status)
 	if f.compareWith != "" && res.Status == schema.StatusOK {
-		// The comparison reads the run back over GraphQL: its records must reach Kafka first.
-		r.closeRecords()
-		c, err := compare.AfterRun(ctx, cfg, r.run.ID(), f.compareWith, compare.Options{MaxRegression: f.maxRegression}, stdout)
-		if err != nil {
-			fmt.Fprintf(stderr, "producer mqtt: --compare-with: %v\n", err)
-		}
-		code = c
+		code = r.Compare(ctx, f.compareWith, f.maxRegression)
 	}
 	return code
 }
@@ -447,49 +435,12 @@ func progressLine(iv Interval, subscribers bool) stats.Line {
 
 // cliRun is one invocation's record keeping and output.
 type cliRun struct {
-	f      *cliFlags
-	cfg    *config.Config
-	pub    *publish.Publisher
-	run    *runrec.Run
+	f   *cliFlags
+	cfg *config.Config
+	*recorder.Recorder
 	params json.RawMessage
 	stdout io.Writer
 	stderr io.Writer
-
-	recordErrs    int
-	recordsClosed bool
-}
-
-func (r *cliRun) tags() map[string]string {
-	t := map[string]string{}
-	for k, v := range r.cfg.Producer.Tags {
-		t[k] = v
-	}
-	if r.cfg.Producer.Device != "" {
-		t["device"] = r.cfg.Producer.Device
-	}
-	for k, v := range r.f.tags {
-		t[k] = v
-	}
-	if len(t) == 0 {
-		return nil
-	}
-	return t
-}
-
-func (r *cliRun) begin(s schema.Started) {
-	r.run = runrec.New(schema.KindMQTT, s)
-	r.publish(r.run.Started())
-}
-
-// publish hands a record to the spool. A record that can't be spooled is reported and the run goes on: the
-// measurement is still worth its printed summary and --summary-json.
-func (r *cliRun) publish(rec schema.Record) {
-	if err := r.pub.Publish(rec); err != nil {
-		r.recordErrs++
-		if r.recordErrs <= 3 {
-			fmt.Fprintf(r.stderr, "producer mqtt: record not saved: %v\n", err)
-		}
-	}
 }
 
 // finish records the end of the run, prints its summary (when it ran) and writes --summary-json.
@@ -498,7 +449,7 @@ func (r *cliRun) finish(res *Result, ec Config, ran bool) {
 	if res.Err != nil {
 		errText = res.Err.Error()
 	}
-	r.publish(r.run.Finished(res.Status, errText, res.Summary))
+	r.Publish(r.Run().Finished(res.Status, errText, res.Summary))
 	if ran {
 		table := summaryTable(res, ec)
 		if _, err := table.WriteTo(r.stdout); err != nil {
@@ -506,10 +457,10 @@ func (r *cliRun) finish(res *Result, ec Config, ran bool) {
 		}
 	}
 	if res.Status != schema.StatusOK {
-		fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.run.ID(), res.Status, errText)
+		fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.Run().ID(), res.Status, errText)
 	}
 	if r.f.summaryJSON != "" {
-		if err := writeSummaryJSON(r.f.summaryJSON, r.run.ID(), r.params, ec, res); err != nil {
+		if err := writeSummaryJSON(r.f.summaryJSON, r.Run().ID(), r.params, ec, res); err != nil {
 			fmt.Fprintf(r.stderr, "producer mqtt: %v\n", err)
 		}
 	}
@@ -518,27 +469,6 @@ func (r *cliRun) finish(res *Result, ec Config, ran bool) {
 			fmt.Fprintf(r.stderr, "producer mqtt: --perftool-compat: %v\n", err)
 		}
 	}
-}
-
-// closeRecords waits a while for the spool to reach Kafka and says where the records are.
-func (r *cliRun) closeRecords() {
-	if r.recordsClosed {
-		return
-	}
-	r.recordsClosed = true
-	if !r.pub.Enabled() {
-		if r.run != nil {
-			fmt.Fprintf(r.stdout, "records: not sent (kafka.brokers is not configured)\n")
-		}
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), recordsCloseTimeout)
-	defer cancel()
-	if err := r.pub.Close(ctx); err != nil {
-		fmt.Fprintf(r.stderr, "producer mqtt: %v\n", err)
-		return
-	}
-	fmt.Fprintf(r.stdout, "records: delivered to Kafka topic %s\n", r.cfg.Producer.Topic)
 }
 
 func summaryTable(res *Result, ec Config) *stats.Table {

@@ -49,6 +49,5 @@ func (r *cliRun) publishPerftool(res *Result, ec Config) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	return r.pub.PublishRaw(r.f.perftoolTopic, []byte(r.run.ID().String()), sinetstream.EncodeV3(now, payload), now)
+	return r.PublishRaw(r.f.perftoolTopic, sinetstream.EncodeV3(time.Now(), payload))
 }

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -23,8 +22,7 @@ import (
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/producer/hostinfo"
-	"github.com/benchpipe/benchpipe/producer/publish"
-	"github.com/benchpipe/benchpipe/producer/runrec"
+	"github.com/benchpipe/benchpipe/producer/recorder"
 	"github.com/benchpipe/benchpipe/producer/stats"
 	"github.com/benchpipe/benchpipe/schema"
 )
@@ -37,10 +35,6 @@ const (
 	ExitUsage   = 2   // bad producer flags; nothing ran and nothing was recorded (pgbench uses 2 for aborted runs)
 	ExitAborted = 130 // interrupted by SIGINT or SIGTERM (or the caller's context); pgbench was stopped
 )
-
-// recordsCloseTimeout bounds how long Run waits at the end for the spool to reach Kafka; what is left is shipped
-// by the next producer run.
-const recordsCloseTimeout = 10 * time.Second
 
 // serverVersionTimeout bounds the best-effort SHOW server_version before the run.
 const serverVersionTimeout = 3 * time.Second
@@ -232,14 +226,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	target := conn.target()
 
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	pub, err := publish.Open(ctx, cfg, publish.WithLogger(logger))
+	rec, err := recorder.Open(ctx, cfg, "producer pgbench", stdout, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "producer pgbench: run records: %v\n", err)
+		fmt.Fprintf(stderr, "producer pgbench: %v\n", err)
 		return ExitFailed
 	}
-	r := &cliRun{f: f, cfg: cfg, pub: pub, stdout: stdout, stderr: stderr}
-	defer r.closeRecords()
+	r := &cliRun{Recorder: rec, f: f, cfg: cfg, stdout: stdout, stderr: stderr}
+	defer r.Close()
 
 	// Parameters describe the load, so that `compare --baseline last` finds runs with equal ones: the private log
 	// directory differs on every run and is recorded as a placeholder.
@@ -267,8 +260,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if v := moduleVersion("github.com/benchpipe/benchpipe"); v != "" && v != "(devel)" {
 		tools["benchpipe"] = v
 	}
-	r.begin(schema.Started{
-		Name: f.name, Tags: r.tags(), Parameters: r.params, Target: target,
+	r.Begin(schema.KindPgbench, schema.Started{
+		Name: f.name, Tags: r.Tags(r.f.tags), Parameters: r.params, Target: target,
 		Host: hostinfo.Collect(), Tools: tools, StartedAt: time.Now().UTC(),
 	})
 	r.target = target.URL
@@ -279,7 +272,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	if f.initScale > 0 {
 		initArgs := append([]string{"-i", "-s", fmt.Sprint(f.initScale)}, b.connArgs()...)
-		fmt.Fprintf(stdout, "run %s: phase init: pgbench %s\n", r.run.ID(), strings.Join(redactArgs(initArgs), " "))
+		fmt.Fprintf(stdout, "run %s: phase init: pgbench %s\n", r.Run().ID(), strings.Join(redactArgs(initArgs), " "))
 		out, err := runInit(ctx, path, initArgs, stdout, stderr, sigs)
 		if err != nil {
 			return r.fail(schema.StatusFailed, ExitFailed, fmt.Sprintf("init: %v", err))
@@ -288,10 +281,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if status, code, text := outcomeStatus(out); status != schema.StatusOK {
 			return r.fail(status, code, "init failed: "+strings.Replace(text, "pgbench ", "pgbench -i ", 1))
 		}
-		fmt.Fprintf(stdout, "run %s: phase init done in %.1f s\n", r.run.ID(), r.extra.Init.Seconds)
+		fmt.Fprintf(stdout, "run %s: phase init done in %.1f s\n", r.Run().ID(), r.extra.Init.Seconds)
 	}
 
-	fmt.Fprintf(stdout, "run %s: pgbench %s → %s\n", r.run.ID(), strings.Join(redactArgs(cmdArgs), " "), target.URL)
+	fmt.Fprintf(stdout, "run %s: pgbench %s → %s\n", r.Run().ID(), strings.Join(redactArgs(cmdArgs), " "), target.URL)
 	s := newSampler(samplerConfig{
 		mode: p.mode, interval: p.interval, warmup: f.warmup, threads: b.threads, logOpts: b.logOptions(),
 		duration: b.duration, samplingRate: b.samplingRate,
@@ -302,7 +295,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		reclaim: p.privateLog && !f.keepLogs,
 		onSample: func(iv intervalSample) {
 			progress.Show(progressLine(iv, p))
-			r.publish(r.run.Sample(iv.Sample))
+			r.Publish(r.Run().Sample(iv.Sample))
 		},
 	}
 	if p.mode != modeProgress {
@@ -325,13 +318,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	code := r.complete(out, err, s.result(), p, b)
 	if f.compareWith != "" && code == ExitOK {
-		// The comparison reads the run back over GraphQL: its records must reach Kafka first.
-		r.closeRecords()
-		c, err := compare.AfterRun(ctx, cfg, r.run.ID(), f.compareWith, compare.Options{MaxRegression: f.maxRegress}, stdout)
-		if err != nil {
-			fmt.Fprintf(stderr, "producer pgbench: --compare-with: %v\n", err)
-		}
-		code = c
+		code = r.Compare(ctx, f.compareWith, f.maxRegress)
 	}
 	return code
 }
@@ -428,10 +415,9 @@ func moduleVersion(path string) string {
 
 // cliRun is one invocation's record keeping and output.
 type cliRun struct {
-	f          *cliFlags
-	cfg        *config.Config
-	pub        *publish.Publisher
-	run        *runrec.Run
+	f   *cliFlags
+	cfg *config.Config
+	*recorder.Recorder
 	params     json.RawMessage
 	target     string
 	extra      *runExtra
@@ -439,49 +425,13 @@ type cliRun struct {
 	pgbenchCPU float64
 	stdout     io.Writer
 	stderr     io.Writer
-
-	recordErrs    int
-	recordsClosed bool
-}
-
-func (r *cliRun) tags() map[string]string {
-	t := map[string]string{}
-	for k, v := range r.cfg.Producer.Tags {
-		t[k] = v
-	}
-	if r.cfg.Producer.Device != "" {
-		t["device"] = r.cfg.Producer.Device
-	}
-	for k, v := range r.f.tags {
-		t[k] = v
-	}
-	if len(t) == 0 {
-		return nil
-	}
-	return t
-}
-
-func (r *cliRun) begin(s schema.Started) {
-	r.run = runrec.New(schema.KindPgbench, s)
-	r.publish(r.run.Started())
-}
-
-// publish hands a record to the spool. A record that can't be spooled is reported and the run goes on: the
-// measurement is still worth its printed summary and --summary-json.
-func (r *cliRun) publish(rec schema.Record) {
-	if err := r.pub.Publish(rec); err != nil {
-		r.recordErrs++
-		if r.recordErrs <= 3 {
-			fmt.Fprintf(r.stderr, "producer pgbench: record not saved: %v\n", err)
-		}
-	}
 }
 
 // fail finishes a run that measured nothing.
 func (r *cliRun) fail(status schema.Status, code int, errText string) int {
 	fmt.Fprintf(r.stderr, "producer pgbench: %s\n", errText)
-	r.publish(r.run.Finished(status, errText, nil))
-	fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.run.ID(), status, errText)
+	r.Publish(r.Run().Finished(status, errText, nil))
+	fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.Run().ID(), status, errText)
 	r.writeSummaryJSON(status, code, errText, nil, samplerResult{})
 	return code
 }
@@ -546,7 +496,7 @@ func (r *cliRun) complete(out *benchOutcome, runErr error, res samplerResult, p 
 	if sum != nil {
 		sum.Extra = marshalExtra(e)
 	}
-	r.publish(r.run.Finished(status, errText, sum))
+	r.Publish(r.Run().Finished(status, errText, sum))
 
 	if res.whole.samples > 0 {
 		if _, err := summaryTable(status, res, p.mode, e, b.logOptions()).WriteTo(r.stdout); err != nil {
@@ -554,7 +504,7 @@ func (r *cliRun) complete(out *benchOutcome, runErr error, res samplerResult, p 
 		}
 	}
 	if status != schema.StatusOK {
-		fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.run.ID(), status, errText)
+		fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.Run().ID(), status, errText)
 	}
 	r.writeSummaryJSON(status, code, errText, sum, res)
 	return code
@@ -588,7 +538,7 @@ func (r *cliRun) writeSummaryJSON(status schema.Status, code int, errText string
 	if r.f.summaryJSON == "" {
 		return
 	}
-	s := SummaryFile{RunID: r.run.ID(), Kind: schema.KindPgbench, Status: status, Error: errText, ExitCode: code,
+	s := SummaryFile{RunID: r.Run().ID(), Kind: schema.KindPgbench, Status: status, Error: errText, ExitCode: code,
 		Target: r.target, Parameters: r.params, Samples: res.whole.samples, Totals: res.measured.counts,
 		LogDir: r.logDir, PgbenchCPUSeconds: r.pgbenchCPU}
 	if sum != nil {
@@ -605,25 +555,4 @@ func (r *cliRun) writeSummaryJSON(status schema.Status, code int, errText string
 	if err != nil {
 		fmt.Fprintf(r.stderr, "producer pgbench: write --summary-json: %v\n", err)
 	}
-}
-
-// closeRecords waits a while for the spool to reach Kafka and says where the records are.
-func (r *cliRun) closeRecords() {
-	if r.recordsClosed {
-		return
-	}
-	r.recordsClosed = true
-	if !r.pub.Enabled() {
-		if r.run != nil {
-			fmt.Fprintf(r.stdout, "records: not sent (kafka.brokers is not configured)\n")
-		}
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), recordsCloseTimeout)
-	defer cancel()
-	if err := r.pub.Close(ctx); err != nil {
-		fmt.Fprintf(r.stderr, "producer pgbench: %v\n", err)
-		return
-	}
-	fmt.Fprintf(r.stdout, "records: delivered to Kafka topic %s\n", r.cfg.Producer.Topic)
 }
