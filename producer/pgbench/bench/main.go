@@ -142,11 +142,13 @@ func run(pairs int, duration time.Duration, clients, threads, scale int, withKaf
 	}
 	fmt.Printf("pgbench %s (plain) vs producer pgbench -- … (exact per-transaction latencies, %s)\n\n",
 		strings.Join(args[:len(args)-1], " "), records)
-	var ratios []float64
+	var ratios, loggingRatios []float64
 	for i := 0; i < pairs; i++ {
-		order := []string{"plain", "producer"}
+		// "logging" is plain pgbench with exactly the options the producer adds (-P 1 --progress-timestamp -l):
+		// producer/logging isolates the producer's own cost from pgbench's cost of writing every transaction.
+		order := []string{"plain", "logging", "producer"}
 		if i%2 == 1 {
-			order = []string{"producer", "plain"}
+			order = []string{"producer", "logging", "plain"}
 		}
 		fmt.Printf("pair %d (%s first):\n", i+1, order[0])
 		got := map[string]result{}
@@ -155,9 +157,17 @@ func run(pairs int, duration time.Duration, clients, threads, scale int, withKaf
 			harness := selfCPU()
 			var r result
 			var err error
-			if which == "plain" {
+			switch which {
+			case "plain":
 				r, err = runPlain(pgbenchPath, args)
-			} else {
+			case "logging":
+				logDir, derr := os.MkdirTemp(work, "plainlog-")
+				if derr != nil {
+					return derr
+				}
+				r, err = runPlain(pgbenchPath, append([]string{"-P", "1", "--progress-timestamp", "-l", "--log-prefix", filepath.Join(logDir, "pgbench_log")}, args...))
+				os.RemoveAll(logDir)
+			default:
 				r, err = runProducer(cfgPath, work, args)
 			}
 			if err != nil {
@@ -167,16 +177,22 @@ func run(pairs int, duration time.Duration, clients, threads, scale int, withKaf
 			r.harnessCPU = selfCPU() - harness
 			got[which] = r
 		}
-		plain, prod := got["plain"], got["producer"]
+		plain, logging, prod := got["plain"], got["logging"], got["producer"]
 		ratio := prod.tps / plain.tps
 		ratios = append(ratios, ratio)
 		fmt.Printf("  plain     %9.1f tps   pgbench CPU %6.2f s (%4.1f µs/tx)   harness CPU %5.2f s   load %s\n", plain.tps, plain.pgbenchCPU, perTx(plain), plain.harnessCPU, plain.load)
+		fmt.Printf("  + -l -P 1 %9.1f tps   pgbench CPU %6.2f s (%4.1f µs/tx)   harness CPU %5.2f s   load %s   ratio %.3f (pgbench's own logging)\n", logging.tps, logging.pgbenchCPU, perTx(logging), logging.harnessCPU, logging.load, logging.tps/plain.tps)
+		loggingRatios = append(loggingRatios, prod.tps/logging.tps)
 		fmt.Printf("  producer  %9.1f tps   pgbench CPU %6.2f s (%4.1f µs/tx)   harness CPU %5.2f s   load %s   ratio %.3f\n", prod.tps, prod.pgbenchCPU, perTx(prod), prod.harnessCPU, prod.load, ratio)
 		fmt.Printf("            producer CPU %.2f s (%.1f%% of one core over %v), peak RSS %.1f MB; %d samples, %d transactions, p99 %.3f ms\n\n",
 			prod.prodCPU, 100*prod.prodCPU/duration.Seconds(), duration, float64(prod.prodRSSKB)/1024, prod.samples, prod.measured, prod.p99Ms)
 	}
 	fmt.Printf("ratios (producer/plain):")
 	for _, r := range ratios {
+		fmt.Printf(" %.3f", r)
+	}
+	fmt.Printf("\nratios (producer/plain with the same -l -P 1, i.e. the producer's own cost):")
+	for _, r := range loggingRatios {
 		fmt.Printf(" %.3f", r)
 	}
 	fmt.Println()
