@@ -232,36 +232,7 @@ func (b *benchRun) run(ctx context.Context, sigs <-chan os.Signal) (*benchOutcom
 		exited <- cmd.Wait()
 	}()
 
-	var killTimer <-chan time.Time
-	// A stop request may come twice for one interruption (the producer's main also turns SIGINT into ctx
-	// ending); pgbench has no handler and dies at the first, and killAfter covers a pgbench that hangs.
-	stop := func(sig os.Signal) {
-		if out.interrupted {
-			return
-		}
-		out.interrupted = true
-		_ = cmd.Process.Signal(sig)
-		killTimer = time.After(killAfter)
-	}
-	ctxDone := ctx.Done()
-	var waitErr error
-loop:
-	for {
-		select {
-		case <-b.sampler.ready():
-			b.deliver()
-		case sig := <-sigs:
-			stop(sig)
-		case <-ctxDone:
-			ctxDone = nil
-			stop(syscall.SIGTERM)
-		case <-killTimer:
-			_ = cmd.Process.Kill()
-		case waitErr = <-exited:
-			break loop
-		}
-	}
-	out.endedAt = time.Now()
+	waitErr := supervise(ctx, cmd, sigs, exited, out, b.sampler.ready(), b.deliver)
 
 	// pgbench has exited: its log files are complete (or cut short by a signal). Read them to the end.
 	if tailer != nil {
@@ -280,13 +251,6 @@ loop:
 	b.deliver()
 
 	out.stdout = stdout.Bytes()
-	out.exitCode = cmd.ProcessState.ExitCode()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		out.signal = ws.Signal()
-	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		out.rusage = ru
-	}
 	var exitErr *exec.ExitError
 	if waitErr != nil && !errors.As(waitErr, &exitErr) {
 		return out, fmt.Errorf("wait for pgbench: %w", waitErr)
@@ -431,6 +395,22 @@ func runInit(ctx context.Context, path string, args []string, stdout, stderr io.
 		_, _ = io.Copy(io.Discard, stderrPipe)
 		exited <- cmd.Wait() // after the pipe is read to its end, as exec requires
 	}()
+	waitErr := supervise(ctx, cmd, sigs, exited, out, nil, nil)
+	var exitErr *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &exitErr) {
+		return out, fmt.Errorf("wait for pgbench -i: %w", waitErr)
+	}
+	return out, nil
+}
+
+// supervise waits until cmd has exited (exited delivers its Wait result) and records how it ended in out.
+// Meanwhile it passes SIGINT/SIGTERM from sigs on to pgbench, stops pgbench with SIGTERM when ctx ends, kills one
+// that has not exited killAfter after being stopped, and calls onReady whenever ready fires (nil: never).
+//
+// A stop request may come twice for one interruption (the producer's main also turns SIGINT into ctx ending);
+// pgbench has no handler and dies at the first.
+func supervise(ctx context.Context, cmd *exec.Cmd, sigs <-chan os.Signal, exited <-chan error, out *benchOutcome,
+	ready <-chan struct{}, onReady func()) error {
 	var killTimer <-chan time.Time
 	stop := func(sig os.Signal) {
 		if out.interrupted {
@@ -445,6 +425,8 @@ func runInit(ctx context.Context, path string, args []string, stdout, stderr io.
 loop:
 	for {
 		select {
+		case <-ready:
+			onReady()
 		case sig := <-sigs:
 			stop(sig)
 		case <-ctxDone:
@@ -461,9 +443,8 @@ loop:
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		out.signal = ws.Signal()
 	}
-	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) {
-		return out, fmt.Errorf("wait for pgbench -i: %w", waitErr)
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		out.rusage = ru
 	}
-	return out, nil
+	return waitErr
 }
