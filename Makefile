@@ -5,8 +5,10 @@ GOFLAGS_STATIC = CGO_ENABLED=0
 LDFLAGS   = -s -w
 PROGRAMS  = sink producer perftarget
 TEST_TIMEOUT ?= 30m
+# The race detector is on for every package: the sink, the spool and the load generators are all concurrent.
+RACE      ?= -race
 
-.PHONY: help demo test test-go test-viewer lint build cross images bench-sink bench-mqtt bench-pgbench clean
+.PHONY: help demo test tools test-go test-viewer lint build cross images bench-sink bench-mqtt bench-pgbench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -14,16 +16,20 @@ help: ## list the targets
 demo: ## run the whole pipeline on this machine (no Docker): target, Kafka (kfake), sink, PostgreSQL, a 15 s MQTT run
 	$(GO) run ./internal/demo
 
-test: lint test-go test-viewer ## all tests: gofmt, go vet, Go tests (real PostgreSQL, kfake, NATS, pgbench), viewer
+test: tools lint test-go test-viewer ## all tests: tools check, gofmt, go vet, go mod tidy, Go tests with -race (real PostgreSQL, pgbench, NATS, Mosquitto, kfake), viewer in Chromium
 	@echo "make test: all suites passed"
 
-lint: ## gofmt and go vet must be clean
+tools: ## install (as root) or name the tools the tests run for real
+	@.ci/ensure-tools
+
+lint: ## gofmt, go vet and go mod tidy must be clean
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './viewer/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy (go mod tidy -diff shows what changes)"; exit 1; }
 
-test-go: ## Go tests
-	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+test-go: ## Go tests (with the race detector; RACE= to run without)
+	$(GO) test $(RACE) -timeout $(TEST_TIMEOUT) ./...
 
 test-viewer: ## viewer unit, contract and browser tests (needs npm and chromium)
 	@if [ -f viewer/package.json ]; then \

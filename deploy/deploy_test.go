@@ -112,16 +112,7 @@ func parseConfig(t *testing.T, file string, env map[string]string) *config.Confi
 // lookTool finds an external checker, or skips the test saying what to install.
 func lookTool(t *testing.T, name, install string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		// CI sets BENCHPIPE_REQUIRE_TOOLS after installing them, so that a missing tool fails instead of
-		// silently skipping the check.
-		if os.Getenv("BENCHPIPE_REQUIRE_TOOLS") != "" {
-			t.Fatalf("%s not found (BENCHPIPE_REQUIRE_TOOLS is set): %s", name, install)
-		}
-		t.Skipf("%s not installed, check skipped: %s", name, install)
-	}
-	return p
+	return testenv.Tool(t, name, install)
 }
 
 // lookPathOptional finds a checker that adds to a test but is not worth skipping it for.

@@ -408,9 +408,7 @@ func TestCompareWithLastAfterRun(t *testing.T) {
 // producer pgbench --compare-with: a real pgbench run against a real PostgreSQL, its records through Kafka and the
 // sink, then compared over GraphQL (internal/hasurastub standing in for Hasura) with the previous comparable run.
 func TestPgbenchCompareWithLast(t *testing.T) {
-	if _, err := exec.LookPath("pgbench"); err != nil {
-		t.Skip("pgbench not installed (apt-get install postgresql-contrib)")
-	}
+	testenv.Tool(t, "pgbench", "apt-get install -y postgresql-contrib")
 	p := newPipeline(t)
 	c := p.kafka(t)
 	defer c.Close()

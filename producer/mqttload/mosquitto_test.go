@@ -10,19 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/benchpipe/benchpipe/internal/testenv"
 )
 
 // startMosquitto runs a Mosquitto broker on a free port for the test, or skips the test when Mosquitto is not
 // installed.
 func startMosquitto(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		if _, statErr := os.Stat("/usr/sbin/mosquitto"); statErr != nil {
-			t.Skip("mosquitto is not installed (apt-get install -y mosquitto); skipping the second-broker test")
-		}
-		bin = "/usr/sbin/mosquitto"
-	}
+	bin := testenv.Tool(t, "mosquitto", "apt-get install -y mosquitto")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -29,14 +29,7 @@ const recordsTopic = "benchpipe.records"
 // newest installed version), else pgbench on PATH.
 func pgbenchBin(t testing.TB) string {
 	t.Helper()
-	if _, err := os.Stat("/usr/bin/pgbench"); err == nil {
-		return "/usr/bin/pgbench"
-	}
-	p, err := exec.LookPath("pgbench")
-	if err != nil {
-		t.Skip("pgbench is not installed (apt-get install postgresql-contrib)")
-	}
-	return p
+	return testenv.Tool(t, "pgbench", "apt-get install -y postgresql-contrib")
 }
 
 // initDB runs pgbench -i -s scale on the database.

@@ -3,7 +3,7 @@
 // Screenshots go to viewer/test-artifacts/. Run: npm run test:browser (builds first).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,11 @@ let server, context, userDataDir;
 const pageErrors = [];
 
 before(async () => {
+  // A missing browser is a setup problem, not a viewer bug: say what to install instead of a launch stack trace.
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}: run .ci/ensure-tools as root (installs Debian's chromium), ` +
+      'or apt-get install -y chromium, or set CHROMIUM_PATH');
+  }
   mkdirSync(ARTIFACTS, { recursive: true });
   await build({ root: ROOT, logLevel: 'warn' });
   server = await startServer(join(ROOT, 'dist'));
