@@ -75,31 +75,84 @@ func Migrations() ([]Migration, error) {
 
 // MigrateResult reports what Migrate did.
 type MigrateResult struct {
-	Applied   []string // "0001_core", "0001_core (timescale)", … in the order applied; empty when up to date
-	Timescale bool     // whether the TimescaleDB parts apply to this database
+	Applied []string // "0001_core", "0001_core (timescale)", … in the order applied; empty when up to date
+	// Moved lists the public-API relations found in schema benchpipe, where runners before issue 11 put them
+	// when the role was named benchpipe, and moved to public: "runs", "samples", …; empty when none were there.
+	Moved []string
+	// Timescale says whether the TimescaleDB parts apply to this database; TimescaleNote, when not empty, says why
+	// they do not although the server has the extension, and what to change.
+	Timescale     bool
+	TimescaleNote string
+	// Policies lists the compression and retention policy changes made (WithTimescalePolicy); empty when every
+	// policy already was as configured, or without TimescaleDB.
+	Policies []string
+}
+
+// MigrateOption changes what Migrate does.
+type MigrateOption func(*migrateOptions)
+
+type migrateOptions struct {
+	policy *TimescalePolicy
+}
+
+// WithTimescalePolicy makes Migrate bring the compression and retention policies of benchpipe's hypertables
+// (samples, perftool) to p when TimescaleDB is in use, under the same lock as the migrations, changing only the
+// policies that differ. Without it Migrate leaves policies as they are. Zero durations remove a policy.
+func WithTimescalePolicy(p TimescalePolicy) MigrateOption {
+	return func(o *migrateOptions) { o.policy = &p }
 }
 
 // migrationLock is the pg_advisory_lock key that serialises concurrent Migrate calls (two sinks starting at once).
 const migrationLock = 0x62656e6368 // "bench"
 
+// apiSchema is where every relation of the public API lives: Hasura's metadata, Grafana's queries and the
+// readers' grants all name schema public. The sink's own bookkeeping lives in schema benchpipe.
+const apiSchema = "public"
+
 // Migrate applies the embedded migrations that conn's database has not recorded yet. It is safe to call from several
 // processes at once: they queue on an advisory lock and the later ones find nothing to do. A migration whose
 // text changed after it was applied is an error, not silently skipped.
-func Migrate(ctx context.Context, conn *pgx.Conn) (MigrateResult, error) {
+//
+// Unqualified names in the migrations land in schema public whatever the connecting role is called: Migrate pins
+// search_path for its session (and restores it) because the default "$user", public would otherwise create every
+// table in schema benchpipe when the role is named benchpipe, as it is in the compose stack.
+func Migrate(ctx context.Context, conn *pgx.Conn, opts ...MigrateOption) (MigrateResult, error) {
+	var o migrateOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var res MigrateResult
 	migrations, err := Migrations()
 	if err != nil {
 		return res, err
 	}
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(migrationLock)); err != nil {
+	if _, err := conn.Exec(ctx, "SELECT pg_catalog.pg_advisory_lock($1)", int64(migrationLock)); err != nil {
 		return res, fmt.Errorf("take migration lock: %w", err)
 	}
 	defer func() {
 		// A fresh context: the lock must be released even when ctx was cancelled mid-migration.
 		unlockCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, _ = conn.Exec(unlockCtx, "SELECT pg_advisory_unlock($1)", int64(migrationLock))
+		_, _ = conn.Exec(unlockCtx, "SELECT pg_catalog.pg_advisory_unlock($1)", int64(migrationLock))
 	}()
+
+	facts, err := readTimescaleFacts(ctx, conn)
+	if err != nil {
+		return res, err
+	}
+	res.Timescale, res.TimescaleNote = useTimescale(facts)
+
+	// public first, so that everything the migrations create lands there; then the schema TimescaleDB's functions
+	// are in, when some other runner created the extension elsewhere.
+	path := pgx.Identifier{apiSchema}.Sanitize()
+	if facts.Schema != "" && facts.Schema != apiSchema {
+		path += ", " + pgx.Identifier{facts.Schema}.Sanitize()
+	}
+	restore, err := pinSearchPath(ctx, conn, path)
+	if err != nil {
+		return res, err
+	}
+	defer restore()
 
 	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS benchpipe;
 		CREATE TABLE IF NOT EXISTS benchpipe.schema_migrations (
@@ -111,9 +164,12 @@ func Migrate(ctx context.Context, conn *pgx.Conn) (MigrateResult, error) {
 			PRIMARY KEY (version, variant))`); err != nil {
 		return res, fmt.Errorf("create schema_migrations: %w", err)
 	}
-	if err := conn.QueryRow(ctx, "SELECT exists(SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')").Scan(&res.Timescale); err != nil {
-		return res, fmt.Errorf("check for timescaledb: %w", err)
+	// Before any migration: later ones, and the TimescaleDB parts of 0001 and 0002 applied once the extension
+	// becomes usable, find the public API where they look for it.
+	if res.Moved, err = moveToPublic(ctx, conn); err != nil {
+		return res, err
 	}
+
 	applied := map[string]string{} // "version/variant" → checksum
 	rows, err := conn.Query(ctx, "SELECT version, variant, checksum FROM benchpipe.schema_migrations")
 	if err != nil {
@@ -123,7 +179,8 @@ func Migrate(ctx context.Context, conn *pgx.Conn) (MigrateResult, error) {
 		var v int
 		var variant, sum string
 		if err := rows.Scan(&v, &variant, &sum); err != nil {
-			return res, err
+			rows.Close()
+			return res, fmt.Errorf("read schema_migrations: %w", err)
 		}
 		applied[fmt.Sprintf("%d/%s", v, variant)] = sum
 	}
@@ -157,7 +214,31 @@ func Migrate(ctx context.Context, conn *pgx.Conn) (MigrateResult, error) {
 			res.Applied = append(res.Applied, name)
 		}
 	}
+
+	if o.policy != nil && res.Timescale {
+		if res.Policies, err = applyPolicies(ctx, conn, facts.Schema, *o.policy); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// pinSearchPath sets search_path for conn's session and returns the function that puts the previous value back.
+// Session-level, not SET LOCAL: the TimescaleDB parts run outside a transaction block.
+func pinSearchPath(ctx context.Context, conn *pgx.Conn, path string) (func(), error) {
+	var prev string
+	if err := conn.QueryRow(ctx, "SELECT pg_catalog.current_setting('search_path')").Scan(&prev); err != nil {
+		return nil, fmt.Errorf("read search_path: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_catalog.set_config('search_path', $1, false)", path); err != nil {
+		return nil, fmt.Errorf("set search_path to %s: %w", path, err)
+	}
+	return func() {
+		// A fresh context, as for the lock: the caller's session must not keep the pinned path.
+		resetCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = conn.Exec(resetCtx, "SELECT pg_catalog.set_config('search_path', $1, false)", prev)
+	}, nil
 }
 
 func applyPart(ctx context.Context, conn *pgx.Conn, m Migration, variant, sql, sum string) error {
@@ -263,52 +344,4 @@ func onlyComments(s string) bool {
 		}
 	}
 	return true
-}
-
-// TimescalePolicy holds the data-lifecycle settings applied to hypertables when TimescaleDB is present.
-type TimescalePolicy struct {
-	CompressAfter time.Duration // compress chunks older than this; 0 = no compression
-	RetainFor     time.Duration // drop chunks older than this; 0 = keep forever
-}
-
-// ApplyTimescalePolicies (re)sets compression and retention policies on benchpipe's hypertables. It does nothing
-// on plain PostgreSQL and returns whether TimescaleDB was found. Policies are replaced, so changing the config and
-// restarting the sink is enough to change them.
-func ApplyTimescalePolicies(ctx context.Context, conn *pgx.Conn, p TimescalePolicy) (bool, error) {
-	var installed bool
-	if err := conn.QueryRow(ctx, "SELECT exists(SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')").Scan(&installed); err != nil {
-		return false, fmt.Errorf("check for timescaledb: %w", err)
-	}
-	if !installed {
-		return false, nil
-	}
-	rows, err := conn.Query(ctx, "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_schema = 'public'")
-	if err != nil {
-		return true, fmt.Errorf("list hypertables: %w", err)
-	}
-	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return true, fmt.Errorf("list hypertables: %w", err)
-	}
-	for _, t := range tables {
-		ident := pgx.Identifier{t}.Sanitize()
-		stmts := []string{
-			fmt.Sprintf("SELECT remove_compression_policy('%s', if_exists => true)", ident),
-			fmt.Sprintf("SELECT remove_retention_policy('%s', if_exists => true)", ident),
-		}
-		if p.CompressAfter > 0 {
-			stmts = append(stmts,
-				fmt.Sprintf("ALTER TABLE %s SET (timescaledb.compress)", ident),
-				fmt.Sprintf("SELECT add_compression_policy('%s', INTERVAL '%d seconds')", ident, int64(p.CompressAfter.Seconds())))
-		}
-		if p.RetainFor > 0 {
-			stmts = append(stmts, fmt.Sprintf("SELECT add_retention_policy('%s', INTERVAL '%d seconds')", ident, int64(p.RetainFor.Seconds())))
-		}
-		for _, s := range stmts {
-			if _, err := conn.Exec(ctx, s); err != nil {
-				return true, fmt.Errorf("timescale policy on %s: %s: %w", t, s, err)
-			}
-		}
-	}
-	return true, nil
 }

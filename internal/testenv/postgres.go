@@ -1,7 +1,8 @@
 // Package testenv starts the real services benchpipe's tests run against: a throw-away PostgreSQL cluster from
 // the installed server binaries, and kfake, franz-go's in-process Kafka-protocol cluster.
 //
-// Set BENCHPIPE_TEST_DATABASE_URL to a superuser URL of an existing server to use it instead of starting one;
+// Set BENCHPIPE_TEST_DATABASE_URL to a superuser URL of an existing server to use it instead of starting one (it
+// gets the compose stack's roles, benchpipe, hasura and grafana, with test passwords; see Deployed);
 // each test still gets a database of its own. Packages that use the shared cluster call testenv.Main from TestMain
 // so it is stopped and removed when the tests end.
 package testenv
@@ -95,6 +96,10 @@ func StartPostgres() (*Postgres, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
+	if err := os.WriteFile(filepath.Join(p.dataDir(), "pg_hba.conf"), []byte(pgHBA), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	if p.Port, err = freePort(); err != nil {
 		return nil, err
 	}
@@ -104,6 +109,16 @@ func StartPostgres() (*Postgres, error) {
 	}
 	return p, nil
 }
+
+// pgHBA is the cluster's client authentication. The bootstrap superuser postgres, which only tests use, logs in
+// without a password; every other role must give its password over TCP (SCRAM), as in the timescaledb image, so a
+// role created with a wrong or missing password fails here as it would in the compose stack. The file stays
+// owned by the server's user: initdb wrote it with the same mode.
+const pgHBA = `# written by internal/testenv
+local all all                trust
+host  all postgres 127.0.0.1/32 trust
+host  all all      127.0.0.1/32 scram-sha-256
+`
 
 func (p *Postgres) dataDir() string { return filepath.Join(p.Dir, "data") }
 
@@ -234,14 +249,31 @@ func adminURL() (string, error) {
 	return sharedURL, sharedErr
 }
 
-// DatabaseURL creates an empty database for this test in the shared cluster and returns its URL. The database is
-// dropped when the test ends.
+// DatabaseURL returns the URL of a fresh database set up the way the compose stack sets one up, connected as its
+// owner, the role the sink runs as: Deployed(tb).OwnerURL. The database is dropped when the test ends.
 func DatabaseURL(tb testing.TB) string {
+	tb.Helper()
+	return Deployed(tb).OwnerURL
+}
+
+// SuperuserDatabaseURL creates an empty database owned by the cluster's bootstrap superuser (postgres) and returns
+// its URL; it is dropped when the test ends. It is not the default because it is not how benchpipe is deployed:
+// as postgres, search_path's "$user" names no schema and every unqualified name lands in public, which is how the
+// tests once missed that the compose stack put every table in schema benchpipe (issue 11). Use it for a database
+// that stands for some other server, such as the one pgbench measures.
+func SuperuserDatabaseURL(tb testing.TB) string {
 	tb.Helper()
 	admin, err := adminURL()
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}
+	return createDatabase(tb, admin, "")
+}
+
+// createDatabase creates an empty database for this test, owned by owner (the connecting superuser when empty),
+// drops it when the test ends and returns admin's URL with the new database's name.
+func createDatabase(tb testing.TB, admin, owner string) string {
+	tb.Helper()
 	name := fmt.Sprintf("t_%d_%d_%s", os.Getpid(), dbCounter.Add(1), sanitize(tb.Name()))
 	if len(name) > 63 {
 		name = name[:63]
@@ -252,7 +284,11 @@ func DatabaseURL(tb testing.TB) string {
 		tb.Fatalf("testenv: connect %s: %v", redact(admin), err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	create := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if owner != "" {
+		create += " OWNER " + pgx.Identifier{owner}.Sanitize()
+	}
+	if _, err := conn.Exec(ctx, create); err != nil {
 		tb.Fatalf("testenv: create database: %v", err)
 	}
 	tb.Cleanup(func() {

@@ -443,22 +443,25 @@ func Migrate(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return fmt.Errorf("connect to %s: %w", schema.RedactURL(cfg.Sink.DatabaseURL), err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	res, err := schema.Migrate(ctx, conn)
+	// Policies are set under the migration lock, so sinks starting together do not race on them.
+	res, err := schema.Migrate(ctx, conn, schema.WithTimescalePolicy(schema.TimescalePolicy{
+		CompressAfter: cfg.Sink.Timescale.CompressAfter, RetainFor: cfg.Sink.Timescale.RetainFor}))
 	if err != nil {
 		return err
+	}
+	if len(res.Moved) > 0 {
+		log.Warn("moved tables from schema benchpipe to public, where Hasura and Grafana read them", "moved", res.Moved)
+	}
+	if res.TimescaleNote != "" {
+		log.Warn(res.TimescaleNote)
 	}
 	if len(res.Applied) == 0 {
 		log.Info("schema up to date", "timescaledb", res.Timescale)
 	} else {
 		log.Info("migrations applied", "applied", res.Applied, "timescaledb", res.Timescale)
 	}
-	ts, err := schema.ApplyTimescalePolicies(ctx, conn, schema.TimescalePolicy{
-		CompressAfter: cfg.Sink.Timescale.CompressAfter, RetainFor: cfg.Sink.Timescale.RetainFor})
-	if err != nil {
-		return err
-	}
-	if ts {
-		log.Info("timescaledb policies applied", "compress_after", cfg.Sink.Timescale.CompressAfter, "retain_for", cfg.Sink.Timescale.RetainFor)
+	if len(res.Policies) > 0 {
+		log.Info("timescaledb policies changed", "changes", res.Policies)
 	}
 	return nil
 }
