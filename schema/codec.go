@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -41,7 +40,7 @@ func (e *FieldError) Error() string {
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// Decode parses and validates one record. Unknown fields are errors: within a version the format is closed, so a
+// Decode parses and validates one record, and removes credentials from its free-text fields (see RedactText). Unknown fields are errors: within a version the format is closed, so a
 // typo in a non-Go producer is caught at the sink instead of silently dropping a figure. Duplicate keys and invalid
 // UTF-8 are refused too.
 //
@@ -65,7 +64,8 @@ func Decode(b []byte) (Record, error) {
 	if err := r.Validate(); err != nil {
 		return Record{}, err
 	}
-	return r, nil
+	// A producer in another language may not redact: the tables are public, so clean what reaches them.
+	return (*Redactor)(nil).Record(r), nil
 }
 
 // checkVersion reports a missing or unsupported "v", or nil when v is this version or b is not a JSON object.
@@ -85,7 +85,8 @@ func checkVersion(b []byte) error {
 	return nil
 }
 
-// Encode validates r and returns its JSON encoding. It sets r.V when it is zero.
+// Encode validates r and returns its JSON encoding, with credentials removed from its free-text fields (see
+// RedactText). It sets r.V when it is zero.
 func Encode(r Record) ([]byte, error) {
 	if r.V == 0 {
 		r.V = Version
@@ -93,7 +94,7 @@ func Encode(r Record) ([]byte, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	return json.Marshal(r)
+	return json.Marshal((*Redactor)(nil).Record(r))
 }
 
 func describeJSONError(err error) *FieldError {
@@ -200,7 +201,7 @@ func (s *Started) validate() error {
 		return bad("parameters", "must be a JSON object")
 	}
 	if s.Target.URL != "" && RedactURL(s.Target.URL) != s.Target.URL {
-		return bad("target.url", "contains a password; producers must send RedactURL(url)")
+		return bad("target.url", "contains a password or cannot be read as a connection string; producers must send RedactURL(url)")
 	}
 	if s.Target.Port < 0 || s.Target.Port > 65535 {
 		return bad("target.port", "%d is not a TCP port", s.Target.Port)
@@ -311,37 +312,4 @@ func (f *Figures) validate(prefix string) error {
 func isJSONObject(b json.RawMessage) bool {
 	b = bytes.TrimSpace(b)
 	return len(b) > 0 && b[0] == '{' && json.Valid(b)
-}
-
-// RedactURL removes the password from a URL-shaped string (postgres://user:pw@host/db → postgres://user@host/db) and
-// drops query parameters that carry secrets (password, sslpassword). Anything that does not parse as a URL with a
-// scheme is returned unchanged: a host:port is not a secret. Use it on every URL that reaches a record or a log.
-func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" {
-		return s
-	}
-	changed := false
-	if u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.User(u.User.Username())
-			changed = true
-		}
-	}
-	if q := u.Query(); len(q) > 0 {
-		for k := range q {
-			lk := strings.ToLower(k)
-			if strings.Contains(lk, "password") || strings.Contains(lk, "secret") || strings.Contains(lk, "token") {
-				q.Del(k)
-				changed = true
-			}
-		}
-		if changed {
-			u.RawQuery = q.Encode()
-		}
-	}
-	if !changed {
-		return s
-	}
-	return u.String()
 }
