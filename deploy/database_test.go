@@ -1,9 +1,11 @@
 package deploy_test
 
-// The database side of the stack, on a real PostgreSQL: deploy/timescaledb/100-benchpipe-roles.sh creates the
-// Hasura and Grafana roles as the timescaledb image runs it (psql, before any table exists), then schema.Migrate
-// creates the tables as the database owner, as the sink does. The tests then connect as each role and do what
-// Hasura and Grafana will do. Not covered here: TimescaleDB itself (not installable on this machine), so the
+// The database side of the stack, on a real PostgreSQL set up by testenv.Deployed as the compose stack sets it
+// up: the owner role benchpipe (POSTGRES_USER) owning the database with the default search_path "$user", public,
+// deploy/timescaledb/100-benchpipe-roles.sh run for real before any table exists (it runs again, idempotently,
+// for every later test database, as an operator re-runs it after changing a password), then the sink's own
+// Migrate with deploy/compose/sink.yaml. The tests log in afresh as each role, with its password (SCRAM), and do
+// what Hasura and Grafana will do. Not covered here: TimescaleDB itself (not installable on this machine), so the
 // continuous-aggregate variants of samples_1m and perftool_* are checked only by their plain-PostgreSQL twins,
 // which the migrations keep column-for-column identical.
 
@@ -12,11 +14,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
+	"log/slog"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,93 +26,44 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/benchpipe/benchpipe/internal/testenv"
-	"github.com/benchpipe/benchpipe/schema"
+	"github.com/benchpipe/benchpipe/sink/ingest"
 )
 
 type stackDB struct {
-	owner, hasura, grafana  string // connection URLs
+	owner, hasura, grafana  string // connection URLs: fresh logins with each role's password
 	hasuraRole, grafanaRole string
 }
 
-var roleCounter atomic.Int64
-
-// Passwords with quotes and a backslash: the script must quote them, not paste them into SQL.
-const trickyPassword = `pa'ss"wo\rd $x`
-
-// stackDatabase is a database initialised like the compose stack's: roles script first, then the migrations.
+// stackDatabase is a database initialised like the compose stack's: the roles script first, then the sink's
+// migrations, run by ingest.Migrate with the sink's compose configuration, as `sink run` does at its start.
 func stackDatabase(t *testing.T) stackDB {
 	t.Helper()
-	url := testenv.DatabaseURL(t)
-	ctx := context.Background()
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
+	lookTool(t, "psql", "apt-get install -y postgresql-client")
+	d := testenv.Deployed(t)
+	p := mustLoadCompose(t)
+	env := envOf(p.Services["sink"])
+	env["DATABASE_URL"] = d.OwnerURL
+	cfg := parseConfig(t, path(t, "deploy/compose/sink.yaml"), env)
+	if err := ingest.Migrate(context.Background(), cfg, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("the sink's migrations as %s: %v", testenv.OwnerRole, err)
 	}
-	// Roles are global to the cluster: unique names, dropped when the test ends.
-	n := fmt.Sprintf("%d_%d", os.Getpid(), roleCounter.Add(1))
-	db := stackDB{owner: url, hasuraRole: "hasura_" + n, grafanaRole: "grafana_" + n}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			return
-		}
-		defer conn.Close(ctx)
-		for _, r := range []string{db.hasuraRole, db.grafanaRole} {
-			id := pgx.Identifier{r}.Sanitize()
-			_, _ = conn.Exec(ctx, "DROP OWNED BY "+id)
-			_, _ = conn.Exec(ctx, "DROP ROLE IF EXISTS "+id)
-		}
-	})
-
-	psql := lookTool(t, "psql", "apt-get install -y postgresql-client")
-	script := path(t, "deploy/timescaledb/100-benchpipe-roles.sh")
-	// Twice: an operator re-runs it after changing a password.
-	for range 2 {
-		cmd := exec.Command("bash", script)
-		cmd.Env = append(os.Environ(),
-			"PATH="+pathWith(psql),
-			fmt.Sprintf("PGHOST=%s", cfg.Host), fmt.Sprintf("PGPORT=%d", cfg.Port), "PGSSLMODE=disable",
-			"POSTGRES_USER="+cfg.User, "POSTGRES_DB="+cfg.Database,
-			"HASURA_DB_USER="+db.hasuraRole, "HASURA_DB_PASSWORD="+trickyPassword,
-			"GRAFANA_DB_USER="+db.grafanaRole, "GRAFANA_DB_PASSWORD="+trickyPassword,
-		)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("100-benchpipe-roles.sh: %v\n%s", err, out)
-		}
-	}
-
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := schema.Migrate(ctx, conn); err != nil {
-		t.Fatalf("schema.Migrate: %v", err)
-	}
-	// The test cluster trusts local connections, so the passwords are checked as stored, not by logging in.
-	var scram int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_authid WHERE rolname IN ($1, $2) AND rolpassword LIKE 'SCRAM-SHA-256$%'`,
-		db.hasuraRole, db.grafanaRole).Scan(&scram); err != nil || scram != 2 {
-		t.Fatalf("roles with a SCRAM password: %d, err %v; want 2", scram, err)
-	}
-	db.hasura = withUser(t, url, db.hasuraRole)
-	db.grafana = withUser(t, url, db.grafanaRole)
-	return db
+	return stackDB{owner: d.OwnerURL, hasura: d.HasuraURL, grafana: d.GrafanaURL,
+		hasuraRole: testenv.HasuraRole, grafanaRole: testenv.GrafanaRole}
 }
 
-func pathWith(bin string) string {
-	dir := bin[:strings.LastIndex(bin, "/")]
-	return dir + ":" + os.Getenv("PATH")
-}
-
-func withUser(t *testing.T, url, user string) string {
-	t.Helper()
-	i := strings.Index(url, "://")
-	j := strings.Index(url, "@")
-	if i < 0 || j < i {
-		t.Fatalf("unexpected test database URL form")
+// The fixture's role names are the compose stack's defaults, so the tests meet the "$user" search path a default
+// deployment meets.
+func TestDeployedFixtureNames(t *testing.T) {
+	env := readEnvFile(t, ".env.example")
+	sink := envOf(mustLoadCompose(t).Services["sink"])
+	for key, want := range map[string]string{"POSTGRES_USER": testenv.OwnerRole, "HASURA_DB_USER": testenv.HasuraRole, "GRAFANA_DB_USER": testenv.GrafanaRole} {
+		if env.values[key] != want {
+			t.Errorf(".env.example: %s=%s, but testenv deploys %s", key, env.values[key], want)
+		}
 	}
-	return url[:i+3] + user + url[j:]
+	if !strings.HasPrefix(sink["DATABASE_URL"], "postgres://"+testenv.OwnerRole+":") {
+		t.Errorf("the sink's DATABASE_URL %q does not log in as %s", sink["DATABASE_URL"], testenv.OwnerRole)
+	}
 }
 
 func connect(t *testing.T, url string) *pgx.Conn {
@@ -132,20 +85,68 @@ func sqlState(err error) string {
 	return ""
 }
 
-// Hasura's role reads every column the metadata grants, keeps its catalogue, and can change nothing.
+// seedStack writes data like a run's, as the sink's owner role, so that every tracked relation and every
+// dashboard query has rows to return.
+func seedStack(t *testing.T, ownerURL string) {
+	t.Helper()
+	ctx := context.Background()
+	owner := connect(t, ownerURL)
+	now := time.Now().UTC().Truncate(time.Second)
+	if _, err := owner.Exec(ctx, `INSERT INTO public.runs (run_id, kind, host_name, started_at, status, ops_rate, lat_p99_ms)
+		VALUES ('00000000-0000-0000-0000-000000000001', 'mqtt', 'h1', $1, 'ok', 1000, 2.5)`, now.Add(-10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		start := now.Add(time.Duration(i-5) * time.Second)
+		if _, err := owner.Exec(ctx, `INSERT INTO public.samples (run_id, seq, interval_start, interval_end, phase, ops, ops_rate,
+			errors, lat_p50_ms, lat_p90_ms, lat_p99_ms, lat_p999_ms, lat_max_ms)
+			VALUES ('00000000-0000-0000-0000-000000000001', $1, $2, $3, 'measure', 1000, 1000, 0, 1, 2, 3, 4, 5)`,
+			i+1, start, start.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := owner.Exec(ctx, `INSERT INTO public.perftool ("timestamp", publisher, thread_number, writer_time, writer_bytes_rate, published_at)
+		VALUES ($1, 'pi-1', 0, 10, 123456, $1)`, now.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// As deployed, over fresh logins: Hasura's role reads every relation the metadata tracks, with exactly the
+// columns the anonymous permission lists, and rows; it keeps its catalogue and can change nothing.
 func TestDatabaseHasuraRole(t *testing.T) {
 	db := stackDatabase(t)
+	seedStack(t, db.owner)
 	ctx := context.Background()
 	conn := connect(t, db.hasura)
 	for _, tb := range hasuraSource(t).Tables {
 		list, _ := tb.SelectPermissions[0].Permission.Columns.([]any)
+		want := make([]string, len(list))
 		cols := make([]string, len(list))
 		for i, c := range list {
-			cols[i] = pgx.Identifier{fmt.Sprint(c)}.Sanitize()
+			want[i] = fmt.Sprint(c)
+			cols[i] = pgx.Identifier{want[i]}.Sanitize()
 		}
-		q := fmt.Sprintf("SELECT %s FROM public.%s LIMIT 1", strings.Join(cols, ", "), pgx.Identifier{tb.Table.Name}.Sanitize())
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Errorf("as %s: %s: %v", db.hasuraRole, tb.Table.Name, err)
+		rel := pgx.Identifier{tb.Table.Schema, tb.Table.Name}.Sanitize()
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT %s FROM %s", strings.Join(cols, ", "), rel))
+		if err != nil {
+			t.Errorf("as %s: %s: %v", db.hasuraRole, rel, err)
+			continue
+		}
+		var got []string
+		for _, f := range rows.FieldDescriptions() {
+			got = append(got, f.Name)
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			t.Errorf("as %s: %s: %v", db.hasuraRole, rel, err)
+		} else if n == 0 {
+			t.Errorf("as %s: %s returned no rows from data that should show", db.hasuraRole, rel)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("as %s: %s: columns %v, want the permission's %v", db.hasuraRole, rel, got, want)
 		}
 	}
 	// What Hasura does at its first start: its catalogue schema, and pgcrypto's functions.
@@ -154,40 +155,103 @@ func TestDatabaseHasuraRole(t *testing.T) {
 			t.Errorf("as %s: %s: %v", db.hasuraRole, q, err)
 		}
 	}
-	for _, q := range []string{
-		"INSERT INTO runs (run_id) VALUES (gen_random_uuid())",
-		"UPDATE viewer_config SET comment = 'x'",
-		"DELETE FROM samples",
-		"SELECT * FROM benchpipe.sink_offsets",
-		"CREATE TABLE public.intruder (id int)",
-	} {
+	for _, q := range append(writes(t, db.owner), "CREATE TABLE public.intruder (id int)") {
 		if _, err := conn.Exec(ctx, q); sqlState(err) != "42501" {
 			t.Errorf("as %s: %s: err %v; want permission denied (42501)", db.hasuraRole, q, err)
 		}
 	}
+	cannotReadBenchpipe(t, db.owner, conn, db.hasuraRole)
 }
 
-// Grafana's role reads and nothing else, with a statement timeout.
+// Grafana's role reads the tracked relations and nothing else, with a statement timeout.
 func TestDatabaseGrafanaRole(t *testing.T) {
 	db := stackDatabase(t)
 	ctx := context.Background()
 	conn := connect(t, db.grafana)
-	for _, tb := range trackedTables {
-		if _, err := conn.Exec(ctx, "SELECT * FROM "+pgx.Identifier{tb}.Sanitize()+" LIMIT 1"); err != nil {
-			t.Errorf("as %s: %s: %v", db.grafanaRole, tb, err)
+	for _, tb := range hasuraSource(t).Tables {
+		if _, err := conn.Exec(ctx, "SELECT * FROM "+pgx.Identifier{tb.Table.Schema, tb.Table.Name}.Sanitize()+" LIMIT 1"); err != nil {
+			t.Errorf("as %s: %s: %v", db.grafanaRole, tb.Table.Name, err)
 		}
 	}
-	for _, q := range []string{"INSERT INTO runs (run_id) VALUES (gen_random_uuid())", "CREATE TABLE public.intruder (id int)"} {
+	for _, q := range append(writes(t, db.owner), "CREATE TABLE public.intruder (id int)") {
 		if _, err := conn.Exec(ctx, q); sqlState(err) != "25006" && sqlState(err) != "42501" {
 			t.Errorf("as %s: %s: err %v; want a read-only or permission error", db.grafanaRole, q, err)
 		}
 	}
-	if _, err := conn.Exec(ctx, "SELECT * FROM benchpipe.sink_offsets"); sqlState(err) != "42501" {
-		t.Errorf("as %s: benchpipe.sink_offsets readable (err %v)", db.grafanaRole, err)
-	}
+	cannotReadBenchpipe(t, db.owner, conn, db.grafanaRole)
 	var timeout string
 	if err := conn.QueryRow(ctx, "SHOW statement_timeout").Scan(&timeout); err != nil || timeout == "0" {
 		t.Errorf("grafana statement_timeout = %q (err %v), want a limit", timeout, err)
+	}
+}
+
+// The logins really check passwords: a reader with a wrong one is refused.
+func TestDatabaseWrongPasswordRefused(t *testing.T) {
+	db := stackDatabase(t)
+	cfg, err := pgx.ParseConfig(db.hasura)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Password = "wrong"
+	_, err = pgx.ConnectConfig(context.Background(), cfg)
+	if sqlState(err) != "28P01" {
+		t.Fatalf("login as %s with a wrong password: err %v; want invalid_password (28P01)", db.hasuraRole, err)
+	}
+}
+
+// writes lists a write of each kind into every base table the API serves (views refuse writes for reasons of
+// their own, before privileges are checked).
+func writes(t *testing.T, ownerURL string) []string {
+	t.Helper()
+	owner := connect(t, ownerURL)
+	var out []string
+	for _, tb := range hasuraSource(t).Tables {
+		rel := pgx.Identifier{tb.Table.Schema, tb.Table.Name}.Sanitize()
+		var kind string
+		if err := owner.QueryRow(context.Background(), "SELECT relkind::text FROM pg_class WHERE oid = $1::text::regclass", rel).Scan(&kind); err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		if kind != "r" && kind != "p" {
+			continue
+		}
+		out = append(out, "INSERT INTO "+rel+" DEFAULT VALUES", "UPDATE "+rel+" SET "+pgx.Identifier{firstColumn(t, owner, rel)}.Sanitize()+" = NULL",
+			"DELETE FROM "+rel, "TRUNCATE "+rel)
+	}
+	if len(out) < 4*4 {
+		t.Fatalf("only %d writes to try: the tracked base tables were not found", len(out))
+	}
+	return out
+}
+
+func firstColumn(t *testing.T, conn *pgx.Conn, rel string) string {
+	var col string
+	if err := conn.QueryRow(context.Background(), "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum = 1", rel).Scan(&col); err != nil {
+		t.Fatal(err)
+	}
+	return col
+}
+
+// cannotReadBenchpipe checks that role, connected as conn, can read no relation of schema benchpipe (the sink's
+// bookkeeping), listed as the owner sees them.
+func cannotReadBenchpipe(t *testing.T, ownerURL string, conn *pgx.Conn, role string) {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := connect(t, ownerURL).Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'benchpipe' AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rels, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(rels, "benchpipe.sink_offsets") || !slices.Contains(rels, "benchpipe.schema_migrations") {
+		t.Fatalf("schema benchpipe holds %v, want the sink's bookkeeping", rels)
+	}
+	for _, rel := range rels {
+		if _, err := conn.Exec(ctx, "SELECT * FROM "+rel); sqlState(err) != "42501" {
+			t.Errorf("as %s: %s readable (err %v); want permission denied", role, rel, err)
+		}
 	}
 }
 
@@ -216,34 +280,23 @@ func expandGrafana(t *testing.T, q string) string {
 	return q
 }
 
-// Every SQL query of the Grafana dashboard and its variables runs as Grafana's role and, on data like a run's,
-// returns rows.
+// Every SQL query of every Grafana dashboard and its variables runs as Grafana's role, over a fresh login with its
+// search_path, and on data like a run's returns rows.
 func TestGrafanaDashboardQueries(t *testing.T) {
 	db := stackDatabase(t)
+	seedStack(t, db.owner)
 	ctx := context.Background()
-	owner := connect(t, db.owner)
-	now := time.Now().UTC().Truncate(time.Second)
-	if _, err := owner.Exec(ctx, `INSERT INTO runs (run_id, kind, host_name, started_at, status, ops_rate, lat_p99_ms)
-		VALUES ('00000000-0000-0000-0000-000000000001', 'mqtt', 'h1', $1, 'ok', 1000, 2.5)`, now.Add(-10*time.Minute)); err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob(path(t, "deploy/monitoring/grafana/dashboards/*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards under deploy/monitoring/grafana/dashboards (err %v)", err)
 	}
-	for i := range 5 {
-		start := now.Add(time.Duration(i-5) * time.Second)
-		if _, err := owner.Exec(ctx, `INSERT INTO samples (run_id, seq, interval_start, interval_end, phase, ops, ops_rate,
-			errors, lat_p50_ms, lat_p90_ms, lat_p99_ms, lat_p999_ms, lat_max_ms)
-			VALUES ('00000000-0000-0000-0000-000000000001', $1, $2, $3, 'measure', 1000, 1000, 0, 1, 2, 3, 4, 5)`,
-			i+1, start, start.Add(time.Second)); err != nil {
-			t.Fatal(err)
+	var dashes []grafanaDashboard
+	for _, f := range files {
+		var dash grafanaDashboard
+		if err := json.Unmarshal([]byte(readFile(t, f[len(root(t))+1:])), &dash); err != nil {
+			t.Fatalf("%s: %v", f, err)
 		}
-	}
-	if _, err := owner.Exec(ctx, `INSERT INTO perftool ("timestamp", publisher, thread_number, writer_time, writer_bytes_rate, published_at)
-		VALUES ($1, 'pi-1', 0, 10, 123456, $1)`, now.Add(-time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-
-	var dash grafanaDashboard
-	if err := json.Unmarshal([]byte(readFile(t, "deploy/monitoring/grafana/dashboards/benchpipe.json")), &dash); err != nil {
-		t.Fatal(err)
+		dashes = append(dashes, dash)
 	}
 	conn := connect(t, db.grafana)
 	run := func(where, q string) {
@@ -263,17 +316,19 @@ func TestGrafanaDashboardQueries(t *testing.T) {
 		}
 	}
 	queries := 0
-	for _, v := range dash.Templating.List {
-		if v.Datasource.UID == pgDatasourceUID {
-			run("variable "+v.Name, v.Query)
-			queries++
-		}
-	}
-	for _, p := range dash.Panels {
-		for _, tg := range p.Targets {
-			if tg.RawSQL != "" {
-				run(fmt.Sprintf("panel %q %s", p.Title, tg.RefID), tg.RawSQL)
+	for _, dash := range dashes {
+		for _, v := range dash.Templating.List {
+			if v.Datasource.UID == pgDatasourceUID {
+				run(dash.Title+": variable "+v.Name, v.Query)
 				queries++
+			}
+		}
+		for _, p := range dash.Panels {
+			for _, tg := range p.Targets {
+				if tg.RawSQL != "" {
+					run(fmt.Sprintf("%s: panel %q %s", dash.Title, p.Title, tg.RefID), tg.RawSQL)
+					queries++
+				}
 			}
 		}
 	}
