@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benchpipe/benchpipe/config"
@@ -16,7 +17,8 @@ import (
 // ordered upserts (runs), and the records that go to the dead-letter topic instead.
 type batch struct {
 	recs     []*kgo.Record
-	consumed map[string]int // topic → records
+	parts    map[topicPartition]*batchPart // where each partition's records continue the chain
+	consumed map[string]int                // topic → records
 	tables   map[string]*tableRows
 	order    []string // table names in first-seen order, for a stable write order
 	upserts  []upsert
@@ -163,7 +165,7 @@ func upsertSQL(table string, columns []string) string {
 	}
 	sets = append(sets, "updated_at = now()")
 	return fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT (%s) DO UPDATE SET %s",
-		table, strings.Join(columns, ", "), strings.Join(params, ", "), columns[0], strings.Join(sets, ", "))
+		pgx.Identifier{apiSchema, table}.Sanitize(), strings.Join(columns, ", "), strings.Join(params, ", "), columns[0], strings.Join(sets, ", "))
 }
 
 var (

@@ -23,6 +23,8 @@ type metrics struct {
 	writeErrors  prometheus.Counter
 	fetchErrors  prometheus.Counter
 	lag          *prometheus.GaugeVec
+	kafkaResets  *prometheus.CounterVec
+	positionGaps prometheus.Counter
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -46,10 +48,12 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	m.writeErrors = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "benchpipe_sink_write_errors_total", Help: "Failed write attempts (retried)."})).(prometheus.Counter)
 	m.fetchErrors = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "benchpipe_sink_fetch_errors_total", Help: "Kafka fetch errors."})).(prometheus.Counter)
 	m.lag = f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "benchpipe_sink_consumer_lag", Help: "Records in the partition not yet written (high watermark minus stored position)."}, []string{"topic", "partition"})).(*prometheus.GaugeVec)
+	m.kafkaResets = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "benchpipe_sink_kafka_resets_total", Help: "Partitions found with stored positions only for another Kafka cluster or topic incarnation (Kafka replaced or the topic recreated, database kept); consumed again from the start."}, []string{"topic"})).(*prometheus.CounterVec)
+	m.positionGaps = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "benchpipe_sink_position_gaps_total", Help: "Partitions of a batch not written because the batch did not start where the stored position ends (an earlier batch was not written); their records are read again."})).(prometheus.Counter)
 	return m
 }
 
-// Handler serves /metrics, /healthz (the process is alive) and /readyz (database reachable and group joined).
+// Handler serves /metrics, /healthz (the process is alive) and /readyz (see Ready).
 func (s *Sink) Handler() http.Handler {
 	mux := http.NewServeMux()
 	if s.m.reg != nil {

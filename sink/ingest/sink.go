@@ -41,6 +41,7 @@ type options struct {
 	registerer      prometheus.Registerer
 	onCommit        func(CommitInfo)
 	shutdownTimeout time.Duration
+	stallLimit      time.Duration
 	kafkaOpts       []kgo.Opt
 }
 
@@ -58,6 +59,10 @@ func WithCommitHook(fn func(CommitInfo)) Option { return func(o *options) { o.on
 // cancelled (for instance while the database is down). Default 30s; what is not written is re-read by the next
 // consumer of the partition.
 func WithShutdownTimeout(d time.Duration) Option { return func(o *options) { o.shutdownTimeout = d } }
+
+// WithStallLimit sets how long a batch may keep failing before /readyz reports the sink not ready, with the
+// reason. Default 1m. The database being unreachable makes /readyz fail at once, whatever this says.
+func WithStallLimit(d time.Duration) Option { return func(o *options) { o.stallLimit = d } }
 
 // WithKafkaOptions appends franz-go client options (tests use it to shorten timeouts).
 func WithKafkaOptions(opts ...kgo.Opt) Option {
@@ -85,12 +90,25 @@ type Sink struct {
 	m       *metrics
 
 	joined atomic.Bool // the group assigned us partitions at least once
-	dbOK   atomic.Bool // the last database round trip succeeded
+
+	stallMu sync.Mutex
+	stall   stall // the batch being retried, if any: readiness fails when it fails for too long
+
+	posMu sync.Mutex
+	pos   map[topicPartition]*chainPos // assigned partitions: where the next batch of each continues from
+	gen   uint64
 
 	hwmMu sync.Mutex
 	hwm   map[topicPartition]int64 // high watermarks seen in fetches, for the lag gauge
 
 	copiers map[string]*pgcopy.Table // per table and column list; nil: pgx's CopyFrom. Used by Run's goroutine only.
+}
+
+// stall is a batch that keeps failing.
+type stall struct {
+	since   time.Time // zero: no batch is failing
+	records int
+	err     error
 }
 
 type topicPartition struct {
@@ -101,14 +119,14 @@ type topicPartition struct {
 // New connects to the database (lazily) and creates the consumer group client. It does not migrate: call
 // Migrate (or run `sink migrate`) first.
 func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Sink, error) {
-	o := options{logger: slog.Default(), shutdownTimeout: 30 * time.Second}
+	o := options{logger: slog.Default(), shutdownTimeout: 30 * time.Second, stallLimit: time.Minute}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if cfg.Sink.DatabaseURL == "" {
 		return nil, errors.New("sink.database_url is empty: set it in the config file, e.g. database_url: ${DATABASE_URL}")
 	}
-	s := &Sink{cfg: cfg, opts: o, log: o.logger, formats: map[string]string{}, hwm: map[topicPartition]int64{}, copiers: map[string]*pgcopy.Table{}}
+	s := &Sink{cfg: cfg, opts: o, log: o.logger, formats: map[string]string{}, hwm: map[topicPartition]int64{}, pos: map[topicPartition]*chainPos{}, copiers: map[string]*pgcopy.Table{}}
 	var topics []string
 	for _, t := range cfg.SinkTopics() {
 		if t.Name == cfg.Sink.DeadLetterTopic {
@@ -152,12 +170,14 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Sink, error)
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 			// Nothing to flush here: Run allows rebalances only between batches, after the database commit.
+			s.forget(revoked)
 			s.log.Info("partitions revoked", "partitions", revoked)
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 			if len(lost) == 0 {
 				return
 			}
+			s.forget(lost)
 			s.log.Warn("partitions lost; a batch being written for them is fenced by the stored offsets", "partitions", lost)
 		}),
 		kgo.FetchMaxBytes(64<<20),
@@ -180,39 +200,6 @@ func (s *Sink) Close() {
 // Pool is the sink's database pool (for migrations and health checks from the same process).
 func (s *Sink) Pool() *pgxpool.Pool { return s.pool }
 
-// restoreOffsets replaces Kafka's committed positions with the ones stored beside the rows. If the database is
-// unreachable it keeps Kafka's: correctness does not depend on it, because every write re-checks the stored
-// position under a row lock; only wasted re-reads do.
-func (s *Sink) restoreOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	rows, err := s.pool.Query(ctx, "SELECT topic, partition, next_offset FROM benchpipe.sink_offsets WHERE consumer_group = $1", s.cfg.Sink.Group)
-	if err != nil {
-		s.log.Warn("cannot read stored offsets; starting from Kafka's committed offsets", "err", err)
-		return offsets, nil
-	}
-	defer rows.Close()
-	restored := 0
-	for rows.Next() {
-		var topic string
-		var partition int32
-		var next int64
-		if err := rows.Scan(&topic, &partition, &next); err != nil {
-			return offsets, nil
-		}
-		if ps, ok := offsets[topic]; ok {
-			if _, assigned := ps[partition]; assigned {
-				ps[partition] = kgo.NewOffset().At(next).WithEpoch(-1)
-				restored++
-			}
-		}
-	}
-	if rows.Err() == nil {
-		s.log.Debug("restored offsets from the database", "partitions", restored)
-	}
-	return offsets, nil
-}
-
 // Run consumes until ctx is cancelled, then writes the batch in flight (bounded by the shutdown timeout), commits
 // and returns. It returns an error only when it cannot go on at all.
 //
@@ -222,20 +209,22 @@ func (s *Sink) restoreOffsets(ctx context.Context, offsets map[string]map[int32]
 // loop waits for the write in flight before allowing one.
 func (s *Sink) Run(ctx context.Context) error {
 	jobs := make(chan *batch)
-	written := make(chan struct{}, 1)
+	written := make(chan map[topicPartition]refusal, 1)
 	var writer sync.WaitGroup
 	writer.Add(1)
 	go func() {
 		defer writer.Done()
 		for b := range jobs {
-			s.flush(ctx, b)
-			written <- struct{}{}
+			written <- s.flush(ctx, b)
 		}
 	}()
 	inFlight := false
 	waitWritten := func() {
 		if inFlight {
-			<-written
+			if refused := <-written; len(refused) > 0 && ctx.Err() == nil {
+				// Between batches, with rebalances blocked: the partitions are still ours.
+				s.reseek(refused)
+			}
 			inFlight = false
 		}
 	}
@@ -243,8 +232,10 @@ func (s *Sink) Run(ctx context.Context) error {
 	var runErr error
 	for {
 		recs, err := s.collect(ctx, inFlight)
+		recs, parts := s.take(recs)
 		if len(recs) > 0 {
 			b := s.decode(recs) // overlaps the write in flight
+			b.parts = parts
 			waitWritten()
 			jobs <- b
 			inFlight = true
@@ -321,40 +312,58 @@ func (s *Sink) collect(ctx context.Context, writing bool) ([]*kgo.Record, error)
 	return recs, nil
 }
 
-// flush writes recs, retrying with capped backoff while the database (or Kafka, for dead letters) is unavailable.
-// No new records are polled meanwhile: that is the backpressure. After ctx is cancelled it keeps trying for the
-// shutdown timeout, then gives up without committing, so the records are read again by whoever consumes next.
-func (s *Sink) flush(ctx context.Context, b *batch) {
-	recs := b.recs
+// flush writes b, retrying with capped backoff while the database (or Kafka, for dead letters) is unavailable,
+// and returns the partitions it refused (see write). No new records are polled meanwhile: that is the
+// backpressure. After ctx is cancelled it keeps trying for the shutdown timeout, then gives up without committing;
+// the records are read again by whoever consumes next, and a later batch of the same partitions is refused rather
+// than written past them.
+//
+// A failure that may be a row's fault (see classify) sends the batch to the probe, which finds the row and moves
+// its record to the dead letters, so no record holds its partition for long; an unknown error is retried a few
+// times first. Only an unavailable database or Kafka is waited out indefinitely.
+func (s *Sink) flush(ctx context.Context, b *batch) map[topicPartition]refusal {
 	var giveUp <-chan time.Time
 	backoff := 100 * time.Millisecond
+	unknowns := 0
 	for attempt := 1; ; attempt++ {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 		start := time.Now()
 		res, err := s.write(wctx, b)
-		cancel()
 		if err == nil {
-			s.dbOK.Store(true)
+			cancel()
+			s.setStall(stall{})
 			s.m.writeSeconds.Observe(time.Since(start).Seconds())
-			s.m.batchRecords.Observe(float64(len(recs)))
+			s.m.batchRecords.Observe(float64(len(b.recs)))
 			s.afterCommit(ctx, b, res)
 			if attempt > 1 {
 				s.log.Info("write succeeded after retrying", "attempts", attempt)
 			}
-			return
+			return res.refused
 		}
-		var de *dataError
-		if errors.As(err, &de) {
-			// A row the database refuses (a constraint the decoder did not know about) must not stall the
-			// pipeline: move it to the dead letters and write the rest.
-			s.log.Warn("database refused a record; dead-lettering it", "topic", de.src.Topic, "partition", de.src.Partition, "offset", de.src.Offset, "err", de.err)
-			b.reject(de.src, "database: "+de.err.Error())
-			continue
-		}
-		s.dbOK.Store(false)
 		s.m.writeErrors.Inc()
+		s.noteFailure(len(b.recs), err)
+		kind := classify(err)
+		if kind == unknown {
+			unknowns++
+		}
+		if kind == refused || (kind == unknown && unknowns%unknownAttempts == 0) {
+			src, rowErr := s.findRefusedRecord(wctx, b, kind)
+			if src != nil {
+				cancel()
+				// A row the database refuses must not stall the pipeline: move it to the dead letters, write the rest.
+				s.log.Warn("database refused a record; dead-lettering it", "topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", rowErr)
+				b.reject(src, "database: "+rowErr.Error())
+				continue
+			}
+			if rowErr != nil {
+				s.log.Warn("could not probe the batch for a refused record", "err", rowErr)
+			} else if kind == unknown {
+				s.log.Warn("write fails for no single record; retrying", "records", len(b.recs), "err", err)
+			}
+		}
+		cancel()
 		if attempt == 1 || attempt%20 == 0 {
-			s.log.Warn("write failed; retrying", "attempt", attempt, "records", len(recs), "err", err)
+			s.log.Warn("write failed; retrying", "attempt", attempt, "records", len(b.recs), "err", err)
 		}
 		if ctx.Err() != nil && giveUp == nil {
 			giveUp = time.After(s.opts.shutdownTimeout)
@@ -362,11 +371,27 @@ func (s *Sink) flush(ctx context.Context, b *batch) {
 		select {
 		case <-time.After(backoff):
 		case <-giveUp:
-			s.log.Error("shutting down with a batch not written; it will be consumed again", "records", len(recs))
-			return
+			s.log.Error("shutting down with a batch not written; it will be consumed again", "records", len(b.recs))
+			return nil
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+func (s *Sink) setStall(st stall) {
+	s.stallMu.Lock()
+	s.stall = st
+	s.stallMu.Unlock()
+}
+
+// noteFailure records a failed write of the batch being retried, keeping the time its first attempt failed.
+func (s *Sink) noteFailure(records int, err error) {
+	s.stallMu.Lock()
+	if s.stall.since.IsZero() {
+		s.stall.since = time.Now()
+	}
+	s.stall.records, s.stall.err = records, err
+	s.stallMu.Unlock()
 }
 
 func (s *Sink) afterCommit(ctx context.Context, b *batch, res writeResult) {
@@ -381,7 +406,7 @@ func (s *Sink) afterCommit(ctx context.Context, b *batch, res writeResult) {
 		s.m.duplicates.WithLabelValues(topic).Add(float64(n))
 	}
 	for _, d := range b.dead {
-		if !res.skipped[d.src] {
+		if !res.skipped[d.src] && !res.held[d.src] {
 			s.m.deadLettered.WithLabelValues(d.src.Topic).Inc()
 		}
 	}
@@ -401,8 +426,14 @@ func (s *Sink) afterCommit(ctx context.Context, b *batch, res writeResult) {
 	}
 	s.hwmMu.Unlock()
 	// Kafka's committed offsets follow the database for tools that read group lag; the database stays the truth.
+	committed := make([]*kgo.Record, 0, len(b.recs))
+	for _, r := range b.recs {
+		if !res.held[r] {
+			committed = append(committed, r)
+		}
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	if err := s.cl.CommitRecords(cctx, b.recs...); err != nil {
+	if err := s.cl.CommitRecords(cctx, committed...); err != nil {
 		s.log.Debug("kafka offset commit failed (the database holds the positions)", "err", err)
 	}
 	cancel()
@@ -419,16 +450,25 @@ func (s *Sink) afterCommit(ctx context.Context, b *batch, res writeResult) {
 	}
 }
 
-// Ready reports whether the sink can do its work: the database answers and the group has assigned partitions.
+// Ready reports whether the sink can do its work: the database answers, the group has assigned partitions, and
+// no batch has been failing for longer than the stall limit (a sink that retries forever with the database up is
+// stuck, not ready).
 func (s *Sink) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := s.pool.Ping(ctx); err != nil {
-		s.dbOK.Store(false)
 		return fmt.Errorf("database unreachable: %w", err)
 	}
 	if !s.joined.Load() {
 		return errors.New("not yet a member of consumer group " + s.cfg.Sink.Group)
+	}
+	s.stallMu.Lock()
+	st := s.stall
+	s.stallMu.Unlock()
+	if !st.since.IsZero() {
+		if d := time.Since(st.since); d > s.opts.stallLimit {
+			return fmt.Errorf("a batch of %d records has been failing for %s: %w", st.records, d.Round(time.Second), st.err)
+		}
 	}
 	return nil
 }

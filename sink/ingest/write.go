@@ -17,141 +17,94 @@ import (
 )
 
 type writeResult struct {
-	written    map[string]int           // topic → records written (or already present by key)
-	duplicates map[string]int           // table → rows dropped by the primary key
-	rows       map[string]int           // table → rows inserted or updated
-	next       map[topicPartition]int64 // stored positions after the commit
-	skipped    map[*kgo.Record]bool     // records below the stored position: already written earlier
+	written    map[string]int             // topic → records written (or already present by key)
+	duplicates map[string]int             // table → rows dropped by the primary key
+	rows       map[string]int             // table → rows inserted or updated
+	next       map[topicPartition]int64   // stored positions after the commit
+	skipped    map[*kgo.Record]bool       // records below the stored position: already written earlier
+	refused    map[topicPartition]refusal // partitions not written: the batch did not start at the stored position
+	held       map[*kgo.Record]bool       // the records of refused partitions
 }
 
-// dataError is a row the database refused for its content; flush dead-letters src and retries the batch.
-type dataError struct {
-	src *kgo.Record
-	err error
-}
+// apiSchema holds the tables the sink writes (the public API that Hasura and Grafana read). Every statement names
+// it, so what the sink writes does not depend on the connecting role's search_path: with a role named like a
+// schema ("$user", public), unqualified names would resolve to that schema first.
+const apiSchema = "public"
 
-func (e *dataError) Error() string { return e.err.Error() }
-
-// write commits b in one transaction: lock the partitions' stored positions, drop records below them, send dead
-// letters, insert rows, upsert runs, advance the positions.
+// write commits b in one transaction: lock the partitions' stored positions, refuse partitions whose batch does
+// not start where their stored position ends, drop records below the stored positions, send dead letters, insert
+// rows, upsert runs, advance the positions.
+//
+// A partition is refused when its stored position is behind the position the batch continues from: an earlier
+// batch of it was not written (given up at shutdown, or the database was restored from an older backup). Writing
+// this one and storing its end would skip the earlier records for good, so its records are left out and read
+// again from the stored position. A stored position ahead of the batch's is a replay (after a crash, or a zombie
+// consumer after a rebalance): records below it are already written and dropped, the rest continue the chain.
 func (s *Sink) write(ctx context.Context, b *batch) (writeResult, error) {
-	res := writeResult{written: map[string]int{}, duplicates: map[string]int{}, rows: map[string]int{}, next: map[topicPartition]int64{}, skipped: map[*kgo.Record]bool{}}
+	res := writeResult{written: map[string]int{}, duplicates: map[string]int{}, rows: map[string]int{}, next: map[topicPartition]int64{},
+		skipped: map[*kgo.Record]bool{}, refused: map[topicPartition]refusal{}, held: map[*kgo.Record]bool{}}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		stored, err := s.lockPositions(ctx, tx, b.recs)
+		stored, err := s.lockPositions(ctx, tx, b.parts)
 		if err != nil {
 			return err
 		}
-		for _, r := range b.recs {
-			tp := topicPartition{r.Topic, r.Partition}
-			if r.Offset < stored[tp] {
-				res.skipped[r] = true
+		for tp, p := range b.parts {
+			if stored[tp] < p.from {
+				res.refused[tp] = refusal{stored: stored[tp], gen: p.gen}
 				continue
 			}
-			res.next[tp] = max(res.next[tp], r.Offset+1)
+			res.next[tp] = max(stored[tp], p.to)
 		}
-		if len(res.skipped) > 0 {
-			s.m.replayed.Add(float64(len(res.skipped)))
+		omit := map[*kgo.Record]bool{}
+		for _, r := range b.recs {
+			tp := topicPartition{r.Topic, r.Partition}
+			if _, ok := res.refused[tp]; ok {
+				res.held[r], omit[r] = true, true
+			} else if r.Offset < stored[tp] {
+				res.skipped[r], omit[r] = true, true
+			}
 		}
 
 		// Dead letters first: once the positions move past a bad record, the dead-letter topic is its only copy.
-		if err := s.produceDeadLetters(ctx, b, res.skipped); err != nil {
+		if err := s.produceDeadLetters(ctx, b, omit); err != nil {
 			return err
 		}
 		for _, name := range b.order {
 			t := b.tables[name]
-			n, dups, err := s.insertRows(ctx, tx, t, res.skipped)
+			n, dups, err := s.insertRows(ctx, tx, t, omit)
 			if err != nil {
 				return err
 			}
 			res.rows[name] += n
 			res.duplicates[name] += dups
 		}
-		if err := s.upsertRuns(ctx, tx, b.upserts, res.skipped, res.rows); err != nil {
+		if err := s.upsertRuns(ctx, tx, b.upserts, omit, res.rows); err != nil {
 			return err
 		}
-		return s.storePositions(ctx, tx, res.next)
+		return s.storePositions(ctx, tx, b.parts, res.next)
 	})
 	if err != nil {
-		var pgErr *pgconn.PgError
-		var valErr *pgcopy.ValueError
-		if (errors.As(err, &pgErr) && isDataError(pgErr)) || errors.As(err, &valErr) {
-			if src := s.findRefusedRecord(ctx, b); src != nil {
-				return res, &dataError{src: src, err: err}
-			}
-		}
 		return res, err
 	}
+	if len(res.skipped) > 0 {
+		s.m.replayed.Add(float64(len(res.skipped)))
+	}
+	for tp, r := range res.refused {
+		s.m.positionGaps.Inc()
+		s.log.Warn("batch refused for a partition: it does not start where the stored position ends (an earlier batch was not written); reading it again",
+			"topic", tp.topic, "partition", tp.partition, "stored", r.stored, "batch_from", b.parts[tp].from)
+	}
 	for _, r := range b.recs {
-		if !res.skipped[r] {
+		if !res.skipped[r] && !res.held[r] {
 			res.written[r.Topic]++
 		}
 	}
 	for _, d := range b.dead {
-		if !res.skipped[d.src] {
+		if !res.skipped[d.src] && !res.held[d.src] {
 			res.written[d.src.Topic]--
 		}
 	}
 	return res, nil
-}
-
-// lockPositions makes sure a position row exists for every partition in recs and locks those rows until the
-// transaction ends, so two consumers of one partition (a zombie after a rebalance) write one after the other and
-// the second sees what the first wrote.
-func (s *Sink) lockPositions(ctx context.Context, tx pgx.Tx, recs []*kgo.Record) (map[topicPartition]int64, error) {
-	seen := map[topicPartition]bool{}
-	var topics []string
-	var parts []int32
-	for _, r := range recs {
-		tp := topicPartition{r.Topic, r.Partition}
-		if !seen[tp] {
-			seen[tp] = true
-			topics = append(topics, r.Topic)
-			parts = append(parts, r.Partition)
-		}
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO benchpipe.sink_offsets (consumer_group, topic, partition, next_offset)
-		SELECT $1, t, p, 0 FROM unnest($2::text[], $3::int[]) AS u(t, p)
-		ON CONFLICT DO NOTHING`, s.cfg.Sink.Group, topics, parts); err != nil {
-		return nil, fmt.Errorf("create positions: %w", err)
-	}
-	rows, err := tx.Query(ctx, `SELECT o.topic, o.partition, o.next_offset FROM benchpipe.sink_offsets o
-		JOIN unnest($2::text[], $3::int[]) AS u(t, p) ON o.topic = u.t AND o.partition = u.p
-		WHERE o.consumer_group = $1
-		ORDER BY o.topic, o.partition
-		FOR UPDATE OF o`, s.cfg.Sink.Group, topics, parts)
-	if err != nil {
-		return nil, fmt.Errorf("lock positions: %w", err)
-	}
-	stored := map[topicPartition]int64{}
-	var tp topicPartition
-	var next int64
-	_, err = pgx.ForEachRow(rows, []any{&tp.topic, &tp.partition, &next}, func() error {
-		stored[tp] = next
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("lock positions: %w", err)
-	}
-	return stored, nil
-}
-
-func (s *Sink) storePositions(ctx context.Context, tx pgx.Tx, next map[topicPartition]int64) error {
-	if len(next) == 0 {
-		return nil
-	}
-	var topics []string
-	var parts []int32
-	var offsets []int64
-	for tp, n := range next {
-		topics, parts, offsets = append(topics, tp.topic), append(parts, tp.partition), append(offsets, n)
-	}
-	_, err := tx.Exec(ctx, `UPDATE benchpipe.sink_offsets o SET next_offset = u.n, updated_at = now()
-		FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n)
-		WHERE o.consumer_group = $1 AND o.topic = u.t AND o.partition = u.p`, s.cfg.Sink.Group, topics, parts, offsets)
-	if err != nil {
-		return fmt.Errorf("store positions: %w", err)
-	}
-	return nil
 }
 
 // copyRows copies rows into t's table with pgcopy, whose encoders are planned once per column: pgx re-plans the
@@ -161,6 +114,11 @@ func (s *Sink) copyRows(ctx context.Context, tx pgx.Tx, t *tableRows, rows [][]a
 	key := t.table + "\x00" + strings.Join(t.columns, ",")
 	ct, ok := s.copiers[key]
 	if !ok {
+		// pgcopy finds the table through search_path and then names it with the schema it found; pinning the
+		// path for this transaction makes it find the API table whatever the role's own path says.
+		if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{apiSchema}.Sanitize()); err != nil {
+			return 0, fmt.Errorf("copy into %s: %w", t.table, err)
+		}
 		var err error
 		ct, err = pgcopy.LoadTable(ctx, tx, t.table, t.columns)
 		if err != nil {
@@ -173,7 +131,7 @@ func (s *Sink) copyRows(ctx context.Context, tx pgx.Tx, t *tableRows, rows [][]a
 		s.copiers[key] = ct
 	}
 	if ct == nil {
-		return tx.CopyFrom(ctx, pgx.Identifier{t.table}, t.columns, pgx.CopyFromRows(rows))
+		return tx.CopyFrom(ctx, pgx.Identifier{apiSchema, t.table}, t.columns, pgx.CopyFromRows(rows))
 	}
 	return ct.Copy(ctx, tx.Conn().PgConn(), rows)
 }
@@ -214,12 +172,13 @@ func (s *Sink) insertRows(ctx context.Context, tx pgx.Tx, t *tableRows, skipped 
 	}
 	s.m.dedupBatches.Inc()
 
-	table := pgx.Identifier{t.table}.Sanitize()
-	stage := pgx.Identifier{"stage_" + t.table}.Sanitize()
+	table := pgx.Identifier{apiSchema, t.table}.Sanitize()
+	stageName := pgx.Identifier{"pg_temp", "stage_" + t.table}
+	stage := stageName.Sanitize()
 	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", stage, table)); err != nil {
 		return 0, 0, fmt.Errorf("staging table for %s: %w", t.table, err)
 	}
-	copied, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_" + t.table}, t.columns, pgx.CopyFromRows(rows))
+	copied, err := tx.CopyFrom(ctx, stageName, t.columns, pgx.CopyFromRows(rows))
 	if err != nil {
 		return 0, 0, fmt.Errorf("copy into %s: %w", stage, err)
 	}
@@ -247,51 +206,6 @@ func (s *Sink) upsertRuns(ctx context.Context, tx pgx.Tx, ups []upsert, skipped 
 	}
 	rows["runs"] += pb.Len()
 	return nil
-}
-
-// isDataError tells a refusal of the data (SQLSTATE classes 22 data exception and 23 integrity violation) from
-// an unavailable database: the first is the record's fault and is dead-lettered, the second is retried.
-func isDataError(e *pgconn.PgError) bool {
-	return strings.HasPrefix(e.Code, "22") || strings.HasPrefix(e.Code, "23")
-}
-
-// findRefusedRecord writes b's rows one at a time, each in a savepoint of a transaction that is rolled back, to
-// find the record the database refuses. Slow, but only runs after a data error.
-func (s *Sink) findRefusedRecord(ctx context.Context, b *batch) *kgo.Record {
-	var culprit *kgo.Record
-	_ = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		try := func(src *kgo.Record, sql string, args ...any) bool {
-			if _, err := tx.Exec(ctx, "SAVEPOINT probe"); err != nil {
-				return true
-			}
-			if _, err := tx.Exec(ctx, sql, args...); err != nil {
-				culprit = src
-				return true
-			}
-			_, _ = tx.Exec(ctx, "RELEASE SAVEPOINT probe")
-			return false
-		}
-		for _, name := range b.order {
-			t := b.tables[name]
-			params := make([]string, len(t.columns))
-			for i := range params {
-				params[i] = "$" + strconv.Itoa(i+1)
-			}
-			sql := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT DO NOTHING", pgx.Identifier{t.table}.Sanitize(), strings.Join(t.columns, ", "), strings.Join(params, ", "))
-			for i, row := range t.rows {
-				if try(t.srcs[i], sql, row...) {
-					return errors.New("found")
-				}
-			}
-		}
-		for _, u := range b.upserts {
-			if try(u.src, u.sql, u.args...) {
-				return errors.New("found")
-			}
-		}
-		return errors.New("roll back the probe")
-	})
-	return culprit
 }
 
 // Dead-letter headers.
