@@ -45,7 +45,8 @@ type pipeline struct {
 	cfgFile string
 	cfg     *config.Config
 	target  *target.Server
-	port    int // the Kafka port the config names
+	port    int                 // the Kafka port the config names
+	db      *testenv.Deployment // the database as the compose stack sets it up; the sink writes as its owner
 }
 
 func newPipeline(t *testing.T) *pipeline {
@@ -54,7 +55,8 @@ func newPipeline(t *testing.T) *pipeline {
 	p.port = freePort(t)
 	cfg := config.Default()
 	cfg.Kafka.Brokers = []string{fmt.Sprintf("127.0.0.1:%d", p.port)}
-	cfg.Sink.DatabaseURL = testenv.DatabaseURL(t)
+	p.db = testenv.Deployed(t)
+	cfg.Sink.DatabaseURL = p.db.OwnerURL
 	cfg.Sink.HTTPAddr = ""
 	cfg.Sink.FlushInterval = 50 * time.Millisecond
 	cfg.Producer.SpoolDir = filepath.Join(p.dir, "spool")
@@ -378,7 +380,7 @@ func TestCompareWithLastAfterRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stub := hasurastub.New(t, p.cfg.Sink.DatabaseURL, md)
+	stub := hasurastub.New(t, p.db.HasuraURL, md) // Hasura's database role, as in the compose stack
 	p.cfg.GraphQL.URL = stub.URL
 	raw, _ := yaml.Marshal(p.cfg)
 	if err := os.WriteFile(p.cfgFile, raw, 0o600); err != nil {
@@ -417,12 +419,12 @@ func TestPgbenchCompareWithLast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cfg.GraphQL.URL = hasurastub.New(t, p.cfg.Sink.DatabaseURL, md).URL
+	p.cfg.GraphQL.URL = hasurastub.New(t, p.db.HasuraURL, md).URL
 	raw, _ := yaml.Marshal(p.cfg)
 	if err := os.WriteFile(p.cfgFile, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	target := testenv.DatabaseURL(t) // the database pgbench measures
+	target := testenv.SuperuserDatabaseURL(t) // the database pgbench measures: another server in a deployment
 	run := func(extra ...string) (int, string) {
 		var out strings.Builder
 		args := append([]string{"--config", p.cfgFile}, extra...)
