@@ -34,8 +34,9 @@ func migrationFile(t *testing.T, name string) string {
 	return string(b)
 }
 
-// perftoolDB returns a connection to a fresh database with 0002_perftool.sql applied the way the migration runner
-// applies a plain migration: in one transaction, as one multi-statement Exec.
+// perftoolDB returns a connection to a fresh database (as the compose stack's owner role) with 0002_perftool.sql
+// applied the way the migration runner applies a plain migration: in one transaction, as one multi-statement Exec,
+// with search_path pinned to public.
 func perftoolDB(t *testing.T) *pgx.Conn {
 	t.Helper()
 	ctx := context.Background()
@@ -46,7 +47,7 @@ func perftoolDB(t *testing.T) *pgx.Conn {
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	sql := migrationFile(t, "0002_perftool.sql")
 	if err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, sql)
+		_, err := tx.Exec(ctx, "SET LOCAL search_path = public;\n"+sql)
 		return err
 	}); err != nil {
 		t.Fatalf("apply 0002_perftool.sql: %v", err)
