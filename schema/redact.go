@@ -51,7 +51,7 @@ func secretKey(k string) bool {
 //     information is dropped (postgresql://user@host/db), and so are query parameters that name a secret
 //     (password, sslpassword, …). The user information is taken to end at the last '@' in s, so a password
 //     holding '/', '#', '?', '%' or '@' — which net/url refuses and libpq partly misreads — is dropped whole;
-//   - a libpq key=value string (host=db password='it”s' dbname=x): the pairs naming a secret are dropped,
+//   - a libpq key=value string (host=db password='it\'s' dbname=x): the pairs naming a secret are dropped,
 //     values read the way libpq reads them (single quotes, backslash escapes). Where a string that mentions a
 //     password stops parsing, the rest is replaced by Mask;
 //   - user:pw@host without a scheme: the password is dropped.
@@ -564,8 +564,8 @@ func (r *Redactor) walk(v any) (any, bool) {
 	return v, false
 }
 
-// Record returns rec with every free-text field cleaned: the run's name, tags, parameters and target URL, the
-// error text and the summary's extra object. Figures are left alone. rec's own payloads are not modified.
+// Record returns rec with every free-text field cleaned: the run's name, tags, parameters and target (URL, host,
+// database), the error text and the summary's extra object. Figures are left alone. rec's own payloads are not modified.
 func (r *Redactor) Record(rec Record) Record {
 	if rec.Started != nil {
 		s := r.Started(*rec.Started)
@@ -595,7 +595,11 @@ func (r *Redactor) Started(s Started) Started {
 		s.Tags = tags
 	}
 	s.Parameters = r.JSON(s.Parameters)
+	// The target's host and database are what a client would connect to, and libpq takes pieces of a password
+	// holding '/' or '@' for host, port and database name.
 	s.Target.URL = r.URL(s.Target.URL)
+	s.Target.Host = r.Text(s.Target.Host)
+	s.Target.Database = r.Text(s.Target.Database)
 	return s
 }
 
@@ -607,6 +611,9 @@ type redactWriter struct {
 	r *Redactor
 	w io.Writer
 }
+
+// Unwrap returns the writer written to, so that a caller can tell whether it is a terminal.
+func (rw *redactWriter) Unwrap() io.Writer { return rw.w }
 
 func (rw *redactWriter) Write(p []byte) (int, error) {
 	s := rw.r.Text(string(p))

@@ -12,6 +12,7 @@ import (
 	graphql "github.com/hasura/go-graphql-client"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/schema"
 )
 
 // Errors Run and AfterRun report. Test for them with errors.Is; ExitCode maps them to exit codes.
@@ -35,7 +36,7 @@ var (
 // client reads runs from the Hasura endpoint as the anonymous role.
 type client struct {
 	gql     *graphql.Client
-	url     string
+	url     string // for messages: credentials removed
 	timeout time.Duration
 }
 
@@ -50,7 +51,7 @@ func newClient(cfg config.GraphQL, urlOverride string) (*client, error) {
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: GraphQL endpoint %q is not an http(s) URL", ErrUsage, endpoint)
+		return nil, fmt.Errorf("%w: GraphQL endpoint %q is not an http(s) URL", ErrUsage, schema.RedactURL(endpoint))
 	}
 	timeout := cfg.Timeout
 	if timeout <= 0 {
@@ -65,7 +66,7 @@ func newClient(cfg config.GraphQL, urlOverride string) (*client, error) {
 			}
 		})
 	}
-	return &client{gql: gql, url: endpoint, timeout: timeout}, nil
+	return &client{gql: gql, url: schema.RedactURL(endpoint), timeout: timeout}, nil
 }
 
 // query runs q with vars; what says what was being fetched, for the error.

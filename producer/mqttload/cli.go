@@ -254,6 +254,13 @@ func moduleVersion(path string) string {
 // ExitAborted). SIGINT and SIGTERM, like ctx ending, stop the run early; it is recorded as aborted and the
 // summary is still printed.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Everything the command prints, records or writes to --summary-json passes through red, which masks the
+	// passwords it knows ($MQTT_PASSWORD, the configuration's, one in --broker) and any URL's password.
+	red := schema.NewRedactor(schema.EnvSecrets(os.Getenv)...)
+	for _, a := range args {
+		red.Add(schema.ConnSecrets(a)...)
+	}
+	stdout, stderr = red.Writer(stdout), red.Writer(stderr)
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
@@ -267,6 +274,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "producer mqtt: configuration:\n%v\n", err)
 		return ExitUsage
 	}
+	red.Add(cfg.Perftarget.Password, cfg.Kafka.SASL.Password)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -307,7 +315,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "producer mqtt: %v\n", err)
 		return ExitFailed
 	}
-	r := &cliRun{Recorder: rec, f: f, cfg: cfg, stdout: stdout, stderr: stderr}
+	r := &cliRun{Recorder: rec, f: f, cfg: cfg, red: red, stdout: stdout, stderr: stderr}
 	defer r.Close()
 
 	tools := map[string]string{"go": runtime.Version()}
@@ -352,7 +360,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	bench, err := Connect(ctx, ec)
 	if err != nil {
 		// The run is recorded even though it never measured: a broker that is down is a result too.
-		r.Begin(schema.KindMQTT, started)
+		r.Begin(schema.KindMQTT, red.Started(started))
 		status := schema.StatusFailed
 		if ctx.Err() != nil {
 			status = schema.StatusAborted
@@ -365,7 +373,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !f.embedded {
 		started.Target.Version = bench.BrokerVersion(300 * time.Millisecond)
 	}
-	r.Begin(schema.KindMQTT, started)
+	r.Begin(schema.KindMQTT, red.Started(started))
 	fmt.Fprintf(stdout, "run %s: %s → %s\n", r.Run().ID(), describe(ec), schema.RedactURL(ec.Broker))
 
 	progress := stats.NewProgress(stdout, stats.IsTerminal(stdout))
@@ -438,6 +446,7 @@ type cliRun struct {
 	f   *cliFlags
 	cfg *config.Config
 	*recorder.Recorder
+	red    *schema.Redactor // applied to everything printed, recorded or written
 	params json.RawMessage
 	stdout io.Writer
 	stderr io.Writer
@@ -447,9 +456,9 @@ type cliRun struct {
 func (r *cliRun) finish(res *Result, ec Config, ran bool) {
 	errText := ""
 	if res.Err != nil {
-		errText = res.Err.Error()
+		errText = r.red.Text(res.Err.Error())
 	}
-	r.Publish(r.Run().Finished(res.Status, errText, res.Summary))
+	r.Publish(r.red.Record(r.Run().Finished(res.Status, errText, res.Summary)))
 	if ran {
 		table := summaryTable(res, ec)
 		if _, err := table.WriteTo(r.stdout); err != nil {
@@ -460,7 +469,7 @@ func (r *cliRun) finish(res *Result, ec Config, ran bool) {
 		fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.Run().ID(), res.Status, errText)
 	}
 	if r.f.summaryJSON != "" {
-		if err := writeSummaryJSON(r.f.summaryJSON, r.Run().ID(), r.params, ec, res); err != nil {
+		if err := writeSummaryJSON(r.f.summaryJSON, r.Run().ID(), r.params, ec, res, r.red); err != nil {
 			fmt.Fprintf(r.stderr, "producer mqtt: %v\n", err)
 		}
 	}
@@ -558,11 +567,11 @@ type SummaryLatency struct {
 	Uncorrected *schema.Latency `json:"uncorrected"`
 }
 
-func writeSummaryJSON(path string, id uuid.UUID, params json.RawMessage, ec Config, res *Result) error {
+func writeSummaryJSON(path string, id uuid.UUID, params json.RawMessage, ec Config, res *Result, red *schema.Redactor) error {
 	s := SummaryFile{RunID: id, Kind: schema.KindMQTT, Status: res.Status, Partial: res.Partial,
-		Broker: schema.RedactURL(ec.Broker), Parameters: params}
+		Broker: red.URL(ec.Broker), Parameters: red.JSON(params)}
 	if res.Err != nil {
-		s.Error = res.Err.Error()
+		s.Error = red.Text(res.Err.Error())
 	}
 	t := res.Totals
 	s.Totals = SummaryTotals{Sent: t.Sent, Received: t.Received, Bytes: t.Bytes, Errors: t.Errors, PublishErrors: t.PublishErrors,

@@ -215,3 +215,59 @@ func TestRunUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestRunNeverShowsPasswords: broker URLs with passwords net/url refuses ('#', '%', '/') and $MQTT_PASSWORD,
+// against a broker that is not there. Neither may appear in stdout, stderr, --summary-json or the records.
+func TestRunNeverShowsPasswords(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	const envSecret = "Env7Mqtt"
+	t.Setenv(EnvPassword, envSecret)
+	for _, tc := range []struct {
+		broker string
+		code   int // a URL paho cannot use is a usage error: nothing runs, nothing is recorded
+		leaks  []string
+	}{
+		{"tcp://bench:Mx5#p%zz@" + addr, ExitUsage, []string{"Mx5", "p%zz"}},
+		{"tcp://bench:Nw3/x@" + addr, ExitUsage, []string{"Nw3"}},
+		{"ssl://bench:Ok8%41@" + addr, ExitFailed, []string{"Ok8"}},
+		{"tcp://bench:Pq2%23x@" + addr, ExitFailed, []string{"Pq2"}},
+		{"tcp://bench@" + addr, ExitFailed, nil},
+	} {
+		t.Run(tc.broker, func(t *testing.T) {
+			cfgPath, brokers := kafkaConfig(t)
+			out := filepath.Join(t.TempDir(), "summary.json")
+			var stdout, stderr bytes.Buffer
+			code := Run(context.Background(), []string{"--config", cfgPath, "--broker", tc.broker, "--connect-timeout", "2s",
+				"--summary-json", out}, &stdout, &stderr)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s", code, tc.code, stderr.String())
+			}
+			where := map[string]string{"stdout": stdout.String(), "stderr": stderr.String()}
+			var recs []schema.Record
+			if code == ExitFailed {
+				sum, _ := os.ReadFile(out)
+				recs = records(t, brokers, 2)
+				if len(recs) != 2 || recs[1].Type != schema.TypeRunFinished || !strings.Contains(recs[1].Finished.Error, "cannot connect") {
+					t.Fatalf("records %+v", recs)
+				}
+				decoded, _ := json.Marshal(recs)
+				where["--summary-json"], where["records"] = string(sum), string(decoded)
+				if u := recs[0].Started.Target.URL; u != "tcp://bench@"+addr && u != "ssl://bench@"+addr {
+					t.Errorf("target url %q", u)
+				}
+			}
+			for place, text := range where {
+				for _, leak := range append(tc.leaks, envSecret) {
+					if strings.Contains(text, leak) {
+						t.Errorf("%s holds %q:\n%s", place, leak, text)
+					}
+				}
+			}
+		})
+	}
+}

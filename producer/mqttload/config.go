@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/benchpipe/benchpipe/schema"
 )
 
 // Config is one benchmark's broker connection and load shape. The zero value of an optional field takes the
@@ -96,7 +98,7 @@ func (c Config) validate() error {
 	if c.Broker == "" {
 		bad("no broker: give a URL such as tcp://localhost:1883")
 	} else if u, err := url.Parse(c.Broker); err != nil || u.Host == "" {
-		bad("broker %q is not a URL such as tcp://localhost:1883", c.Broker)
+		bad("broker %q is not a URL such as tcp://localhost:1883", schema.RedactURL(c.Broker))
 	} else {
 		switch strings.ToLower(u.Scheme) {
 		case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":

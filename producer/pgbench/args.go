@@ -2,7 +2,6 @@ package pgbench
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -452,20 +451,18 @@ func (p plan) followPrefix(privateDir string) string {
 	return p.logPrefix
 }
 
-// passwordRE matches a password in a libpq key=value connection string.
-var passwordRE = regexp.MustCompile(`(?i)\b(ssl)?password\s*=\s*('(?:\\.|[^'\\])*'|\S*)\s*`)
-
 // redactArg removes credentials from one command-line argument: the password of a connection URI (also in
-// --dbname=URI form) and password=… in a key=value connection string.
+// --dbname=URI form, and whatever characters the password holds), password=… in a key=value connection string,
+// and whatever does not parse there (see schema.RedactURL).
 func redactArg(a string) string {
 	if i := strings.Index(a, "://"); i >= 0 {
-		start := strings.LastIndexAny(a[:i], "= ") + 1
-		a = a[:start] + schema.RedactURL(a[start:])
+		start := i
+		for start > 0 && strings.IndexByte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.", a[start-1]) >= 0 {
+			start--
+		}
+		return a[:start] + schema.RedactURL(a[start:])
 	}
-	if passwordRE.MatchString(a) {
-		a = strings.TrimSpace(passwordRE.ReplaceAllString(a, ""))
-	}
-	return a
+	return schema.RedactURL(a)
 }
 
 // redactArgs returns args with redactArg applied to each.

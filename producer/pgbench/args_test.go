@@ -132,8 +132,14 @@ func TestRedactArg(t *testing.T) {
 		"host=db password='s3 \\'cret' user=x":             "host=db user=x",
 		"host=db sslpassword=s3cret":                       "host=db",
 		"dbname=x PASSWORD = s3cret":                       "dbname=x",
-		"-c":                                               "-c",
-		"mix.sql@2":                                        "mix.sql@2",
+		// Passwords net/url refuses (issue 11 item 5): the old redactor passed these through.
+		"postgresql://u:s3#ss@db/bench":           "postgresql://u@db/bench",
+		"--dbname=postgresql://u:s3%off@db/bench": "--dbname=postgresql://u@db/bench",
+		"postgresql://u:s3/b@db/bench":            "postgresql://u@db/bench",
+		"host=db password='s3 unterminated":       "host=db ****",
+		"-c":                                      "-c",
+		"mix.sql@2":                               "mix.sql@2",
+		"--log-prefix=/tmp/x":                     "--log-prefix=/tmp/x",
 	} {
 		if got := redactArg(in); got != want || strings.Contains(got, "s3") {
 			t.Errorf("redactArg(%q) = %q, want %q", in, got, want)

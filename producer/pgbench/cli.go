@@ -151,6 +151,14 @@ type parameters struct {
 // publishes the run's records, and returns pgbench's exit status (see the Exit constants). SIGINT and SIGTERM,
 // like ctx ending, stop pgbench; the run is recorded as aborted.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Everything the command prints, records or writes to --summary-json passes through red, which masks the
+	// passwords it knows (in the arguments, the environment, service files) and any connection string's password:
+	// pgbench's own error text echoes a password libpq could not parse.
+	red := schema.NewRedactor(schema.EnvSecrets(os.Getenv)...)
+	for _, a := range args {
+		red.Add(schema.ConnSecrets(a)...)
+	}
+	stdout, stderr = red.Writer(stdout), red.Writer(stderr)
 	f, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
@@ -164,6 +172,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "producer pgbench: configuration:\n%v\n", err)
 		return ExitUsage
 	}
+	red.Add(cfg.Kafka.SASL.Password, cfg.Perftarget.Password)
 	// Signals are caught here rather than with signal.NotifyContext so the very signal can be passed on.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -221,6 +230,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmdArgs, added := p.command(f.pgbenchArgs, privateDir)
 
 	conn, connErr := resolveConn(b, os.Getenv)
+	red.Add(conn["password"], conn["sslpassword"])
 	if connErr != nil {
 		fmt.Fprintf(stderr, "producer pgbench: warning: %v; the run record's target stays incomplete\n", connErr)
 	}
@@ -231,7 +241,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "producer pgbench: %v\n", err)
 		return ExitFailed
 	}
-	r := &cliRun{Recorder: rec, f: f, cfg: cfg, stdout: stdout, stderr: stderr}
+	r := &cliRun{Recorder: rec, f: f, cfg: cfg, red: red, stdout: stdout, stderr: stderr}
 	defer r.Close()
 
 	// Parameters describe the load, so that `compare --baseline last` finds runs with equal ones: the private log
@@ -251,6 +261,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		params.SamplingRate = b.samplingRate
 	}
 	r.params, _ = json.Marshal(params)
+	r.params = red.JSON(r.params)
 	if connErr == nil {
 		if v, err := conn.serverVersion(ctx, serverVersionTimeout); err == nil {
 			target.Version = v
@@ -260,11 +271,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if v := moduleVersion("github.com/benchpipe/benchpipe"); v != "" && v != "(devel)" {
 		tools["benchpipe"] = v
 	}
-	r.Begin(schema.KindPgbench, schema.Started{
+	r.Begin(schema.KindPgbench, red.Started(schema.Started{
 		Name: f.name, Tags: r.Tags(r.f.tags), Parameters: r.params, Target: target,
 		Host: hostinfo.Collect(), Tools: tools, StartedAt: time.Now().UTC(),
-	})
-	r.target = target.URL
+	}))
+	r.target = red.URL(target.URL)
 	r.extra = &runExtra{LatencySource: p.mode.String(), Notes: p.notes}
 	if len(b.unknown) > 0 {
 		r.extra.Notes = append(r.extra.Notes, "options unknown to the producer, passed on: "+strings.Join(redactArgs(b.unknown), " "))
@@ -418,6 +429,7 @@ type cliRun struct {
 	f   *cliFlags
 	cfg *config.Config
 	*recorder.Recorder
+	red        *schema.Redactor // applied to everything printed, recorded or written
 	params     json.RawMessage
 	target     string
 	extra      *runExtra
@@ -429,8 +441,9 @@ type cliRun struct {
 
 // fail finishes a run that measured nothing.
 func (r *cliRun) fail(status schema.Status, code int, errText string) int {
+	errText = r.red.Text(errText)
 	fmt.Fprintf(r.stderr, "producer pgbench: %s\n", errText)
-	r.Publish(r.Run().Finished(status, errText, nil))
+	r.Publish(r.red.Record(r.Run().Finished(status, errText, nil)))
 	fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.Run().ID(), status, errText)
 	r.writeSummaryJSON(status, code, errText, nil, samplerResult{})
 	return code
@@ -443,6 +456,7 @@ func (r *cliRun) complete(out *benchOutcome, runErr error, res samplerResult, p 
 	if runErr != nil && status == schema.StatusOK {
 		status, code, errText = schema.StatusFailed, ExitFailed, runErr.Error()
 	}
+	errText = r.red.Text(errText)
 	e := r.extra
 	e.Measured = res.measured.counts
 	e.WarmupSamples = res.warmupSamples
@@ -494,9 +508,9 @@ func (r *cliRun) complete(out *benchOutcome, runErr error, res samplerResult, p 
 		sum = &schema.Summary{Start: out.startedAt.UTC(), End: out.endedAt.UTC(), Figures: schema.Figures{Pgbench: &schema.PgbenchFigures{}}}
 	}
 	if sum != nil {
-		sum.Extra = marshalExtra(e)
+		sum.Extra = r.red.JSON(marshalExtra(e))
 	}
-	r.Publish(r.Run().Finished(status, errText, sum))
+	r.Publish(r.red.Record(r.Run().Finished(status, errText, sum)))
 
 	if res.whole.samples > 0 {
 		if _, err := summaryTable(status, res, p.mode, e, b.logOptions()).WriteTo(r.stdout); err != nil {
@@ -546,7 +560,7 @@ func (r *cliRun) writeSummaryJSON(status schema.Status, code int, errText string
 		s.Start, s.End, s.DurationS = &start, &end, end.Sub(start).Seconds()
 		s.TPS, s.LatencyMs, s.Extra = sum.OpsRate, sum.Latency, sum.Extra
 	} else if r.extra != nil {
-		s.Extra = marshalExtra(r.extra)
+		s.Extra = r.red.JSON(marshalExtra(r.extra))
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err == nil {

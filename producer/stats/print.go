@@ -13,8 +13,17 @@ import (
 	"github.com/benchpipe/benchpipe/schema"
 )
 
-// IsTerminal reports whether w is a terminal, so that Progress can rewrite its line in place.
+// IsTerminal reports whether w is a terminal, so that Progress can rewrite its line in place. A writer that
+// wraps another (a filter such as schema.Redactor's, with an Unwrap() io.Writer method) is a terminal when
+// the writer it wraps is.
 func IsTerminal(w io.Writer) bool {
+	for {
+		u, ok := w.(interface{ Unwrap() io.Writer })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
+	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -2,6 +2,8 @@ package stats
 
 import (
 	"bytes"
+	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -225,5 +227,27 @@ func TestTable(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)
 		}
+	}
+}
+
+// unwrapWriter is a filter over another writer, as schema.Redactor's writer is.
+type unwrapWriter struct{ w io.Writer }
+
+func (u unwrapWriter) Write(p []byte) (int, error) { return u.w.Write(p) }
+func (u unwrapWriter) Unwrap() io.Writer           { return u.w }
+
+// A filtering writer over a terminal is a terminal: the progress line keeps rewriting itself in place when the
+// output passes through the redactor.
+func TestIsTerminalUnwraps(t *testing.T) {
+	pt, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer pt.Close()
+	if !IsTerminal(pt) || !IsTerminal(unwrapWriter{unwrapWriter{pt}}) {
+		t.Error("a terminal behind a filter is not seen as one")
+	}
+	if IsTerminal(unwrapWriter{io.Discard}) || IsTerminal(&bytes.Buffer{}) {
+		t.Error("a non-terminal is seen as one")
 	}
 }
