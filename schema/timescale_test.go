@@ -2,8 +2,12 @@ package schema_test
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/schema"
@@ -87,5 +91,101 @@ func TestTimescaleFactsFromServer(t *testing.T) {
 	}
 	if want := (schema.TimescaleFacts{Available: available, Role: testenv.HasuraRole}); f != want {
 		t.Errorf("as hasura: facts %+v, want %+v", f, want)
+	}
+}
+
+// fakeTimescaleServer starts a PostgreSQL that lists timescaledb in pg_available_extensions without loading it,
+// which is what a server with TimescaleDB installed but missing from shared_preload_libraries reports. Nothing of
+// the system changes: the server binaries are copied into a private tree that mirrors the installed layout
+// (PostgreSQL finds its share and lib directories relative to its own binary), with links to the real files plus
+// a timescaledb.control. Simulated: the extension's script ends the session, as TimescaleDB's library ends it
+// with FATAL "extension "timescaledb" must be preloaded" when CREATE EXTENSION runs without the preload.
+func fakeTimescaleServer(t *testing.T) *testenv.Postgres {
+	t.Helper()
+	bin, err := testenv.BinDir()
+	if err != nil {
+		t.Skipf("PostgreSQL server binaries: %v", err)
+	}
+	out, err := exec.Command(filepath.Join(bin, "pg_config"), "--sharedir", "--pkglibdir").Output()
+	if err != nil {
+		t.Fatalf("pg_config: %v", err)
+	}
+	dirs := strings.Fields(string(out))
+	if len(dirs) != 2 {
+		t.Fatalf("pg_config printed %q", out)
+	}
+	share, lib := dirs[0], dirs[1]
+	// Not t.TempDir: the server runs as postgres when the tests run as root, and must reach these files.
+	root, err := os.MkdirTemp("", "benchpipe-fakets-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{bin, filepath.Dir(lib), filepath.Join(share, "extension")} {
+		must(os.MkdirAll(root+d, 0o755))
+	}
+	for _, prog := range []string{"postgres", "initdb"} {
+		data, err := os.ReadFile(filepath.Join(bin, prog))
+		must(err)
+		must(os.WriteFile(filepath.Join(root+bin, prog), data, 0o755))
+	}
+	must(os.Symlink(lib, root+lib))
+	entries, err := os.ReadDir(share)
+	must(err)
+	for _, e := range entries {
+		if e.Name() != "extension" {
+			must(os.Symlink(filepath.Join(share, e.Name()), filepath.Join(root+share, e.Name())))
+		}
+	}
+	entries, err = os.ReadDir(filepath.Join(share, "extension"))
+	must(err)
+	for _, e := range entries {
+		must(os.Symlink(filepath.Join(share, "extension", e.Name()), filepath.Join(root+share, "extension", e.Name())))
+	}
+	ext := filepath.Join(root+share, "extension")
+	must(os.WriteFile(filepath.Join(ext, "timescaledb.control"), []byte(
+		"comment = 'stand-in: available, not preloaded'\ndefault_version = '2.99.0'\nrelocatable = false\n"), 0o644))
+	must(os.WriteFile(filepath.Join(ext, "timescaledb--2.99.0.sql"), []byte(
+		"SELECT pg_catalog.pg_terminate_backend(pg_catalog.pg_backend_pid());\n"), 0o644))
+	must(filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			err = os.Chmod(p, 0o755)
+		}
+		return err
+	}))
+	t.Setenv("BENCHPIPE_PG_BIN", root+bin)
+	return testenv.OwnPostgres(t)
+}
+
+// TimescaleDB available but not preloaded (issue 11 item 9): Migrate applies the plain variant, says what to
+// change, and does not try CREATE EXTENSION, which would end the session at every start.
+func TestMigrateTimescaleAvailableNotPreloaded(t *testing.T) {
+	ctx := context.Background()
+	d := fakeTimescaleServer(t).Deployed(t)
+	conn := connect(t, d.OwnerURL)
+	var available bool
+	if err := conn.QueryRow(ctx, "SELECT exists(SELECT FROM pg_available_extensions WHERE name = 'timescaledb')").Scan(&available); err != nil || !available {
+		t.Fatalf("stand-in server: timescaledb available = %v (err %v), want true", available, err)
+	}
+	res, err := schema.Migrate(ctx, conn, schema.WithTimescalePolicy(schema.TimescalePolicy{CompressAfter: time.Hour}))
+	if err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	all, _ := schema.Migrations()
+	if res.Timescale || len(res.Applied) != len(all) || len(res.Policies) != 0 {
+		t.Errorf("result %+v: want the %d plain migrations only", res, len(all))
+	}
+	if want := `TimescaleDB is installed on the server but not loaded (shared_preload_libraries = ""): using plain PostgreSQL tables and views. To use TimescaleDB, add timescaledb to shared_preload_libraries`; !strings.HasPrefix(res.TimescaleNote, want) {
+		t.Errorf("note %q, want it to start with %q", res.TimescaleNote, want)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("timescaledb created %d times (err %v), want never", n, err)
 	}
 }
