@@ -11,3 +11,14 @@ var (
 	UnpinnedRelations  = unpinnedRelations
 	Checksum           = checksum
 )
+
+type PolicyState = policyState
+
+// PolicySteps returns policySteps' changes and statements.
+func PolicySteps(ext string, s PolicyState, p TimescalePolicy) (changes, sql []string) {
+	for _, st := range policySteps(ext, s, p) {
+		changes = append(changes, st.Change)
+		sql = append(sql, st.SQL)
+	}
+	return changes, sql
+}

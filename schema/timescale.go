@@ -103,12 +103,6 @@ var policyTables = []string{"samples", "perftool"}
 // TimescaleDB documentation of add/remove_compression_policy, add/remove_retention_policy,
 // timescaledb_information.hypertables and .jobs (config keys compress_after and drop_after).
 func applyPolicies(ctx context.Context, conn *pgx.Conn, ext string, p TimescalePolicy) ([]string, error) {
-	type state struct {
-		name                        string
-		compressionOn               bool
-		compressJob, compressSame   bool
-		retentionJob, retentionSame bool
-	}
 	rows, err := conn.Query(ctx, `
 		SELECT h.hypertable_name, h.compression_enabled,
 		       c.job_id IS NOT NULL, coalesce((c.config->>'compress_after')::interval = make_interval(secs => $3::float8), false),
@@ -124,10 +118,10 @@ func applyPolicies(ctx context.Context, conn *pgx.Conn, ext string, p TimescaleP
 	if err != nil {
 		return nil, fmt.Errorf("read timescaledb policies: %w", err)
 	}
-	var states []state
+	var states []policyState
 	for rows.Next() {
-		var s state
-		if err := rows.Scan(&s.name, &s.compressionOn, &s.compressJob, &s.compressSame, &s.retentionJob, &s.retentionSame); err != nil {
+		var s policyState
+		if err := rows.Scan(&s.Table, &s.CompressionOn, &s.CompressJob, &s.CompressSame, &s.RetentionJob, &s.RetentionSame); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read timescaledb policies: %w", err)
 		}
@@ -139,54 +133,67 @@ func applyPolicies(ctx context.Context, conn *pgx.Conn, ext string, p TimescaleP
 	if len(states) != len(policyTables) {
 		found := make([]string, len(states))
 		for i, s := range states {
-			found[i] = s.name
+			found[i] = s.Table
 		}
 		return nil, fmt.Errorf("timescaledb policies: hypertables %v expected in schema %s, found %v: no policy applied", policyTables, apiSchema, found)
 	}
-
-	fn := func(name string) string { return pgx.Identifier{ext, name}.Sanitize() }
 	var changes []string
-	exec := func(change, sql string, args ...any) error {
-		if _, err := conn.Exec(ctx, sql, args...); err != nil {
-			return fmt.Errorf("timescaledb policy: %s: %w", change, err)
-		}
-		changes = append(changes, change)
-		return nil
-	}
 	for _, s := range states {
-		table := pgx.Identifier{apiSchema, s.name}.Sanitize()
-		if p.CompressAfter > 0 && !s.compressionOn {
-			if err := exec(s.name+": compression enabled", "ALTER TABLE "+table+" SET (timescaledb.compress)"); err != nil {
-				return changes, err
+		for _, step := range policySteps(ext, s, p) {
+			if _, err := conn.Exec(ctx, step.SQL, step.Args...); err != nil {
+				return changes, fmt.Errorf("timescaledb policy: %s: %w", step.Change, err)
 			}
-		}
-		wantCompress, wantRetain := p.CompressAfter > 0, p.RetainFor > 0
-		if s.compressJob && (!wantCompress || !s.compressSame) {
-			if err := exec(s.name+": compression policy removed",
-				"SELECT "+fn("remove_compression_policy")+"($1::text::regclass, if_exists => true)", table); err != nil {
-				return changes, err
-			}
-		}
-		if wantCompress && !(s.compressJob && s.compressSame) {
-			if err := exec(fmt.Sprintf("%s: compression policy added, compress_after %s", s.name, p.CompressAfter),
-				"SELECT "+fn("add_compression_policy")+"($1::text::regclass, make_interval(secs => $2::float8))",
-				table, p.CompressAfter.Seconds()); err != nil {
-				return changes, err
-			}
-		}
-		if s.retentionJob && (!wantRetain || !s.retentionSame) {
-			if err := exec(s.name+": retention policy removed",
-				"SELECT "+fn("remove_retention_policy")+"($1::text::regclass, if_exists => true)", table); err != nil {
-				return changes, err
-			}
-		}
-		if wantRetain && !(s.retentionJob && s.retentionSame) {
-			if err := exec(fmt.Sprintf("%s: retention policy added, drop_after %s", s.name, p.RetainFor),
-				"SELECT "+fn("add_retention_policy")+"($1::text::regclass, make_interval(secs => $2::float8))",
-				table, p.RetainFor.Seconds()); err != nil {
-				return changes, err
-			}
+			changes = append(changes, step.Change)
 		}
 	}
 	return changes, nil
+}
+
+// policyState is one hypertable's compression and retention as timescaledb_information reports them, compared
+// with the configured policy.
+type policyState struct {
+	Table                       string
+	CompressionOn               bool // compression enabled on the table (timescaledb.compress)
+	CompressJob, CompressSame   bool // a compression policy exists; its compress_after is the configured one
+	RetentionJob, RetentionSame bool // a retention policy exists; its drop_after is the configured one
+}
+
+// policyStep is one statement that changes a policy, and what it changes, for the result.
+type policyStep struct {
+	Change string
+	SQL    string
+	Args   []any
+}
+
+// policySteps returns the statements that bring one hypertable from s to p: none when it already is there, so
+// that restarts and concurrent sinks change nothing. A policy that differs is removed and added again (TimescaleDB
+// has no call that alters a policy's compress_after or drop_after). Compression, once enabled, stays enabled:
+// disabling it would need every compressed chunk decompressed first.
+func policySteps(ext string, s policyState, p TimescalePolicy) []policyStep {
+	fn := func(name string) string { return pgx.Identifier{ext, name}.Sanitize() }
+	table := pgx.Identifier{apiSchema, s.Table}.Sanitize()
+	wantCompress, wantRetain := p.CompressAfter > 0, p.RetainFor > 0
+	var steps []policyStep
+	if wantCompress && !s.CompressionOn {
+		steps = append(steps, policyStep{s.Table + ": compression enabled", "ALTER TABLE " + table + " SET (timescaledb.compress)", nil})
+	}
+	if s.CompressJob && (!wantCompress || !s.CompressSame) {
+		steps = append(steps, policyStep{s.Table + ": compression policy removed",
+			"SELECT " + fn("remove_compression_policy") + "($1::text::regclass, if_exists => true)", []any{table}})
+	}
+	if wantCompress && !(s.CompressJob && s.CompressSame) {
+		steps = append(steps, policyStep{fmt.Sprintf("%s: compression policy added, compress_after %s", s.Table, p.CompressAfter),
+			"SELECT " + fn("add_compression_policy") + "($1::text::regclass, make_interval(secs => $2::float8))",
+			[]any{table, p.CompressAfter.Seconds()}})
+	}
+	if s.RetentionJob && (!wantRetain || !s.RetentionSame) {
+		steps = append(steps, policyStep{s.Table + ": retention policy removed",
+			"SELECT " + fn("remove_retention_policy") + "($1::text::regclass, if_exists => true)", []any{table}})
+	}
+	if wantRetain && !(s.RetentionJob && s.RetentionSame) {
+		steps = append(steps, policyStep{fmt.Sprintf("%s: retention policy added, drop_after %s", s.Table, p.RetainFor),
+			"SELECT " + fn("add_retention_policy") + "($1::text::regclass, make_interval(secs => $2::float8))",
+			[]any{table, p.RetainFor.Seconds()}})
+	}
+	return steps
 }

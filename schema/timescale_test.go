@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +188,49 @@ func TestMigrateTimescaleAvailableNotPreloaded(t *testing.T) {
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").Scan(&n); err != nil || n != 0 {
 		t.Errorf("timescaledb created %d times (err %v), want never", n, err)
+	}
+}
+
+// Which policy statements a start runs, from what timescaledb_information reports. Only what differs changes, so
+// a restart, or a second sink starting after the first (both under the migration lock), runs nothing. TimescaleDB
+// cannot run here: the query that reads the state and the statements themselves are untested against it.
+func TestPolicySteps(t *testing.T) {
+	week, month := 7*24*time.Hour, 30*24*time.Hour
+	for _, tc := range []struct {
+		name  string
+		state schema.PolicyState
+		p     schema.TimescalePolicy
+		want  []string
+	}{
+		{"fresh hypertable", schema.PolicyState{Table: "samples"}, schema.TimescalePolicy{CompressAfter: week, RetainFor: month},
+			[]string{"samples: compression enabled", "samples: compression policy added, compress_after 168h0m0s",
+				"samples: retention policy added, drop_after 720h0m0s"}},
+		{"as configured", schema.PolicyState{Table: "samples", CompressionOn: true, CompressJob: true, CompressSame: true, RetentionJob: true, RetentionSame: true},
+			schema.TimescalePolicy{CompressAfter: week, RetainFor: month}, nil},
+		{"nothing configured, nothing there", schema.PolicyState{Table: "perftool"}, schema.TimescalePolicy{}, nil},
+		{"compress_after changed", schema.PolicyState{Table: "samples", CompressionOn: true, CompressJob: true},
+			schema.TimescalePolicy{CompressAfter: 24 * time.Hour},
+			[]string{"samples: compression policy removed", "samples: compression policy added, compress_after 24h0m0s"}},
+		{"policies switched off", schema.PolicyState{Table: "perftool", CompressionOn: true, CompressJob: true, CompressSame: true, RetentionJob: true},
+			schema.TimescalePolicy{}, []string{"perftool: compression policy removed", "perftool: retention policy removed"}},
+		{"compression enabled by hand, no policy yet", schema.PolicyState{Table: "samples", CompressionOn: true},
+			schema.TimescalePolicy{CompressAfter: week}, []string{"samples: compression policy added, compress_after 168h0m0s"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _ := schema.PolicySteps("public", tc.state, tc.p)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("changes %q, want %q", got, tc.want)
+			}
+		})
+	}
+	// The functions are called in the schema TimescaleDB is installed in, on the table in public.
+	_, sql := schema.PolicySteps("ts ext", schema.PolicyState{Table: "samples", CompressionOn: true, RetentionJob: true},
+		schema.TimescalePolicy{CompressAfter: week})
+	want := []string{
+		`SELECT "ts ext"."add_compression_policy"($1::text::regclass, make_interval(secs => $2::float8))`,
+		`SELECT "ts ext"."remove_retention_policy"($1::text::regclass, if_exists => true)`,
+	}
+	if !slices.Equal(sql, want) {
+		t.Errorf("statements %q, want %q", sql, want)
 	}
 }
