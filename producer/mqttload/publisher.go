@@ -31,8 +31,9 @@ type publisher struct {
 }
 
 type inflightPub struct {
-	seq uint64
-	tok mqtt.Token
+	seq      uint64
+	tok      mqtt.Token
+	measured bool // scheduled in the measurement phase
 }
 
 // run publishes until the schedule ends, the limit is reached or ctx ends, then waits for the acknowledger.
@@ -104,7 +105,7 @@ func (p *publisher) run(ctx context.Context, b *Bench) {
 		h.encode(payload)
 		tok := p.client.Publish(p.topic, cfg.QoS, cfg.Retain, payload)
 		p.issued = seq + 1
-		pending <- inflightPub{seq: seq, tok: tok}
+		pending <- inflightPub{seq: seq, tok: tok, measured: intended >= b.measureNs}
 	}
 }
 
@@ -129,11 +130,11 @@ func (p *publisher) acknowledge(b *Bench, pending <-chan inflightPub, slots <-ch
 				p.firstErr = err
 			}
 			p.shard.Update(func(r *stats.Rec) {
-				r.Add(cErrors, 1)
-				r.Add(cPublishErrors, 1)
+				r.Add(cErrors, 1, f.measured)
+				r.Add(cPublishErrors, 1, f.measured)
 			})
 		} else {
-			p.shard.Add(cSent, 1)
+			p.shard.Add(cSent, 1, f.measured)
 		}
 		<-slots
 	}

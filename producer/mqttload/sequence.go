@@ -89,7 +89,7 @@ type pubOutcome struct {
 // streamLoss is the final account of one stream.
 type streamLoss struct {
 	lost        uint64 // published successfully, in the measurement phase, never received
-	unconfirmed uint64 // received although the publisher saw its publish fail (e.g. the PUBACK was lost)
+	unconfirmed uint64 // in the measurement phase: received although the publisher saw its publish fail (e.g. the PUBACK was lost)
 }
 
 // account compares what the stream received with what its publisher published successfully. Loss is counted
@@ -114,7 +114,7 @@ func (s *stream) account(p pubOutcome) streamLoss {
 	}
 	notReceived(s.next, p.issued) // the tail: published after the last message that arrived
 	for _, f := range p.failed {
-		if s.received(f) {
+		if f >= p.measureAt && s.received(f) {
 			out.unconfirmed++
 		}
 	}

@@ -32,6 +32,8 @@ func (s *subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	fresh := false
+	// The message belongs to the phase it was scheduled in, whenever it arrives.
+	measured := h.intended >= s.b.measureNs
 	s.shard.Update(func(r *stats.Rec) {
 		st := s.streams[h.pub]
 		if st == nil {
@@ -39,19 +41,19 @@ func (s *subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 			s.streams[h.pub] = st
 		}
 		kind, gap := st.observe(h.seq)
-		r.Add(cReceived, 1)
-		r.Add(cBytes, int64(len(payload)))
-		r.Observe(sCorrected, time.Duration(now-h.intended))
-		r.Observe(sUncorrected, time.Duration(now-h.sent))
+		r.Add(cReceived, 1, measured)
+		r.Add(cBytes, int64(len(payload)), measured)
+		r.Observe(sCorrected, time.Duration(now-h.intended), measured)
+		r.Observe(sUncorrected, time.Duration(now-h.sent), measured)
 		switch kind {
 		case inOrder:
 			if gap > 0 {
-				r.Add(cGaps, int64(gap))
+				r.Add(cGaps, int64(gap), measured)
 			}
 		case outOfOrder:
-			r.Add(cOutOfOrder, 1)
+			r.Add(cOutOfOrder, 1, measured)
 		case duplicate:
-			r.Add(cDuplicated, 1)
+			r.Add(cDuplicated, 1, measured)
 		}
 		fresh = kind != duplicate
 	})

@@ -96,17 +96,35 @@ type Shard struct {
 }
 
 // Rec is a shard's content while Update holds the shard's lock.
+//
+// Every recording goes into the interval open when it is recorded (an operation counts in the interval in which
+// it completes) and, when the caller says it is measured, into the measurement total. The two differ at the
+// phase boundaries: a message sent in the warm-up and received in the first measured interval shows in that
+// interval, but belongs to the warm-up's account, not to the measurement's.
 type Rec struct {
-	counts []int64
-	values [][]uint32 // per series, microseconds
+	counts  []int64
+	values  [][]uint32 // per series, microseconds
+	mCounts []int64    // the measurement total's share
+	mValues [][]uint32
 }
 
-// Add adds n to counter c.
-func (r *Rec) Add(c Counter, n int64) { r.counts[c] += n }
+// Add adds n to counter c of the current interval, and of the measurement total when measured.
+func (r *Rec) Add(c Counter, n int64, measured bool) {
+	r.counts[c] += n
+	if measured {
+		r.mCounts[c] += n
+	}
+}
 
-// Observe records one latency in series s. Negative durations count as 0, durations beyond the histogram's
-// range as its maximum.
-func (r *Rec) Observe(s Series, d time.Duration) { r.values[s] = append(r.values[s], micros(d)) }
+// Observe records one latency in series s of the current interval, and of the measurement total when measured.
+// Negative durations count as 0, durations beyond the histogram's range as its maximum.
+func (r *Rec) Observe(s Series, d time.Duration, measured bool) {
+	v := micros(d)
+	r.values[s] = append(r.values[s], v)
+	if measured {
+		r.mValues[s] = append(r.mValues[s], v)
+	}
+}
 
 func micros(d time.Duration) uint32 {
 	us := int64(d / time.Microsecond)
@@ -127,17 +145,17 @@ func (s *Shard) Update(f func(r *Rec)) {
 	s.mu.Unlock()
 }
 
-// Add adds n to counter c.
-func (s *Shard) Add(c Counter, n int64) {
+// Add adds n to counter c (see Rec.Add).
+func (s *Shard) Add(c Counter, n int64, measured bool) {
 	s.mu.Lock()
-	s.rec.counts[c] += n
+	s.rec.Add(c, n, measured)
 	s.mu.Unlock()
 }
 
-// Observe records one latency in series s.
-func (s *Shard) Observe(sr Series, d time.Duration) {
+// Observe records one latency in series s (see Rec.Observe).
+func (s *Shard) Observe(sr Series, d time.Duration, measured bool) {
 	s.mu.Lock()
-	s.rec.values[sr] = append(s.rec.values[sr], micros(d))
+	s.rec.Observe(sr, d, measured)
 	s.mu.Unlock()
 }
 
@@ -150,11 +168,13 @@ type Collector struct {
 	interval Window
 	total    Window
 	spare    [][]uint32 // swapped into a shard at Cut so that draining never copies under the shard's lock
+	mSpare   [][]uint32
 }
 
 // NewCollector returns a collector for layout l.
 func NewCollector(l Layout) *Collector {
-	return &Collector{layout: l, interval: newWindow(l), total: newWindow(l), spare: make([][]uint32, len(l.Series))}
+	return &Collector{layout: l, interval: newWindow(l), total: newWindow(l),
+		spare: make([][]uint32, len(l.Series)), mSpare: make([][]uint32, len(l.Series))}
 }
 
 // Layout returns the collector's layout.
@@ -162,7 +182,8 @@ func (c *Collector) Layout() Layout { return c.layout }
 
 // NewShard returns a new shard whose recordings the next Cut collects.
 func (c *Collector) NewShard() *Shard {
-	s := &Shard{rec: Rec{counts: make([]int64, len(c.layout.Counters)), values: make([][]uint32, len(c.layout.Series))}}
+	n, m := len(c.layout.Counters), len(c.layout.Series)
+	s := &Shard{rec: Rec{counts: make([]int64, n), values: make([][]uint32, m), mCounts: make([]int64, n), mValues: make([][]uint32, m)}}
 	c.mu.Lock()
 	c.shards = append(c.shards, s)
 	c.mu.Unlock()
@@ -170,41 +191,59 @@ func (c *Collector) NewShard() *Shard {
 }
 
 // Cut ends the current interval: it drains every shard and returns what they recorded since the previous Cut.
-// When measure is true the interval is also added to the measurement total (warm-up intervals are not).
-// The returned window is valid until the next Cut.
-func (c *Collector) Cut(measure bool) *Window {
+// What was recorded as measured is added to the measurement total. The returned window is valid until the next
+// Cut.
+func (c *Collector) Cut() *Window {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := &c.interval
 	w.reset()
-	for _, s := range c.shards {
-		s.mu.Lock()
-		for i, n := range s.rec.counts {
-			w.Counts[i] += n
-		}
-		clear(s.rec.counts)
-		// Swap buffers under the lock; record the values after releasing it.
-		taken := s.rec.values
-		s.rec.values = c.spare
-		s.mu.Unlock()
-		for i, vs := range taken {
-			h := w.Hists[i]
-			for _, v := range vs {
-				_ = h.RecordValue(int64(v)) // cannot fail: micros clamps to the histogram's range
-			}
-			taken[i] = vs[:0]
-		}
-		c.spare = taken
-	}
-	if measure {
-		c.total.Merge(w)
-	}
+	c.drain(w)
 	return w
 }
 
-// Total returns a copy of the sum of every interval cut with measure true.
+// drain moves every shard's recordings into w (nil: drop the interval share) and the measured share into the
+// total. c.mu must be held.
+func (c *Collector) drain(w *Window) {
+	for _, s := range c.shards {
+		s.mu.Lock()
+		for i, n := range s.rec.counts {
+			if w != nil {
+				w.Counts[i] += n
+			}
+			c.total.Counts[i] += s.rec.mCounts[i]
+		}
+		clear(s.rec.counts)
+		clear(s.rec.mCounts)
+		// Swap buffers under the lock; record the values after releasing it.
+		taken, mTaken := s.rec.values, s.rec.mValues
+		s.rec.values, s.rec.mValues = c.spare, c.mSpare
+		s.mu.Unlock()
+		for i, vs := range taken {
+			if w != nil {
+				recordAll(w.Hists[i], vs)
+			}
+			taken[i] = vs[:0]
+		}
+		for i, vs := range mTaken {
+			recordAll(c.total.Hists[i], vs)
+			mTaken[i] = vs[:0]
+		}
+		c.spare, c.mSpare = taken, mTaken
+	}
+}
+
+func recordAll(h *hdrhistogram.Histogram, vs []uint32) {
+	for _, v := range vs {
+		_ = h.RecordValue(int64(v)) // cannot fail: micros clamps to the histogram's range
+	}
+}
+
+// Total returns a copy of everything recorded as measured, including what was recorded since the last Cut.
+// What was recorded since the last Cut is taken out of the shards: call it once the run is over.
 func (c *Collector) Total() *Window {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.drain(nil)
 	return c.total.Clone()
 }

@@ -6,16 +6,19 @@ import (
 	"github.com/benchpipe/benchpipe/schema"
 )
 
-// Schedule says when a run's intervals end and which phase each belongs to. Intervals are Interval long,
-// counted from Start, except that one always ends exactly when the warm-up does, so that no interval mixes
-// warm-up and measurement.
+// Schedule says when a run's intervals end and which phase each belongs to. The measurement's intervals are
+// whole: Interval long, counted from the end of the warm-up. The warm-up's are counted from Start, and its last
+// one ends exactly when the warm-up does, absorbing a remainder shorter than an interval (it is then up to two
+// intervals long): no interval mixes warm-up and measurement, and none is shorter than Interval, so a rate is
+// never taken over a sliver (a warm-up shorter than one interval is the exception: it is one interval).
 type Schedule struct {
 	Start    time.Time
 	Warmup   time.Duration
 	Interval time.Duration // 0 means one second
 }
 
-func (s Schedule) step() time.Duration {
+// Step is the interval length.
+func (s Schedule) Step() time.Duration {
 	if s.Interval <= 0 {
 		return time.Second
 	}
@@ -27,13 +30,16 @@ func (s Schedule) MeasureStart() time.Time { return s.Start.Add(max(s.Warmup, 0)
 
 // Next returns the end of the interval open at t: the first interval boundary strictly after t.
 func (s Schedule) Next(t time.Time) time.Time {
-	step := s.step()
-	elapsed := t.Sub(s.Start)
-	if elapsed < 0 {
-		return s.Start.Add(step)
+	step := s.Step()
+	ms := s.MeasureStart()
+	if !t.Before(ms) {
+		return ms.Add((t.Sub(ms)/step + 1) * step)
 	}
-	next := s.Start.Add((elapsed/step + 1) * step)
-	if ms := s.MeasureStart(); t.Before(ms) && ms.Before(next) {
+	next := s.Start.Add(step)
+	if elapsed := t.Sub(s.Start); elapsed >= 0 {
+		next = s.Start.Add((elapsed/step + 1) * step)
+	}
+	if ms.Sub(next) < step { // the warm-up's last interval: it ends with the warm-up
 		return ms
 	}
 	return next

@@ -35,8 +35,8 @@ func TestCollectorConcurrentShards(t *testing.T) {
 			defer wg.Done()
 			for j := 0; j < perShard; j++ {
 				s.Update(func(r *Rec) {
-					r.Add(cOps, 1)
-					r.Observe(sLatency, time.Duration(j+1)*time.Microsecond)
+					r.Add(cOps, 1, true)
+					r.Observe(sLatency, time.Duration(j+1)*time.Microsecond, true)
 				})
 			}
 		}()
@@ -51,7 +51,7 @@ func TestCollectorConcurrentShards(t *testing.T) {
 			finished = true
 		case <-time.After(time.Millisecond):
 		}
-		w := c.Cut(true)
+		w := c.Cut()
 		ops += w.Count(cOps)
 		hist += w.Hist(sLatency).TotalCount()
 	}
@@ -67,27 +67,35 @@ func TestCollectorConcurrentShards(t *testing.T) {
 	}
 }
 
-func TestCollectorWarmupExcludedFromTotal(t *testing.T) {
+// The measurement total holds what the recorder marked measured, whichever interval it landed in: a warm-up
+// message received in the first measured interval shows in that interval but not in the total, and a measured
+// one recorded after the last Cut (a late confirmation) is in the total.
+func TestCollectorTotalHoldsWhatWasMeasured(t *testing.T) {
 	c := NewCollector(testLayout)
 	s := c.NewShard()
-	s.Add(cOps, 7)
-	s.Observe(sLatency, 100*time.Second) // a warm-up outlier must not reach the total
-	if w := c.Cut(false); w.Count(cOps) != 7 || w.Hist(sLatency).TotalCount() != 1 {
+	s.Add(cOps, 7, false)
+	s.Observe(sLatency, 100*time.Second, false) // a warm-up outlier must not reach the total
+	if w := c.Cut(); w.Count(cOps) != 7 || w.Hist(sLatency).TotalCount() != 1 {
 		t.Fatalf("warm-up interval: ops %d, hist %d", w.Count(cOps), w.Hist(sLatency).TotalCount())
 	}
-	s.Add(cOps, 3)
-	s.Add(cErrors, 1)
-	s.Observe(sLatency, 2*time.Millisecond)
-	w := c.Cut(true)
-	if w.Count(cOps) != 3 || w.Count(cErrors) != 1 {
-		t.Fatalf("measure interval: %v", w.Counts)
+	s.Update(func(r *Rec) {
+		r.Add(cOps, 2, false) // sent in the warm-up, completed now
+		r.Observe(sLatency, 50*time.Second, false)
+		r.Add(cOps, 3, true)
+		r.Add(cErrors, 1, true)
+		r.Observe(sLatency, 2*time.Millisecond, true)
+	})
+	w := c.Cut()
+	if w.Count(cOps) != 5 || w.Count(cErrors) != 1 || w.Hist(sLatency).TotalCount() != 2 {
+		t.Fatalf("first measured interval: %v, %d latencies", w.Counts, w.Hist(sLatency).TotalCount())
 	}
+	s.Add(cOps, 4, true) // after the last Cut
 	tot := c.Total()
-	if tot.Count(cOps) != 3 || tot.Hist(sLatency).Max() > 2002 {
-		t.Fatalf("total counts %v, max %d µs", tot.Counts, tot.Hist(sLatency).Max())
+	if tot.Count(cOps) != 7 || tot.Count(cErrors) != 1 || tot.Hist(sLatency).TotalCount() != 1 || tot.Hist(sLatency).Max() > 2002 {
+		t.Fatalf("total counts %v, %d latencies, max %d µs", tot.Counts, tot.Hist(sLatency).TotalCount(), tot.Hist(sLatency).Max())
 	}
 	// An interval with nothing recorded is empty, not a repeat of the previous one.
-	if w := c.Cut(true); w.Count(cOps) != 0 || w.Hist(sLatency).TotalCount() != 0 {
+	if w := c.Cut(); w.Count(cOps) != 0 || w.Hist(sLatency).TotalCount() != 0 {
 		t.Fatalf("empty interval: %v", w.Counts)
 	}
 }
@@ -161,16 +169,18 @@ func TestSchedule(t *testing.T) {
 		ends = append(ends, at.Sub(t0))
 		phases = append(phases, s.Phase(at))
 	}
-	wantEnds := []time.Duration{time.Second, 2 * time.Second, 2500 * time.Millisecond, 3 * time.Second, 4 * time.Second}
-	wantPhases := []schema.Phase{schema.PhaseWarmup, schema.PhaseWarmup, schema.PhaseWarmup, schema.PhaseMeasure, schema.PhaseMeasure}
+	// The warm-up's last interval absorbs the half second left over; the measurement's intervals count from its
+	// start, so none of them is a sliver.
+	wantEnds := []time.Duration{time.Second, 2500 * time.Millisecond, 3500 * time.Millisecond, 4500 * time.Millisecond, 5500 * time.Millisecond}
+	wantPhases := []schema.Phase{schema.PhaseWarmup, schema.PhaseWarmup, schema.PhaseMeasure, schema.PhaseMeasure, schema.PhaseMeasure}
 	for i := range wantEnds {
 		if ends[i] != wantEnds[i] || phases[i] != wantPhases[i] {
 			t.Fatalf("interval %d ends %v (%s), want %v (%s)", i, ends[i], phases[i], wantEnds[i], wantPhases[i])
 		}
 	}
 	// A late tick does not skip a boundary and keeps its scheduled phase.
-	if got := s.Next(t0.Add(2600 * time.Millisecond)); got != t0.Add(3*time.Second) {
-		t.Fatalf("Next after 2.6s = %v", got.Sub(t0))
+	if got := s.Next(t0.Add(3600 * time.Millisecond)); got != t0.Add(4500*time.Millisecond) {
+		t.Fatalf("Next after 3.6s = %v", got.Sub(t0))
 	}
 	if got := s.WarmupLeft(t0.Add(time.Second)); got != 1500*time.Millisecond {
 		t.Fatalf("WarmupLeft = %v", got)
