@@ -253,7 +253,7 @@ func moduleVersion(path string) string {
 // stdout, publishes the run's records and returns the exit status (ExitOK, ExitFailed, ExitUsage,
 // ExitAborted). SIGINT and SIGTERM, like ctx ending, stop the run early; it is recorded as aborted and the
 // summary is still printed.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int) {
 	// Everything the command prints, records or writes to --summary-json passes through red, which masks the
 	// passwords it knows ($MQTT_PASSWORD, the configuration's, one in --broker) and any URL's password.
 	red := schema.NewRedactor(schema.EnvSecrets(os.Getenv)...)
@@ -316,7 +316,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitFailed
 	}
 	r := &cliRun{Recorder: rec, f: f, cfg: cfg, red: red, stdout: stdout, stderr: stderr}
-	defer r.Close()
+	// Records that could not be saved fail an otherwise successful run's exit status (recorder.ExitNotSaved).
+	defer func() { exit = r.Close(exit) }()
 
 	tools := map[string]string{"go": runtime.Version()}
 	if v := moduleVersion("github.com/eclipse/paho.mqtt.golang"); v != "" {

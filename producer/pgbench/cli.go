@@ -150,7 +150,7 @@ type parameters struct {
 // pgbench once (after pgbench -i with --init-scale), prints a progress line per sample and the summary to stdout,
 // publishes the run's records, and returns pgbench's exit status (see the Exit constants). SIGINT and SIGTERM,
 // like ctx ending, stop pgbench; the run is recorded as aborted.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int) {
 	// Everything the command prints, records or writes to --summary-json passes through red, which masks the
 	// passwords it knows (in the arguments, the environment, service files) and any connection string's password:
 	// pgbench's own error text echoes a password libpq could not parse.
@@ -242,7 +242,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ExitFailed
 	}
 	r := &cliRun{Recorder: rec, f: f, cfg: cfg, red: red, stdout: stdout, stderr: stderr}
-	defer r.Close()
+	// Records that could not be saved fail an otherwise successful run's exit status (recorder.ExitNotSaved).
+	defer func() { exit = r.Close(exit) }()
 
 	// Parameters describe the load, so that `compare --baseline last` finds runs with equal ones: the private log
 	// directory differs on every run and is recorded as a placeholder.

@@ -28,7 +28,7 @@ func BenchmarkPublish(b *testing.B) {
 	defer closeNow(p)
 	run := runrec.New(schema.KindMQTT, started())
 	for b.Loop() {
-		if err := p.Publish(run.Sample(sample())); err != nil {
+		if err := p.Publish(context.Background(), run.Sample(sample())); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -42,7 +42,7 @@ func BenchmarkPublishParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		run := runrec.New(schema.KindMQTT, started())
 		for pb.Next() {
-			if err := p.Publish(run.Sample(sample())); err != nil {
+			if err := p.Publish(context.Background(), run.Sample(sample())); err != nil {
 				b.Error(err)
 				return
 			}
@@ -62,7 +62,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 		wg.Go(func() {
 			run := runrec.New(schema.KindMQTT, started())
 			for range n {
-				if err := p.Publish(run.Sample(sample())); err != nil {
+				if err := p.Publish(context.Background(), run.Sample(sample())); err != nil {
 					b.Error(err)
 					return
 				}

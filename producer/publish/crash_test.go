@@ -46,18 +46,20 @@ func crashChild(dir, broker, count string) {
 		os.Exit(3)
 	}
 	run := runrec.New(schema.KindMQTT, started())
+	fmt.Printf("pid %d\n", os.Getpid())
 	fmt.Printf("run %s\n", run.ID())
 	for i := 0; n == 0 || i < n; i++ {
 		r := run.Started()
 		if i > 0 {
 			r = run.Sample(sample())
 		}
-		if err := p.Publish(r); err != nil {
+		if err := p.Publish(context.Background(), r); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(4)
 		}
 		fmt.Printf("ack %d\n", r.Seq)
 	}
+	// As PID 1 of a PID namespace the process ignores its own SIGKILL, and waits here for the parent's.
 	syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	select {}
 }

@@ -23,6 +23,30 @@ type Status struct {
 	Newest    time.Time   `json:"newest,omitzero"` // Record.Time of the first and the last waiting record
 	Runs      []RunStatus `json:"runs,omitempty"`  // in spool order; nil when Live is set
 	Live      *Live       `json:"live,omitempty"`  // set when a running producer holds the spool
+	// Quarantine lists the entries nothing could read, kept aside so that delivery goes on without them, in
+	// their original order. Not counted in Records.
+	Quarantine []Quarantined `json:"quarantine,omitempty"`
+}
+
+// Quarantined is an unreadable spool entry: corrupt on disk, or written by a newer build. It is never deleted
+// and never sent.
+type Quarantined struct {
+	ID     uint64    `json:"id"` // its key in the spool, which is its place in the original order
+	Bytes  int       `json:"bytes"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"quarantined_at,omitzero"` // zero while still in the queue: the next delivery moves it
+}
+
+// Queued reports how many entries of st.Quarantine are still in the record queue, waiting to be moved aside by the
+// next producer run or `producer spool flush`.
+func (st Status) Queued() int {
+	n := 0
+	for _, q := range st.Quarantine {
+		if q.At.IsZero() {
+			n++
+		}
+	}
+	return n
 }
 
 // RunStatus is what waits for one run.
@@ -77,7 +101,8 @@ func Inspect(dir string) (Status, error) {
 	defer db.Close()
 	runs := map[string]int{} // run id → index in st.Runs
 	err = db.View(func(tx *bbolt.Tx) error {
-		return scan(tx, func(e entry, size int) error {
+		st.Quarantine = listQuarantine(tx)
+		scan(tx, func(e entry, size int) {
 			st.Records++
 			st.Bytes += int64(size)
 			if st.Oldest.IsZero() {
@@ -94,8 +119,10 @@ func Inspect(dir string) (Status, error) {
 			r.Records++
 			r.MinSeq, r.MaxSeq = min(r.MinSeq, e.seq), max(r.MaxSeq, e.seq)
 			r.Newest = e.time
-			return nil
+		}, func(b badEntry) {
+			st.Quarantine = append(st.Quarantine, Quarantined{ID: b.id, Bytes: b.size, Reason: b.reason})
 		})
+		return nil
 	})
 	if err != nil {
 		return st, fmt.Errorf("inspect spool %s: %w", path, err)
@@ -152,6 +179,7 @@ func (p *Publisher) writeSnapshot() error {
 	}
 	_ = p.db.View(func(tx *bbolt.Tx) error {
 		st.Oldest, st.Newest = ends(tx)
+		st.Quarantine = listQuarantine(tx)
 		return nil
 	})
 	b, err := json.MarshalIndent(st, "", "  ")

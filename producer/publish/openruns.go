@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,13 +15,20 @@ import (
 // A producer killed in the middle of a run (SIGKILL, power loss, OOM) cannot send run_finished, and a run left
 // "running" forever is the bug this project was started to fix. So the spool remembers every run that has started
 // and not finished, in the same transaction as the record that changed it; the next Open on the device finishes
-// such a run as aborted, once the process that owned it is gone.
+// such a run as aborted.
+//
+// Whether the run's producer is still alive is answered by the spool's own file lock, not by a process id: a
+// run's records can only be appended by the Publisher that holds the lock, the lock is held as long as that
+// Publisher is open, and the kernel releases it when the process dies, however it dies. So when Open has the lock,
+// every process that noted an open run has closed the spool or is gone, and no record of that run can follow. A
+// process id cannot answer this: a producer running as PID 1 in a container would look alive forever (PID 1
+// always exists, in its namespace and on the host), and PIDs are reused. The lock holds across PID namespaces and
+// for containers that share the spool volume, because it belongs to the file, not to a PID.
 var openRunsKey = []byte("open_runs")
 
 // openRun is the spool's note of an unfinished run, keyed by run id.
 type openRun struct {
-	PID     int    `json:"pid"`
-	Boot    string `json:"boot"` // kernel boot id: a PID from before a reboot is dead whatever runs under it now
+	PID     int    `json:"pid"` // in its own PID namespace; only for the message that finishes the run
 	LastSeq int64  `json:"last_seq"`
 	Topic   string `json:"topic"`
 }
@@ -43,7 +47,7 @@ func changeFor(r schema.Record, topic string) *runChange {
 	case schema.TypeRunFinished:
 		return &runChange{id: id, delete: true}
 	case schema.TypeRunStarted, schema.TypeSample:
-		return &runChange{id: id, note: &openRun{PID: os.Getpid(), Boot: bootID(), LastSeq: r.Seq, Topic: topic}}
+		return &runChange{id: id, note: &openRun{PID: os.Getpid(), LastSeq: r.Seq, Topic: topic}}
 	}
 	return nil
 }
@@ -63,27 +67,9 @@ func (c *runChange) apply(tx *bbolt.Tx) error {
 	return b.Put(c.id, v)
 }
 
-var bootOnce = sync.OnceValue(func() string {
-	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	return strings.TrimSpace(string(b))
-})
-
-func bootID() string { return bootOnce() }
-
-// alive reports whether the process that wrote n may still be running.
-func (n openRun) alive() bool {
-	if n.Boot != "" && n.Boot != bootID() {
-		return false
-	}
-	if n.PID == os.Getpid() {
-		return true
-	}
-	err := syscall.Kill(n.PID, 0)
-	return err == nil || err == syscall.EPERM
-}
-
-// finishOrphans appends a run_finished (aborted) record for every open run whose process is gone. It returns how
-// many runs it closed.
+// finishOrphans appends a run_finished (aborted) record for every open run. Only Open calls it, holding the spool's
+// exclusive lock: every run still open then belongs to a process that has closed the spool or died. It returns
+// how many runs it closed.
 func finishOrphans(db *bbolt.DB) (int, error) {
 	closed := 0
 	err := db.Update(func(tx *bbolt.Tx) error {
@@ -98,7 +84,7 @@ func finishOrphans(db *bbolt.DB) (int, error) {
 		var orphans []orphan
 		err := notes.ForEach(func(k, v []byte) error {
 			var n openRun
-			if json.Unmarshal(v, &n) != nil || n.alive() {
+			if json.Unmarshal(v, &n) != nil {
 				return nil
 			}
 			orphans = append(orphans, orphan{append([]byte(nil), k...), n})
@@ -119,7 +105,7 @@ func finishOrphans(db *bbolt.DB) (int, error) {
 			now := time.Now().UTC()
 			rec := schema.Record{V: schema.Version, Type: schema.TypeRunFinished, RunID: id, Seq: o.note.LastSeq + 1, Time: now,
 				Finished: &schema.Finished{Status: schema.StatusAborted, FinishedAt: now, Error: fmt.Sprintf(
-					"the producer (pid %d) ended without finishing this run (killed or crashed); the records it spooled up to seq %d were kept",
+					"the producer (pid %d) ended without finishing this run (killed, crashed, or its last records could not be written to the spool); the records it spooled up to seq %d were kept",
 					o.note.PID, o.note.LastSeq)}}
 			value, err := schema.Encode(rec)
 			if err != nil {

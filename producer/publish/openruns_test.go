@@ -1,15 +1,21 @@
 package publish_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.etcd.io/bbolt"
 
+	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/producer/publish"
 	"github.com/benchpipe/benchpipe/schema"
 )
@@ -27,12 +33,12 @@ func TestOpenFinishesRunsOfDeadProducers(t *testing.T) {
 	orphanID, orphan := runRecords(5) // started + samples, no finished: the producer "dies"
 	doneID, done := runRecords(3)
 	for _, r := range orphan[:len(orphan)-1] {
-		if err := p.Publish(r); err != nil {
+		if err := p.Publish(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, r := range done {
-		if err := p.Publish(r); err != nil {
+		if err := p.Publish(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,4 +140,85 @@ func lastRecord(t *testing.T, dir string) schema.Record {
 		t.Fatal(err)
 	}
 	return rec
+}
+
+// TestRunOfKilledPID1IsFinished: a producer that ran as PID 1 — the first process of a container — is killed
+// mid-run. Its open-run note says pid 1, which exists in every PID namespace, so no PID check can tell it is gone;
+// the next Open must still finish the run as aborted. The child is the test binary as PID 1 of a new PID
+// namespace (unshare --pid --fork), killed with SIGKILL from outside, as a container runtime does.
+func TestRunOfKilledPID1IsFinished(t *testing.T) {
+	unshare := testenv.Tool(t, "unshare", "apt-get install util-linux")
+	if os.Geteuid() != 0 {
+		if os.Getenv(testenv.EnvRequireTools) != "" {
+			t.Fatalf("a new PID namespace needs root and %s is set", testenv.EnvRequireTools)
+		}
+		t.Skip("a new PID namespace needs root; test skipped")
+	}
+	dir := t.TempDir()
+	const n = 6 // run_started and 5 samples, then the kill
+	cmd := exec.Command(unshare, "--pid", "--fork", "--mount-proc", os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envChildDir+"="+dir, envChildBroker+"="+addr(freePort(t)), envChildCount+"="+strconv.Itoa(n))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	var nsPID string
+	var run uuid.UUID
+	acked := 0
+	sc := bufio.NewScanner(out)
+	for acked < n && sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 2 && f[0] == "pid":
+			nsPID = f[1]
+		case len(f) == 2 && f[0] == "run":
+			run = uuid.MustParse(f[1])
+		case len(f) == 2 && f[0] == "ack":
+			acked++
+		}
+	}
+	if acked != n || nsPID != "1" {
+		t.Fatalf("child acknowledged %d of %d records as pid %q; want all, as pid 1 (stdout: %v)", acked, n, nsPID, sc.Err())
+	}
+	// unshare forked the namespace's PID 1; kill that process, by its PID out here.
+	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPID, err := strconv.Atoi(strings.TrimSpace(string(children)))
+	if err != nil {
+		t.Fatalf("children of unshare: %q: %v", children, err)
+	}
+	if err := syscall.Kill(hostPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("unshare exited 0; its child was killed")
+	}
+
+	p, err := publish.Open(context.Background(), testConfig(dir, addr(freePort(t))), publish.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	_ = p.Close(ctx)
+	cancel()
+	st, err := publish.Inspect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Runs) != 1 || st.Runs[0].RunID != run.String() || st.Runs[0].Records != n+1 || st.Runs[0].MaxSeq != n {
+		t.Fatalf("spool after the kill and a reopen: %+v; want run %s with its %d records and run_finished at seq %d", st.Runs, run, n, n)
+	}
+	last := lastRecord(t, dir)
+	if last.Type != schema.TypeRunFinished || last.RunID != run || last.Seq != n || last.Finished.Status != schema.StatusAborted ||
+		!strings.Contains(last.Finished.Error, "(pid 1)") || !strings.Contains(last.Finished.Error, fmt.Sprintf("up to seq %d", n-1)) {
+		t.Fatalf("last spooled record = %+v %+v, want the run finished as aborted at seq %d, naming pid 1 and seq %d", last, last.Finished, n, n-1)
+	}
 }

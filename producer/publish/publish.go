@@ -32,7 +32,19 @@ var (
 	ErrSpoolInUse = errors.New("spool is in use by another process")
 	// ErrKafkaUnreachable is what Stats().LastError matches while no broker can be reached.
 	ErrKafkaUnreachable = errors.New("kafka unreachable")
+	// ErrUnconfirmed is returned by Publish when its context ended while the spool was writing the record: the
+	// disk did not confirm it in time, so it must be counted as not saved (a disk that wakes up later may still
+	// store it).
+	ErrUnconfirmed = errors.New("spool write not confirmed")
+	// ErrSpoolStuck is returned by Close when the spool's writer did not stop in time, e.g. on a hung disk. The
+	// spool file is left open; the process should exit.
+	ErrSpoolStuck = errors.New("spool did not respond")
 )
+
+// stopGrace bounds how long Close waits for the committer and the shipper to stop once it has stopped waiting
+// for Kafka. They stop at once unless a write is stuck on the disk; the shipper's own wait for the Kafka client
+// after a cancel (sendCancelWait) fits inside it.
+const stopGrace = sendCancelWait + time.Second
 
 // kafkaBatchMaxBytes is Kafka's default message.max.bytes, the largest record batch a broker accepts unless the
 // topic says otherwise. franz-go's own default is a little lower (1,000,012), which would refuse records the sink
@@ -62,20 +74,17 @@ type Publisher struct {
 	cl          *kgo.Client
 	closeClient func() // closes cl once; the shipper may need to before its deferred close
 
-	// closeMu makes Close wait for appends in progress; Publish holds it for reading.
-	closeMu   sync.RWMutex
-	closed    bool
 	closeOnce sync.Once
 	closeErr  error
 
 	reqs     chan appendReq // to the committer
+	quit     chan struct{}  // closed by Close: no more appends
 	appended chan struct{}  // capacity 1: wakes the shipper after a commit
 	stop     context.CancelFunc
-	workers  sync.WaitGroup // shipper and status writer
-	commits  sync.WaitGroup // committer
+	workers  sync.WaitGroup // committer, shipper and status writer
 
-	spooled, delivered, pending, pendingBytes atomic.Int64
-	version                                   atomic.Int64 // bumped on every change the status file shows
+	spooled, delivered, pending, pendingBytes, quarantined atomic.Int64
+	version                                                atomic.Int64 // bumped on every change the status file shows
 
 	mu        sync.Mutex
 	lastErr   error
@@ -86,7 +95,7 @@ type Publisher struct {
 type appendReq struct {
 	entry []byte
 	run   *runChange // the open-run note this record sets or clears, in the same transaction
-	done  chan error
+	done  chan error // capacity 1: the committer never waits for a Publish that gave up
 }
 
 // Stats is a snapshot of a Publisher's counters.
@@ -95,6 +104,7 @@ type Stats struct {
 	Delivered    int64     // records Kafka acknowledged since Open (and removed from the spool), earlier runs' included
 	Pending      int64     // records in the spool now, earlier runs' included
 	PendingBytes int64     // their size in the spool
+	Quarantined  int64     // unreadable entries this Publisher moved out of the way to quarantine since Open
 	LastError    error     // why the latest delivery attempt failed, e.g. "kafka unreachable: …"; nil once Kafka acknowledges again
 	LastErrorAt  time.Time // when LastError happened
 }
@@ -110,6 +120,9 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Publisher, 
 	o.topic = cfg.Producer.Topic
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if err := o.validate(); err != nil {
+		return nil, fmt.Errorf("open publisher: %w", err)
 	}
 	p := &Publisher{dir: cfg.Producer.SpoolDir, topic: o.topic, o: o, log: o.logger, drained: make(chan struct{})}
 	if len(cfg.Kafka.Brokers) == 0 {
@@ -164,6 +177,7 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Publisher, 
 	}
 	p.enabled, p.db, p.cl, p.closeClient = true, db, cl, sync.OnceFunc(cl.Close)
 	p.reqs = make(chan appendReq)
+	p.quit = make(chan struct{})
 	p.appended = make(chan struct{}, 1)
 
 	if n := p.pending.Load(); n > 0 {
@@ -171,12 +185,11 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Publisher, 
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	p.stop = stop
-	p.commits.Add(1)
+	p.workers.Add(3)
 	go func() {
-		defer p.commits.Done()
+		defer p.workers.Done()
 		p.commitLoop()
 	}()
-	p.workers.Add(2)
 	go func() {
 		defer p.workers.Done()
 		p.ship(runCtx)
@@ -205,8 +218,10 @@ func (p *Publisher) warnIfStranded() {
 func (p *Publisher) Enabled() bool { return p.enabled }
 
 // Publish encodes r (validating it) and appends it to the spool for the Publisher's topic. It returns once the
-// record is on disk (fsync'd), never waiting for Kafka. A disabled Publisher validates r and returns.
-func (p *Publisher) Publish(r schema.Record) error {
+// record is on disk (fsync'd), never waiting for Kafka, or when ctx ends first: then the error matches ctx's
+// error, and also ErrUnconfirmed when the write had begun (the record may or may not reach the disk). A disabled
+// Publisher validates r and returns.
+func (p *Publisher) Publish(ctx context.Context, r schema.Record) error {
 	value, err := schema.Encode(r)
 	if err != nil {
 		return fmt.Errorf("publish %s record %d of run %s: %w", r.Type, r.Seq, r.RunID, err)
@@ -220,23 +235,15 @@ func (p *Publisher) Publish(r schema.Record) error {
 		return nil
 	}
 	e := entry{time: r.Time, seq: r.Seq, topic: p.topic, key: key, value: value}
-	req := appendReq{entry: e.marshal(), run: changeFor(r, p.topic), done: make(chan error, 1)}
-
-	p.closeMu.RLock()
-	defer p.closeMu.RUnlock()
-	if p.closed {
-		return fmt.Errorf("publish %s record %d of run %s: %w", r.Type, r.Seq, r.RunID, ErrClosed)
-	}
-	p.reqs <- req
-	if err := <-req.done; err != nil {
-		return fmt.Errorf("publish %s record %d of run %s: append to spool %s: %w", r.Type, r.Seq, r.RunID, p.dir, err)
+	if err := p.append(ctx, appendReq{entry: e.marshal(), run: changeFor(r, p.topic)}); err != nil {
+		return fmt.Errorf("publish %s record %d of run %s: %w", r.Type, r.Seq, r.RunID, err)
 	}
 	return nil
 }
 
-// PublishRaw spools a value that is not a benchpipe record — e.g. a SINETStream perftool result for an existing
-// perftool server — for topic, with the same durability as Publish: it returns once the value is fsync'd.
-func (p *Publisher) PublishRaw(topic string, key, value []byte, t time.Time) error {
+// PublishRaw spools a value that is not a benchmark record — e.g. a SINETStream perftool result for an existing
+// perftool server — for topic, with the same durability and the same ctx rules as Publish.
+func (p *Publisher) PublishRaw(ctx context.Context, topic string, key, value []byte, t time.Time) error {
 	if limit := maxValueBytes(len(key)); len(value) > limit {
 		return fmt.Errorf("publish to %s: %w: %d bytes, the limit is %d", topic, ErrTooLarge, len(value), limit)
 	}
@@ -244,17 +251,42 @@ func (p *Publisher) PublishRaw(topic string, key, value []byte, t time.Time) err
 		return nil
 	}
 	e := entry{time: t, topic: topic, key: key, value: value}
-	req := appendReq{entry: e.marshal(), done: make(chan error, 1)}
-	p.closeMu.RLock()
-	defer p.closeMu.RUnlock()
-	if p.closed {
-		return fmt.Errorf("publish to %s: %w", topic, ErrClosed)
-	}
-	p.reqs <- req
-	if err := <-req.done; err != nil {
-		return fmt.Errorf("publish to %s: append to spool %s: %w", topic, p.dir, err)
+	if err := p.append(ctx, appendReq{entry: e.marshal()}); err != nil {
+		return fmt.Errorf("publish to %s: %w", topic, err)
 	}
 	return nil
+}
+
+// append hands req to the committer and waits until it is on disk, the Publisher closes, or ctx ends. The
+// committer may be stuck in a write on a hung disk; ctx is what keeps the caller from being stuck with it.
+func (p *Publisher) append(ctx context.Context, req appendReq) error {
+	// Checked first so that an ended ctx or a closed Publisher fail the same way every time, whatever select
+	// would pick.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("not spooled: %w", err)
+	}
+	select {
+	case <-p.quit:
+		return ErrClosed
+	default:
+	}
+	req.done = make(chan error, 1)
+	select {
+	case p.reqs <- req:
+	case <-p.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("not spooled: the spool in %s was still busy with earlier records: %w", p.dir, ctx.Err())
+	}
+	select {
+	case err := <-req.done:
+		if err != nil {
+			return fmt.Errorf("append to spool %s: %w", p.dir, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: the write to the spool in %s had not completed: %w", ErrUnconfirmed, p.dir, ctx.Err())
+	}
 }
 
 // commitLoop is the spool's only appender. It commits whatever appends have queued up while the previous commit
@@ -262,15 +294,18 @@ func (p *Publisher) PublishRaw(topic string, key, value []byte, t time.Time) err
 // while a lone publisher never waits for a batch to fill.
 func (p *Publisher) commitLoop() {
 	const maxGroup = 1024
-	for req := range p.reqs {
-		group := []appendReq{req}
+	for {
+		var group []appendReq
+		select {
+		case req := <-p.reqs:
+			group = append(group, req)
+		case <-p.quit:
+			return
+		}
 	more:
 		for len(group) < maxGroup {
 			select {
-			case r, ok := <-p.reqs:
-				if !ok {
-					break more
-				}
+			case r := <-p.reqs:
 				group = append(group, r)
 			default:
 				break more
@@ -312,6 +347,7 @@ func (p *Publisher) Stats() Stats {
 		Delivered:    p.delivered.Load(),
 		Pending:      p.pending.Load(),
 		PendingBytes: p.pendingBytes.Load(),
+		Quarantined:  p.quarantined.Load(),
 		LastError:    p.lastErr,
 		LastErrorAt:  p.lastErrAt,
 	}
@@ -319,7 +355,9 @@ func (p *Publisher) Stats() Stats {
 
 // Close stops accepting records and waits until the spool is drained or ctx ends, then stops shipping. Records
 // still in the spool stay there for the next Open; Close then returns an error matching ErrUndelivered and ctx's
-// error. Close is safe to call more than once.
+// error. A write stuck on a hung disk does not hold Close beyond ctx and a few seconds' grace: it then returns an
+// error matching ErrSpoolStuck and leaves the spool file open (the kernel releases it when the process exits).
+// Close is safe to call more than once.
 func (p *Publisher) Close(ctx context.Context) error {
 	if !p.enabled {
 		return nil
@@ -329,20 +367,29 @@ func (p *Publisher) Close(ctx context.Context) error {
 }
 
 func (p *Publisher) close(ctx context.Context) error {
-	p.closeMu.Lock()
-	p.closed = true
-	p.closeMu.Unlock()
-
+	close(p.quit)
 	waitErr := p.waitDrained(ctx)
 
 	p.stop()
-	p.workers.Wait()
-	close(p.reqs) // no Publish can be sending: closed is set and in-flight appends finished under closeMu
-	p.commits.Wait()
+	stopped := make(chan struct{})
+	go func() {
+		p.workers.Wait()
+		close(stopped)
+	}()
+	grace := time.NewTimer(stopGrace)
+	defer grace.Stop()
+	var err error
+	select {
+	case <-stopped:
+	case <-grace.C:
+		// Closing the database now would wait for the stuck transaction too. The goroutines and the file are
+		// left to the process's exit; what is on disk is whatever the last completed commit wrote.
+		return fmt.Errorf("%w: a write to %s has not completed for %v; the spool is left as the last completed write left it",
+			ErrSpoolStuck, p.dir, stopGrace)
+	}
 	_ = os.Remove(filepath.Join(p.dir, statusFile))
 	dbErr := p.db.Close()
 
-	var err error
 	if waitErr != nil {
 		st := p.Stats()
 		why := ""

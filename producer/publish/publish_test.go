@@ -49,7 +49,7 @@ func TestDeliversWhenKafkaComesUp(t *testing.T) {
 	start := time.Now()
 	for i := range 22 {
 		for _, recs := range runs {
-			if err := p.Publish(recs[i]); err != nil {
+			if err := p.Publish(context.Background(), recs[i]); err != nil {
 				t.Fatalf("Publish while Kafka is down: %v", err)
 			}
 		}
@@ -107,7 +107,7 @@ func TestCloseDeadlineLeavesRecordsSpooled(t *testing.T) {
 	}
 	id, recs := runRecords(10)
 	for _, r := range recs {
-		if err := p.Publish(r); err != nil {
+		if err := p.Publish(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -125,7 +125,7 @@ func TestCloseDeadlineLeavesRecordsSpooled(t *testing.T) {
 		t.Errorf("Close error does not say what is left where: %v", err)
 	}
 	t.Logf("Close: %v", err)
-	if err := p.Publish(recs[0]); !errors.Is(err, publish.ErrClosed) {
+	if err := p.Publish(context.Background(), recs[0]); !errors.Is(err, publish.ErrClosed) {
 		t.Errorf("Publish after Close = %v, want ErrClosed", err)
 	}
 
@@ -198,13 +198,13 @@ func TestDisabledWithoutBrokers(t *testing.T) {
 	}
 	_, recs := runRecords(3)
 	for _, r := range recs {
-		if err := p.Publish(r); err != nil {
+		if err := p.Publish(context.Background(), r); err != nil {
 			t.Errorf("Publish on a disabled publisher: %v", err)
 		}
 	}
 	bad := recs[1]
 	bad.Seq = 0 // a sample may not be seq 0
-	if err := p.Publish(bad); !errors.Is(err, schema.ErrInvalid) {
+	if err := p.Publish(context.Background(), bad); !errors.Is(err, schema.ErrInvalid) {
 		t.Errorf("Publish(invalid) = %v; a disabled publisher still validates", err)
 	}
 	if err := p.Close(context.Background()); err != nil {
@@ -249,13 +249,13 @@ func TestLargestRecordIsDelivered(t *testing.T) {
 	limit := publish.MaxValueBytes(len(run.ID().String()))
 	t.Logf("largest record Publish admits: %d bytes (schema.MaxRecordBytes %d)", limit, schema.MaxRecordBytes)
 
-	if err := p.Publish(paddedRecord(t, run, limit+1)); !errors.Is(err, publish.ErrTooLarge) {
+	if err := p.Publish(context.Background(), paddedRecord(t, run, limit+1)); !errors.Is(err, publish.ErrTooLarge) {
 		t.Errorf("Publish(limit+1 bytes) = %v, want ErrTooLarge", err)
 	}
-	if err := p.Publish(run.Started()); err != nil {
+	if err := p.Publish(context.Background(), run.Started()); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Publish(paddedRecord(t, run, limit)); err != nil {
+	if err := p.Publish(context.Background(), paddedRecord(t, run, limit)); err != nil {
 		t.Fatalf("Publish(limit bytes) = %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -282,7 +282,7 @@ func TestRefusedRecordsAreRetriedNotDropped(t *testing.T) {
 	}
 	id, recs := runRecords(5)
 	for _, r := range recs {
-		if err := p.Publish(r); err != nil {
+		if err := p.Publish(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -335,7 +335,7 @@ func TestConcurrentPublishersStreamInBatches(t *testing.T) {
 	port := freePort(t)
 	var inFlight countInFlight
 	p, err := publish.Open(context.Background(), testConfig(t.TempDir(), addr(port)), publish.WithLogger(testLogger(t)),
-		publish.WithBatchLimits(7, 0), publish.WithKafkaOptions(append(fastRedial, kgo.WithHooks(&inFlight))...))
+		publish.WithBatchLimits(7, 4<<20), publish.WithKafkaOptions(append(fastRedial, kgo.WithHooks(&inFlight))...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +350,7 @@ func TestConcurrentPublishersStreamInBatches(t *testing.T) {
 			want[id] = len(recs)
 			mu.Unlock()
 			for _, r := range recs {
-				if err := p.Publish(r); err != nil {
+				if err := p.Publish(context.Background(), r); err != nil {
 					t.Error(err)
 					return
 				}

@@ -33,11 +33,23 @@ func (p *Publisher) ship(ctx context.Context) {
 		}
 	}
 	for ctx.Err() == nil {
-		batch, err := readBatch(p.db, p.o.batchRecords, p.o.batchBytes)
+		batch, bad, err := readBatch(p.db, p.o.batchRecords, p.o.batchBytes)
 		if err != nil {
 			if !retry(fmt.Errorf("read spool %s: %w", p.dir, err)) {
 				return
 			}
+			continue
+		}
+		if len(bad) > 0 {
+			// An entry nothing can read would otherwise be retried forever, and everything after it with it.
+			if err := p.quarantine(bad); err != nil {
+				if !retry(fmt.Errorf("move unreadable entries to quarantine in %s: %w", p.dir, err)) {
+					return
+				}
+				continue
+			}
+		}
+		if len(batch) == 0 && len(bad) > 0 {
 			continue
 		}
 		if len(batch) == 0 {
@@ -71,6 +83,33 @@ func (p *Publisher) ship(ctx context.Context) {
 	}
 }
 
+// sendCancelWait bounds how long a cancelled send waits for the closed Kafka client to complete its promises.
+const sendCancelWait = 2 * time.Second
+
+// quarantine moves unreadable entries out of the record queue and says so: each is logged with its key and the
+// reason, and counted in Stats.
+func (p *Publisher) quarantine(bad []badEntry) error {
+	moved, err := quarantineEntries(p.db, bad, time.Now())
+	if err != nil {
+		return err
+	}
+	var bytes int64
+	for _, b := range moved {
+		bytes += int64(b.size)
+		p.log.Error("unreadable spool entry moved to quarantine; delivery goes on without it (`producer spool status` lists it)",
+			"dir", p.dir, "key", b.id, "bytes", b.size, "reason", b.reason)
+	}
+	p.quarantined.Add(int64(len(moved)))
+	p.pending.Add(-int64(len(moved)))
+	p.pendingBytes.Add(-bytes)
+	p.version.Add(1)
+	p.mu.Lock()
+	close(p.drained)
+	p.drained = make(chan struct{})
+	p.mu.Unlock()
+	return nil
+}
+
 // send produces batch and waits for every record's acknowledgement. It returns the ids Kafka acknowledged and,
 // when some were not, why.
 func (p *Publisher) send(ctx context.Context, batch []entry) ([]uint64, error) {
@@ -96,7 +135,7 @@ func (p *Publisher) send(ctx context.Context, batch []entry) ([]uint64, error) {
 		// Shutting down. Closing the client fails what is still buffered and completes every promise, so the
 		// records Kafka acknowledged meanwhile are known and deleted instead of sent again next time.
 		p.closeClient()
-		t := time.NewTimer(5 * time.Second)
+		t := time.NewTimer(sendCancelWait)
 		defer t.Stop()
 		select {
 		case <-done:

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +14,9 @@ import (
 )
 
 // Spool layout: one bucket whose keys are 8-byte big-endian ids from the bucket's own sequence (persisted, so ids
-// keep increasing across restarts and an emptied spool), which makes bbolt's key order the append order.
+// keep increasing across restarts and an emptied spool), which makes bbolt's key order the append order. Entries
+// nothing can read are moved, under the same key, to the quarantine bucket (see quarantineEntries); the open-run
+// notes live in their own bucket (openruns.go).
 const (
 	dbFile       = "spool.db"
 	statusFile   = "status.json"
@@ -21,7 +24,10 @@ const (
 	entryVersion = 1
 )
 
-var bucketKey = []byte(bucketName)
+var (
+	bucketKey     = []byte(bucketName)
+	quarantineKey = []byte("quarantine")
+)
 
 // entry is one spooled record with what the shipper needs to send it and what Inspect reports without decoding
 // the JSON. Encoded as:
@@ -84,12 +90,32 @@ func unmarshalEntry(id uint64, b []byte) (entry, error) {
 	if !ok {
 		return bad("bad topic length")
 	}
+	if !validTopic(topic) {
+		// Kafka would refuse it for good, and everything queued behind it would wait forever.
+		return bad(fmt.Sprintf("topic %q is not a Kafka topic name", topic))
+	}
 	key, ok := field()
 	if !ok {
 		return bad("bad key length")
 	}
+	if len(key) == 0 || len(rest) == 0 {
+		return bad("empty key or value")
+	}
 	e.topic, e.key, e.value = string(topic), key, rest
 	return e, nil
+}
+
+// validTopic reports whether Kafka accepts t as a topic name: 1 to 249 of [a-zA-Z0-9._-].
+func validTopic(t []byte) bool {
+	if len(t) == 0 || len(t) > 249 {
+		return false
+	}
+	for _, c := range t {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func idKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
@@ -180,28 +206,114 @@ func appendEntries(db *bbolt.DB, es [][]byte, changes []*runChange) error {
 	})
 }
 
+// badEntry is a spool entry that cannot be read, and why.
+type badEntry struct {
+	id     uint64
+	size   int
+	reason string
+}
+
 // readBatch returns up to maxRecords entries from the front of the spool, stopping before maxBytes is passed
-// (it returns at least one entry). Values are copied out of the transaction.
-func readBatch(db *bbolt.DB, maxRecords, maxBytes int) ([]entry, error) {
+// (it returns at least one entry), and the unreadable entries met on the way, which are not in the batch.
+// Values are copied out of the transaction.
+func readBatch(db *bbolt.DB, maxRecords, maxBytes int) ([]entry, []badEntry, error) {
 	var out []entry
+	var bad []badEntry
 	err := db.View(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketKey).Cursor()
 		size := 0
-		for k, v := c.First(); k != nil && len(out) < maxRecords; k, v = c.Next() {
+		for k, v := c.First(); k != nil && len(out)+len(bad) < maxRecords; k, v = c.Next() {
 			if len(out) > 0 && size+len(v) > maxBytes {
 				break
 			}
-			size += len(v)
-			id := binary.BigEndian.Uint64(k)
+			id, err := entryID(k)
+			if err != nil {
+				bad = append(bad, badEntry{id: id, size: len(v), reason: err.Error()})
+				continue
+			}
 			e, err := unmarshalEntry(id, append([]byte(nil), v...))
 			if err != nil {
-				return err
+				bad = append(bad, badEntry{id: id, size: len(v), reason: err.Error()})
+				continue
 			}
+			size += len(v)
 			out = append(out, e)
 		}
 		return nil
 	})
-	return out, err
+	return out, bad, err
+}
+
+// entryID reads a spool key. A key of the wrong length is itself corruption; its first bytes still order it.
+func entryID(k []byte) (uint64, error) {
+	if len(k) != 8 {
+		var b [8]byte
+		copy(b[:], k)
+		return binary.BigEndian.Uint64(b[:]), fmt.Errorf("spool key %x is %d bytes, not 8", k, len(k))
+	}
+	return binary.BigEndian.Uint64(k), nil
+}
+
+// quarantined is how the quarantine bucket stores an entry: the bytes exactly as they were, and why they were
+// moved. Nothing deletes it: an operator who wants it gone can see it first with `producer spool status`.
+type quarantined struct {
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+	Entry  []byte    `json:"entry"`
+}
+
+// quarantineEntries moves bad from the record queue to the quarantine bucket under their keys, in one
+// transaction, and returns those it moved (an entry already gone, e.g. moved by an earlier attempt, is skipped).
+func quarantineEntries(db *bbolt.DB, bad []badEntry, now time.Time) ([]badEntry, error) {
+	var moved []badEntry
+	err := db.Update(func(tx *bbolt.Tx) error {
+		moved = moved[:0]
+		q, err := tx.CreateBucketIfNotExists(quarantineKey)
+		if err != nil {
+			return err
+		}
+		records := tx.Bucket(bucketKey)
+		for _, b := range bad {
+			k := idKey(b.id)
+			v := records.Get(k)
+			if v == nil {
+				continue
+			}
+			note, err := json.Marshal(quarantined{Reason: b.reason, At: now.UTC(), Entry: v})
+			if err != nil {
+				return err
+			}
+			if err := q.Put(k, note); err != nil {
+				return err
+			}
+			if err := records.Delete(k); err != nil {
+				return err
+			}
+			moved = append(moved, b)
+		}
+		return nil
+	})
+	return moved, err
+}
+
+// listQuarantine returns what the quarantine bucket holds, in key order.
+func listQuarantine(tx *bbolt.Tx) []Quarantined {
+	q := tx.Bucket(quarantineKey)
+	if q == nil {
+		return nil
+	}
+	var out []Quarantined
+	_ = q.ForEach(func(k, v []byte) error {
+		id, _ := entryID(k)
+		var n quarantined
+		if err := json.Unmarshal(v, &n); err != nil {
+			out = append(out, Quarantined{ID: id, Bytes: len(v), Reason: "quarantine note unreadable: " + err.Error()})
+			return nil
+		}
+		out = append(out, Quarantined{ID: id, Bytes: len(n.Entry), Reason: n.Reason, At: n.At})
+		return nil
+	})
+	return out
 }
 
 // deleteEntries removes the entries with ids from the spool and returns how many bytes of values they held.
@@ -221,23 +333,25 @@ func deleteEntries(db *bbolt.DB, ids []uint64) (int64, error) {
 	return freed, err
 }
 
-// scan walks every entry in id order. Entries alias the transaction's memory and must not be kept.
-func scan(tx *bbolt.Tx, fn func(e entry, size int) error) error {
+// scan walks every entry in id order, handing unreadable ones to bad. Entries alias the transaction's memory and
+// must not be kept.
+func scan(tx *bbolt.Tx, fn func(e entry, size int), bad func(badEntry)) {
 	b := tx.Bucket(bucketKey)
 	if b == nil {
-		return nil
+		return
 	}
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		e, err := unmarshalEntry(binary.BigEndian.Uint64(k), v)
-		if err != nil {
-			return err
+		id, err := entryID(k)
+		if err == nil {
+			var e entry
+			if e, err = unmarshalEntry(id, v); err == nil {
+				fn(e, len(v))
+				continue
+			}
 		}
-		if err := fn(e, len(v)); err != nil {
-			return err
-		}
+		bad(badEntry{id: id, size: len(v), reason: err.Error()})
 	}
-	return nil
 }
 
 // ends returns the times of the first and the last entry; zero when the spool is empty.

@@ -2,13 +2,23 @@
 // tags from the configuration and the command line, the numbered record stream (runrec), handing each record to
 // the durable spool without ever stopping the measurement, waiting a while for Kafka at the end, and the optional
 // comparison with an earlier run. The commands measure; this package keeps the books the same way for both.
+//
+// The measurement loop never waits for the disk: Publish only queues the record for a writer goroutine, which
+// owns the spool writes and keeps the records' order. A disk that is full, slow or hung costs records, never
+// ticks of the loop, and never holds the end of the run beyond WriteTimeout. Records that could not be saved are
+// counted and named (sequence numbers, types), fail the run's exit status and, when run_finished itself can still
+// be saved, its status.
 package recorder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/benchpipe/benchpipe/config"
@@ -22,6 +32,21 @@ import (
 // start or by `producer spool flush`.
 const CloseTimeout = 10 * time.Second
 
+// WriteTimeout bounds how long Close waits for records still queued to reach the disk. A healthy disk, even an SD
+// card, writes them in milliseconds; a hung one would otherwise keep the producer from ever exiting.
+const WriteTimeout = 5 * time.Second
+
+// QueueLength is how many records may wait for the disk. A run makes about one record a second, so a full queue
+// means the disk has not answered for an hour; further records are then counted as not saved.
+const QueueLength = 4096
+
+// ExitNotSaved is the exit status of a run that measured fine but whose records could not all be saved: the
+// load commands' "failed".
+const ExitNotSaved = 1
+
+// ErrQueueFull is why a record is not saved when the disk has fallen QueueLength records behind.
+var ErrQueueFull = errors.New("spool write queue full: the disk has not kept up")
+
 // Recorder keeps one run's records. Create it with Open, start the run with Begin, finish with Close.
 type Recorder struct {
 	command        string // "producer mqtt", for messages
@@ -29,8 +54,90 @@ type Recorder struct {
 	pub            *publish.Publisher
 	run            *runrec.Run
 	stdout, stderr io.Writer
-	errs           int
-	closed         bool
+
+	queue      chan item
+	stopWrites context.CancelFunc // makes the writer give up on a disk that does not answer
+	written    chan struct{}      // closed when the writer has returned
+
+	mu        sync.Mutex
+	closed    bool
+	closeCode int   // Close's answer for an exit status of 0, once closed
+	queued    int   // items handed to Publish or PublishRaw
+	handled   int   // items the writer has finished with, saved or not
+	lost      lost  // what was not saved
+	firstErr  error // printed once, as it happens
+	closeOnce sync.Once
+}
+
+// item is one queued write: a record, or a raw value (PublishRaw).
+type item struct {
+	rec        *schema.Record
+	topic      string
+	key, value []byte
+	time       time.Time
+}
+
+func (it item) describe() string {
+	if it.rec != nil {
+		return string(it.rec.Type)
+	}
+	return "value for topic " + it.topic
+}
+
+// lost counts the records that were not saved, by kind and sequence number.
+type lost struct {
+	n              int
+	minSeq, maxSeq int64
+	seqs           int // how many of them have a sequence number (records, not raw values)
+	kinds          map[string]int
+	first          error
+}
+
+func (l *lost) add(it item, err error) {
+	l.n++
+	if l.first == nil {
+		l.first = err
+	}
+	if l.kinds == nil {
+		l.kinds = map[string]int{}
+	}
+	l.kinds[it.describe()]++
+	if it.rec == nil {
+		return
+	}
+	if l.seqs == 0 || it.rec.Seq < l.minSeq {
+		l.minSeq = it.rec.Seq
+	}
+	if l.seqs == 0 || it.rec.Seq > l.maxSeq {
+		l.maxSeq = it.rec.Seq
+	}
+	l.seqs++
+}
+
+// String says which records: "seq 12–18: 6 sample, 1 run_finished".
+func (l *lost) String() string {
+	var kinds []string
+	for k, n := range l.kinds {
+		kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
+	}
+	sort.Strings(kinds)
+	s := strings.Join(kinds, ", ")
+	switch {
+	case l.seqs == 0:
+		return s
+	case l.minSeq == l.maxSeq:
+		return fmt.Sprintf("seq %d: %s", l.minSeq, s)
+	case int64(l.seqs) == l.maxSeq-l.minSeq+1:
+		return fmt.Sprintf("seq %d–%d: %s", l.minSeq, l.maxSeq, s)
+	}
+	return fmt.Sprintf("%d records between seq %d and %d: %s", l.seqs, l.minSeq, l.maxSeq, s)
+}
+
+func records(n int) string {
+	if n == 1 {
+		return "1 record"
+	}
+	return fmt.Sprintf("%d records", n)
 }
 
 // Open opens the spool (and starts shipping it) for command.
@@ -40,7 +147,12 @@ func Open(ctx context.Context, cfg *config.Config, command string, stdout, stder
 	if err != nil {
 		return nil, fmt.Errorf("run records: %w", err)
 	}
-	return &Recorder{command: command, cfg: cfg, pub: pub, stdout: stdout, stderr: stderr}, nil
+	// The writes outlive the command's ctx: after Ctrl-C the run is still finished as aborted and saved.
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	r := &Recorder{command: command, cfg: cfg, pub: pub, stdout: stdout, stderr: stderr,
+		queue: make(chan item, QueueLength), stopWrites: stop, written: make(chan struct{})}
+	go r.writeLoop(wctx)
+	return r, nil
 }
 
 // Tags merges producer.tags, producer.device (as the "device" tag) and the command line's --tag values, the last
@@ -71,30 +183,139 @@ func (r *Recorder) Begin(kind string, s schema.Started) {
 // Run is the run Begin started.
 func (r *Recorder) Run() *runrec.Run { return r.run }
 
-// Publish hands a record to the spool. A record that can't be spooled is reported and the run goes on: the
-// measurement is still worth its printed summary and --summary-json.
+// Publish queues a record for the spool and returns at once: the measurement loop never waits for the disk. A
+// record that can't be saved (the disk is full or failing, the queue is full, the record is invalid) is counted,
+// the first failure is reported on stderr as it happens, and the run goes on: the measurement is still worth its
+// printed summary and --summary-json. Close says which records were lost and fails the exit status.
 func (r *Recorder) Publish(rec schema.Record) {
-	if err := r.pub.Publish(rec); err != nil {
-		r.errs++
-		if r.errs <= 3 {
-			fmt.Fprintf(r.stderr, "%s: record not saved: %v\n", r.command, err)
-		}
-	}
+	r.enqueue(item{rec: &rec})
 }
 
-// PublishRaw spools a value that is not a benchpipe record (e.g. a SINETStream perftool result) for topic, keyed
-// by the run id.
+// PublishRaw queues a value that is not a benchpipe record (e.g. a SINETStream perftool result) for topic, keyed
+// by the run id, on the same terms as Publish. It never fails by itself: a value not saved is counted with the
+// records.
 func (r *Recorder) PublishRaw(topic string, value []byte) error {
-	now := time.Now()
-	return r.pub.PublishRaw(topic, []byte(r.run.ID().String()), value, now)
+	r.enqueue(item{topic: topic, key: []byte(r.run.ID().String()), value: value, time: time.Now()})
+	return nil
 }
 
-// Close waits up to CloseTimeout for the spool to reach Kafka and says where the records are. Safe to call twice.
-func (r *Recorder) Close() {
+func (r *Recorder) enqueue(it item) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queued++
 	if r.closed {
+		r.failLocked(it, fmt.Errorf("%s after the records were closed: %w", it.describe(), publish.ErrClosed))
 		return
 	}
+	select {
+	case r.queue <- it:
+	default:
+		r.failLocked(it, fmt.Errorf("%s: %w (%d records waiting)", it.describe(), ErrQueueFull, len(r.queue)))
+	}
+}
+
+// failLocked counts it as not saved. r.mu is held.
+func (r *Recorder) failLocked(it item, err error) {
+	r.handled++
+	r.lost.add(it, err)
+	if r.firstErr == nil {
+		r.firstErr = err
+		fmt.Fprintf(r.stderr, "%s: records are not being saved: %v\n", r.command, err)
+	}
+}
+
+// writeLoop is the spool's only writer for this run: it takes the queue in order, so records keep their order on
+// disk, and runs until the queue is closed. Once ctx ends (the disk did not answer within WriteTimeout) every
+// write still queued fails at once.
+func (r *Recorder) writeLoop(ctx context.Context) {
+	defer close(r.written)
+	for it := range r.queue {
+		err := r.write(ctx, it)
+		r.mu.Lock()
+		if err != nil {
+			r.failLocked(it, err)
+		} else {
+			r.handled++
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *Recorder) write(ctx context.Context, it item) error {
+	if it.rec == nil {
+		return r.pub.PublishRaw(ctx, it.topic, it.key, it.value, it.time)
+	}
+	rec := *it.rec
+	if rec.Type == schema.TypeRunFinished {
+		rec = r.amend(rec)
+	}
+	return r.pub.Publish(ctx, rec)
+}
+
+// amend makes run_finished say that records of the run were lost: the writer has dealt with every earlier record
+// by now, so the count is complete. An ok run becomes failed, since the database will not hold all it measured.
+func (r *Recorder) amend(rec schema.Record) schema.Record {
+	r.mu.Lock()
+	l := r.lost
+	r.mu.Unlock()
+	if l.n == 0 {
+		return rec
+	}
+	f := *rec.Finished
+	note := fmt.Sprintf("%s of this run not saved to the producer's spool (%s): %v", records(l.n), l.String(), l.first)
+	if f.Status == schema.StatusOK {
+		f.Status, f.Error = schema.StatusFailed, note
+	} else {
+		f.Error = strings.TrimPrefix(f.Error+"; "+note, "; ")
+	}
+	rec.Finished = &f
+	return rec
+}
+
+// Close finishes the records and returns the exit status for code, the command's own: code, or ExitNotSaved when
+// code is 0 and records could not be saved. It waits up to WriteTimeout for queued records to reach the disk and
+// up to CloseTimeout for the spool to reach Kafka, and says where the records are: "delivered to Kafka" only when
+// every record was saved and delivered. Safe to call more than once.
+func (r *Recorder) Close(code int) int {
+	r.closeOnce.Do(r.close)
+	if code == 0 {
+		return r.closeCode
+	}
+	return code
+}
+
+func (r *Recorder) close() {
+	r.mu.Lock()
 	r.closed = true
+	close(r.queue) // under mu: enqueue never sends on a closed queue
+	r.mu.Unlock()
+
+	wait := time.NewTimer(WriteTimeout)
+	defer wait.Stop()
+	hung := false
+	select {
+	case <-r.written:
+	case <-wait.C:
+		// The disk has not answered for WriteTimeout: give up on what is still queued rather than on exiting.
+		hung = true
+		r.stopWrites()
+		<-r.written
+	}
+	r.stopWrites()
+
+	r.mu.Lock()
+	l, total := r.lost, r.queued
+	r.mu.Unlock()
+	if l.n > 0 {
+		r.closeCode = ExitNotSaved
+		why := ""
+		if hung {
+			why = fmt.Sprintf(" (the disk did not answer within %v)", WriteTimeout)
+		}
+		fmt.Fprintf(r.stderr, "%s: %s of %d not saved to the spool in %s%s: %s; first error: %v\n",
+			r.command, records(l.n), total, r.cfg.Producer.SpoolDir, why, l.String(), l.first)
+	}
+
 	if !r.pub.Enabled() {
 		if r.run != nil {
 			fmt.Fprintf(r.stdout, "records: not sent (kafka.brokers is not configured)\n")
@@ -103,18 +324,35 @@ func (r *Recorder) Close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), CloseTimeout)
 	defer cancel()
-	if err := r.pub.Close(ctx); err != nil {
-		fmt.Fprintf(r.stderr, "%s: %v\n", r.command, err)
-		return
+	if hung {
+		// Nothing can be deleted from a spool whose disk does not answer, so waiting for Kafka is pointless.
+		cancel()
 	}
-	fmt.Fprintf(r.stdout, "records: delivered to Kafka topic %s\n", r.cfg.Producer.Topic)
+	err := r.pub.Close(ctx)
+	switch {
+	case l.n > 0:
+		saved := "the saved ones were delivered to Kafka topic " + r.cfg.Producer.Topic
+		if err != nil {
+			saved = "the saved ones stay in the spool"
+			fmt.Fprintf(r.stderr, "%s: %v\n", r.command, err)
+		}
+		fmt.Fprintf(r.stdout, "records: %s of %d NOT SAVED (%s); %s\n", records(l.n), total, l.String(), saved)
+	case err != nil:
+		fmt.Fprintf(r.stderr, "%s: %v\n", r.command, err)
+	default:
+		fmt.Fprintf(r.stdout, "records: delivered to Kafka topic %s\n", r.cfg.Producer.Topic)
+	}
 }
 
 // Compare implements --compare-with: it closes the records (the comparison reads the run back over GraphQL, so
 // they must reach Kafka first), waits until the run is visible as finished, compares it with baseline ("last" or
-// a run id) and returns the comparison's exit status.
+// a run id) and returns the comparison's exit status. A run whose records were not all saved is not compared: it
+// returns ExitNotSaved.
 func (r *Recorder) Compare(ctx context.Context, baseline string, maxRegression compare.Thresholds) int {
-	r.Close()
+	if code := r.Close(0); code != 0 {
+		fmt.Fprintf(r.stderr, "%s: --compare-with: not compared: the run's records were not all saved\n", r.command)
+		return code
+	}
 	code, err := compare.AfterRun(ctx, r.cfg, r.run.ID(), baseline, compare.Options{MaxRegression: maxRegression}, r.stdout)
 	if err != nil {
 		fmt.Fprintf(r.stderr, "%s: --compare-with: %v\n", r.command, err)

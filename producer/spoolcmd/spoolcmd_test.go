@@ -73,7 +73,7 @@ func spoolRuns(t *testing.T, cfgFile string, runs, n int) []string {
 		}
 		recs = append(recs, r.Finished(schema.StatusOK, "", nil))
 		for _, rec := range recs {
-			if err := p.Publish(rec); err != nil {
+			if err := p.Publish(context.Background(), rec); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -180,7 +180,7 @@ func TestWhileAProducerRuns(t *testing.T) {
 		_ = p.Close(ctx)
 	}()
 	r := runrec.New(schema.KindMQTT, schema.Started{Host: schema.Host{Hostname: "pi"}})
-	if err := p.Publish(r.Started()); err != nil {
+	if err := p.Publish(context.Background(), r.Started()); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
