@@ -20,8 +20,10 @@ import (
 var migrationFiles embed.FS
 
 // Migration is one numbered schema change. Plain runs on every PostgreSQL inside a transaction; Timescale, when not
-// empty, runs right after it only where the timescaledb extension is available, statement by statement outside a
-// transaction (continuous aggregates refuse transaction blocks).
+// empty, runs right after it only where TimescaleDB is usable (installed in the database, or available and in
+// shared_preload_libraries), statement by statement outside a transaction (continuous aggregates refuse
+// transaction blocks). A database migrated without TimescaleDB gets the Timescale parts at the first start after
+// it becomes usable.
 type Migration struct {
 	Version   int
 	Name      string
