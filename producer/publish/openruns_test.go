@@ -148,12 +148,7 @@ func lastRecord(t *testing.T, dir string) schema.Record {
 // namespace (unshare --pid --fork), killed with SIGKILL from outside, as a container runtime does.
 func TestRunOfKilledPID1IsFinished(t *testing.T) {
 	unshare := testenv.Tool(t, "unshare", "apt-get install util-linux")
-	if os.Geteuid() != 0 {
-		if os.Getenv(testenv.EnvRequireTools) != "" {
-			t.Fatalf("a new PID namespace needs root and %s is set", testenv.EnvRequireTools)
-		}
-		t.Skip("a new PID namespace needs root; test skipped")
-	}
+	testenv.Root(t, "a new PID namespace")
 	dir := t.TempDir()
 	const n = 6 // run_started and 5 samples, then the kill
 	cmd := exec.Command(unshare, "--pid", "--fork", "--mount-proc", os.Args[0], "-test.run=^$")

@@ -262,8 +262,8 @@ func (p *Publisher) PublishRaw(ctx context.Context, topic string, key, value []b
 func (p *Publisher) append(ctx context.Context, req appendReq) error {
 	// Checked first so that an ended ctx or a closed Publisher fail the same way every time, whatever select
 	// would pick.
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("not spooled: %w", err)
+	if ctx.Err() != nil {
+		return fmt.Errorf("not spooled: %w", ctxErr(ctx))
 	}
 	select {
 	case <-p.quit:
@@ -276,7 +276,7 @@ func (p *Publisher) append(ctx context.Context, req appendReq) error {
 	case <-p.quit:
 		return ErrClosed
 	case <-ctx.Done():
-		return fmt.Errorf("not spooled: the spool in %s was still busy with earlier records: %w", p.dir, ctx.Err())
+		return fmt.Errorf("not spooled: the spool in %s was still busy with earlier records: %w", p.dir, ctxErr(ctx))
 	}
 	select {
 	case err := <-req.done:
@@ -285,8 +285,17 @@ func (p *Publisher) append(ctx context.Context, req appendReq) error {
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("%w: the write to the spool in %s had not completed: %w", ErrUnconfirmed, p.dir, ctx.Err())
+		return fmt.Errorf("%w: the write to the spool in %s had not completed: %w", ErrUnconfirmed, p.dir, ctxErr(ctx))
 	}
+}
+
+// ctxErr is ctx's error, with its cause when one was given (e.g. "the disk did not answer within 5s").
+func ctxErr(ctx context.Context) error {
+	err := ctx.Err()
+	if cause := context.Cause(ctx); cause != nil && cause != err {
+		return fmt.Errorf("%w: %w", err, cause)
+	}
+	return err
 }
 
 // commitLoop is the spool's only appender. It commits whatever appends have queued up while the previous commit

@@ -56,8 +56,8 @@ type Recorder struct {
 	stdout, stderr io.Writer
 
 	queue      chan item
-	stopWrites context.CancelFunc // makes the writer give up on a disk that does not answer
-	written    chan struct{}      // closed when the writer has returned
+	stopWrites context.CancelCauseFunc // makes the writer give up on a disk that does not answer
+	written    chan struct{}           // closed when the writer has returned
 
 	mu        sync.Mutex
 	closed    bool
@@ -148,7 +148,7 @@ func Open(ctx context.Context, cfg *config.Config, command string, stdout, stder
 		return nil, fmt.Errorf("run records: %w", err)
 	}
 	// The writes outlive the command's ctx: after Ctrl-C the run is still finished as aborted and saved.
-	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	wctx, stop := context.WithCancelCause(context.WithoutCancel(ctx))
 	r := &Recorder{command: command, cfg: cfg, pub: pub, stdout: stdout, stderr: stderr,
 		queue: make(chan item, QueueLength), stopWrites: stop, written: make(chan struct{})}
 	go r.writeLoop(wctx)
@@ -298,22 +298,18 @@ func (r *Recorder) close() {
 	case <-wait.C:
 		// The disk has not answered for WriteTimeout: give up on what is still queued rather than on exiting.
 		hung = true
-		r.stopWrites()
+		r.stopWrites(fmt.Errorf("the disk did not answer within %v", WriteTimeout))
 		<-r.written
 	}
-	r.stopWrites()
+	r.stopWrites(nil)
 
 	r.mu.Lock()
 	l, total := r.lost, r.queued
 	r.mu.Unlock()
 	if l.n > 0 {
 		r.closeCode = ExitNotSaved
-		why := ""
-		if hung {
-			why = fmt.Sprintf(" (the disk did not answer within %v)", WriteTimeout)
-		}
-		fmt.Fprintf(r.stderr, "%s: %s of %d not saved to the spool in %s%s: %s; first error: %v\n",
-			r.command, records(l.n), total, r.cfg.Producer.SpoolDir, why, l.String(), l.first)
+		fmt.Fprintf(r.stderr, "%s: %s of %d not saved to the spool in %s: %s; first error: %v\n",
+			r.command, records(l.n), total, r.cfg.Producer.SpoolDir, l.String(), l.first)
 	}
 
 	if !r.pub.Enabled() {
