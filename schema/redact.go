@@ -321,14 +321,15 @@ func isBlankByte(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
-// ConnSecrets returns the passwords a connection argument holds, in every form they may be echoed in: a URI's
-// password as written and percent-decoded, under both libpq's reading (up to the first '@' before any '/') and
-// the last '@'; a key=value string's password and sslpassword values. The argument may carry an option prefix
+// ConnSecrets returns the passwords a connection argument holds, in every form they may be echoed in (as
+// written, percent-decoded and percent-encoded): a URI's password under both libpq's reading (up to the first
+// '@' before any '/') and the last '@', with the pieces libpq would take for host, port and database; a
+// key=value string's password and sslpassword values. The argument may carry an option prefix
 // (--dbname=postgresql://…). Nil when there is none.
 func ConnSecrets(arg string) []string {
 	var out []string
 	add := func(v string) {
-		for _, s := range []string{v, pathUnescaped(v)} {
+		for _, s := range []string{v, pathUnescaped(v), url.PathEscape(v), url.QueryEscape(v)} {
 			if s != "" && !containsString(out, s) {
 				out = append(out, s)
 			}
@@ -483,12 +484,17 @@ func containsString(ss []string, s string) bool {
 }
 
 // Text returns s with every known secret replaced by Mask and credentials removed as RedactText does.
+//
+// A secret is masked where it stands as a token of its own, not inside a longer word: a password "postgres"
+// (common on test machines) is masked in "postgres@db" and in "dbname=postgres", but "postgresql://" keeps its
+// scheme, so the text stays readable and a URL stays a URL. Tools echo a password delimited (quoted, between ':'
+// and '@', after '='), never glued to other letters.
 func (r *Redactor) Text(s string) string {
 	if r != nil {
 		r.mu.RLock()
 		for _, sec := range r.secrets {
 			if strings.Contains(s, sec) {
-				s = strings.ReplaceAll(s, sec, Mask)
+				s = maskToken(s, sec)
 			}
 		}
 		r.mu.RUnlock()
@@ -496,8 +502,41 @@ func (r *Redactor) Text(s string) string {
 	return RedactText(s)
 }
 
-// URL returns a connection string without its credentials (RedactURL) and without known secrets.
-func (r *Redactor) URL(s string) string { return r.Text(RedactURL(s)) }
+// maskToken replaces each occurrence of sec in s by Mask, except where a letter or digit at an edge of sec
+// continues into a letter or digit of s (the occurrence is part of a longer word).
+func maskToken(s, sec string) string {
+	var b strings.Builder
+	last := 0
+	for from := 0; ; {
+		i := strings.Index(s[from:], sec)
+		if i < 0 {
+			break
+		}
+		i += from
+		j := i + len(sec)
+		glued := i > 0 && isAlnum(sec[0]) && isAlnum(s[i-1]) || j < len(s) && isAlnum(sec[len(sec)-1]) && isAlnum(s[j])
+		if glued {
+			from = i + 1
+			continue
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(Mask)
+		last, from = j, j
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// URL returns a connection string without its credentials (RedactURL) and without known secrets. The result is
+// one RedactURL leaves as it is, so a record's validation accepts it as a target URL.
+func (r *Redactor) URL(s string) string { return RedactURL(r.Text(RedactURL(s))) }
 
 // Strings applies Text to each of ss, returning a new slice.
 func (r *Redactor) Strings(ss []string) []string {
