@@ -30,11 +30,18 @@ func crashChild() {
 	cfg.Sink.DatabaseURL = os.Getenv("DATABASE_URL")
 	cfg.Sink.BatchSize = 1000
 	cfg.Sink.FlushInterval = 20 * time.Millisecond
+	if d, err := time.ParseDuration(os.Getenv("FLUSH_INTERVAL")); err == nil {
+		cfg.Sink.FlushInterval = d
+	}
+	shutdown := 30 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("SHUTDOWN_TIMEOUT")); err == nil {
+		shutdown = d
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	// A killed member holds its partitions until its session expires; a short session lets the next sink in
 	// quickly (the broker side allows it, see TestCrashSafetySIGKILL).
-	s, err := ingest.New(ctx, &cfg, ingest.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+	s, err := ingest.New(ctx, &cfg, ingest.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))), ingest.WithShutdownTimeout(shutdown),
 		ingest.WithKafkaOptions(kgo.SessionTimeout(time.Second), kgo.RebalanceTimeout(2*time.Second), kgo.HeartbeatInterval(200*time.Millisecond)))
 	if err != nil {
 		os.Stderr.WriteString(err.Error())

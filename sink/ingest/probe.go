@@ -62,21 +62,28 @@ func classify(err error) failure {
 	return unknown
 }
 
-// findRefusedRecord writes b's rows one at a time, each in a savepoint of a transaction that is rolled back, to
-// find the record the database refuses, and returns it with the database's own error for that row. Slow, but only
-// runs after a write failed for a reason that may be a row's.
+// refusedRecord is a record the database refused, with the database's own error for its row.
+type refusedRecord struct {
+	src *kgo.Record
+	err error
+}
+
+// findRefusedRecords writes b's rows one at a time, each in a savepoint of a transaction that is rolled back, and
+// returns the records whose rows the database refuses, each with its own error. Slow, but only runs after a write
+// failed for a reason that may be a row's; it tries every row, so several bad records cost one probe.
 //
 // A row is blamed only for an error about it: an error that says the database or the context is unavailable stops
 // the probe without blaming anyone (a deadline reached mid-probe is no record's fault). For an error of unknown
-// kind, the row is blamed only if some other row of the batch goes in, so an error every row gets (a permission
-// missing, a table gone) never sends a batch to the dead letters one record after another.
-func (s *Sink) findRefusedRecord(ctx context.Context, b *batch, kind failure) (*kgo.Record, error) {
-	var culprit *kgo.Record
-	var culpritErr, stopErr error
+// kind, rows are blamed only if some other row of the batch goes in, so an error every row gets (a permission
+// missing, a table gone) never sends a batch to the dead letters.
+func (s *Sink) findRefusedRecords(ctx context.Context, b *batch, kind failure) ([]refusedRecord, error) {
+	var culprits []refusedRecord
+	blamed := map[*kgo.Record]bool{}
+	var stopErr error
 	innocent := false // some row went in
 	errRollBack := errors.New("roll the probe back")
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		// try writes one row and reports whether the probe is over.
+		// try writes one row and reports whether the probe must stop.
 		try := func(src *kgo.Record, sql string, args ...any) bool {
 			if _, stopErr = tx.Exec(ctx, "SAVEPOINT probe"); stopErr != nil {
 				return true
@@ -85,19 +92,18 @@ func (s *Sink) findRefusedRecord(ctx context.Context, b *batch, kind failure) (*
 			if err == nil {
 				innocent = true
 				_, stopErr = tx.Exec(ctx, "RELEASE SAVEPOINT probe")
-				return stopErr != nil || culprit != nil
+				return stopErr != nil
 			}
 			if ctx.Err() != nil || classify(err) == unavailable {
 				stopErr = err
 				return true
 			}
-			if culprit == nil {
-				culprit, culpritErr = src, err
+			if !blamed[src] {
+				blamed[src] = true
+				culprits = append(culprits, refusedRecord{src, err})
 			}
-			if _, stopErr = tx.Exec(ctx, "ROLLBACK TO SAVEPOINT probe"); stopErr != nil {
-				return true
-			}
-			return kind == refused || innocent
+			_, stopErr = tx.Exec(ctx, "ROLLBACK TO SAVEPOINT probe")
+			return stopErr != nil
 		}
 		for _, name := range b.order {
 			t := b.tables[name]
@@ -124,8 +130,8 @@ func (s *Sink) findRefusedRecord(ctx context.Context, b *batch, kind failure) (*
 		return nil, fmt.Errorf("probe: %w", stopErr)
 	case !errors.Is(err, errRollBack):
 		return nil, fmt.Errorf("probe: %w", err)
-	case culprit == nil || (kind != refused && !innocent):
+	case kind != refused && !innocent:
 		return nil, nil
 	}
-	return culprit, culpritErr
+	return culprits, nil
 }

@@ -347,17 +347,20 @@ func (s *Sink) flush(ctx context.Context, b *batch) map[topicPartition]refusal {
 			unknowns++
 		}
 		if kind == refused || (kind == unknown && unknowns%unknownAttempts == 0) {
-			src, rowErr := s.findRefusedRecord(wctx, b, kind)
-			if src != nil {
-				cancel()
+			culprits, probeErr := s.findRefusedRecords(wctx, b, kind)
+			for _, c := range culprits {
 				// A row the database refuses must not stall the pipeline: move it to the dead letters, write the rest.
-				s.log.Warn("database refused a record; dead-lettering it", "topic", src.Topic, "partition", src.Partition, "offset", src.Offset, "err", rowErr)
-				b.reject(src, "database: "+rowErr.Error())
+				s.log.Warn("database refused a record; dead-lettering it", "topic", c.src.Topic, "partition", c.src.Partition, "offset", c.src.Offset, "err", c.err)
+				b.reject(c.src, "database: "+c.err.Error())
+			}
+			if len(culprits) > 0 {
+				cancel()
+				unknowns = 0
 				continue
 			}
-			if rowErr != nil {
-				s.log.Warn("could not probe the batch for a refused record", "err", rowErr)
-			} else if kind == unknown {
+			if probeErr != nil {
+				s.log.Warn("could not probe the batch for a refused record", "err", probeErr)
+			} else {
 				s.log.Warn("write fails for no single record; retrying", "records", len(b.recs), "err", err)
 			}
 		}
