@@ -34,8 +34,13 @@ Kafka, and removes it only once Kafka has acknowledged it. Records survive crash
 reboots and Kafka outages; each producer run also delivers what earlier runs left.
 
 Commands:
-  status   show what waits in the spool: records, size, oldest and newest, runs
+  status   show what waits in the spool: records, size, oldest and newest, runs,
+           and unreadable entries kept in quarantine
   flush    deliver the spool to Kafka now and wait until it is empty
+
+An entry nothing can read (a corrupt disk, or a spool written by a newer build) is
+moved to a quarantine inside the spool so that delivery goes on without it; it is
+never deleted. status lists it and warns, and still exits 0.
 
 Run 'producer spool <command> --help' for a command's flags.
 `
@@ -122,9 +127,11 @@ func configName(cfg *config.Config) string {
 }
 
 const statusSummary = `Shows what waits in the spool for Kafka: how many records, their size, the oldest and
-newest record and, per run, how many records and which sequence numbers. It reads the
-spool without changing it and without contacting Kafka. While a producer runs, the spool
-is locked and the figures come from the snapshot that producer keeps current.`
+newest record and, per run, how many records and which sequence numbers; and the
+unreadable entries kept in quarantine (key, size, reason), with a warning on stderr. It
+reads the spool without changing it and without contacting Kafka. While a producer runs,
+the spool is locked and the figures come from the snapshot that producer keeps current.
+Exit status: 0 (also with entries in quarantine), 1 when the spool cannot be read.`
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
@@ -144,6 +151,12 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "producer spool status: %v\n", err)
 		return exitFail
 	}
+	if n := len(st.Quarantine); n > 0 {
+		// On stderr too, so a timer or a script that keeps only stderr sees it; the exit status stays 0, since
+		// delivery goes on without these entries and nothing can make them readable again.
+		fmt.Fprintf(stderr, "producer spool status: warning: %s in %s could not be read and %s kept in quarantine, never sent\n",
+			plural(n, "entry", "entries"), st.Dir, pick(n, "is", "are"))
+	}
 	if *asJSON {
 		return printJSON(stdout, stderr, st)
 	}
@@ -151,10 +164,44 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+func plural(n int, one, many string) string { return fmt.Sprintf("%d %s", n, pick(n, one, many)) }
+
+// pick returns one for 1, else many.
+func pick(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// printQuarantine lists the unreadable entries.
+func printQuarantine(w io.Writer, st publish.Status) {
+	if len(st.Quarantine) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nQuarantine: %s could not be read; delivery goes on without %s (kept, never sent):\n",
+		plural(len(st.Quarantine), "entry", "entries"), pick(len(st.Quarantine), "it", "them"))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  KEY\tBYTES\tSINCE\tREASON")
+	for i, q := range st.Quarantine {
+		if i == maxRunsShown {
+			fmt.Fprintf(tw, "  … and %d more (--json lists all)\t\t\t\n", len(st.Quarantine)-maxRunsShown)
+			break
+		}
+		since := "still queued: moved by the next producer run or flush"
+		if !q.At.IsZero() {
+			since = q.At.Local().Format(timeLayout)
+		}
+		fmt.Fprintf(tw, "  %d\t%d\t%s\t%s\n", q.ID, q.Bytes, since, q.Reason)
+	}
+	tw.Flush()
+}
+
 // maxRunsShown keeps the human-readable status readable after a long outage; --json lists every run.
 const maxRunsShown = 50
 
 func printStatus(w io.Writer, cfg *config.Config, st publish.Status, now time.Time) {
+	defer printQuarantine(w, st)
 	if st.Records == 0 {
 		fmt.Fprintf(w, "Spool %s is empty: nothing waits for Kafka.\n", st.Dir)
 	} else {
@@ -287,7 +334,7 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			msg += ", last delivery error: " + before.Live.LastError
 		}
 		return fail("%s.\nOnly one process may use a spool at a time; let that producer finish, then flush if anything is left.", msg)
-	case before.Records == 0:
+	case before.Records == 0 && before.Queued() == 0:
 		fmt.Fprintf(stdout, "Spool %s is empty: nothing to flush.\n", dir)
 		return exitOK
 	case len(cfg.Kafka.Brokers) == 0:
@@ -301,7 +348,7 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail("%v", err)
 	}
 	st := p.Stats()
-	total := st.Pending
+	total := st.Pending - int64(before.Queued()) // unreadable entries are moved aside, not delivered
 	fmt.Fprintf(stdout, "Flushing %s (%s) from %s to %s …\n", records(total), bytesString(st.PendingBytes), dir, brokerList(cfg.Kafka.Brokers))
 
 	start := time.Now()
@@ -316,6 +363,11 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			st := p.Stats()
 			if err == nil {
 				fmt.Fprintf(stdout, "Delivered %s in %s; the spool is empty.\n", records(st.Delivered), time.Since(start).Round(time.Millisecond))
+				if st.Quarantined > 0 {
+					fmt.Fprintf(stderr, "producer spool flush: warning: %s could not be read and %s moved to quarantine, never sent; 'producer spool status' lists %s\n",
+						plural(int(st.Quarantined), "entry", "entries"), pick(int(st.Quarantined), "was", "were"),
+						pick(int(st.Quarantined), "it", "them"))
+				}
 				return exitOK
 			}
 			if !errors.Is(err, publish.ErrUndelivered) {

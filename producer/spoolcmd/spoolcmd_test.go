@@ -3,6 +3,7 @@ package spoolcmd_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.etcd.io/bbolt"
 
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/testenv"
@@ -268,4 +270,73 @@ func TestSpoolDirFlag(t *testing.T) {
 		t.Fatal(errOut)
 	}
 	mustContain(t, "status", out, dir+": 2 records")
+}
+
+// TestCorruptEntryIsQuarantined is the operator's path when the spool holds entries nothing can read: one between
+// two runs' records (the producer run that spooled the second moved it to quarantine), one after them, still in
+// the queue. status exits 0, lists both and warns; flush delivers both runs and moves the second aside too; status
+// then shows both in quarantine, still kept.
+func TestCorruptEntryIsQuarantined(t *testing.T) {
+	broker, port := freeAddr(t)
+	dir := t.TempDir()
+	cfgFile := writeConfig(t, dir, broker)
+	corrupt := func(v []byte) uint64 {
+		t.Helper()
+		db, err := bbolt.Open(filepath.Join(dir, "spool.db"), 0o600, &bbolt.Options{Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var key uint64
+		err = db.Update(func(tx *bbolt.Tx) error {
+			b := tx.Bucket([]byte("records"))
+			key, _ = b.NextSequence()
+			return b.Put(binary.BigEndian.AppendUint64(nil, key), v)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+	first := spoolRuns(t, cfgFile, 1, 3)
+	between := corrupt([]byte{1, 0xff})
+	second := spoolRuns(t, cfgFile, 1, 4)
+	after := corrupt([]byte{9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9})
+
+	code, out, errOut := run("status", "--config", cfgFile)
+	t.Logf("status before flush:\n%s%s", out, errOut)
+	if code != 0 {
+		t.Fatalf("status with unreadable entries: exit %d, want 0", code)
+	}
+	mustContain(t, "status", out, "Spool "+dir+": 7 records", first[0], second[0], "Quarantine: 2 entries could not be read",
+		fmt.Sprintf("  %d ", between), "truncated header", fmt.Sprintf("  %d ", after), "format version 9", "still queued")
+	mustContain(t, "status stderr", errOut, "warning: 2 entries in "+dir+" could not be read")
+
+	_, brokers := testenv.Kafka(t, kfake.Ports(port), kfake.SeedTopics(1, topic))
+	code, out, errOut = run("flush", "--config", cfgFile, "--timeout", "60s")
+	t.Logf("flush:\n%s%s", out, errOut)
+	if code != 0 {
+		t.Fatalf("flush past an unreadable entry: exit %d, want 0", code)
+	}
+	mustContain(t, "flush", out, "Delivered 7 records", "the spool is empty")
+	mustContain(t, "flush stderr", errOut, "1 entry could not be read and was moved to quarantine")
+	if got := testenv.Consume(t, brokers, topic, 8, 3*time.Second); len(got) != 7 {
+		t.Errorf("Kafka holds %d records after flush, want exactly 7", len(got))
+	}
+
+	code, out, errOut = run("status", "--config", cfgFile, "--json")
+	var st publish.Status
+	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil {
+		t.Fatalf("status --json: exit %d, %v:\n%s%s", code, err, out, errOut)
+	}
+	if st.Records != 0 || len(st.Quarantine) != 2 || st.Queued() != 0 || st.Quarantine[0].ID != between || st.Quarantine[1].ID != after ||
+		st.Quarantine[0].Bytes != 2 || st.Quarantine[1].Bytes != 18 {
+		t.Errorf("status --json after flush: %d records, quarantine %+v; want 0, and entries %d (2 bytes) and %d (18 bytes) in quarantine",
+			st.Records, st.Quarantine, between, after)
+	}
+	code, out, _ = run("status", "--config", cfgFile)
+	mustContain(t, "status after flush", out, "is empty", "Quarantine: 2 entries", "truncated header", "format version 9")
+	if code != 0 || strings.Contains(out, "still queued") {
+		t.Errorf("status after flush: exit %d, both entries must be in quarantine now:\n%s", code, out)
+	}
 }
