@@ -30,12 +30,13 @@ const (
 	runC = "0190a000-0000-7000-8000-00000000000c"
 )
 
-// migratedDB returns a migrated test database holding three runs and a few samples of run A.
+// migratedDB returns a test database set up as the compose stack sets it up, migrated and holding three runs and
+// a few samples of run A written by the owner, and the URL the stub reads it with: Hasura's role, as in the stack.
 func migratedDB(t *testing.T) string {
 	t.Helper()
-	url := testenv.DatabaseURL(t)
+	d := testenv.Deployed(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.Connect(ctx, d.OwnerURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func migratedDB(t *testing.T) string {
 		('`+runA+`', 3, '2026-01-02 03:04:07+00', '2026-01-02 03:04:08+00', 'measure', 1001, 1001, 0, 4.5);`); err != nil {
 		t.Fatal(err)
 	}
-	return url
+	return d.HasuraURL
 }
 
 func loadMetadata(t *testing.T) *hasurastub.Metadata {
@@ -263,7 +264,7 @@ func TestPermissionRowFilterAndLimit(t *testing.T) {
 }
 
 func TestInconsistentMetadataIsAnError(t *testing.T) {
-	url := testenv.DatabaseURL(t) // not migrated: no tracked table exists
+	url := testenv.Deployed(t).HasuraURL // not migrated: no tracked table exists
 	md := loadMetadata(t)
 	srv, err := hasurastub.Start(context.Background(), url, md)
 	if err == nil {

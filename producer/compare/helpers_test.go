@@ -57,7 +57,8 @@ func newEnv(t *testing.T, edit ...func(*hasurastub.Metadata)) *env {
 	t.Helper()
 	ctx := context.Background()
 	_, brokers := testenv.Kafka(t, kfake.SeedTopics(2, recordsTopic))
-	dbURL := testenv.DatabaseURL(t)
+	db := testenv.Deployed(t) // the sink writes as the owner, the stub reads as Hasura's role, as in the stack
+	dbURL := db.OwnerURL
 	scfg := config.Default()
 	scfg.Kafka.Brokers = brokers
 	scfg.Sink.DatabaseURL = dbURL
@@ -89,7 +90,7 @@ func newEnv(t *testing.T, edit ...func(*hasurastub.Metadata)) *env {
 	for _, e := range edit {
 		e(md)
 	}
-	stub := hasurastub.New(t, dbURL, md)
+	stub := hasurastub.New(t, db.HasuraURL, md)
 	e := &env{brokers: brokers, stub: stub}
 	// Every document the package sends must be one contract_test.go checks against the metadata.
 	t.Cleanup(func() {
