@@ -143,27 +143,45 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, manageTopi
 		return err
 	}
 	defer s.Close()
-	var srv *http.Server
-	errc := make(chan error, 1)
+	var ln net.Listener
 	if cfg.Sink.HTTPAddr != "" {
-		ln, err := net.Listen("tcp", cfg.Sink.HTTPAddr)
-		if err != nil {
+		if ln, err = net.Listen("tcp", cfg.Sink.HTTPAddr); err != nil {
 			return fmt.Errorf("sink.http_addr %s: %w", cfg.Sink.HTTPAddr, err)
 		}
-		srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { errc <- srv.Serve(ln) }()
 		log.Info("http listening", "addr", ln.Addr().String(), "paths", "/metrics /healthz /readyz")
 	}
 	log.Info("consuming", "group", cfg.Sink.Group, "topics", len(cfg.SinkTopics()), "batch_size", cfg.Sink.BatchSize, "flush_interval", cfg.Sink.FlushInterval)
+	return consume(ctx, s, ln, log)
+}
+
+// consume runs the sink until ctx is cancelled, serving its HTTP endpoints on ln (when not nil). If the HTTP
+// server fails, the sink stops (finishing the batch in flight) and consume returns that error: a sink nobody can
+// probe or scrape would be running blind, and the process exiting with the cause is what an operator sees.
+func consume(ctx context.Context, s *ingest.Sink, ln net.Listener, log *slog.Logger) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var srv *http.Server
+	httpErr := make(chan error, 1)
+	if ln != nil {
+		srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			err := srv.Serve(ln)
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			} else {
+				err = fmt.Errorf("http server on %s: %w", ln.Addr(), err)
+				cancel(err)
+			}
+			httpErr <- err
+		}()
+	}
 	runErr := s.Run(ctx)
 	log.Info("stopped consuming; leaving the group")
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = srv.Shutdown(sctx)
-		cancel()
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("http server", "err", err)
-		}
+	if srv == nil {
+		return runErr
 	}
-	return runErr
+	sctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	_ = srv.Shutdown(sctx)
+	stop()
+	return errors.Join(<-httpErr, runErr)
 }

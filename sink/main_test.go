@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/sink/ingest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -103,6 +109,40 @@ func TestSinkBinary(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "leaving the group") {
 		t.Errorf("no clean-shutdown log line:\n%s", logs.String())
+	}
+}
+
+// The HTTP server failing while the sink runs stops the sink at once with the cause, instead of being noticed
+// only after the sink stopped for some other reason.
+func TestHTTPServerFailureStopsTheSink(t *testing.T) {
+	_, brokers := testenv.Kafka(t, kfake.SeedTopics(1, "benchpipe.records"))
+	cfg := config.Default()
+	cfg.Kafka.Brokers = brokers
+	cfg.Sink.DatabaseURL = testenv.DatabaseURL(t)
+	log := slog.New(slog.DiscardHandler)
+	if err := ingest.Migrate(context.Background(), &cfg, log); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ingest.New(context.Background(), &cfg, ingest.WithLogger(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- consume(context.Background(), s, ln, log) }()
+	time.Sleep(500 * time.Millisecond)
+	ln.Close() // the server's Accept now fails for good
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "http server on") || !strings.Contains(err.Error(), "use of closed network connection") {
+			t.Fatalf("consume returned %v, want the HTTP server's error", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the sink kept running for 20 s after its HTTP server failed")
 	}
 }
 
