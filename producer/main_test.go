@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/producer/recorder"
+)
+
+// envChildArgs switches the test binary into the producer itself, with these arguments (separated by "\x1f"), so
+// that tests can time signals against a real process. It prints "exit N" just before it exits: a process with a
+// thread blocked on a frozen disk cannot finish exiting until the disk is thawed, but the producer's part is done.
+const envChildArgs = "PRODUCER_TEST_ARGS"
+
+func TestMain(m *testing.M) {
+	if args := os.Getenv(envChildArgs); args != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		code := run(ctx, strings.Split(args, "\x1f"), os.Stdout, os.Stderr)
+		stop()
+		fmt.Printf("exit %d\n", code)
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+type line struct {
+	at   time.Time
+	text string
+}
+
+// TestSIGINTOnAHungDisk: `producer mqtt` runs with its spool on a disk that hangs mid-run (ext4 frozen with
+// fsfreeze: every write blocks in the kernel). The per-second progress goes on, and SIGINT ends the run within a
+// bound with exit status 130, naming the records not saved instead of claiming they were delivered.
+func TestSIGINTOnAHungDisk(t *testing.T) {
+	disk := testenv.FreezableDisk(t)
+	_, brokers := testenv.Kafka(t, kfake.SeedTopics(1, "benchpipe.records"))
+	cfgFile := filepath.Join(t.TempDir(), "benchpipe.yaml")
+	cfg := fmt.Sprintf("kafka:\n  brokers: [%s]\nproducer:\n  spool_dir: %s\n", brokers[0], filepath.Join(disk.Dir, "spool"))
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envChildArgs+"="+strings.Join([]string{"mqtt", "--config", cfgFile, "--embedded-target",
+		"--rate", "200", "--duration", "60s"}, "\x1f"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		disk.Thaw() // the child cannot die while a write of its is frozen
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	lines := make(chan line, 1000)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- line{time.Now(), sc.Text()}
+		}
+	}()
+	var all []string
+	next := func(timeout time.Duration) (line, bool) {
+		select {
+		case l, ok := <-lines:
+			if ok {
+				all = append(all, l.text)
+			}
+			return l, ok
+		case <-time.After(timeout):
+			return line{}, false
+		}
+	}
+
+	// Two progress lines with a healthy disk, then the disk hangs.
+	progress := 0
+	for progress < 2 {
+		l, ok := next(20 * time.Second)
+		if !ok {
+			t.Fatalf("no progress from the producer; stdout so far:\n%s\nstderr:\n%s", strings.Join(all, "\n"), stderr.String())
+		}
+		if !strings.HasPrefix(l.text, "run ") {
+			progress++
+		}
+	}
+	disk.Freeze()
+	frozen := time.Now()
+	var during []time.Time
+	for time.Since(frozen) < 3500*time.Millisecond {
+		l, ok := next(time.Until(frozen.Add(3500 * time.Millisecond)))
+		if ok {
+			during = append(during, l.at)
+		}
+	}
+	if len(during) < 3 {
+		t.Errorf("%d progress lines in the 3.5 s after the disk hung, want at least 3 (one a second):\n%s", len(during), strings.Join(all, "\n"))
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	interrupted := time.Now()
+	const bound = recorder.WriteTimeout + 10*time.Second
+	code := ""
+	for code == "" {
+		l, ok := next(time.Until(interrupted.Add(bound)))
+		if !ok {
+			t.Fatalf("the producer did not finish within %v of SIGINT on a hung disk; stdout:\n%s\nstderr:\n%s", bound, strings.Join(all, "\n"), stderr.String())
+		}
+		if c, found := strings.CutPrefix(l.text, "exit "); found {
+			code = c
+		}
+	}
+	took := time.Since(interrupted)
+	disk.Thaw()
+	waitErr := cmd.Wait()
+	stdout := strings.Join(all, "\n")
+	t.Logf("finished %v after SIGINT (%v)\nstdout:\n%s\nstderr:\n%s", took, waitErr, stdout, stderr.String())
+	if code != "130" || cmd.ProcessState.ExitCode() != 130 {
+		t.Errorf("exit status %s (process %d), want 130: interrupted", code, cmd.ProcessState.ExitCode())
+	}
+	if !strings.Contains(stdout, "NOT SAVED") || strings.Contains(stdout, "records: delivered") {
+		t.Errorf("stdout must say which records were not saved, and never that they were delivered")
+	}
+	if !strings.Contains(stderr.String(), "not saved to the spool") || !strings.Contains(stderr.String(), "run_finished") {
+		t.Errorf("stderr does not name the records not saved, run_finished among them")
+	}
+}
