@@ -498,3 +498,36 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// Stored positions that cannot be read (here a row whose partition does not fit the sink's int32) are not
+// silently replaced by Kafka's committed offsets: the sink says why and consumes nothing until it can read them.
+func TestUnreadablePositionsAreReported(t *testing.T) {
+	e := newEnv(t, "")
+	conn := connect(t, e.dbURL)
+	if _, err := conn.Exec(context.Background(), `ALTER TABLE benchpipe.sink_offsets ALTER COLUMN partition TYPE bigint`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(context.Background(), `INSERT INTO benchpipe.sink_offsets (consumer_group, topic, partition, next_offset) VALUES ($1, $2, 3000000000, 0)`,
+		e.cfg.Sink.Group, recordsTopic); err != nil {
+		t.Fatal(err)
+	}
+	run := makeRun(3)
+	produceTo(t, e.brokers, 0, run)
+	logs := &syncBuffer{}
+	e.startSink(t, ingest.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	waitLog(t, logs, "cannot restore stored positions", 20*time.Second)
+	if out := logs.String(); !strings.Contains(out, "read stored positions") {
+		t.Errorf("the log does not say what failed:\n%s", out)
+	}
+	time.Sleep(time.Second)
+	if n := count(t, conn, "SELECT count(*) FROM samples"); n != 0 {
+		t.Fatalf("samples = %d written from positions the sink could not read", n)
+	}
+	if _, err := conn.Exec(context.Background(), "DELETE FROM benchpipe.sink_offsets WHERE partition = 3000000000"); err != nil {
+		t.Fatal(err)
+	}
+	waitStored(t, conn, int64(len(run)))
+	if n := count(t, conn, "SELECT count(*) FROM samples"); n != 3 {
+		t.Fatalf("samples = %d, want 3", n)
+	}
+}
