@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,8 +16,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/producer/publish"
 	"github.com/benchpipe/benchpipe/producer/recorder"
+	"github.com/benchpipe/benchpipe/schema"
 )
 
 // envChildArgs switches the test binary into the producer itself, with these arguments (separated by "\x1f"), so
@@ -141,5 +145,84 @@ func TestSIGINTOnAHungDisk(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "not saved to the spool") || !strings.Contains(stderr.String(), "run_finished") {
 		t.Errorf("stderr does not name the records not saved, run_finished among them")
+	}
+}
+
+// TestDiskFullFailsTheRun: `producer mqtt` runs with its spool on a full disk (a real tmpfs, filled after the spool
+// was created). The measurement itself succeeds, but the run must not: exit status 1, the count of records not
+// saved and which, and no "delivered" — and Kafka holds exactly the records the producer says it saved.
+func TestDiskFullFailsTheRun(t *testing.T) {
+	disk := testenv.Tmpfs(t, "256k")
+	spool := filepath.Join(disk, "spool")
+	_, brokers := testenv.Kafka(t, kfake.SeedTopics(1, "benchpipe.records"))
+	cfgFile := filepath.Join(t.TempDir(), "benchpipe.yaml")
+	cfgText := fmt.Sprintf("kafka:\n  brokers: [%s]\nproducer:\n  spool_dir: %s\n", brokers[0], spool)
+	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := publish.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(disk, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = f.Write(make([]byte, 4096))
+	}
+	f.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("fill the tmpfs: %v", err)
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envChildArgs+"="+strings.Join([]string{"mqtt", "--config", cfgFile, "--embedded-target",
+		"--rate", "100", "--duration", "3s"}, "\x1f"))
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	t.Logf("%v\nstdout:\n%s\nstderr:\n%s", runErr, stdout.String(), stderr.String())
+	if cmd.ProcessState.ExitCode() != recorder.ExitNotSaved {
+		t.Errorf("exit status %d, want %d: the run's records were not saved", cmd.ProcessState.ExitCode(), recorder.ExitNotSaved)
+	}
+	if !strings.Contains(stdout.String(), "status        ok") {
+		t.Errorf("the measurement itself should have succeeded")
+	}
+	var notSaved, total int
+	var runID string
+	for _, l := range strings.Split(stdout.String(), "\n") {
+		if id, _, ok := strings.Cut(strings.TrimPrefix(l, "run "), ":"); ok && strings.HasPrefix(l, "run ") && runID == "" {
+			runID = id
+		}
+		if strings.HasPrefix(l, "records: ") {
+			fmt.Sscanf(l, "records: %d records of %d NOT SAVED", &notSaved, &total)
+		}
+	}
+	if notSaved == 0 || total == 0 || strings.Contains(stdout.String(), "records: delivered") {
+		t.Fatalf("stdout must say how many records of how many were not saved, and never that they were delivered")
+	}
+	if !strings.Contains(stderr.String(), "no space left on device") {
+		t.Errorf("stderr does not give the disk's error")
+	}
+	saved := map[int64]bool{}
+	for _, kr := range testenv.Consume(t, brokers, "benchpipe.records", total+1, 3*time.Second) {
+		rec, err := schema.Decode(kr.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.RunID.String() == runID {
+			saved[rec.Seq] = true
+		}
+	}
+	if len(saved) != total-notSaved {
+		t.Errorf("Kafka holds %d distinct records of run %s; the producer said %d of %d were not saved", len(saved), runID, notSaved, total)
 	}
 }
