@@ -1,6 +1,8 @@
 // Package publish is how a producer hands its records to Kafka without ever losing one: every record is first
 // written to a durable on-disk spool (a bbolt file in producer.spool_dir, fsync'd before Publish returns), and a
 // background shipper sends the spool to Kafka in order and deletes each record only after Kafka acknowledged it.
+// Publish takes a context: a disk that hangs holds the caller only until ctx ends (producer/recorder calls it
+// from a writer goroutine of its own, so that the measurement never waits for the disk at all).
 //
 //	runrec → Publish → spool.db (fsync) → shipper → Kafka (idempotent, acks=all) → delete from spool
 //
@@ -19,6 +21,15 @@
 //     of outage costs disk, not memory.
 //   - One process per spool. bbolt's file lock keeps a second producer from opening the same spool_dir; Open fails
 //     fast with a message that says so.
+//
+// An entry in the spool that cannot be read (corrupted on disk, or written by a newer build) would block every
+// entry behind it. The shipper moves it, under its key and with the reason, to a quarantine bucket in the same
+// file, logs it and counts it (Stats.Quarantined), and goes on; Inspect lists it (Status.Quarantine). Nothing
+// deletes it.
+//
+// A run that started and never finished (its producer was killed) is finished as aborted by the next Open. The
+// spool's file lock, held while a Publisher is open and released by the kernel when its process dies, is what
+// says that the run's producer is gone, so this holds for a producer that ran as PID 1 in a container too.
 //
 // A record Kafka refuses for good (a topic whose max.message.bytes is smaller than the record, a missing topic,
 // a denied ACL) is not dropped: the shipper retries it forever with capped backoff and Stats().LastError says why,
