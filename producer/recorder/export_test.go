@@ -22,3 +22,6 @@ func (r *Recorder) WaitWritten(t testing.TB, timeout time.Duration) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Queued is how many records wait in the queue for the writer.
+func (r *Recorder) Queued() int { return len(r.queue) }

@@ -77,6 +77,15 @@ type item struct {
 	time       time.Time
 }
 
+// name says which record it is, for errors.
+func (it item) name() string {
+	if it.rec != nil {
+		return fmt.Sprintf("%s record %d", it.rec.Type, it.rec.Seq)
+	}
+	return it.describe()
+}
+
+// describe says what kind of record it is, for counts.
 func (it item) describe() string {
 	if it.rec != nil {
 		return string(it.rec.Type)
@@ -204,13 +213,13 @@ func (r *Recorder) enqueue(it item) {
 	defer r.mu.Unlock()
 	r.queued++
 	if r.closed {
-		r.failLocked(it, fmt.Errorf("%s after the records were closed: %w", it.describe(), publish.ErrClosed))
+		r.failLocked(it, fmt.Errorf("%s after the records were closed: %w", it.name(), publish.ErrClosed))
 		return
 	}
 	select {
 	case r.queue <- it:
 	default:
-		r.failLocked(it, fmt.Errorf("%s: %w (%d records waiting)", it.describe(), ErrQueueFull, len(r.queue)))
+		r.failLocked(it, fmt.Errorf("%s: %w (%d records waiting)", it.name(), ErrQueueFull, len(r.queue)))
 	}
 }
 
@@ -256,13 +265,13 @@ func (r *Recorder) write(ctx context.Context, it item) error {
 // by now, so the count is complete. An ok run becomes failed, since the database will not hold all it measured.
 func (r *Recorder) amend(rec schema.Record) schema.Record {
 	r.mu.Lock()
-	l := r.lost
+	n, which, first := r.lost.n, r.lost.String(), r.lost.first
 	r.mu.Unlock()
-	if l.n == 0 {
+	if n == 0 {
 		return rec
 	}
 	f := *rec.Finished
-	note := fmt.Sprintf("%s of this run not saved to the producer's spool (%s): %v", records(l.n), l.String(), l.first)
+	note := fmt.Sprintf("%s of this run not saved to the producer's spool (%s): %v", records(n), which, first)
 	if f.Status == schema.StatusOK {
 		f.Status, f.Error = schema.StatusFailed, note
 	} else {
@@ -304,12 +313,12 @@ func (r *Recorder) close() {
 	r.stopWrites(nil)
 
 	r.mu.Lock()
-	l, total := r.lost, r.queued
+	l, which, total := r.lost, r.lost.String(), r.queued
 	r.mu.Unlock()
 	if l.n > 0 {
 		r.closeCode = ExitNotSaved
 		fmt.Fprintf(r.stderr, "%s: %s of %d not saved to the spool in %s: %s; first error: %v\n",
-			r.command, records(l.n), total, r.cfg.Producer.SpoolDir, l.String(), l.first)
+			r.command, records(l.n), total, r.cfg.Producer.SpoolDir, which, l.first)
 	}
 
 	if !r.pub.Enabled() {
@@ -332,7 +341,7 @@ func (r *Recorder) close() {
 			saved = "the saved ones stay in the spool"
 			fmt.Fprintf(r.stderr, "%s: %v\n", r.command, err)
 		}
-		fmt.Fprintf(r.stdout, "records: %s of %d NOT SAVED (%s); %s\n", records(l.n), total, l.String(), saved)
+		fmt.Fprintf(r.stdout, "records: %s of %d NOT SAVED (%s); %s\n", records(l.n), total, which, saved)
 	case err != nil:
 		fmt.Fprintf(r.stderr, "%s: %v\n", r.command, err)
 	default:

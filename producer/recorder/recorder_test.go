@@ -239,3 +239,46 @@ func TestHungDiskNeverStopsTheLoop(t *testing.T) {
 		t.Errorf("stdout must say records were not saved, and not claim delivery:\n%s", stdout.String())
 	}
 }
+
+// TestQueueOverflowIsCounted: while the disk hangs, records pile up in the writer's queue; once QueueLength wait,
+// each further record fails at once, counted and reported while the run goes on, never blocking Publish.
+func TestQueueOverflowIsCounted(t *testing.T) {
+	disk := testenv.FreezableDisk(t)
+	var stdout, stderr syncBuffer
+	// Kafka down: nothing is deleted from the spool, so nothing but these records writes to the disk.
+	r, err := recorder.Open(context.Background(), testConfig(filepath.Join(disk.Dir, "spool"), "127.0.0.1:1"), "producer test", &stdout, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Begin(schema.KindMQTT, started())
+	r.WaitWritten(t, 10*time.Second)
+	disk.Freeze()
+	r.Publish(r.Run().Sample(sample())) // the writer takes it and hangs with the disk
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Queued() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer never took the first record")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	const over = 3
+	start := time.Now()
+	for range recorder.QueueLength + over {
+		r.Publish(r.Run().Sample(sample()))
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("%d Publish calls took %v", recorder.QueueLength+over, took)
+	}
+	if got := stderr.String(); !strings.Contains(got, "records are not being saved") || !strings.Contains(got, "spool write queue full") ||
+		!strings.Contains(got, fmt.Sprintf("(%d records waiting)", recorder.QueueLength)) {
+		t.Errorf("no overflow reported while the run goes on; stderr:\n%s", got)
+	}
+	if code := r.Close(0); code != recorder.ExitNotSaved {
+		t.Errorf("Close(0) = %d, want %d", code, recorder.ExitNotSaved)
+	}
+	total := 1 + 1 + recorder.QueueLength + over
+	want := fmt.Sprintf("%d records of %d not saved to the spool", total-1, total)
+	if !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), fmt.Sprintf("seq 1–%d", total-1)) {
+		t.Errorf("stderr does not say %q, seq 1–%d:\n%s", want, total-1, stderr.String())
+	}
+}
