@@ -63,7 +63,8 @@ Examples:
   MQTT_PASSWORD=secret producer mqtt --broker ssl://broker:8883 --username bench --ca-file ca.pem --summary-json out.json
 
 The password comes from $MQTT_PASSWORD, else from perftarget.password in the configuration when the user is
-perftarget.username. Exit status: 0 ok, 1 failed, 2 usage error, 130 interrupted.
+perftarget.username. Exit status: 0 ok, 1 failed (also: records not saved to the spool), 2 usage error,
+130 interrupted.
 
 Flags:
 `

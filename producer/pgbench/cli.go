@@ -61,7 +61,8 @@ Examples:
   producer pgbench --summary-json out.json -- -f ./mix.sql@3 -b select-only@1 -c 16 -T 120 bench
 
 The warm-up is part of pgbench's -T: with -T 70 --warmup 10s, 60 s are measured. Exit status: pgbench's own
-(0 ok, 1 bad options or no connection, 2 aborted by errors), 2 also for bad producer flags, 130 interrupted.
+(0 ok, 1 bad options or no connection, 2 aborted by errors), 2 also for bad producer flags, 130 interrupted;
+1 when pgbench succeeded but records could not be saved to the spool.
 
 Flags:
 `
