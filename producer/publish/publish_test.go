@@ -373,3 +373,48 @@ func TestConcurrentPublishersStreamInBatches(t *testing.T) {
 	}
 	assertComplete(t, decodeAll(t, consumeAll(t, brokers)), want)
 }
+
+// TestBadOptionsAreErrors: Open checks every option once and reports every bad one, instead of silently keeping a
+// default.
+func TestBadOptionsAreErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, err := publish.Open(context.Background(), testConfig(dir, addr(freePort(t))),
+		publish.WithLogger(nil),
+		publish.WithRetryBackoff(time.Second, 10*time.Millisecond),
+		publish.WithBatchLimits(0, 1),
+		publish.WithLockTimeout(0))
+	if err == nil {
+		t.Fatal("Open accepted bad options")
+	}
+	for _, want := range []string{"WithLogger: nil logger", "WithRetryBackoff: first 1s, limit 10ms", "WithBatchLimits: 0 records", "WithLockTimeout: 0s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Open error does not mention %q: %v", want, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "spool.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open with bad options created the spool: %v", err)
+	}
+}
+
+// TestPublishWithEndedContextSpoolsNothing: a caller whose context has ended gets its error back at once, and the
+// record is not in the spool (so it can be counted as not saved).
+func TestPublishWithEndedContextSpoolsNothing(t *testing.T) {
+	dir := t.TempDir()
+	p, err := publish.Open(context.Background(), testConfig(dir, addr(freePort(t))), publish.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, recs := runRecords(3)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.Publish(ctx, recs[0]); !errors.Is(err, context.Canceled) || errors.Is(err, publish.ErrUnconfirmed) {
+		t.Errorf("Publish(ended ctx) = %v, want context.Canceled and not ErrUnconfirmed: nothing was written", err)
+	}
+	if err := p.Publish(context.Background(), recs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if st := p.Stats(); st.Spooled != 1 || st.Pending != 1 {
+		t.Errorf("stats = %+v, want exactly the one record published with a live context", st)
+	}
+	closeNowT(p)
+}
