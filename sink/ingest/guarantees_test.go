@@ -531,3 +531,43 @@ func TestUnreadablePositionsAreReported(t *testing.T) {
 		t.Fatalf("samples = %d, want 3", n)
 	}
 }
+
+// The topic deleted and created again while the sink runs: the client cannot follow it to its new id, so the sink
+// stops with an error that says so rather than stalling quietly, and the sink started after it reads the new log.
+func TestTopicRecreatedWhileRunning(t *testing.T) {
+	e := newEnv(t, "")
+	conn := connect(t, e.dbURL)
+	old := makeRun(5)
+	produceTo(t, e.brokers, 0, old)
+	s, err := ingest.New(context.Background(), e.cfg, ingest.WithLogger(discard()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(context.Background()) }()
+	waitStored(t, conn, int64(len(old)))
+	if err := e.kafka.DeleteTopic(recordsTopic); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.kafka.CreateTopic(recordsTopic, 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	fresh := makeRun(3)
+	produceTo(t, e.brokers, 0, fresh)
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "deleted and created again") {
+			t.Fatalf("Run returned %v, want the recreated topic named", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the sink neither stopped nor said why within 60 s of the topic's recreation")
+	}
+	s.Close()
+
+	e.startSink(t)
+	waitRows(t, conn, "samples", 5+3, 30*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if n := count(t, conn, "SELECT count(*) FROM samples"); n != 8 {
+		t.Fatalf("samples = %d, want 8", n)
+	}
+}

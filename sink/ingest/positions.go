@@ -186,6 +186,11 @@ func (s *Sink) positionFor(ctx context.Context, tp topicPartition, log logID, ro
 
 // kafkaLogs asks the cluster for its id and the topics' ids.
 func (s *Sink) kafkaLogs(ctx context.Context, topics []string) (map[string]logID, error) {
+	select {
+	case <-s.clReady:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	md, err := kadm.NewClient(s.cl).Metadata(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka metadata: %w", err)

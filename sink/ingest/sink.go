@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benchpipe/benchpipe/config"
@@ -86,6 +87,7 @@ type Sink struct {
 	log     *slog.Logger
 	pool    *pgxpool.Pool
 	cl      *kgo.Client
+	clReady chan struct{}     // closed once cl is set: the group may call back into the sink before NewClient returns
 	formats map[string]string // topic → record format
 	m       *metrics
 
@@ -126,7 +128,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Sink, error)
 	if cfg.Sink.DatabaseURL == "" {
 		return nil, errors.New("sink.database_url is empty: set it in the config file, e.g. database_url: ${DATABASE_URL}")
 	}
-	s := &Sink{cfg: cfg, opts: o, log: o.logger, formats: map[string]string{}, hwm: map[topicPartition]int64{}, pos: map[topicPartition]*chainPos{}, copiers: map[string]*pgcopy.Table{}}
+	s := &Sink{cfg: cfg, opts: o, log: o.logger, formats: map[string]string{}, hwm: map[topicPartition]int64{}, pos: map[topicPartition]*chainPos{}, clReady: make(chan struct{}), copiers: map[string]*pgcopy.Table{}}
 	var topics []string
 	for _, t := range cfg.SinkTopics() {
 		if t.Name == cfg.Sink.DeadLetterTopic {
@@ -188,6 +190,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Sink, error)
 		s.pool.Close()
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
+	close(s.clReady)
 	return s, nil
 }
 
@@ -281,11 +284,19 @@ func (s *Sink) collect(ctx context.Context, writing bool) ([]*kgo.Record, error)
 		if fetches.IsClientClosed() {
 			return recs, errClientClosed
 		}
+		var fatal error
 		fetches.EachError(func(topic string, partition int32, err error) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
 			s.m.fetchErrors.Inc()
+			if errors.Is(err, kerr.UnknownTopicID) && fatal == nil {
+				// kgo reports this only once it persists: the topic now has another id, and the client never
+				// follows a topic to its new id. The stored positions are checked against the new log when the
+				// sink starts again.
+				fatal = fmt.Errorf("topic %s partition %d: %w: the topic was deleted and created again, or Kafka replaced, while the sink ran; restart the sink to consume the new log from its start", topic, partition, err)
+				return
+			}
 			s.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
 		})
 		s.hwmMu.Lock()
@@ -297,6 +308,9 @@ func (s *Sink) collect(ctx context.Context, writing bool) ([]*kgo.Record, error)
 		s.hwmMu.Unlock()
 		first := len(recs) == 0
 		fetches.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+		if fatal != nil {
+			return recs, fatal
+		}
 		if first && len(recs) > 0 && !writing {
 			deadline = time.Now().Add(s.cfg.Sink.FlushInterval)
 		}
