@@ -203,7 +203,9 @@ func TestRunRowsMatchSummaryJSON(t *testing.T) {
 	if lat == nil || p50 != lat.P50Ms || p99 != lat.P99Ms || maxMs != lat.MaxMs || up99 != s.LatencyMs.Uncorrected.P99Ms {
 		t.Errorf("latency in database p50 %v p99 %v max %v (uncorrected p99 %v), summary JSON %+v / %+v", p50, p99, maxMs, up99, lat, s.LatencyMs.Uncorrected)
 	}
-	if measureOps != tot.Received {
+	// Samples count a message in the interval in which it arrived (an interval ends when its timer fires), the
+	// totals in the phase in which it was sent: the two differ by the few messages around the warm-up's end.
+	if d := measureOps - tot.Received; d < -20 || d > 20 {
 		t.Errorf("measure-phase samples add up to %d messages, summary says %d received", measureOps, tot.Received)
 	}
 	if samples < 5 {

@@ -397,9 +397,10 @@ func (b *Bench) Run(ctx context.Context, onInterval func(Interval)) *Result {
 	// trickle in for a few milliseconds, and reported on their own they would make a sliver of an interval whose
 	// rate (four messages in 1.25 ms: 3,200 msg/s) is a spike in every per-second statistic and chart. So near
 	// the end — once the schedule leaves less than a whole interval, and during the drain — each interval is held
-	// back until the next one is cut, and the final remainder, when shorter than an interval, is merged into the
-	// held one. An interval cut short by an interruption or a failure keeps its real duration (its load ran for
-	// all of it). Elsewhere intervals are reported as soon as they end.
+	// back until the next one is cut, and a final remainder shorter than half an interval is merged into the held
+	// one. A longer remainder (publishing ended well into its interval, or an interruption or failure cut it
+	// short) keeps its real duration: its rate is measured over enough time to mean something. Elsewhere
+	// intervals are reported as soon as they end.
 	var held *pendingInterval
 	emit := func(p *pendingInterval) {
 		d := p.end.Sub(p.start)
@@ -417,7 +418,7 @@ func (b *Bench) Run(ctx context.Context, onInterval func(Interval)) *Result {
 		p := &pendingInterval{w: b.col.Cut(), start: lastCut, end: at, scheduled: scheduled, phase: sched.Phase(scheduled), draining: draining}
 		lastCut = at
 		if held != nil {
-			if final && at.Sub(p.start) < step && held.phase == p.phase {
+			if final && at.Sub(p.start) < step/2 && held.phase == p.phase {
 				held.w.Merge(p.w)
 				held.end, held.draining = at, p.draining
 				emit(held)

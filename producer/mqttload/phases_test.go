@@ -87,10 +87,43 @@ func TestMeasurementAccountsBalance(t *testing.T) {
 		}
 	}
 	last := samples[len(samples)-1]
-	if d := last.End.Sub(last.Start); d < interval || last.OpsRate > 1.25*rate || last.OpsRate < 0.75*rate || !last.Draining {
+	if d := last.End.Sub(last.Start); d < interval-jitter || last.OpsRate > 1.25*rate || last.OpsRate < 0.75*rate || !last.Draining {
 		t.Errorf("last sample: %v long, %.1f msg/s, draining %v: want a whole interval with the drain, at about %d msg/s", d, last.OpsRate, last.Draining, rate)
 	}
 	if first := samples[0]; first.End.Sub(first.Start) < warmup-jitter {
 		t.Errorf("the warm-up's interval is %v long, want all of the %v warm-up", first.End.Sub(first.Start), warmup)
+	}
+}
+
+// TestLastDeliveriesMergeIntoLastInterval: with 60 ms between publisher and subscriber, deliveries go on for
+// 60 ms after the last publish. They count in the last interval, which ends when they have arrived, instead of
+// making a 60 ms sample of their own.
+func TestLastDeliveriesMergeIntoLastInterval(t *testing.T) {
+	srv := startTarget(t)
+	proxy := startProxy(t, srv.MQTTAddr(), 30*time.Millisecond)
+	const interval, jitter = 500 * time.Millisecond, 25 * time.Millisecond
+	var samples []Interval
+	res, err := Measure(context.Background(), Config{Broker: "tcp://" + proxy.Addr(), Subscribers: 1, Rate: 1000, Duration: time.Second,
+		Interval: interval, Topic: "tail/{id}"}, func(iv Interval) { samples = append(samples, iv) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var received int64
+	for _, s := range samples {
+		t.Logf("%v → %v (%v): received %d", s.Start.Format("05.000"), s.End.Format("05.000"), s.End.Sub(s.Start), s.MQTT.Received)
+		received += s.MQTT.Received
+	}
+	if res.Status != schema.StatusOK || res.Totals.Sent != 1000 || res.Totals.Received != 1000 || received != 1000 {
+		t.Fatalf("status %s, totals %+v, samples hold %d deliveries", res.Status, res.Totals, received)
+	}
+	if len(samples) != 2 {
+		t.Fatalf("%d samples, want 2 whole intervals", len(samples))
+	}
+	last := samples[1]
+	if d := last.End.Sub(last.Start); d < interval+20*time.Millisecond || d > interval+jitter+time.Second/4 || !last.Draining {
+		t.Errorf("last sample %v long (draining %v), want the interval and the deliveries after it", d, last.Draining)
+	}
+	if d := samples[0].End.Sub(samples[0].Start); d < interval-jitter {
+		t.Errorf("first sample %v long", d)
 	}
 }
