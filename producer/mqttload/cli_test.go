@@ -243,7 +243,7 @@ func TestRunNeverShowsPasswords(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "summary.json")
 			var stdout, stderr bytes.Buffer
 			code := Run(context.Background(), []string{"--config", cfgPath, "--broker", tc.broker, "--connect-timeout", "2s",
-				"--summary-json", out}, &stdout, &stderr)
+				"--summary-json", out, "--name", "named " + envSecret}, &stdout, &stderr)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\n%s", code, tc.code, stderr.String())
 			}

@@ -41,7 +41,7 @@ func perftoolResult(name string, res *Result, ec Config) sinetstream.Result {
 
 // publishPerftool spools the perftool-shaped result in SINETStream message format v3 for --perftool-compat.
 func (r *cliRun) publishPerftool(res *Result, ec Config) error {
-	name := r.f.name
+	name := r.red.Text(r.f.name)
 	if name == "" {
 		name, _ = os.Hostname()
 	}
