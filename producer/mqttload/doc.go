@@ -37,6 +37,15 @@
 // measurement phase. Messages with a different run tag (retained messages of earlier runs, another generator on
 // the same topics) are ignored and counted as foreign.
 //
+// # Samples and the summary
+//
+// A sample counts a message in the interval in which it was confirmed or arrived; samples are whole intervals
+// (the deliveries after the last publish join the last one). The summary counts the messages scheduled in the
+// measurement phase (by their intended send time), wherever they were confirmed or arrived, so its sent,
+// received and lost add up exactly; its time is the scheduled measurement (warm-up end to the end of the
+// schedule), and its rates are its counts over that time. Measured samples and the summary thus differ by the
+// few messages in flight at the warm-up's end.
+//
 // # Failures
 //
 // Clients never reconnect: a dropped connection is counted (errors, disconnects), publishing stops, and the run
