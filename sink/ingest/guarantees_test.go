@@ -571,3 +571,39 @@ func TestTopicRecreatedWhileRunning(t *testing.T) {
 		t.Fatalf("samples = %d, want 8", n)
 	}
 }
+
+// Every statement the sink issues names its schema: a schema named after the connecting role (first in the default
+// search_path "$user", public) holding tables of the same names catches nothing, through the direct COPY, the
+// staging-table path for duplicates and the runs upserts alike.
+func TestWritesIgnoreTheRoleSearchPath(t *testing.T) {
+	e := newEnv(t, "")
+	conn := connect(t, e.dbURL)
+	var role string
+	if err := conn.QueryRow(context.Background(), "SELECT quote_ident(current_user)").Scan(&role); err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		"CREATE SCHEMA IF NOT EXISTS " + role,
+		"CREATE TABLE " + role + ".samples (LIKE public.samples INCLUDING ALL)",
+		"CREATE TABLE " + role + ".runs (LIKE public.runs INCLUDING ALL)",
+	} {
+		if _, err := conn.Exec(context.Background(), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, next := makeRun(10), makeRun(10)
+	produceTo(t, e.brokers, 0, run)
+	e.startSink(t)
+	waitStored(t, conn, int64(len(run))) // straight COPY
+	produceTo(t, e.brokers, 0, append(next, run[3:]...)) // with a producer's resend: through the staging table
+	waitStored(t, conn, int64(len(run)+len(next)+len(run)-3))
+	if n := count(t, conn, "SELECT count(*) FROM public.samples"); n != 20 {
+		t.Errorf("public.samples = %d, want 20", n)
+	}
+	if n := count(t, conn, "SELECT count(*) FROM public.runs WHERE status = 'ok'"); n != 2 {
+		t.Errorf("public.runs finished = %d, want 2", n)
+	}
+	if n := count(t, conn, "SELECT (SELECT count(*) FROM "+role+".samples) + (SELECT count(*) FROM "+role+".runs)"); n != 0 {
+		t.Errorf("%d rows landed in schema %s", n, role)
+	}
+}
