@@ -594,7 +594,7 @@ func TestWritesIgnoreTheRoleSearchPath(t *testing.T) {
 	run, next := makeRun(10), makeRun(10)
 	produceTo(t, e.brokers, 0, run)
 	e.startSink(t)
-	waitStored(t, conn, int64(len(run))) // straight COPY
+	waitStored(t, conn, int64(len(run)))                 // straight COPY
 	produceTo(t, e.brokers, 0, append(next, run[3:]...)) // with a producer's resend: through the staging table
 	waitStored(t, conn, int64(len(run)+len(next)+len(run)-3))
 	if n := count(t, conn, "SELECT count(*) FROM public.samples"); n != 20 {
