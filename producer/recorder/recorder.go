@@ -239,7 +239,13 @@ func (r *Recorder) failLocked(it item, err error) {
 func (r *Recorder) writeLoop(ctx context.Context) {
 	defer close(r.written)
 	for it := range r.queue {
+		// A hung disk fails nothing by itself: say so while the run goes on, not only at its end.
+		slow := time.AfterFunc(WriteTimeout, func() {
+			fmt.Fprintf(r.stderr, "%s: warning: the spool's disk has not completed a write for %v; records wait in memory (at most %d)\n",
+				r.command, WriteTimeout, QueueLength)
+		})
 		err := r.write(ctx, it)
+		slow.Stop()
 		r.mu.Lock()
 		if err != nil {
 			r.failLocked(it, err)
