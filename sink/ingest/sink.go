@@ -9,8 +9,15 @@
 // (for lag tools; the database is the truth). Records a producer re-sent after its own crash carry the same
 // (run_id, seq) and are dropped by the primary key (INSERT … ON CONFLICT DO NOTHING through a staging table).
 //
+// Nothing is skipped either: a batch is written for a partition only if it starts where the stored position ends
+// (each batch carries the fetch position it continues from), so a batch given up at shutdown is never jumped over
+// by the one after it; and a position belongs to one Kafka log (cluster id and topic id), so a Kafka replaced or a
+// topic recreated under a kept database is a reset, read from its start, not a stretch of "replays" (positions.go).
+//
 // A record that cannot be decoded, fails validation, has an unknown format or version, or is too large goes to the
-// dead-letter topic with headers saying why and where it came from; the records around it are written.
+// dead-letter topic with headers saying why and where it came from; the records around it are written. So does a
+// record whose row the database refuses, whatever the error's class, once the savepoint probe pins it on that row
+// (probe.go); only an unavailable database is waited for without end.
 package ingest
 
 import (
