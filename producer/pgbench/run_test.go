@@ -320,7 +320,7 @@ func TestRunInitScale(t *testing.T) {
 	cfgPath, brokers := kafka(t)
 	summaryPath := filepath.Join(t.TempDir(), "summary.json")
 	res := runCLI(t, context.Background(), "--config", cfgPath, "--init-scale", "2", "--summary-json", summaryPath, "--", "-c", "1", "-T", "2", dbURL)
-	if res.code != ExitOK || !strings.Contains(res.stdout, "phase init: pgbench -i -s 2 -- "+dbURL) ||
+	if res.code != ExitOK || !strings.Contains(res.stdout, "phase init: pgbench -i -s 2 -- "+schema.RedactURL(dbURL)) ||
 		!strings.Contains(res.stdout, "phase init done") || !strings.Contains(res.stderr, "creating primary keys") {
 		t.Fatalf("exit %d", res.code)
 	}
