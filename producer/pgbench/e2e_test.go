@@ -3,6 +3,7 @@ package pgbench
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -19,10 +20,19 @@ import (
 // PostgreSQL, and reads the runs and samples tables. The benchmark connects with a password in its URI and in
 // $PGPASSWORD; neither may show up anywhere.
 func TestRecordsReachPostgres(t *testing.T) {
-	const uriSecret, envSecret = "sekret-in-uri", "sekret-in-env"
+	const envSecret = "sekret-in-env"
 	benchURL := testenv.DatabaseURL(t)
 	initDB(t, benchURL, 1)
-	benchURL = strings.Replace(benchURL, "://postgres@", "://postgres:"+uriSecret+"@", 1) // trust auth ignores it
+	// The URI's password: the database's own where it checks passwords, else one that trust auth ignores.
+	uriSecret := "sekret-in-uri"
+	if u, err := url.Parse(benchURL); err == nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			uriSecret = pw
+		} else {
+			u.User = url.UserPassword(u.User.Username(), uriSecret)
+			benchURL = u.String()
+		}
+	}
 	t.Setenv("PGPASSWORD", envSecret)
 
 	_, brokers := testenv.Kafka(t, kfake.SeedTopics(2, recordsTopic), kfake.SeedTopics(1, "benchpipe.dead-letter"))
@@ -128,8 +138,8 @@ func TestRecordsReachPostgres(t *testing.T) {
 		}
 	}
 	var leaks int
-	if err := conn.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM runs r WHERE to_jsonb(r)::text ~ 'sekret')
-		+ (SELECT count(*) FROM samples s WHERE to_jsonb(s)::text ~ 'sekret')`).Scan(&leaks); err != nil || leaks != 0 {
+	if err := conn.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM runs r WHERE strpos(to_jsonb(r)::text, $1) > 0 OR strpos(to_jsonb(r)::text, $2) > 0)
+		+ (SELECT count(*) FROM samples s WHERE strpos(to_jsonb(s)::text, $1) > 0 OR strpos(to_jsonb(s)::text, $2) > 0)`, uriSecret, envSecret).Scan(&leaks); err != nil || leaks != 0 {
 		t.Errorf("%d rows hold a password (%v)", leaks, err)
 	}
 }
