@@ -5,7 +5,8 @@
 -- benchpipe_sink_kafka_resets_total) and reads the new log from its start.
 --
 -- Rows stored before this migration get '' for both ids; the first sink that reads such a row adopts it for the
--- cluster and topic it consumes. A cluster replaced before this upgrade cannot be told apart from the old one.
+-- cluster and topic it consumes, unless the position is past the end of that log (then it is a reset too). A
+-- cluster replaced before this upgrade whose log already reaches past the old position cannot be told apart.
 -- next_offset -2 means "the start of the log" (nothing written from it yet).
 ALTER TABLE benchpipe.sink_offsets
     ADD COLUMN cluster_id text NOT NULL DEFAULT '',

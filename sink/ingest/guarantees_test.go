@@ -607,3 +607,41 @@ func TestWritesIgnoreTheRoleSearchPath(t *testing.T) {
 		t.Errorf("%d rows landed in schema %s", n, role)
 	}
 }
+
+// A stored position past the end of its log (the log lost records under the same ids, or a Kafka replaced before
+// positions named their log) is a reset too: the records now in the log are all written.
+func TestStoredPositionPastTheLogEndIsAReset(t *testing.T) {
+	e := newEnv(t, "")
+	conn := connect(t, e.dbURL)
+	first := makeRun(3)
+	produceTo(t, e.brokers, 0, first)
+	stop := e.startSink(t)
+	waitStored(t, conn, int64(len(first)))
+	stop()
+	// Partition 0's own position, and a position of partition 1 stored before positions named their log, both
+	// past what the log holds.
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, "UPDATE benchpipe.sink_offsets SET next_offset = 1000 WHERE partition = 0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO benchpipe.sink_offsets (consumer_group, topic, partition, next_offset) VALUES ($1, $2, 1, 500)`,
+		e.cfg.Sink.Group, recordsTopic); err != nil {
+		t.Fatal(err)
+	}
+	second, third := makeRun(4), makeRun(6)
+	produceTo(t, e.brokers, 0, second)
+	produceTo(t, e.brokers, 1, third)
+	reg := prometheus.NewRegistry()
+	e.startSink(t, ingest.WithRegisterer(reg))
+	waitRows(t, conn, "samples", 3+4+6, 30*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if n := count(t, conn, "SELECT count(*) FROM samples"); n != 13 {
+		t.Fatalf("samples = %d, want 13", n)
+	}
+	if got := counterValue(t, reg, "benchpipe_sink_kafka_resets_total", recordsTopic); got != 2 {
+		t.Errorf("benchpipe_sink_kafka_resets_total = %v, want 2", got)
+	}
+	if n := count(t, conn, "SELECT next_offset FROM benchpipe.sink_offsets WHERE partition = 0 AND cluster_id <> ''"); n != int64(len(first)+len(second)) {
+		t.Errorf("partition 0 position = %d, want %d", n, len(first)+len(second))
+	}
+}

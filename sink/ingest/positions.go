@@ -109,12 +109,20 @@ func (s *Sink) restore(ctx context.Context, offsets map[string]map[int32]kgo.Off
 		return fmt.Errorf("read stored positions: %w", err)
 	}
 
+	ends, err := kadm.NewClient(s.cl).ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("kafka end offsets: %w", err)
+	}
 	chains := map[topicPartition]chainPos{}
 	for topic, parts := range offsets {
 		log := logs[topic]
 		for partition := range parts {
 			tp := topicPartition{topic, partition}
-			next, err := s.positionFor(ctx, tp, log, stored[tp])
+			end, ok := ends.Lookup(topic, partition)
+			if !ok || end.Err != nil {
+				return fmt.Errorf("kafka end offset of %s/%d: %v", topic, partition, end.Err)
+			}
+			next, err := s.positionFor(ctx, tp, log, end.Offset, stored[tp])
 			if err != nil {
 				return err
 			}
@@ -137,20 +145,26 @@ func (s *Sink) restore(ctx context.Context, offsets map[string]map[int32]kgo.Off
 	return nil
 }
 
-// positionFor picks tp's position in log from the rows stored for tp (any log).
-func (s *Sink) positionFor(ctx context.Context, tp topicPartition, log logID, rows []storedRow) (int64, error) {
-	var legacy *storedRow
+// positionFor picks tp's position in log, whose end offset is end, from the rows stored for tp (any log).
+func (s *Sink) positionFor(ctx context.Context, tp topicPartition, log logID, end int64, rows []storedRow) (int64, error) {
+	var own, legacy *storedRow
 	for i, r := range rows {
 		switch r.log {
 		case log:
-			return r.next, nil
+			own = &rows[i]
 		case logID{}:
 			legacy = &rows[i]
 		}
 	}
-	if legacy != nil && log != (logID{}) {
+	// A position past the end of the log cannot be a position in it: the sink stores only positions of records it
+	// fetched, and fetches see only records below the end. The log was replaced or lost records (an unclean leader
+	// election) under the same ids; new records would arrive below the position and be dropped as replays.
+	switch {
+	case own != nil && own.next <= end:
+		return own.next, nil
+	case own == nil && legacy != nil && legacy.next <= end && log != (logID{}):
 		// Stored before positions named their log (migration 0003): the first cluster that sees it adopts it. A
-		// cluster replaced before that upgrade cannot be told apart, which is why the ids are stored now.
+		// cluster replaced before that upgrade is told apart only by a position past its end.
 		_, err := s.pool.Exec(ctx, `UPDATE benchpipe.sink_offsets SET cluster_id = $4, topic_id = $5
 			WHERE consumer_group = $1 AND topic = $2 AND partition = $3 AND cluster_id = '' AND topic_id = ''`,
 			s.cfg.Sink.Group, tp.topic, tp.partition, log.cluster, log.topicID)
@@ -160,24 +174,24 @@ func (s *Sink) positionFor(ctx context.Context, tp topicPartition, log logID, ro
 		s.log.Info("stored position adopted for this Kafka log (stored before positions named their cluster and topic ids)",
 			"topic", tp.topic, "partition", tp.partition, "cluster_id", log.cluster, "topic_id", log.topicID, "next_offset", legacy.next)
 		return legacy.next, nil
-	}
-	if len(rows) == 0 {
+	case len(rows) == 0:
 		return offsetStart, nil
 	}
-	// Positions exist for this partition, but of other logs: the topic was recreated or Kafka replaced while the
+	// Positions exist for this partition, but none of this log: the topic was recreated or Kafka replaced while the
 	// database was kept. Its offsets started again, so the old positions mean nothing here; reading from the start
 	// skips nothing, and records already written are recognised by their (run_id, seq) key.
 	for _, r := range rows {
-		s.log.Error("Kafka log replaced: the stored position is for another cluster or topic incarnation; consuming the new log from its start",
+		s.log.Error("Kafka log replaced: the stored position is for another cluster or topic incarnation, or past the end of the log; consuming the log from its start",
 			"topic", tp.topic, "partition", tp.partition,
 			"old_cluster_id", r.log.cluster, "old_topic_id", r.log.topicID, "old_next_offset", r.next,
-			"cluster_id", log.cluster, "topic_id", log.topicID)
+			"cluster_id", log.cluster, "topic_id", log.topicID, "end_offset", end)
 	}
 	s.m.kafkaResets.WithLabelValues(tp.topic).Inc()
-	// A position row for the new log makes the reset a one-time event, even if nothing is written before the
-	// next restart.
+	// The position row of this log says "from the start", which also makes the reset a one-time event if nothing
+	// is written before the next restart.
 	if _, err := s.pool.Exec(ctx, `INSERT INTO benchpipe.sink_offsets (consumer_group, topic, partition, cluster_id, topic_id, next_offset)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (consumer_group, topic, partition, cluster_id, topic_id) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()`,
 		s.cfg.Sink.Group, tp.topic, tp.partition, log.cluster, log.topicID, int64(offsetStart)); err != nil {
 		return 0, fmt.Errorf("store the reset position of %s/%d: %w", tp.topic, tp.partition, err)
 	}
