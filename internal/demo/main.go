@@ -184,7 +184,7 @@ func run(ctx context.Context, duration time.Duration, rate int, out io.Writer) e
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var status string
-		err := conn.QueryRow(ctx, "SELECT status FROM runs WHERE run_id = $1", summary.RunID).Scan(&status)
+		err := conn.QueryRow(ctx, "SELECT status FROM public.runs WHERE run_id = $1", summary.RunID).Scan(&status)
 		if err == nil && status != "running" {
 			break
 		}
@@ -208,12 +208,12 @@ func printRun(ctx context.Context, conn *pgx.Conn, id uuid.UUID, out io.Writer) 
 	err := conn.QueryRow(ctx, `SELECT kind, coalesce(name, ''), status, coalesce(host_name, ''), started_at, finished_at,
 			ops, ops_rate, lat_p50_ms, lat_p90_ms, lat_p99_ms, lat_p999_ms, lat_max_ms, mqtt_uncorrected_p99_ms,
 			mqtt_sent, mqtt_received, mqtt_lost, mqtt_duplicated, mqtt_out_of_order
-		FROM runs WHERE run_id = $1`, id).Scan(&kind, &name, &status, &host, &started, &finished,
+		FROM public.runs WHERE run_id = $1`, id).Scan(&kind, &name, &status, &host, &started, &finished,
 		&ops, &rate, &p50, &p90, &p99, &p999, &maxMs, &up99, &mqttSent, &mqttRecv, &lost, &dup, &ooo)
 	if err != nil {
 		return fmt.Errorf("read run back: %w", err)
 	}
-	rows, err := conn.Query(ctx, "SELECT phase, count(*), sum(ops) FROM samples WHERE run_id = $1 GROUP BY phase ORDER BY phase DESC", id)
+	rows, err := conn.Query(ctx, "SELECT phase, count(*), sum(ops) FROM public.samples WHERE run_id = $1 GROUP BY phase ORDER BY phase DESC", id)
 	if err != nil {
 		return err
 	}

@@ -67,9 +67,12 @@ type column struct {
 }
 
 // LoadTable reads the types of table's columns from the catalog and returns a Table that copies into those
-// columns, in that order. table is a single identifier found through search_path, like pgx.Identifier{table};
-// the Table then names the table it found with its schema, so a later change of search_path does not move it.
-func LoadTable(ctx context.Context, conn Querier, table string, columns []string) (*Table, error) {
+// columns, in that order. table is schema-qualified (pgx.Identifier{"public", "samples"}) or a single name found
+// through search_path; the Table then names the table it found with its schema, so a later change of
+// search_path does not move it. Callers that write a fixed table should qualify it: the connecting role's
+// search_path ("$user", public by default) can find a table of the same name in another schema first.
+func LoadTable(ctx context.Context, conn Querier, ident pgx.Identifier, columns []string) (*Table, error) {
+	table := ident.Sanitize()
 	if len(columns) == 0 {
 		return nil, fmt.Errorf("load table %s: no columns", table)
 	}
@@ -89,7 +92,7 @@ func LoadTable(ctx context.Context, conn Querier, table string, columns []string
 		CROSS JOIN unnest($2::text[]) WITH ORDINALITY AS want(name, i)
 		LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = want.name AND a.attnum > 0 AND NOT a.attisdropped
 		WHERE c.oid = to_regclass($1)
-		ORDER BY want.i`, pgx.Identifier{table}.Sanitize(), columns)
+		ORDER BY want.i`, table, columns)
 	if err != nil {
 		return nil, fmt.Errorf("load table %s: %w", table, err)
 	}
@@ -114,7 +117,7 @@ func LoadTable(ctx context.Context, conn Querier, table string, columns []string
 		return nil, fmt.Errorf("load table %s: %w", table, err)
 	}
 	if len(t.cols) == 0 {
-		return nil, fmt.Errorf("load table %s: no such table in the search path", table)
+		return nil, fmt.Errorf("load table %s: no such table", table)
 	}
 	if temp {
 		schema = "pg_temp" // the session's own temporary schema, whichever pg_temp_N it is on this connection

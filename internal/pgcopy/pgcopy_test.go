@@ -52,7 +52,7 @@ func exec(tb testing.TB, conn *pgx.Conn, sql string) {
 
 func load(tb testing.TB, conn Querier, table string, columns []string) *Table {
 	tb.Helper()
-	t, err := LoadTable(context.Background(), conn, table, columns)
+	t, err := LoadTable(context.Background(), conn, pgx.Identifier{table}, columns)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -473,15 +473,15 @@ func TestLoadTableErrors(t *testing.T) {
 	}{
 		{"numeric", "money", []string{"id", "amount"}, `column "amount" has type numeric(10,2): column type not supported by pgcopy`, true},
 		{"array", "money", []string{"tags"}, `column "tags" has type text[]`, true},
-		{"no column", "money", []string{"id", "nope"}, `table money has no column "nope"`, false},
-		{"no table", "nope", []string{"id"}, "load table nope: no such table in the search path", false},
+		{"no column", "money", []string{"id", "nope"}, `table "money" has no column "nope"`, false},
+		{"no table", "nope", []string{"id"}, `load table "nope": no such table`, false},
 		{"qualified name is one identifier", "public.money", []string{"id"}, "no such table", false},
 		{"twice", "money", []string{"id", "id"}, `column "id" listed twice`, false},
 		{"no columns", "money", nil, "no columns", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := LoadTable(context.Background(), conn, c.table, c.columns)
+			_, err := LoadTable(context.Background(), conn, pgx.Identifier{c.table}, c.columns)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want %q", err, c.want)
 			}
@@ -559,6 +559,30 @@ func TestTempTable(t *testing.T) {
 	copyRows(t, conn, x, [][]any{{1}, {2}})
 	copyRows(t, conn, tmp, [][]any{{"a"}})
 	for table, want := range map[string]int{"public.x": 2, "other.x": 0, "pg_temp.tmp": 1} {
+		var n int
+		if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Errorf("%s has %d rows, want %d", table, n, want)
+		}
+	}
+}
+
+// A qualified name finds its own schema's table even when search_path would find another of the same name first,
+// as it does for the compose stack's owner role (a schema named like the role comes first in "$user", public).
+func TestQualifiedTableIgnoresSearchPath(t *testing.T) {
+	conn := connect(t)
+	exec(t, conn, "CREATE SCHEMA decoy")
+	exec(t, conn, "CREATE TABLE decoy.y (v int4)")
+	exec(t, conn, "CREATE TABLE y (v int4)")
+	exec(t, conn, "SET search_path = decoy, public")
+	y, err := LoadTable(context.Background(), conn, pgx.Identifier{"public", "y"}, []string{"v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyRows(t, conn, y, [][]any{{1}, {2}, {3}})
+	for table, want := range map[string]int{"public.y": 3, "decoy.y": 0} {
 		var n int
 		if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 			t.Fatal(err)

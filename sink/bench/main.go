@@ -184,7 +184,7 @@ func rawCopy(ctx context.Context, url string, recs []schema.Record) (float64, er
 	}
 	defer conn.Close(ctx)
 	// The same column-planned encoder the sink uses: the limit is the server's, not pgx's per-value planning.
-	table, err := pgcopy.LoadTable(ctx, conn, "samples", schema.SampleColumns)
+	table, err := pgcopy.LoadTable(ctx, conn, pgx.Identifier{"public", "samples"}, schema.SampleColumns)
 	if err != nil {
 		return 0, err
 	}
@@ -215,7 +215,7 @@ func batchedInsert(ctx context.Context, url string, recs []schema.Record) (float
 	for i := range params {
 		params[i] = fmt.Sprintf("$%d", i+1)
 	}
-	sql := fmt.Sprintf("INSERT INTO samples (%s) VALUES (%s)", strings.Join(schema.SampleColumns, ", "), strings.Join(params, ", "))
+	sql := fmt.Sprintf("INSERT INTO public.samples (%s) VALUES (%s)", strings.Join(schema.SampleColumns, ", "), strings.Join(params, ", "))
 	start := time.Now()
 	for i := 0; i < len(recs); i += 3000 {
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {

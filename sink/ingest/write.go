@@ -114,13 +114,8 @@ func (s *Sink) copyRows(ctx context.Context, tx pgx.Tx, t *tableRows, rows [][]a
 	key := t.table + "\x00" + strings.Join(t.columns, ",")
 	ct, ok := s.copiers[key]
 	if !ok {
-		// pgcopy finds the table through search_path and then names it with the schema it found; pinning the
-		// path for this transaction makes it find the API table whatever the role's own path says.
-		if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+pgx.Identifier{apiSchema}.Sanitize()); err != nil {
-			return 0, fmt.Errorf("copy into %s: %w", t.table, err)
-		}
 		var err error
-		ct, err = pgcopy.LoadTable(ctx, tx, t.table, t.columns)
+		ct, err = pgcopy.LoadTable(ctx, tx, pgx.Identifier{apiSchema, t.table}, t.columns)
 		if err != nil {
 			if !errors.Is(err, pgcopy.ErrUnsupportedType) {
 				return 0, fmt.Errorf("copy into %s: %w", t.table, err)
