@@ -1,12 +1,15 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Tmpfs mounts a tmpfs of size (mount's size= syntax, e.g. "512k") on a new temporary directory and returns it:
@@ -23,7 +26,8 @@ func Tmpfs(tb testing.TB, size string) string {
 }
 
 // Disk is an ext4 filesystem on a loop device that a test can freeze: while frozen, every write and fsync to it
-// blocks in the kernel (uninterruptibly, even for SIGKILL) until it is thawed — a real hung disk.
+// blocks in the kernel (uninterruptibly, even for SIGKILL) until it is thawed — a real hung disk. It thaws by
+// itself after freezeLimit, whatever happened to the test.
 type Disk struct {
 	Dir string
 
@@ -31,7 +35,13 @@ type Disk struct {
 	fsfreeze string
 	mu       sync.Mutex
 	frozen   bool
+	watchdog *exec.Cmd
 }
+
+// freezeLimit is when a frozen disk thaws by itself. A test that dies while the disk is frozen (a panic, a test
+// timeout) cannot thaw it, and its own process cannot exit while a write of its waits there: a separate process
+// thaws it then.
+const freezeLimit = 2 * time.Minute
 
 // FreezableDisk makes a 32 MiB ext4 image, loop-mounts it on a new temporary directory and returns it. Needs root,
 // mkfs.ext4 and fsfreeze; at cleanup the disk is thawed and unmounted.
@@ -66,10 +76,25 @@ func (d *Disk) Freeze() {
 	d.tb.Helper()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.watchdog = exec.Command("sh", "-c", fmt.Sprintf("sleep %d; exec %s --unfreeze %s", int(freezeLimit.Seconds()), d.fsfreeze, d.Dir))
+	// Its own process group: the test's death or a Ctrl-C to the test must not take the watchdog with it.
+	d.watchdog.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := d.watchdog.Start(); err != nil {
+		d.tb.Fatalf("start the thaw watchdog: %v", err)
+	}
 	if out, err := exec.Command(d.fsfreeze, "--freeze", d.Dir).CombinedOutput(); err != nil {
+		d.stopWatchdog()
 		d.tb.Fatalf("fsfreeze --freeze: %v: %s", err, out)
 	}
 	d.frozen = true
+}
+
+func (d *Disk) stopWatchdog() {
+	if d.watchdog != nil {
+		_ = syscall.Kill(-d.watchdog.Process.Pid, syscall.SIGKILL) // sh and its sleep
+		_ = d.watchdog.Wait()
+		d.watchdog = nil
+	}
 }
 
 // Thaw lets blocked writes finish. Safe to call when not frozen.
@@ -80,6 +105,7 @@ func (d *Disk) Thaw() {
 	if !d.frozen {
 		return
 	}
+	d.stopWatchdog()
 	if out, err := exec.Command(d.fsfreeze, "--unfreeze", d.Dir).CombinedOutput(); err != nil {
 		d.tb.Errorf("fsfreeze --unfreeze: %v: %s", err, out)
 	}

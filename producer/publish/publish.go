@@ -151,25 +151,10 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Publisher, 
 	)
 	kopts = append(kopts, o.kgoOpts...)
 
-	db, err := openDB(p.dir, o.lockTimeout)
+	db, err := p.openSpool(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("open publisher: %w", err)
 	}
-	if n, err := finishOrphans(db); err != nil {
-		p.log.Warn("cannot close runs left unfinished by a killed producer", "dir", p.dir, "err", err)
-	} else if n > 0 {
-		p.log.Warn("closed runs a killed or crashed producer left unfinished; they are recorded as aborted", "runs", n)
-	}
-	// Count without decoding: an entry this build cannot read must not stop the producer from measuring; the
-	// shipper reports it in Stats instead.
-	_ = db.View(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketKey).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			p.pending.Add(1)
-			p.pendingBytes.Add(int64(len(v)))
-		}
-		return nil
-	})
 	cl, err := kgo.NewClient(kopts...)
 	if err != nil {
 		db.Close()
@@ -199,6 +184,50 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Publisher, 
 		p.statusLoop(runCtx)
 	}()
 	return p, nil
+}
+
+// openSpool opens the database, finishes orphaned runs and counts what waits, within ctx: on a hung disk the
+// writes this takes would block forever, and the producer must still be able to give up (SIGINT, flush's
+// --timeout). A spool that opens after ctx ended is closed again by the goroutine that opened it.
+func (p *Publisher) openSpool(ctx context.Context) (*bbolt.DB, error) {
+	type result struct {
+		db  *bbolt.DB
+		err error
+	}
+	done := make(chan result) // unbuffered: a result nobody takes any more is closed here, not leaked
+	go func() {
+		db, err := openDB(p.dir, p.o.lockTimeout)
+		if err == nil {
+			if n, err := finishOrphans(db); err != nil {
+				p.log.Warn("cannot close runs left unfinished by a killed producer", "dir", p.dir, "err", err)
+			} else if n > 0 {
+				p.log.Warn("closed runs a killed or crashed producer left unfinished; they are recorded as aborted", "runs", n)
+			}
+			// Count without decoding: an entry this build cannot read must not stop the producer from measuring;
+			// the shipper moves it to quarantine.
+			_ = db.View(func(tx *bbolt.Tx) error {
+				c := tx.Bucket(bucketKey).Cursor()
+				for k, v := c.First(); k != nil; k, v = c.Next() {
+					p.pending.Add(1)
+					p.pendingBytes.Add(int64(len(v)))
+				}
+				return nil
+			})
+		}
+		select {
+		case done <- result{db, err}:
+		case <-ctx.Done():
+			if db != nil {
+				db.Close()
+			}
+		}
+	}()
+	select {
+	case r := <-done:
+		return r.db, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("spool %s did not open (disk not responding?): %w", p.dir, ctxErr(ctx))
+	}
 }
 
 // warnIfStranded tells a disabled Publisher's user about records an earlier configuration left in the spool.

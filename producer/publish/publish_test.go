@@ -418,3 +418,28 @@ func TestPublishWithEndedContextSpoolsNothing(t *testing.T) {
 	}
 	closeNowT(p)
 }
+
+// TestOpenOnAHungDiskGivesUp: the spool's disk hangs (ext4 frozen with fsfreeze) before the producer starts. Open
+// would block forever in its first write; it returns when its context ends instead, so SIGINT or flush's
+// --timeout still work.
+func TestOpenOnAHungDiskGivesUp(t *testing.T) {
+	disk := testenv.FreezableDisk(t)
+	cfg := testConfig(filepath.Join(disk.Dir, "spool"), addr(freePort(t)))
+	p, err := publish.Open(context.Background(), cfg, publish.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeNowT(p)
+	disk.Freeze()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = publish.Open(ctx, cfg, publish.WithLogger(testLogger(t)))
+	took := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not open") {
+		t.Errorf("Open on a hung disk = %v, want its context's error", err)
+	}
+	if took > 2*time.Second {
+		t.Errorf("Open on a hung disk took %v with a 300ms context", took)
+	}
+}
