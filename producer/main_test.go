@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,6 +40,24 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// lockedBuilder is a strings.Builder safe to read while another goroutine writes.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 type line struct {
 	at   time.Time
 	text string
@@ -58,7 +77,7 @@ func TestSIGINTOnAHungDisk(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envChildArgs+"="+strings.Join([]string{"mqtt", "--config", cfgFile, "--embedded-target",
 		"--rate", "200", "--duration", "60s"}, "\x1f"))
-	var stderr strings.Builder
+	var stderr lockedBuilder // read while the child still writes to it
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
