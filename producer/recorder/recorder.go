@@ -32,8 +32,10 @@ import (
 // start or by `producer spool flush`.
 const CloseTimeout = 10 * time.Second
 
-// WriteTimeout bounds how long Close waits for records still queued to reach the disk. A healthy disk, even an SD
-// card, writes them in milliseconds; a hung one would otherwise keep the producer from ever exiting.
+// WriteTimeout is how long one spool write may take before the disk counts as hung: the writer warns, and Close
+// stops waiting and counts what is still queued as not saved. A healthy disk, even an SD card, writes a record in
+// milliseconds; a hung one would otherwise keep the producer from ever exiting. A slow disk that keeps completing
+// writes is waited for.
 const WriteTimeout = 5 * time.Second
 
 // QueueLength is how many records may wait for the disk. A run makes about one record a second, so a full queue
@@ -61,11 +63,12 @@ type Recorder struct {
 
 	mu        sync.Mutex
 	closed    bool
-	closeCode int   // Close's answer for an exit status of 0, once closed
-	queued    int   // items handed to Publish or PublishRaw
-	handled   int   // items the writer has finished with, saved or not
-	lost      lost  // what was not saved
-	firstErr  error // printed once, as it happens
+	closeCode int       // Close's answer for an exit status of 0, once closed
+	queued    int       // items handed to Publish or PublishRaw
+	handled   int       // items the writer has finished with, saved or not
+	writing   time.Time // when the write in progress began; zero while the writer waits for work
+	lost      lost      // what was not saved
+	firstErr  error     // printed once, as it happens
 	closeOnce sync.Once
 }
 
@@ -239,6 +242,9 @@ func (r *Recorder) failLocked(it item, err error) {
 func (r *Recorder) writeLoop(ctx context.Context) {
 	defer close(r.written)
 	for it := range r.queue {
+		r.mu.Lock()
+		r.writing = time.Now()
+		r.mu.Unlock()
 		// A hung disk fails nothing by itself: say so while the run goes on, not only at its end.
 		slow := time.AfterFunc(WriteTimeout, func() {
 			fmt.Fprintf(r.stderr, "%s: warning: the spool's disk has not completed a write for %v; records wait in memory (at most %d)\n",
@@ -247,6 +253,7 @@ func (r *Recorder) writeLoop(ctx context.Context) {
 		err := r.write(ctx, it)
 		slow.Stop()
 		r.mu.Lock()
+		r.writing = time.Time{}
 		if err != nil {
 			r.failLocked(it, err)
 		} else {
@@ -288,8 +295,8 @@ func (r *Recorder) amend(rec schema.Record) schema.Record {
 }
 
 // Close finishes the records and returns the exit status for code, the command's own: code, or ExitNotSaved when
-// code is 0 and records could not be saved. It waits up to WriteTimeout for queued records to reach the disk and
-// up to CloseTimeout for the spool to reach Kafka, and says where the records are: "delivered to Kafka" only when
+// code is 0 and records could not be saved. It waits for queued records to reach the disk unless a write has taken
+// WriteTimeout (a hung disk), then up to CloseTimeout for the spool to reach Kafka, and says where the records are: "delivered to Kafka" only when
 // every record was saved and delivered. Safe to call more than once.
 func (r *Recorder) Close(code int) int {
 	r.closeOnce.Do(r.close)
@@ -305,17 +312,7 @@ func (r *Recorder) close() {
 	close(r.queue) // under mu: enqueue never sends on a closed queue
 	r.mu.Unlock()
 
-	wait := time.NewTimer(WriteTimeout)
-	defer wait.Stop()
-	hung := false
-	select {
-	case <-r.written:
-	case <-wait.C:
-		// The disk has not answered for WriteTimeout: give up on what is still queued rather than on exiting.
-		hung = true
-		r.stopWrites(fmt.Errorf("the disk did not answer within %v", WriteTimeout))
-		<-r.written
-	}
+	hung := r.waitWritten()
 	r.stopWrites(nil)
 
 	r.mu.Lock()
@@ -352,6 +349,29 @@ func (r *Recorder) close() {
 		fmt.Fprintf(r.stderr, "%s: %v\n", r.command, err)
 	default:
 		fmt.Fprintf(r.stdout, "records: delivered to Kafka topic %s\n", r.cfg.Producer.Topic)
+	}
+}
+
+// waitWritten waits until the writer has written the queue, or until one write has taken WriteTimeout: then the
+// disk is hung, and the writer gives up on what is still queued rather than the producer on exiting. It reports
+// whether the disk hung.
+func (r *Recorder) waitWritten() bool {
+	tick := time.NewTicker(WriteTimeout / 20)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.written:
+			return false
+		case <-tick.C:
+			r.mu.Lock()
+			began := r.writing
+			r.mu.Unlock()
+			if !began.IsZero() && time.Since(began) >= WriteTimeout {
+				r.stopWrites(fmt.Errorf("the disk did not answer within %v", WriteTimeout))
+				<-r.written
+				return true
+			}
+		}
 	}
 }
 

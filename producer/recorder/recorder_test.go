@@ -167,7 +167,7 @@ func consumeRun(t *testing.T, brokers []string, run uuid.UUID) map[int64]schema.
 // TestHungDiskNeverStopsTheLoop: the spool's disk hangs (a real ext4 frozen with fsfreeze: writes and fsyncs block
 // in the kernel) in the middle of a run. The per-second loop (here every 100 ms) keeps its schedule because
 // Publish never waits for the disk, and the end of the run — Ctrl-C, say — returns within WriteTimeout and a few
-// seconds, reporting every record written since the disk hung as not saved.
+// seconds, reporting every record made since the disk hung as not saved.
 func TestHungDiskNeverStopsTheLoop(t *testing.T) {
 	disk := testenv.FreezableDisk(t)
 	_, brokers := testenv.Kafka(t, kfake.SeedTopics(1, topic))
@@ -224,9 +224,6 @@ func TestHungDiskNeverStopsTheLoop(t *testing.T) {
 		t.Logf("Close took %v\nstdout:\n%s\nstderr:\n%s", took, stdout.String(), stderr.String())
 		if code != 130 {
 			t.Errorf("Close(130) = %d; the interrupted status stays", code)
-		}
-		if took < recorder.WriteTimeout {
-			t.Errorf("Close returned after %v, before WriteTimeout: did a write complete on a frozen disk?", took)
 		}
 	case <-time.After(bound):
 		t.Fatalf("Close did not return within %v on a hung disk", bound)
