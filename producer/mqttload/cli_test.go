@@ -125,7 +125,9 @@ func TestRunEmbeddedTargetRecordsAndSummaryJSON(t *testing.T) {
 			sampled += r.Sample.MQTT.Received
 		}
 	}
-	if warm == 0 || measure == 0 || sampled != s.Totals.Received {
+	// Samples count a message in the interval in which it arrived (an interval ends when its timer fires), the
+	// totals in the phase in which it was sent: the two differ by the few messages in flight at the warm-up's end.
+	if d := sampled - s.Totals.Received; warm == 0 || measure == 0 || d < -20 || d > 20 {
 		t.Fatalf("%d warm-up and %d measure samples receiving %d (summary %d)", warm, measure, sampled, s.Totals.Received)
 	}
 	fin := last.Finished
