@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -12,12 +11,13 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/benchpipe/benchpipe/internal/testenv"
 )
 
 // binary is the perftarget program, built once by TestMain; the tests run it as operators do.
@@ -82,22 +82,7 @@ func writeConfig(t *testing.T, yaml string) string {
 }
 
 // output collects what the program writes; exec's own copying goroutine fills it and Wait waits for that.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
+type output = testenv.Buffer
 
 type process struct {
 	cmd            *exec.Cmd

@@ -1,7 +1,6 @@
 package target_test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,7 +20,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +28,8 @@ import (
 
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/perftarget/target"
+
+	"github.com/benchpipe/benchpipe/internal/testenv"
 )
 
 // TestMain fails the package when a test leaves goroutines behind: every server is shut down and every client
@@ -60,22 +60,7 @@ func waitGoroutines(want int, timeout time.Duration) error {
 
 // logBuffer collects a server's log; the test prints it when it fails. Writing to t.Log directly would panic
 // if a server goroutine logged after the test returned.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = testenv.Buffer
 
 // start runs a server on random loopback ports and shuts it down when the test ends.
 func start(t *testing.T, opts target.Options) *target.Server {

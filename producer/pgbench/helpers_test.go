@@ -1,7 +1,6 @@
 package pgbench
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,22 +64,7 @@ func kafka(t testing.TB) (cfgPath string, brokers []string) {
 }
 
 // syncBuffer is a bytes.Buffer that a test may read while Run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testenv.Buffer
 
 // waitOutput waits until out contains want n times.
 func waitOutput(t testing.TB, out *syncBuffer, want string, n int, timeout time.Duration) {
