@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/perftarget/target"
 	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/producer/hostinfo"
@@ -103,14 +104,11 @@ type cliFlags struct {
 	set            map[string]bool // flags given on the command line
 }
 
-func parseFlags(args []string, stderr io.Writer) (*cliFlags, error) {
+// parseFlags parses the command line. --help prints the usage to stdout and returns flag.ErrHelp; any other error
+// is a one-line usage error (see internal/cli).
+func parseFlags(args []string, stdout io.Writer) (*cliFlags, error) {
 	f := &cliFlags{tags: map[string]string{}, set: map[string]bool{}}
 	fs := flag.NewFlagSet("producer mqtt", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
 	fs.StringVar(&f.configPath, "config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
 	fs.StringVar(&f.broker, "broker", "tcp://localhost:1883", "broker `URL`: tcp://host:port, or ssl://host:port for TLS")
 	fs.BoolVar(&f.embedded, "embedded-target", false, "start the NATS MQTT target in-process on 127.0.0.1 and measure it (instead of --broker)")
@@ -147,21 +145,25 @@ func parseFlags(args []string, stderr io.Writer) (*cliFlags, error) {
 	fs.StringVar(&f.compareWith, "compare-with", "", "after the run, wait until it is in the database and compare it over GraphQL (graphql.url) with `last|RUN_ID`: last = the latest finished run with the same kind, device and parameters")
 	fs.Var(&f.maxRegression, "max-regression", "with --compare-with: exit 1 when a figure is worse by more than `SPEC`, e.g. 5% or p99=10%,throughput=3% (repeatable)")
 	fs.StringVar(&f.perftoolTopic, "perftool-compat", "", "also publish a SINETStream perftool result (v3 framing) for the run to Kafka `TOPIC`, e.g. perftool-sinetstream-result, so an existing SINETStream perftool server shows it")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usageText)
+			cli.PrintDefaults(stdout, fs)
+		}
 		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (flags only; see --help)", fs.Arg(0))
+		return nil, cli.Errorf("unexpected argument %q (producer mqtt takes flags only)", fs.Arg(0))
 	}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if f.embedded && f.set["broker"] {
-		return nil, errors.New("--embedded-target and --broker exclude each other")
+		return nil, cli.Errorf("--embedded-target and --broker exclude each other")
 	}
 	if f.qos > 2 {
-		return nil, fmt.Errorf("--qos must be 0, 1 or 2, got %d", f.qos)
+		return nil, cli.Errorf("--qos must be 0, 1 or 2, got %d", f.qos)
 	}
 	if (f.certFile == "") != (f.keyFile == "") {
-		return nil, errors.New("--cert-file and --key-file go together")
+		return nil, cli.Errorf("--cert-file and --key-file go together")
 	}
 	if f.set["count"] && !f.set["duration"] {
 		f.duration = 0 // --count alone: run until the count is sent
@@ -261,14 +263,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	for _, a := range args {
 		red.Add(schema.ConnSecrets(a)...)
 	}
+	// The help is printed as written: its example password is no secret.
+	help := stdout
 	stdout, stderr = red.Writer(stdout), red.Writer(stderr)
-	f, err := parseFlags(args, stderr)
+	f, err := parseFlags(args, help)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "producer mqtt: %v\n", err)
-		return ExitUsage
+		return cli.Fail(stderr, "producer mqtt", err)
 	}
 	cfg, err := config.Resolve(f.configPath)
 	if err != nil {
@@ -294,8 +297,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	}
 	if !f.embedded {
 		if ec.TLS, err = tlsConfig(f, f.broker); err != nil {
-			fmt.Fprintf(stderr, "producer mqtt: %v\n", err)
-			return ExitUsage
+			return cli.Fail(stderr, "producer mqtt", err)
 		}
 	}
 	// Check the load shape before anything starts; Connect checks again with the real broker URL.
@@ -304,8 +306,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 		probe.Broker = "tcp://127.0.0.1:1883"
 	}
 	if err := probe.withDefaults().validate(); err != nil {
-		fmt.Fprintf(stderr, "producer mqtt: %v\n", err)
-		return ExitUsage
+		return cli.Fail(stderr, "producer mqtt", err)
 	}
 	for _, w := range probe.Warnings() {
 		fmt.Fprintf(stderr, "producer mqtt: warning: %s\n", w)

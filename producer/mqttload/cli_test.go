@@ -195,25 +195,47 @@ func writeEmptyConfig(t *testing.T) string {
 	return path
 }
 
+// TestRunUsage: a mistake on the command line gives one line with the cause and one pointing at --help, exit 2;
+// never the whole help, in which the cause would scroll away.
 func TestRunUsage(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
-		code int
-		want string
+		want string // the first line of stderr, after "producer mqtt: "
 	}{
-		{[]string{"--help"}, ExitOK, "Examples:"},
-		{[]string{"--qos", "3"}, ExitUsage, "--qos must be 0, 1 or 2"},
-		{[]string{"--size", "10"}, ExitUsage, "size must be ≥ 40"},
-		{[]string{"--embedded-target", "--broker", "tcp://x:1"}, ExitUsage, "exclude each other"},
-		{[]string{"--tag", "novalue"}, ExitUsage, "is not k=v"},
-		{[]string{"--ca-file", "x.pem"}, ExitUsage, "not an ssl://"},
-		{[]string{"--topic", "a/+"}, ExitUsage, "wildcards"},
-		{[]string{"extra"}, ExitUsage, "unexpected argument"},
+		{[]string{"--duration", "5"}, `--duration "5": missing unit (e.g. 5s, 2m)`},
+		{[]string{"--rate", "fast"}, `--rate "fast": not a number`},
+		{[]string{"--publishers", "-"}, `--publishers "-": not a whole number`},
+		{[]string{"--bogus"}, `unknown flag --bogus`},
+		{[]string{"--publisher", "3"}, `unknown flag --publisher (did you mean --publishers?)`},
+		{[]string{"--qos", "3"}, `--qos must be 0, 1 or 2, got 3`},
+		{[]string{"--size", "10"}, `size must be ≥ 40 bytes (the header carrying publisher, sequence number and send times), got 10`},
+		{[]string{"--embedded-target", "--broker", "tcp://x:1"}, `--embedded-target and --broker exclude each other`},
+		{[]string{"--tag", "novalue"}, `--tag "novalue": "novalue" is not k=v`},
+		{[]string{"--ca-file", "x.pem"}, `TLS flags given but --broker tcp://localhost:1883 is not an ssl:// (or tls://, mqtts://, wss://) URL`},
+		{[]string{"extra"}, `unexpected argument "extra" (producer mqtt takes flags only)`},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := Run(context.Background(), append([]string{"--config", writeEmptyConfig(t)}, tc.args...), &stdout, &stderr)
-		if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
-			t.Errorf("%v: exit %d, stderr:\n%s", tc.args, code, stderr.String())
+		want := "producer mqtt: " + tc.want + "\nRun 'producer mqtt --help' for usage.\n"
+		if code != ExitUsage || stderr.String() != want || stdout.Len() != 0 {
+			t.Errorf("%q: exit %d, stderr:\n%s\nwant exit 2 and:\n%s", tc.args, code, stderr.String(), want)
+		}
+	}
+}
+
+// TestHelp: --help goes to stdout, exit 0, and shows every default, zero ones included.
+func TestHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := Run(context.Background(), []string{"--help"}, &stdout, &stderr); code != ExitOK || stderr.Len() != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+	for _, want := range []string{"Examples:",
+		"  --rate MSG/S\n    \tMSG/S over all publishers, on an absolute schedule; 0 = as fast as possible (default 0)\n",
+		"  --duration D\n", "(default 10s)\n", "  --qos 0|1|2\n", "(default 0)\n", `(default "benchpipe/bench/{id}")`, "MQTT_PASSWORD=secret producer mqtt",
+		"  --count N\n    \tpublish N messages in all, warm-up included; 0 = no limit (default 0)\n",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("--help lacks %q:\n%s", want, stdout.String())
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/producer/hostinfo"
 	"github.com/benchpipe/benchpipe/producer/recorder"
@@ -83,14 +84,11 @@ type cliFlags struct {
 	pgbenchArgs []string
 }
 
-func parseFlags(args []string, stderr io.Writer) (*cliFlags, error) {
+// parseFlags parses the producer's flags; what follows them (after "--") is pgbench's. --help prints the usage to
+// stdout and returns flag.ErrHelp; any other error is a one-line usage error (see internal/cli).
+func parseFlags(args []string, stdout io.Writer) (*cliFlags, error) {
 	f := &cliFlags{tags: map[string]string{}}
 	fs := flag.NewFlagSet("producer pgbench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usageText)
-		fs.PrintDefaults()
-	}
 	fs.StringVar(&f.configPath, "config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
 	fs.StringVar(&f.pgbenchPath, "pgbench", "", "pgbench `binary` (default producer.pgbench.path from the configuration, else pgbench on PATH)")
 	fs.DurationVar(&f.warmup, "warmup", 0, "treat the first `D` of the run as warm-up: sampled and shown, excluded from the totals (rounded up to whole progress intervals)")
@@ -109,18 +107,24 @@ func parseFlags(args []string, stderr io.Writer) (*cliFlags, error) {
 	fs.Var(&f.maxRegress, "max-regression", "with --compare-with: exit 1 when a figure is worse by more than `SPEC`, e.g. 5% or tps=3%,p99=10% (repeatable)")
 	fs.BoolVar(&f.keepLogs, "keep-logs", false, "keep the per-transaction log files the producer had pgbench write (their directory is printed and in --summary-json)")
 	fs.StringVar(&f.logDir, "log-dir", "", "create the private per-transaction log directory in `DIR` (default $TMPDIR); it grows by about 35 bytes per transaction, freed as it is read")
-	if err := fs.Parse(args); err != nil {
-		if strings.Contains(err.Error(), "flag provided but not defined") {
-			fmt.Fprintln(stderr, "producer pgbench: pgbench's own options go after --, e.g. producer pgbench --warmup 5s -- -c 4 -T 30 mydb")
+	if err := cli.Parse(fs, args); err != nil {
+		var ue *cli.Error
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			fmt.Fprint(stdout, usageText)
+			cli.PrintDefaults(stdout, fs)
+		case errors.As(err, &ue) && ue.Unknown:
+			// Most likely one of pgbench's own options given before "--".
+			ue.Msg = fmt.Sprintf("unknown flag %s: pgbench's own options go after --, e.g. producer pgbench -- -c 8 -T 60 bench", cli.Dash(ue.Flag))
 		}
 		return nil, err
 	}
 	f.pgbenchArgs = fs.Args()
 	if f.warmup < 0 {
-		return nil, errors.New("--warmup must not be negative")
+		return nil, cli.Errorf("--warmup must not be negative")
 	}
 	if f.initScale < 0 {
-		return nil, errors.New("--init-scale must be positive")
+		return nil, cli.Errorf("--init-scale must be positive")
 	}
 	return f, nil
 }
@@ -159,14 +163,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	for _, a := range args {
 		red.Add(schema.ConnSecrets(a)...)
 	}
+	// The help is printed as written: its example password is no secret.
+	help := stdout
 	stdout, stderr = red.Writer(stdout), red.Writer(stderr)
-	f, err := parseFlags(args, stderr)
+	f, err := parseFlags(args, help)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "producer pgbench: %v\n", err)
-		return ExitUsage
+		return cli.Fail(stderr, "producer pgbench", err)
 	}
 	cfg, err := config.Resolve(f.configPath)
 	if err != nil {
@@ -200,12 +205,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 		return passThrough(ctx, path, f.pgbenchArgs, stdout, stderr)
 	}
 	if b.initMode {
-		fmt.Fprintln(stderr, "producer pgbench: -i initialises instead of benchmarking: use --init-scale N (it runs pgbench -i -s N before the run), or run pgbench -i yourself")
-		return ExitUsage
+		return cli.Fail(stderr, "producer pgbench", cli.Errorf("-i initialises instead of benchmarking: use --init-scale N (it runs pgbench -i -s N before the run), or run pgbench -i yourself"))
 	}
 	if f.warmup > 0 && b.duration > 0 && f.warmup >= b.duration {
-		fmt.Fprintf(stderr, "producer pgbench: --warmup %v leaves nothing to measure in pgbench's -T %d: the warm-up is part of -T\n", f.warmup, int(b.duration.Seconds()))
-		return ExitUsage
+		return cli.Fail(stderr, "producer pgbench", cli.Errorf("--warmup %v leaves nothing to measure in pgbench's -T %d: the warm-up is part of -T", f.warmup, int(b.duration.Seconds())))
 	}
 	p := makePlan(b)
 	if f.warmup%p.interval != 0 {
