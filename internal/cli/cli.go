@@ -211,10 +211,8 @@ func shownDefault(f *flag.Flag) (string, bool) {
 	case "duration", "int", "uint", "float":
 		return d, true
 	}
-	if g, ok := f.Value.(flag.Getter); ok {
-		if _, isBool := g.Get().(bool); isBool {
-			return d, d == "true"
-		}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return d, d == "true"
 	}
 	if d == "" || d == "[]" || d == "map[]" || d == "<nil>" {
 		return "", false

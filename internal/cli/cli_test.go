@@ -16,6 +16,7 @@ func flags() *flag.FlagSet {
 	fs.Int("publishers", 1, "`N` publishing connections")
 	fs.Uint("qos", 0, "QoS `0|1|2`")
 	fs.Bool("json", false, "print JSON")
+	fs.Var(boolish{}, "same-tags", "require equal tags")
 	fs.String("topic", "bench/{id}", "topic `pattern`")
 	fs.String("name", "", "run `name`")
 	fs.Func("tag", "run tag `k=v`", func(s string) error {
@@ -85,6 +86,8 @@ func TestPrintDefaults(t *testing.T) {
     	QoS 0|1|2 (default 0)
   --rate MSG/S
     	MSG/S; 0 = as fast as possible (default 0)
+  --same-tags
+    	require equal tags
   --tag k=v
     	run tag k=v
   --topic pattern
@@ -94,3 +97,10 @@ func TestPrintDefaults(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+// boolish is a flag.Value that is a boolean flag without being a flag.Getter, like compare's --same-tags.
+type boolish struct{}
+
+func (boolish) String() string   { return "false" }
+func (boolish) Set(string) error { return nil }
+func (boolish) IsBoolFlag() bool { return true }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/cli"
 )
 
 const usageText = `Usage:
@@ -101,8 +102,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		fmt.Fprint(stdout, usageText)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
+		cli.PrintDefaults(stdout, fs)
 		return ExitOK
 	case err != nil:
 		return usageErr("%v", err)
@@ -169,7 +169,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := cli.Parse(fs, args); err != nil {
 			return nil, err
 		}
 		rest := fs.Args()
