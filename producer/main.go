@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/producer/mqttload"
 	"github.com/benchpipe/benchpipe/producer/pgbench"
@@ -58,8 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "producer: unknown command %q\n\n%s", args[0], usage)
-		return 2
+		return cli.Fail(stderr, "producer", cli.Errorf("unknown command %q (mqtt, pgbench, compare or spool)", args[0]))
 	}
 	return cmd(ctx, args[1:], stdout, stderr)
 }

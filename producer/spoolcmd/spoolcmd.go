@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/producer/publish"
 	"github.com/benchpipe/benchpipe/schema"
 )
@@ -61,8 +62,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "producer spool: unknown command %q\n\n%s", args[0], usage)
-		return exitUsage
+		return cli.Fail(stderr, "producer spool", cli.Errorf("unknown command %q (status or flush)", args[0]))
 	}
 }
 
@@ -92,21 +92,17 @@ func (c *common) load() (*config.Config, error) {
 // parse parses a command's flags. It returns ok=false with the exit code when the command should not run:
 // after --help (usage on stdout, 0) or a bad flag (message on stderr, 2).
 func parse(fs *flag.FlagSet, summary string, args []string, stdout, stderr io.Writer) (code int, ok bool) {
-	fs.SetOutput(stderr)
-	fs.Usage = func() {}
-	err := fs.Parse(args)
+	prog := "producer spool " + fs.Name()
+	err := cli.Parse(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprintf(stdout, "Usage: producer spool %s [flags]\n\n%s\nFlags:\n", fs.Name(), summary)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
+		fmt.Fprintf(stdout, "Usage: %s [flags]\n\n%s\nFlags:\n", prog, summary)
+		cli.PrintDefaults(stdout, fs)
 		return exitOK, false
 	case err != nil:
-		fmt.Fprintf(stderr, "Run 'producer spool %s --help' for usage.\n", fs.Name())
-		return exitUsage, false
+		return cli.Fail(stderr, prog, err), false
 	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "producer spool %s: unexpected argument %q\nRun 'producer spool %s --help' for usage.\n", fs.Name(), fs.Arg(0), fs.Name())
-		return exitUsage, false
+		return cli.Fail(stderr, prog, cli.Errorf("unexpected argument %q", fs.Arg(0))), false
 	}
 	return exitOK, true
 }
@@ -314,8 +310,7 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFail
 	}
 	if *timeout <= 0 {
-		fmt.Fprintln(stderr, "producer spool flush: --timeout must be positive")
-		return exitUsage
+		return cli.Fail(stderr, "producer spool flush", cli.Errorf("--timeout must be positive"))
 	}
 	cfg, err := c.load()
 	if err != nil {

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// producerCmd runs the producer (this test binary as the child) with args and returns its stdout, stderr and exit
+// status.
+func producerCmd(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), env...), envChildArgs+"="+strings.Join(args, "\x1f"))
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	// The child prints "exit N" last (see TestMain); it is not the producer's output.
+	return strings.TrimSuffix(out.String(), "exit "+strconv.Itoa(cmd.ProcessState.ExitCode())+"\n"), errOut.String(), cmd.ProcessState.ExitCode()
+}
+
+// TestUsageErrors: every subcommand answers a mistake on its command line the same way: one line with the cause,
+// one pointing at --help, exit 2, nothing on stdout.
+func TestUsageErrors(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"mqtt", "--duration", "5"}, "producer mqtt: --duration \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer mqtt --help' for usage.\n"},
+		{[]string{"pgbench", "-c", "8", "-T", "60", "bench"}, "producer pgbench: unknown flag -c: pgbench's own options go after --, e.g. producer pgbench -- -c 8 -T 60 bench\nRun 'producer pgbench --help' for usage.\n"},
+		{[]string{"compare", "--wait", "5", "--baseline", "last", "01937d3c-0000-7000-8000-000000000000"}, "producer compare: --wait \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer compare --help' for usage.\n"},
+		{[]string{"spool", "flush", "--timeout", "5"}, "producer spool flush: --timeout \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer spool flush --help' for usage.\n"},
+		{[]string{"spool", "status", "--jason"}, "producer spool status: unknown flag --jason (did you mean --json?)\nRun 'producer spool status --help' for usage.\n"},
+		{[]string{"mqttt"}, "producer: unknown command \"mqttt\" (mqtt, pgbench, compare or spool)\nRun 'producer --help' for usage.\n"},
+	} {
+		stdout, stderr, code := producerCmd(t, []string{"BENCHPIPE_CONFIG=" + empty}, tc.args...)
+		if code != 2 || stderr != tc.want || stdout != "" {
+			t.Errorf("producer %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 2 and stderr:\n%s", strings.Join(tc.args, " "), code, stdout, stderr, tc.want)
+		}
+	}
+}
