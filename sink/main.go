@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/internal/kafkaopt"
 	"github.com/benchpipe/benchpipe/sink/ingest"
 	"github.com/benchpipe/benchpipe/sink/topics"
@@ -33,36 +35,33 @@ Usage:
   sink [flags] topics apply [--dry-run]
                                        create or alter the Kafka topics the config lists
 
-Flags:
-  --config FILE      configuration file (default $BENCHPIPE_CONFIG, else /etc/benchpipe/benchpipe.yaml)
-  --log-format F     text or json (default text)
-  --skip-topics      run: do not create/alter topics (when an operator manages them)
-
 The database URL comes from sink.database_url (write ${DATABASE_URL} there and set the variable).
 HTTP on sink.http_addr: /metrics (Prometheus), /healthz, /readyz.
 
 Example:
   DATABASE_URL=postgres://bench@db/bench sink --config benchpipe.yaml run
+
+Flags:
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sink", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	cfgPath := fs.String("config", "", "")
-	logFormat := fs.String("log-format", "text", "")
-	skipTopics := fs.Bool("skip-topics", false, "")
-	dryRun := fs.Bool("dry-run", false, "")
+	cfgPath := fs.String("config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
+	logFormat := fs.String("log-format", "text", "log `format` on stderr: text or json")
+	skipTopics := fs.Bool("skip-topics", false, "run: do not create or alter topics (when an operator manages them)")
+	dryRun := fs.Bool("dry-run", false, "topics apply: print what would change, change nothing")
 	// Flags may come before, between or after the command words (sink topics apply --dry-run).
 	var rest []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := cli.Parse(fs, args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, usage)
+				cli.PrintDefaults(stdout, fs)
 				return 0
 			}
-			return 2
+			return cli.Fail(stderr, "sink", err)
 		}
 		if fs.NArg() == 0 {
 			break
@@ -71,8 +70,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		args = fs.Args()[1:]
 	}
 	if len(rest) == 0 {
-		fs.Usage()
-		return 2
+		return cli.Fail(stderr, "sink", cli.Errorf("missing command: run, migrate or topics apply"))
+	}
+	known := map[string]bool{"run": true, "migrate": true, "topics apply": true}
+	if cmd := strings.Join(rest, " "); !known[cmd] {
+		return cli.Fail(stderr, "sink", cli.Errorf("unknown command %q (run, migrate or topics apply)", cmd))
+	}
+	if *logFormat != "text" && *logFormat != "json" {
+		return cli.Fail(stderr, "sink", cli.Errorf("--log-format %q is not text or json", *logFormat))
 	}
 	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
 	if *logFormat == "json" {
@@ -93,12 +98,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = ingest.Migrate(ctx, cfg, log)
 	case rest[0] == "topics" && len(rest) == 2 && rest[1] == "apply":
 		err = applyTopics(ctx, cfg, *dryRun, stdout)
-	case rest[0] == "run" && len(rest) == 1:
+	default: // run, checked above
 		err = serve(ctx, cfg, log, !*skipTopics, stdout)
-	default:
-		fmt.Fprintf(stderr, "sink: unknown command %q\n\n", rest)
-		fs.Usage()
-		return 2
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "sink: %v\n", err)
