@@ -226,9 +226,10 @@ var (
 	dbCounter  atomic.Int64
 )
 
-// Main runs the package's tests and stops the shared cluster afterwards. Call it from TestMain.
+// Main runs the package's tests and stops the shared cluster and Kafka brokers afterwards. Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
+	stopSharedKafka()
 	if shared != nil {
 		shared.Remove()
 	}
