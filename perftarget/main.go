@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/perftarget/metrics"
 	"github.com/benchpipe/benchpipe/perftarget/target"
 )
@@ -58,7 +59,6 @@ Example:
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	def := config.Default().Perftarget
 	fs := flag.NewFlagSet("perftarget", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors and help are printed below, help on stdout so it pipes into less
 	configFile := fs.String("config", "", "configuration `file`; default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists, else built-in defaults")
 	host := fs.String("host", def.Host, "listen `host` for every listener (perftarget.host)")
 	mqttPort := fs.Int("mqtt-port", def.MQTTPort, "MQTT `port`, 0 = random (perftarget.mqtt_port)")
@@ -68,25 +68,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	serverName := fs.String("server-name", def.ServerName, "NATS server `name` (perftarget.server_name)")
 	metricsAddr := fs.String("metrics-addr", def.MetricsAddr, "`[host]:port` for /metrics and /healthz; empty = off (perftarget.metrics_addr)")
 	logLevel := fs.String("log-level", "info", "`level` of the log on stderr: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
+			cli.PrintDefaults(stdout, fs)
 			fmt.Fprint(stdout, exampleText)
 			return 0
 		}
-		fmt.Fprintf(stderr, "perftarget: %v; see perftarget --help\n", err)
-		return 2
+		return cli.Fail(stderr, "perftarget", err)
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "perftarget: unexpected argument %q; see perftarget --help\n", fs.Arg(0))
-		return 2
+		return cli.Fail(stderr, "perftarget", cli.Errorf("unexpected argument %q (perftarget takes flags only)", fs.Arg(0)))
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "perftarget: --log-level %q is not debug, info, warn or error\n", *logLevel)
-		return 2
+		return cli.Fail(stderr, "perftarget", cli.Errorf("--log-level %q is not debug, info, warn or error", *logLevel))
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 

@@ -297,8 +297,19 @@ func TestHelp(t *testing.T) {
 		}
 	}
 
-	p = launch(t, nil, "--password", "x")
-	if code := p.exitCode(t, 5*time.Second); code != 2 {
-		t.Errorf("--password exit status = %d, want 2 (no such flag)", code)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--password", "x"}, "perftarget: unknown flag --password"}, // never on the command line
+		{[]string{"--mqtt-port", "mqtt"}, `perftarget: --mqtt-port "mqtt": not a whole number`},
+		{[]string{"--log-level", "loud"}, `perftarget: --log-level "loud" is not debug, info, warn or error`},
+		{[]string{"serve"}, `perftarget: unexpected argument "serve" (perftarget takes flags only)`},
+	} {
+		p = launch(t, nil, tc.args...)
+		want := tc.want + "\nRun 'perftarget --help' for usage.\n"
+		if code := p.exitCode(t, 5*time.Second); code != 2 || p.stderr.String() != want {
+			t.Errorf("perftarget %q: exit %d, stderr:\n%s\nwant exit 2 and:\n%s", tc.args, code, p.stderr, want)
+		}
 	}
 }
