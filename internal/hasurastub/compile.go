@@ -22,42 +22,54 @@ type compiler struct {
 	args     []any
 	aliases  int
 	inFilter int // > 0 while compiling a permission filter, which may use any column of the table
+	op       ast.Operation
+	stream   *streamCursor
 }
 
-func (s *Server) compile(query string, variables json.RawMessage, opName string) (string, []any, *gqlError) {
+// plan is a compiled operation: one SQL statement returning the "data" object as JSON text. For a streaming
+// subscription it also returns the cursor's new value, and its cursor parameter is updated between polls.
+type plan struct {
+	sql    string
+	args   []any
+	op     ast.Operation
+	stream *streamCursor
+}
+
+func (s *Server) compile(query string, variables json.RawMessage, opName string) (*plan, *gqlError) {
 	doc, err := parser.ParseQuery(&ast.Source{Input: query})
 	if err != nil {
-		return "", nil, validationError("$.query", "not a valid graphql query")
+		return nil, validationError("$.query", "not a valid graphql query")
 	}
 	var op *ast.OperationDefinition
 	switch {
 	case opName != "":
 		if op = doc.Operations.ForName(opName); op == nil {
-			return "", nil, validationError("$", "no such operation found in the document: %q", opName)
+			return nil, validationError("$", "no such operation found in the document: %q", opName)
 		}
 	case len(doc.Operations) == 1:
 		op = doc.Operations[0]
 	default:
-		return "", nil, validationError("$", "exactly one operation has to be present in the document when operationName is not specified")
+		return nil, validationError("$", "exactly one operation has to be present in the document when operationName is not specified")
 	}
 	switch {
 	case op.Operation == ast.Mutation:
-		return "", nil, validationError("$", "no mutations exist")
-	case op.Operation == ast.Subscription:
-		return "", nil, unsupported("$", "subscriptions")
+		return nil, validationError("$", "no mutations exist")
+	case op.Operation == ast.Subscription && len(op.SelectionSet) != 1:
+		// Hasura v2 (Hasura.GraphQL.Execute.Subscription.Plan): a subscription has exactly one root field.
+		return nil, validationError("$", "subscriptions must select one top level field")
 	case len(doc.Fragments) > 0:
-		return "", nil, unsupported("$.query", "fragments")
+		return nil, unsupported("$.query", "fragments")
 	case len(op.Directives) > 0:
-		return "", nil, unsupported("$", "directives")
+		return nil, unsupported("$", "directives")
 	}
 
-	c := &compiler{s: s, defs: map[string]*ast.VariableDefinition{}, vars: map[string]any{}}
+	c := &compiler{s: s, defs: map[string]*ast.VariableDefinition{}, vars: map[string]any{}, op: op.Operation}
 	provided := jsObj{}
 	if len(variables) > 0 && string(variables) != "null" {
 		v, err := decodeJSON(variables)
 		obj, ok := v.(jsObj)
 		if err != nil || !ok {
-			return "", nil, validationError("$.variableValues", "variables must be a JSON object")
+			return nil, validationError("$.variableValues", "variables must be a JSON object")
 		}
 		provided = obj
 	}
@@ -73,7 +85,7 @@ func (s *Server) compile(query string, variables json.RawMessage, opName string)
 		c.vars[f.name] = f.val
 	}
 	if len(unexpected) > 0 {
-		return "", nil, validationError("$", "unexpected variables in variableValues: %s", strings.Join(unexpected, ", "))
+		return nil, validationError("$", "unexpected variables in variableValues: %s", strings.Join(unexpected, ", "))
 	}
 	for _, vd := range op.VariableDefinitions {
 		if c.vars[vd.Variable] != nil {
@@ -83,7 +95,7 @@ func (s *Server) compile(query string, variables json.RawMessage, opName string)
 		case vd.DefaultValue != nil:
 			c.vars[vd.Variable] = c.toJS(node{lit: vd.DefaultValue})
 		case vd.Type.NonNull:
-			return "", nil, validationError("$", "expecting a value for non-nullable variable: %q", vd.Variable)
+			return nil, validationError("$", "expecting a value for non-nullable variable: %q", vd.Variable)
 		}
 	}
 
@@ -92,21 +104,24 @@ func (s *Server) compile(query string, variables json.RawMessage, opName string)
 	for _, sel := range op.SelectionSet {
 		f, ok := sel.(*ast.Field)
 		if !ok {
-			return "", nil, unsupported("$.selectionSet", "fragments")
+			return nil, unsupported("$.selectionSet", "fragments")
 		}
 		key := responseKey(f)
 		path := "$.selectionSet." + key
 		if seen[key] {
-			return "", nil, unsupported(path, "repeated response keys")
+			return nil, unsupported(path, "repeated response keys")
 		}
 		seen[key] = true
 		expr, gerr := c.root(f, path)
 		if gerr != nil {
-			return "", nil, gerr
+			return nil, gerr
 		}
 		cols = append(cols, expr+" AS "+ident(key))
 	}
-	return "SELECT row_to_json(_r)::text FROM (SELECT " + strings.Join(cols, ", ") + ") AS _r", c.args, nil
+	if c.stream != nil {
+		return &plan{sql: c.stream.sql, args: c.args, op: op.Operation, stream: c.stream}, nil
+	}
+	return &plan{sql: "SELECT row_to_json(_r)::text FROM (SELECT " + strings.Join(cols, ", ") + ") AS _r", args: c.args, op: op.Operation}, nil
 }
 
 func responseKey(f *ast.Field) string {
@@ -129,6 +144,9 @@ func (c *compiler) root(f *ast.Field, path string) (string, *gqlError) {
 		return "", unsupported(path, "directives")
 	}
 	if f.Name == "__typename" {
+		if c.op == ast.Subscription {
+			return "'subscription_root'::text", nil
+		}
 		return "'query_root'::text", nil
 	}
 	names := make([]string, 0, len(c.s.tables))
@@ -151,11 +169,19 @@ func (c *compiler) root(f *ast.Field, path string) (string, *gqlError) {
 			}
 		case name + "_aggregate":
 			if perm.AllowAggregations {
-				return "", unsupported(path, "aggregate queries")
+				return c.aggregate(ti, perm, f, path)
+			}
+		case name + "_stream":
+			if c.op == ast.Subscription {
+				return c.streamField(ti, perm, f, path)
 			}
 		}
 	}
-	return "", validationError(path, "field '%s' not found in type: 'query_root'", f.Name)
+	root := "query_root"
+	if c.op == ast.Subscription {
+		root = "subscription_root"
+	}
+	return "", validationError(path, "field '%s' not found in type: '%s'", f.Name, root)
 }
 
 // pkReadable reports whether Hasura generates <table>_by_pk for the role: the table has a primary key and the
@@ -241,11 +267,19 @@ func (c *compiler) byPK(ti *tableInfo, perm *SelectPermission, f *ast.Field, pat
 	return "(SELECT " + obj + " FROM " + ti.sqlName + " AS " + alias + " WHERE " + strings.Join(conds, " AND ") + " LIMIT 1)", nil
 }
 
-// list compiles a list of rows of ti: a root field or an array relationship (join holds its join conditions).
-func (c *compiler) list(ti *tableInfo, perm *SelectPermission, f *ast.Field, path string, joinOn func(alias string) []string) (string, *gqlError) {
-	alias := c.newAlias()
-	var conds, order []string
-	limit, offset := -1, -1
+// rowArgs are the arguments of a list field, compiled over the row alias.
+type rowArgs struct {
+	conds, order []string
+	orderCols    []string // the columns of order, in order, for distinct_on's check
+	distinct     []string // distinct_on columns (SQL expressions)
+	limit        int      // -1: none
+	offset       int      // -1: none
+}
+
+// listArgs compiles where, order_by, limit, offset and distinct_on of a list or aggregate field.
+func (c *compiler) listArgs(ti *tableInfo, perm *SelectPermission, alias string, f *ast.Field, path string) (rowArgs, *gqlError) {
+	ra := rowArgs{limit: -1, offset: -1}
+	var distinctCols []string
 	for _, a := range f.Arguments {
 		ap := path + ".args." + a.Name
 		var gerr *gqlError
@@ -253,22 +287,102 @@ func (c *compiler) list(ti *tableInfo, perm *SelectPermission, f *ast.Field, pat
 		case "where":
 			var e string
 			e, gerr = c.boolExp(ti, perm, alias, node{lit: a.Value}, ap)
-			conds = append(conds, e)
+			ra.conds = append(ra.conds, e)
 		case "order_by":
-			order, gerr = c.orderBy(ti, perm, alias, node{lit: a.Value}, ap)
+			ra.order, ra.orderCols, gerr = c.orderBy(ti, perm, alias, node{lit: a.Value}, ap)
 		case "limit":
-			limit, gerr = c.intArg(node{lit: a.Value}, ap)
+			ra.limit, gerr = c.intArg(node{lit: a.Value}, ap)
 		case "offset":
-			offset, gerr = c.intArg(node{lit: a.Value}, ap)
+			ra.offset, gerr = c.intArg(node{lit: a.Value}, ap)
 		case "distinct_on":
-			gerr = unsupported(ap, "distinct_on")
+			distinctCols, gerr = c.selectColumns(ti, perm, node{lit: a.Value}, ap)
 		default:
 			gerr = validationError(path, "'%s' has no argument named '%s'", f.Name, a.Name)
 		}
 		if gerr != nil {
-			return "", gerr
+			return ra, gerr
 		}
 	}
+	if len(distinctCols) > 0 {
+		// Hasura (Hasura.GraphQL.Schema.Select, tableDistinctArg): with an order_by, its first len(distinct_on)
+		// columns must be the distinct_on columns, in any order.
+		if len(ra.orderCols) > 0 {
+			ok := len(ra.orderCols) >= len(distinctCols)
+			for i := 0; ok && i < len(distinctCols); i++ {
+				ok = slicesContains(distinctCols, ra.orderCols[i])
+			}
+			if !ok {
+				return ra, validationError(path+".args", "\"distinct_on\" columns must match initial \"order_by\" columns")
+			}
+		}
+		for _, col := range distinctCols {
+			ra.distinct = append(ra.distinct, alias+"."+ident(col))
+		}
+	}
+	return ra, nil
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// selectColumns reads a [<table>_select_column!] value (distinct_on, count(columns:)): enum values naming
+// columns the role may read.
+func (c *compiler) selectColumns(ti *tableInfo, perm *SelectPermission, n node, path string) ([]string, *gqlError) {
+	typ := ti.meta.GraphQLName + "_select_column"
+	n, gerr := c.at(n, listOf(nonNull(named(typ))), path)
+	if gerr != nil {
+		return nil, gerr
+	}
+	if n.kind() == "null" {
+		return nil, nil
+	}
+	var out []string
+	for i, item := range n.items() {
+		ip := path
+		if n.kind() == "list" {
+			ip = fmt.Sprintf("%s[%d]", path, i)
+		}
+		item, gerr := c.at(item, nonNull(named(typ)), ip)
+		if gerr != nil {
+			return nil, gerr
+		}
+		want := "enum"
+		if item.isJS {
+			want = "string"
+		}
+		col := c.readable(ti, perm, item.text())
+		if item.kind() != want || col == nil {
+			return nil, validationError(ip, "expected one of the values %s for type '%s', but found %s", enumValues(ti, perm), typ, item.found())
+		}
+		out = append(out, col.name)
+	}
+	return out, nil
+}
+
+// enumValues lists the <table>_select_column values as Hasura's error message does: ['a', 'b'].
+func enumValues(ti *tableInfo, perm *SelectPermission) string {
+	var names []string
+	for name := range ti.columns {
+		if perm.Column(name) {
+			names = append(names, "'"+name+"'")
+		}
+	}
+	sort.Strings(names)
+	return "[" + strings.Join(names, ", ") + "]"
+}
+
+// rows compiles the FROM item of a list: the rows of ti the role may see that match ra, distinct, ordered and
+// cut by the smaller of the requested limit and the permission's, as a subquery named alias. The permission's
+// limit applies here, before aggregation, as in Hasura (an aggregate's count and nodes see at most that many
+// rows).
+func (c *compiler) rows(ti *tableInfo, perm *SelectPermission, alias string, ra rowArgs, joinOn func(alias string) []string, path string) (string, *gqlError) {
+	conds := ra.conds
 	if joinOn != nil {
 		conds = append(conds, joinOn(alias)...)
 	}
@@ -279,33 +393,60 @@ func (c *compiler) list(ti *tableInfo, perm *SelectPermission, f *ast.Field, pat
 	if pf != "" {
 		conds = append(conds, pf)
 	}
+	limit := ra.limit
 	if perm.Limit > 0 && (limit < 0 || limit > perm.Limit) {
 		limit = perm.Limit
+	}
+	var b strings.Builder
+	b.WriteString("(SELECT ")
+	order := ra.order
+	if len(ra.distinct) > 0 {
+		b.WriteString("DISTINCT ON (" + strings.Join(ra.distinct, ", ") + ") ")
+		if len(order) == 0 {
+			order = ra.distinct
+		}
+	}
+	b.WriteString(alias + ".* FROM " + ti.sqlName + " AS " + alias)
+	if len(conds) > 0 {
+		b.WriteString(" WHERE " + strings.Join(conds, " AND "))
+	}
+	if len(order) > 0 {
+		b.WriteString(" ORDER BY " + strings.Join(order, ", "))
+	}
+	if limit >= 0 {
+		b.WriteString(" LIMIT " + strconv.Itoa(limit))
+	}
+	if ra.offset >= 0 {
+		b.WriteString(" OFFSET " + strconv.Itoa(ra.offset))
+	}
+	b.WriteString(") AS " + alias)
+	return b.String(), nil
+}
+
+// list compiles a list of rows of ti: a root field or an array relationship (joinOn gives its join conditions).
+func (c *compiler) list(ti *tableInfo, perm *SelectPermission, f *ast.Field, path string, joinOn func(alias string) []string) (string, *gqlError) {
+	alias := c.newAlias()
+	ra, gerr := c.listArgs(ti, perm, alias, f, path)
+	if gerr != nil {
+		return "", gerr
+	}
+	from, gerr := c.rows(ti, perm, alias, ra, joinOn, path)
+	if gerr != nil {
+		return "", gerr
 	}
 	obj, gerr := c.object(ti, perm, alias, f, path)
 	if gerr != nil {
 		return "", gerr
 	}
-	var b strings.Builder
-	b.WriteString("(SELECT coalesce(json_agg(_s.j ORDER BY _s.n), '[]'::json) FROM (SELECT ")
-	b.WriteString(obj)
-	b.WriteString(" AS j, row_number() OVER (")
-	if len(order) > 0 {
-		b.WriteString("ORDER BY " + strings.Join(order, ", "))
+	return "(SELECT coalesce(json_agg(" + obj + aggOrder(ra.order) + "), '[]'::json) FROM " + from + ")", nil
+}
+
+// aggOrder is the ORDER BY inside json_agg that keeps the rows in the order asked for.
+func aggOrder(order []string) string {
+	if len(order) == 0 {
+		return ""
 	}
-	b.WriteString(") AS n FROM " + ti.sqlName + " AS " + alias)
-	if len(conds) > 0 {
-		b.WriteString(" WHERE " + strings.Join(conds, " AND "))
-	}
-	b.WriteString(" ORDER BY n")
-	if limit >= 0 {
-		b.WriteString(" LIMIT " + strconv.Itoa(limit))
-	}
-	if offset >= 0 {
-		b.WriteString(" OFFSET " + strconv.Itoa(offset))
-	}
-	b.WriteString(") AS _s)")
-	return b.String(), nil
+	return " ORDER BY " + strings.Join(order, ", ")
 }
 
 // object compiles the selection set of f over the row alias of ti into a JSON object expression.
@@ -691,16 +832,16 @@ func (c *compiler) param(n node, scalar, pgType, path string) (string, *gqlError
 }
 
 // orderBy compiles [<table>_order_by!] into ORDER BY terms.
-func (c *compiler) orderBy(ti *tableInfo, perm *SelectPermission, alias string, n node, path string) ([]string, *gqlError) {
+func (c *compiler) orderBy(ti *tableInfo, perm *SelectPermission, alias string, n node, path string) ([]string, []string, *gqlError) {
 	item := nonNull(orderByType(ti.meta.GraphQLName))
 	n, gerr := c.at(n, listOf(item), path)
 	if gerr != nil {
-		return nil, gerr
+		return nil, nil, gerr
 	}
 	if n.kind() == "null" {
-		return nil, nil
+		return nil, nil, nil
 	}
-	var out []string
+	var out, cols []string
 	for i, obj := range n.items() {
 		ip := path
 		if n.kind() == "list" {
@@ -708,32 +849,33 @@ func (c *compiler) orderBy(ti *tableInfo, perm *SelectPermission, alias string, 
 		}
 		obj, gerr := c.at(obj, item, ip)
 		if gerr != nil {
-			return nil, gerr
+			return nil, nil, gerr
 		}
 		if obj.kind() != "object" {
-			return nil, validationError(ip, "expected an object for type '%s', but found %s", item.NamedType, obj.found())
+			return nil, nil, validationError(ip, "expected an object for type '%s', but found %s", item.NamedType, obj.found())
 		}
 		for _, f := range obj.fields() {
 			fp := ip + "." + f.name
 			col := c.readable(ti, perm, f.name)
 			if col == nil {
 				if rel, _, _ := c.relationship(ti, f.name); rel != nil {
-					return nil, unsupported(fp, "ordering by relationships")
+					return nil, nil, unsupported(fp, "ordering by relationships")
 				}
-				return nil, validationError(fp, "field '%s' not found in type: '%s'", f.name, item.NamedType)
+				return nil, nil, validationError(fp, "field '%s' not found in type: '%s'", f.name, item.NamedType)
 			}
 			dir, gerr := c.at(f.val, named("order_by"), fp)
 			if gerr != nil {
-				return nil, gerr
+				return nil, nil, gerr
 			}
 			sql, ok := directions[dir.text()]
 			if !ok || (!dir.isJS && dir.kind() != "enum") || (dir.isJS && dir.kind() != "string") {
-				return nil, validationError(fp, "expected one of the values ['asc', 'asc_nulls_first', 'asc_nulls_last', 'desc', 'desc_nulls_first', 'desc_nulls_last'] for type 'order_by', but found %s", dir.found())
+				return nil, nil, validationError(fp, "expected one of the values ['asc', 'asc_nulls_first', 'asc_nulls_last', 'desc', 'desc_nulls_first', 'desc_nulls_last'] for type 'order_by', but found %s", dir.found())
 			}
 			out = append(out, alias+"."+ident(col.name)+" "+sql)
+			cols = append(cols, col.name)
 		}
 	}
-	return out, nil
+	return out, cols, nil
 }
 
 // directions are Hasura's order_by enum values; asc puts nulls last and desc first, as PostgreSQL does.

@@ -1,29 +1,54 @@
-// Package hasurastub is a test stand-in for Hasura GraphQL Engine v2, for tests of code that reads benchpipe's
-// data over GraphQL. Hasura ships only as a Docker image and cannot run here, so this package fakes the one thing
-// those tests need from it, and nothing more: answering queries the way Hasura answers them for one role.
+// Package hasurastub stands in for Hasura GraphQL Engine v2 in tests and in `make demo`, never in production:
+// Hasura ships only as a Docker image and cannot run here. It is the one stand-in for Hasura in this repository:
+// the Go tests, `producer compare`'s tests, the viewer's browser tests and the demo all talk to it.
 //
-// It serves POST /v1/graphql on an httptest server. Queries are parsed with a real GraphQL parser
-// (github.com/vektah/gqlparser/v2) and translated, as Hasura does, into SQL run against a real PostgreSQL database
-// (the test's database, migrated by schema.Migrate), read-only, with the response JSON built by PostgreSQL
-// (row_to_json, json_agg), so values come back in Hasura's shapes: uuid and timestamptz as strings, bigint and
-// float8 as numbers, jsonb as JSON.
+// It serves POST /v1/graphql and, on the same path, websocket subscriptions. Queries are parsed with a real GraphQL
+// parser (github.com/vektah/gqlparser/v2) and translated, as Hasura does, into one SQL statement run against a real
+// PostgreSQL database, read-only, with the response JSON built by PostgreSQL (row_to_json, json_agg,
+// json_build_object), so values come back in Hasura's shapes: uuid and timestamptz as strings (UTC, +00:00), bigint
+// and float8 as numbers, jsonb as JSON. Give it the database URL of Hasura's own role (testenv.Deployed's HasuraURL),
+// so that what the database grants that role is checked too.
 //
 // What the role may see comes from the repository's Hasura metadata (LoadMetadata; "!include" resolved): tracked
-// tables, manual relationships, select permissions with column lists, row filters and limits. A field the role
-// may not read fails with Hasura's error, e.g.
+// tables, manual relationships, select permissions with column lists, row filters, row limits and
+// allow_aggregations. A field the role may not read fails with Hasura's error, e.g.
 //
 //	{"errors":[{"message":"field 'x' not found in type: 'runs'",
 //	            "extensions":{"code":"validation-failed","path":"$.selectionSet.runs.selectionSet.x"}}]}
 //
 // and variables must be declared with the types Hasura generates (uuid, timestamptz, jsonb, bigint, float8,
-// String, Int, Boolean, <table>_bool_exp, <table>_order_by), else "variable 'x' is declared as 'String!', but
-// used where 'uuid' is expected".
+// String, Int, Boolean, <table>_bool_exp, <table>_order_by, <table>_select_column), else "variable 'x' is
+// declared as 'String!', but used where 'uuid' is expected".
 //
-// The supported subset: query operations with variables; root fields <table>(where, order_by, limit, offset) and
-// <table>_by_pk(<primary key columns>); aliases and __typename; object and array relationships (arrays with where,
-// order_by, limit, offset); boolean expressions with _and, _or, _not, relationships, and the comparison operators
-// _eq _neq _gt _gte _lt _lte _in _nin _is_null, the text operators (_like, _ilike, _regex, …) and the jsonb
-// operators (_contains, _contained_in, _has_key, _has_keys_any, _has_keys_all). Anything else (aggregates,
-// distinct_on, fragments, directives, mutations, subscriptions) is answered with the error code
-// "hasurastub-unsupported", so a test never mistakes a gap in the stub for Hasura's behaviour.
+// Supported, as Hasura v2 generates it for a tracked table t:
+//   - t(where, order_by, limit, offset, distinct_on); distinct_on must match the leading order_by columns, else
+//     "\"distinct_on\" columns must match initial \"order_by\" columns" (Hasura.GraphQL.Schema.Select,
+//     tableDistinctArg; https://hasura.io/docs/latest/queries/postgres/distinct-queries/);
+//   - t_aggregate(same arguments) { aggregate { count(columns, distinct) avg sum stddev stddev_pop stddev_samp
+//     var_pop var_samp variance min max } nodes } when the permission allows aggregations; avg, sum and the
+//     variance family take numeric columns only (t_avg_fields …), min and max any comparable column
+//     (https://hasura.io/docs/latest/queries/postgres/aggregation-queries/);
+//   - t_by_pk(<primary key>) when the role may read every key column;
+//   - the permission's row limit caps every list, each stream batch, and the rows an aggregate sees (its count and
+//     nodes alike), as Hasura applies it to the selected rows before aggregating;
+//   - subscriptions over graphql-ws (subprotocol graphql-transport-ws; close codes 4400, 4401, 4408, 4409, 4429):
+//     one root field each ("subscriptions must select one top level field"); t_stream(batch_size, cursor:
+//     {initial_value: {col: v}, ordering: ASC|DESC}, where) sends the rows after v (exclusive) in batches and
+//     moves the cursor to the last row sent, each row once; any other root field is a live query, re-run every
+//     refetch interval (1 s, Hasura's default) and sent again only when its answer changed
+//     (https://hasura.io/docs/latest/subscriptions/postgres/streaming/index/, and the note "Streaming
+//     subscription polling" in Hasura.GraphQL.Execute.Subscription.Poll.StreamingQuery); keep-alive pings every 5 s;
+//   - aliases and __typename; object and array relationships (arrays with where, order_by, limit, offset,
+//     distinct_on); boolean expressions with _and, _or, _not, relationships, the comparison operators _eq _neq _gt
+//     _gte _lt _lte _in _nin _is_null, the text operators (_like, _ilike, _regex, …) and the jsonb operators
+//     (_contains, _contained_in, _has_key, _has_keys_any, _has_keys_all).
+//
+// Checked against Hasura's documentation (above) and its own test fixtures and source
+// (hasura/graphql-engine server/tests-py/queries/graphql_query, server/src-lib/Hasura/GraphQL/Schema/Select.hs).
+// Anything else (fragments, directives, mutations, ordering by relationships or aggregates, the older
+// subscriptions-transport-ws protocol, subscriptions over HTTP) is answered with the error code
+// "hasurastub-unsupported", so a test never mistakes a gap in the stand-in for Hasura's behaviour.
+//
+// Open gives an http.Handler to serve anywhere (the demo serves it beside the viewer); New and Start serve it on
+// a test server.
 package hasurastub

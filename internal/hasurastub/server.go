@@ -12,10 +12,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // Path is where the stub serves GraphQL, as Hasura does.
@@ -32,6 +34,13 @@ type Server struct {
 	tables map[string]*tableInfo // by GraphQL name
 	srv    *httptest.Server
 
+	ctx         context.Context // ends with Close, and with it every websocket
+	cancel      context.CancelFunc
+	wsWG        sync.WaitGroup
+	refetch     time.Duration
+	keepAlive   time.Duration
+	initTimeout time.Duration
+
 	mu        sync.Mutex
 	requests  []Request
 	closeOnce sync.Once
@@ -43,6 +52,7 @@ type Request struct {
 	Variables     json.RawMessage
 	OperationName string
 	Header        http.Header
+	Websocket     bool // a subscribe message on the websocket rather than an HTTP POST
 }
 
 // Option configures a Server.
@@ -51,6 +61,10 @@ type Option func(*Server)
 // WithRole sets the role the stub answers as. Default "anonymous", Hasura's HASURA_GRAPHQL_UNAUTHORIZED_ROLE in
 // benchpipe's deployment; the stub has no authentication, so every request gets this role.
 func WithRole(role string) Option { return func(s *Server) { s.role = role } }
+
+// WithRefetchInterval sets how often subscriptions are re-run. Default 1 s, Hasura's default for live queries and
+// streams; tests may shorten it.
+func WithRefetchInterval(d time.Duration) Option { return func(s *Server) { s.refetch = d } }
 
 // New starts a stub serving md from the database at databaseURL, which must already hold every tracked table
 // (migrate it first). Metadata that does not match the database (a missing table or column) fails the test, as
@@ -67,7 +81,19 @@ func New(tb testing.TB, databaseURL string, md *Metadata, opts ...Option) *Serve
 
 // Start is New for callers without a testing.TB; Close it when done.
 func Start(ctx context.Context, databaseURL string, md *Metadata, opts ...Option) (*Server, error) {
-	s := &Server{md: md, role: "anonymous"}
+	s, err := Open(ctx, databaseURL, md, opts...)
+	if err != nil {
+		return nil, err
+	}
+	s.srv = httptest.NewServer(s)
+	s.URL = s.srv.URL + Path
+	return s, nil
+}
+
+// Open connects to the database and checks the metadata against it, without listening: serve the Server (an
+// http.Handler) yourself, on Path, and Close it when done. The demo serves it this way beside the viewer.
+func Open(ctx context.Context, databaseURL string, md *Metadata, opts ...Option) (*Server, error) {
+	s := &Server{md: md, role: "anonymous", refetch: time.Second, keepAlive: 5 * time.Second, initTimeout: 3 * time.Second}
 	for _, o := range opts {
 		o(s)
 	}
@@ -85,8 +111,7 @@ func Start(ctx context.Context, databaseURL string, md *Metadata, opts ...Option
 		s.pool.Close()
 		return nil, err
 	}
-	s.srv = httptest.NewServer(s)
-	s.URL = s.srv.URL + Path
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
 
@@ -94,7 +119,12 @@ func Start(ctx context.Context, databaseURL string, md *Metadata, opts ...Option
 // tests make the endpoint unreachable.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
-		s.srv.Close()
+		s.cancel()
+		if s.srv != nil {
+			s.srv.CloseClientConnections()
+			s.srv.Close()
+		}
+		s.wsWG.Wait()
 		s.pool.Close()
 	})
 }
@@ -124,6 +154,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path != Path:
 		http.NotFound(w, r)
 		return
+	case r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket"):
+		s.serveWebsocket(w, r)
+		return
 	case r.Method != http.MethodPost:
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -143,10 +176,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"path": "$", "error": err.Error(), "code": "parse-failed"})
 		return
 	}
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{Query: req.Query, Variables: req.Variables, OperationName: req.OperationName,
-		Header: r.Header.Clone()})
-	s.mu.Unlock()
+	s.record(Request{Query: req.Query, Variables: req.Variables, OperationName: req.OperationName, Header: r.Header.Clone()})
 
 	data, gerr := s.execute(r.Context(), req.Query, req.Variables, req.OperationName)
 	if gerr != nil {
@@ -159,6 +189,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	buf.WriteString("}")
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) record(r Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, r)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -198,24 +234,38 @@ func unsupported(path, format string, args ...any) *gqlError {
 
 // execute answers one request: it returns the JSON of "data" or one error.
 func (s *Server) execute(ctx context.Context, query string, variables json.RawMessage, opName string) (string, *gqlError) {
-	sql, args, gerr := s.compile(query, variables, opName)
+	pl, gerr := s.compile(query, variables, opName)
 	if gerr != nil {
 		return "", gerr
 	}
+	if pl.op == ast.Subscription {
+		return "", unsupported("$", "subscriptions over HTTP (Hasura serves them on the websocket only)")
+	}
+	data, _, gerr := s.run(ctx, pl)
+	return data, gerr
+}
+
+// run executes a plan in a read-only transaction and returns the data JSON and, for a stream, the new cursor.
+func (s *Server) run(ctx context.Context, pl *plan) (string, *string, *gqlError) {
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return "", &gqlError{Message: "database query error: " + err.Error(), Code: codeUnexpected, Path: "$"}
+		return "", nil, &gqlError{Message: "database query error: " + err.Error(), Code: codeUnexpected, Path: "$"}
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 	var data string
-	if err := tx.QueryRow(ctx, sql, args...).Scan(&data); err != nil {
+	var cursor *string
+	dest := []any{&data}
+	if pl.stream != nil {
+		dest = append(dest, &cursor)
+	}
+	if err := tx.QueryRow(ctx, pl.sql, pl.args...).Scan(dest...); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
-			return "", &gqlError{Message: pgErr.Message, Code: codeDataExc, Path: "$"}
+			return "", nil, &gqlError{Message: pgErr.Message, Code: codeDataExc, Path: "$"}
 		}
-		return "", &gqlError{Message: "database query error: " + err.Error(), Code: codeUnexpected, Path: "$"}
+		return "", nil, &gqlError{Message: "database query error: " + err.Error(), Code: codeUnexpected, Path: "$"}
 	}
-	return data, nil
+	return data, cursor, nil
 }
 
 // column is a column of a tracked table, with the GraphQL scalar Hasura gives its type.

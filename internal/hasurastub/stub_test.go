@@ -34,6 +34,12 @@ const (
 // a few samples of run A written by the owner, and the URL the stub reads it with: Hasura's role, as in the stack.
 func migratedDB(t *testing.T) string {
 	t.Helper()
+	return migratedDeployment(t).HasuraURL
+}
+
+// migratedDeployment is migratedDB for tests that also write to the database as its owner.
+func migratedDeployment(t *testing.T) *testenv.Deployment {
+	t.Helper()
 	d := testenv.Deployed(t)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, d.OwnerURL)
@@ -55,7 +61,7 @@ func migratedDB(t *testing.T) string {
 		('`+runA+`', 3, '2026-01-02 03:04:07+00', '2026-01-02 03:04:08+00', 'measure', 1001, 1001, 0, 4.5);`); err != nil {
 		t.Fatal(err)
 	}
-	return d.HasuraURL
+	return d
 }
 
 func loadMetadata(t *testing.T) *hasurastub.Metadata {
@@ -170,6 +176,25 @@ func TestQueries(t *testing.T) {
 			want:  `{"__typename": "query_root", "runs": [{"name": "b"}]}`,
 		},
 		{
+			name:  "distinct_on with the viewer's filter-option and device queries",
+			query: `{ kinds: runs(distinct_on: kind, order_by: {kind: asc}) { kind } devices: runs(distinct_on: host_name, order_by: [{host_name: asc}, {started_at: desc_nulls_last}], where: {host_name: {_is_null: false}}) { host_name name } }`,
+			want:  `{"kinds": [{"kind": "mqtt"}, {"kind": "pgbench"}], "devices": [{"host_name": "pi-7", "name": null}, {"host_name": "pi-8", "name": "b"}]}`,
+		},
+		{
+			name: "aggregate: count, count distinct, avg, sum, min, max, nodes, typename",
+			query: `query ($k: String!) { runs_aggregate(where: {kind: {_eq: $k}}, order_by: {started_at: asc}) { __typename aggregate { count n: count(columns: [host_name], distinct: true) avg { ops_rate } sum { ops } min { started_at name } max { ops_rate } }
+				nodes { name } } samples_aggregate(where: {phase: {_eq: "measure"}}) { aggregate { count sum { ops } } } }`,
+			vars: map[string]any{"k": "mqtt"},
+			want: `{"runs_aggregate": {"__typename": "runs_aggregate", "aggregate": {"count": 2, "n": 2, "avg": {"ops_rate": 501.5}, "sum": {"ops": 9000000010},
+				"min": {"started_at": "2026-01-02T03:04:05.123456+00:00", "name": "a"}, "max": {"ops_rate": 1000.5}}, "nodes": [{"name": "a"}, {"name": "b"}]},
+				"samples_aggregate": {"aggregate": {"count": 2, "sum": {"ops": 2001}}}}`,
+		},
+		{
+			name:  "aggregate over no rows",
+			query: `{ runs_aggregate(where: {host_name: {_eq: "nowhere"}}) { aggregate { count max { ops } } nodes { run_id } } }`,
+			want:  `{"runs_aggregate": {"aggregate": {"count": 0, "max": {"ops": null}}, "nodes": []}}`,
+		},
+		{
 			name:  "empty list is []",
 			query: `query ($h: String!) { runs(where: {host_name: {_eq: $h}}) { run_id } }`,
 			vars:  map[string]any{"h": "nowhere"},
@@ -228,8 +253,14 @@ func TestErrorsHaveHasuraShapes(t *testing.T) {
 		{"mutation", `mutation { delete_runs { affected_rows } }`, nil, "validation-failed", "no mutations exist", "$"},
 		{"string for enum", `{ runs(order_by: {name: "asc"}) { run_id } }`, nil, "validation-failed",
 			"expected one of the values ['asc', 'asc_nulls_first', 'asc_nulls_last', 'desc', 'desc_nulls_first', 'desc_nulls_last'] for type 'order_by', but found a string", "$.selectionSet.runs.args.order_by.name"},
-		{"aggregate is not implemented", `{ runs_aggregate { aggregate { count } } }`, nil, "hasurastub-unsupported",
-			"hasurastub does not implement aggregate queries", "$.selectionSet.runs_aggregate"},
+		{"distinct_on not leading order_by", `{ runs(distinct_on: host_name, order_by: {started_at: asc}) { run_id } }`, nil, "validation-failed",
+			`"distinct_on" columns must match initial "order_by" columns`, "$.selectionSet.runs.args"},
+		{"avg of a text column", `{ runs_aggregate { aggregate { avg { name } } } }`, nil, "validation-failed",
+			"field 'name' not found in type: 'runs_avg_fields'", "$.selectionSet.runs_aggregate.selectionSet.aggregate.selectionSet.avg.selectionSet.name"},
+		{"aggregate of a revoked column", `{ runs_aggregate { aggregate { max { lat_p99_ms } } } }`, nil, "validation-failed",
+			"field 'lat_p99_ms' not found in type: 'runs_max_fields'", "$.selectionSet.runs_aggregate.selectionSet.aggregate.selectionSet.max.selectionSet.lat_p99_ms"},
+		{"stream in a query", `query ($s: bigint!) { samples_stream(batch_size: 1, cursor: {initial_value: {seq: $s}}) { seq } }`, map[string]any{"s": 0}, "validation-failed",
+			"field 'samples_stream' not found in type: 'query_root'", "$.selectionSet.samples_stream"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -256,8 +287,10 @@ func TestPermissionRowFilterAndLimit(t *testing.T) {
 	md.Tables["runs"].Select["anonymous"].Filter = map[string]any{"status": map[string]any{"_neq": "running"}}
 	md.Tables["runs"].Select["anonymous"].Limit = 1
 	srv := hasurastub.New(t, db, md)
-	got := post(t, srv.URL, `query ($c: uuid!) { all: runs(order_by: {started_at: desc}) { name } c: runs_by_pk(run_id: $c) { name } }`, map[string]any{"c": runC})
-	want := decode(t, `{"all": [{"name": "b"}], "c": null}`)
+	got := post(t, srv.URL, `query ($c: uuid!) { all: runs(order_by: {started_at: desc}) { name } c: runs_by_pk(run_id: $c) { name }
+		agg: runs_aggregate(order_by: {started_at: desc}) { aggregate { count } nodes { name } } }`, map[string]any{"c": runC})
+	// The permission's limit applies to the rows an aggregate sees too: count and nodes alike.
+	want := decode(t, `{"all": [{"name": "b"}], "c": null, "agg": {"aggregate": {"count": 1}, "nodes": [{"name": "b"}]}}`)
 	if !reflect.DeepEqual(got["data"], want) {
 		t.Fatalf("data = %v, want %v (errors %v)", got["data"], want, got["errors"])
 	}
