@@ -88,12 +88,27 @@ sink:
 	if !errors.As(err, &ps) {
 		t.Fatalf("err = %v, want Problems", err)
 	}
-	// Unknown keys and unset variables are reported first (decoding would only add noise).
+	// Unknown keys, unset variables, type errors and invalid values together: fixing one kind must not reveal
+	// another.
 	want := []string{
-		`bad.yaml:10: sink.batch_sise: unknown key`,
-		`bad.yaml:11: environment variable MISSING_DB_URL is not set`,
+		`bad.yaml: producer.topic: "benchpipe.records" is not in topics`,
+		`bad.yaml:2: kafka.brokers[0]: "nocolon" is not host:port`,
+		`bad.yaml:3: kafka.sasl: mechanism GSSAPI needs username and password`,
+		`bad.yaml:4: kafka.sasl.mechanism: "GSSAPI" is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`,
+		`bad.yaml:7: topics[0].format: "avro" is not benchpipe or sinetstream-perftool`,
+		`bad.yaml:10: sink.batch_sise: unknown key (known keys here: database_url, group, topics, batch_size, `,
+		`bad.yaml:11: environment variable MISSING_DB_URL is not set (write ${MISSING_DB_URL:-default} for an optional value)`,
 	}
 	assertProblems(t, err, want)
+
+	mixed := "sink:\n  batch_sise: 10\n  batch_size: lots\n  flush_interval: 0s\n  database_url: ${MISSING_DB_URL}\n"
+	_, err = Parse("mixed.yaml", []byte(mixed), env(nil))
+	assertProblems(t, err, []string{
+		`mixed.yaml:2: sink.batch_sise: unknown key`,
+		"mixed.yaml:3: sink.batch_size: cannot unmarshal !!str `lots` into int",
+		`mixed.yaml:4: sink.flush_interval: must be > 0`,
+		`mixed.yaml:5: environment variable MISSING_DB_URL is not set`,
+	})
 
 	src2 := `kafka:
   brokers: [nocolon]
@@ -123,7 +138,7 @@ producer:
 func TestTypeErrorsNameLine(t *testing.T) {
 	src := "sink:\n  batch_size: lots\n  flush_interval: soon\n"
 	_, err := Parse("t.yaml", []byte(src), env(nil))
-	assertProblems(t, err, []string{"t.yaml:2: cannot unmarshal !!str `lots` into int", "t.yaml:3: "})
+	assertProblems(t, err, []string{"t.yaml:2: sink.batch_size: cannot unmarshal !!str `lots` into int", "t.yaml:3: sink.flush_interval: "})
 }
 
 func TestSyntaxErrorNamesLine(t *testing.T) {
@@ -164,5 +179,77 @@ func TestExampleFilesLoad(t *testing.T) {
 		if _, err := Parse(f, data, vars); err != nil {
 			t.Errorf("%v", err)
 		}
+	}
+}
+
+// A program reads only its sections: a ${VAR} or an invalid value in another program's section is not its
+// problem, but the file's shape (unknown keys, wrong types) is checked everywhere.
+func TestSectionsInUse(t *testing.T) {
+	src := `kafka:
+  brokers: ["${KAFKA_BROKERS:-localhost:9092}"]
+sink:
+  database_url: ${DATABASE_URL}
+  batch_size: 0
+perftarget:
+  mqtt_port: ${MQTT_PORT}
+  password: ${PERFTARGET_PASSWORD}
+producer:
+  device: pi-7
+`
+	cfg, err := Parse("shared.yaml", []byte(src), env(nil), SectionKafka, SectionTopics, SectionProducer, SectionGraphQL)
+	if err != nil {
+		t.Fatalf("the producer's sections are fine: %v", err)
+	}
+	if cfg.Producer.Device != "pi-7" || cfg.Sink.DatabaseURL != "" || cfg.Kafka.Brokers[0] != "localhost:9092" {
+		t.Errorf("cfg %+v", cfg)
+	}
+	_, err = Parse("shared.yaml", []byte(src), env(nil), SectionKafka, SectionTopics, SectionSink)
+	assertProblems(t, err, []string{
+		"shared.yaml:4: environment variable DATABASE_URL is not set",
+		"shared.yaml:5: sink.batch_size: must be ≥ 1, got 0",
+	})
+	_, err = Parse("shared.yaml", []byte(src), env(nil), SectionPerftarget)
+	assertProblems(t, err, []string{
+		"shared.yaml:7: environment variable MQTT_PORT is not set",
+		"shared.yaml:8: environment variable PERFTARGET_PASSWORD is not set",
+	})
+	_, err = Parse("shared.yaml", []byte(src+"sink2: {}\nperftarget2: 1\n"), env(nil), SectionProducer)
+	assertProblems(t, err, []string{"shared.yaml:11: sink2: unknown key", "shared.yaml:12: perftarget2: unknown key"})
+	_, err = Parse("shared.yaml", []byte("sink:\n  batch_size: lots\n"), env(nil), SectionProducer)
+	assertProblems(t, err, []string{"shared.yaml:2: sink.batch_size: cannot unmarshal !!str `lots` into int"})
+}
+
+// The shipped files load for each program with only the variables that program's deployment sets.
+func TestShippedFilesPerProgram(t *testing.T) {
+	producer := []Section{SectionKafka, SectionTopics, SectionProducer, SectionPerftarget, SectionGraphQL}
+	for _, tc := range []struct {
+		file string
+		uses []Section
+		env  map[string]string
+	}{
+		{"benchpipe.example.yaml", producer, nil}, // producer mqtt on a device: no DATABASE_URL there
+		{"benchpipe.example.yaml", []Section{SectionGraphQL}, nil},
+		{"benchpipe.example.yaml", []Section{SectionKafka, SectionTopics, SectionProducer}, nil},
+		{"benchpipe.example.yaml", []Section{SectionKafka, SectionTopics, SectionSink}, map[string]string{"DATABASE_URL": "postgres://db/x"}},
+		{"benchpipe.example.yaml", []Section{SectionPerftarget}, nil},
+		{"../deploy/compose/sink.yaml", []Section{SectionKafka, SectionTopics, SectionSink}, map[string]string{"DATABASE_URL": "postgres://db/x"}},
+		{"../deploy/compose/perftarget.yaml", []Section{SectionPerftarget}, map[string]string{"PERFTARGET_USERNAME": "u", "PERFTARGET_PASSWORD": "p"}},
+		{"../deploy/k8s/base/config/sink.yaml", []Section{SectionKafka, SectionTopics, SectionSink}, map[string]string{"DATABASE_URL": "postgres://db/x", "KAFKA_BROKERS": "kafka:9092"}},
+		{"../deploy/k8s/base/config/perftarget.yaml", []Section{SectionPerftarget}, map[string]string{"PERFTARGET_USERNAME": "u", "PERFTARGET_PASSWORD": "p"}},
+		{"../deploy/systemd/benchpipe.yaml", producer, map[string]string{"KAFKA_BROKERS": "kafka:9092"}},
+	} {
+		data, err := os.ReadFile(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(tc.file, data, env(tc.env), tc.uses...); err != nil {
+			t.Errorf("%s for %v: %v", tc.file, tc.uses, err)
+		}
+	}
+	// The sink still insists on its own variable.
+	data, _ := os.ReadFile("benchpipe.example.yaml")
+	_, err := Parse("benchpipe.example.yaml", data, env(nil), SectionKafka, SectionTopics, SectionSink)
+	if err == nil || !strings.Contains(err.Error(), "environment variable DATABASE_URL is not set") {
+		t.Errorf("sink without DATABASE_URL: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,50 +45,85 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Section is a top-level key of the file. A program names the sections it reads, so that a ${VAR} or a wrong
+// value in another program's section (the sink's ${DATABASE_URL} in a file shared with the producer) is not its
+// problem.
+type Section string
+
+// The sections of the file.
+const (
+	SectionKafka      Section = "kafka"
+	SectionTopics     Section = "topics"
+	SectionSink       Section = "sink"
+	SectionProducer   Section = "producer"
+	SectionPerftarget Section = "perftarget"
+	SectionGraphQL    Section = "graphql"
+)
+
 // Load reads the YAML file at path over the defaults. The error, if any, is a Problems listing everything wrong.
-func Load(path string) (*Config, error) {
+// uses names the sections the caller reads (none: all of them); see Parse.
+func Load(path string, uses ...Section) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data, os.LookupEnv)
+	return Parse(path, data, os.LookupEnv, uses...)
 }
 
 // Parse is Load for bytes already read; file names the source in messages and lookup resolves ${VAR}.
-func Parse(file string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+//
+// Every problem is reported at once, each with its line: YAML syntax errors (alone: nothing else can be read),
+// otherwise unknown keys and values of the wrong type anywhere in the file, and, in the sections named in uses (all
+// when none is named), unset variables and invalid values. A section not in uses is checked for its shape only; an
+// unset ${VAR} in it leaves its key empty.
+func Parse(file string, data []byte, lookup func(string) (string, bool), uses ...Section) (*Config, error) {
 	cfg := Default()
 	cfg.File = file
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Problems{syntaxProblem(file, err)}
 	}
+	used := func(path string) bool {
+		if len(uses) == 0 {
+			return true
+		}
+		top := path
+		if i := strings.IndexAny(path, ".["); i >= 0 {
+			top = path[:i]
+		}
+		return slices.Contains(uses, Section(top))
+	}
 	if len(root.Content) == 0 { // empty file: all defaults
-		return &cfg, finish(&cfg, nil, file)
+		return &cfg, finish(&cfg, nil, file, used)
 	}
 	doc := root.Content[0]
 	l := &loader{file: file, lookup: lookup, lines: map[string]int{}}
-	l.expand(doc)
-	l.checkKeys(doc, reflect.TypeOf(cfg), "")
-	if len(l.problems) > 0 {
-		// Decoding unknown or unexpanded keys would only add noise; report what we have.
-		sort.SliceStable(l.problems, func(i, j int) bool { return l.problems[i].Line < l.problems[j].Line })
-		return nil, l.problems
+	if doc.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(doc.Content); i += 2 {
+			l.expand(doc.Content[i+1], used(doc.Content[i].Value))
+		}
+	} else {
+		l.expand(doc, true)
 	}
+	l.checkKeys(doc, reflect.TypeOf(cfg), "")
+	// yaml.v3 decoding a node ignores unknown keys (checkKeys reported them) and goes on after a value of the wrong
+	// type, so one pass finds every type error; the keys that had one keep their default.
 	if err := doc.Decode(&cfg); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			for _, msg := range te.Errors {
-				l.problems = append(l.problems, lineProblem(file, msg))
+				p := lineProblem(file, msg)
+				p.Path = l.pathAt(p.Line)
+				l.problems = append(l.problems, p)
 			}
 		} else {
 			l.problems = append(l.problems, Problem{File: file, Msg: err.Error()})
 		}
-		return nil, l.problems
 	}
-	return &cfg, finish(&cfg, l, file)
+	return &cfg, finish(&cfg, l, file, used)
 }
 
-func finish(cfg *Config, l *loader, file string) error {
+func finish(cfg *Config, l *loader, file string, used func(path string) bool) error {
 	for i := range cfg.Topics {
 		topicDefaults(&cfg.Topics[i])
 	}
@@ -97,9 +133,23 @@ func finish(cfg *Config, l *loader, file string) error {
 		lines = l.lines
 		problems = l.problems
 	}
+	// A line that already has a problem (an unset variable, a value of the wrong type) gets no second one from
+	// validating the empty or default value left in its place.
+	reported := map[int]bool{}
+	for _, p := range problems {
+		if p.Line > 0 {
+			reported[p.Line] = true
+		}
+	}
 	for _, p := range cfg.validate() {
+		if !used(p.Path) {
+			continue
+		}
 		p.File = file
 		p.Line = lineFor(lines, p.Path)
+		if p.Line > 0 && reported[p.Line] {
+			continue
+		}
 		problems = append(problems, p)
 	}
 	if len(problems) > 0 {
@@ -107,6 +157,17 @@ func finish(cfg *Config, l *loader, file string) error {
 		return problems
 	}
 	return nil
+}
+
+// pathAt is the deepest key path on line n, "" when none is.
+func (l *loader) pathAt(n int) string {
+	best := ""
+	for p, line := range l.lines {
+		if line == n && (len(p) > len(best) || len(p) == len(best) && p < best) {
+			best = p
+		}
+	}
+	return best
 }
 
 // lineFor finds the line of path or of its nearest ancestor that appears in the file.
@@ -148,9 +209,11 @@ type loader struct {
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}|\$\$`)
 
 // expand replaces ${VAR} and ${VAR:-default} in every scalar value; $$ is a literal $. An unset variable without
-// a default is a problem at its line, so a missing secret is caught before anything connects.
-func (l *loader) expand(n *yaml.Node) {
+// a default is a problem at its line when report is set (the section is used), so a missing secret is caught before
+// anything connects; otherwise the value is left empty (null), whatever its type.
+func (l *loader) expand(n *yaml.Node, report bool) {
 	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "$") {
+		unset := false
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 			if ref == "$$" {
 				return "$"
@@ -162,15 +225,21 @@ func (l *loader) expand(n *yaml.Node) {
 			if m[2] != "" {
 				return m[3]
 			}
-			l.problems = append(l.problems, Problem{File: l.file, Line: n.Line, Msg: fmt.Sprintf("environment variable %s is not set (write ${%s:-default} for an optional value)", m[1], m[1])})
+			unset = true
+			if report {
+				l.problems = append(l.problems, Problem{File: l.file, Line: n.Line, Msg: fmt.Sprintf("environment variable %s is not set (write ${%s:-default} for an optional value)", m[1], m[1])})
+			}
 			return ""
 		})
 		// A value from the environment is never parsed as YAML syntax; it is only re-typed so that ${PORT} can
 		// fill an int field (strings accept any scalar).
 		n.Tag = guessTag(n.Value)
+		if unset { // reported above, or not this program's: either way no second problem from its type
+			n.Value, n.Tag = "", "!!null"
+		}
 	}
 	for _, c := range n.Content {
-		l.expand(c)
+		l.expand(c, report)
 	}
 }
 
@@ -275,8 +344,9 @@ const EnvConfigFile = "BENCHPIPE_CONFIG"
 const SystemFile = "/etc/benchpipe/benchpipe.yaml"
 
 // Resolve loads the configuration a program should use: the file named by its --config flag, else
-// $BENCHPIPE_CONFIG, else /etc/benchpipe/benchpipe.yaml when it exists, else the built-in defaults.
-func Resolve(flagPath string) (*Config, error) {
+// $BENCHPIPE_CONFIG, else /etc/benchpipe/benchpipe.yaml when it exists, else the built-in defaults. uses names the
+// sections the program reads (see Parse).
+func Resolve(flagPath string, uses ...Section) (*Config, error) {
 	path := flagPath
 	if path == "" {
 		path = os.Getenv(EnvConfigFile)
@@ -290,5 +360,5 @@ func Resolve(flagPath string) (*Config, error) {
 		cfg := Default()
 		return &cfg, nil
 	}
-	return Load(path)
+	return Load(path, uses...)
 }

@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	cfg, err := config.Resolve(*configFile)
+	cfg, err := config.Resolve(*configFile, config.SectionPerftarget)
 	if err != nil {
 		fmt.Fprintf(stderr, "perftarget: %v\n", err)
 		return 1

@@ -51,3 +51,35 @@ func TestUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestExampleConfig: the example file holds the sink's ${DATABASE_URL}; the producer reads no sink settings, so
+// the file is good for it without that variable. Each command is stopped by a usage check made after the
+// configuration is loaded, so nothing runs.
+func TestExampleConfig(t *testing.T) {
+	example, err := filepath.Abs("../config/benchpipe.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"DATABASE_URL=", "KAFKA_BROKERS=", "PERFTARGET_PASSWORD="}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"mqtt", "--config", example, "--size", "10"},
+			"producer mqtt: size must be ≥ 40 bytes (the header carrying publisher, sequence number and send times), got 10\nRun 'producer mqtt --help' for usage.\n"},
+		{[]string{"pgbench", "--config", example, "--", "-i", "bench"},
+			"producer pgbench: -i initialises instead of benchmarking: use --init-scale N (it runs pgbench -i -s N before the run), or run pgbench -i yourself\nRun 'producer pgbench --help' for usage.\n"},
+		{[]string{"compare", "--config", example, "01937d3c-0000-7000-8000-000000000000", "01937d3c-0000-7000-8000-000000000001"},
+			"producer compare: usage: no GraphQL endpoint: set graphql.url in the configuration (e.g. http://server/v1/graphql) or pass --url\n"},
+	} {
+		stdout, stderr, code := producerCmd(t, env, tc.args...)
+		if code != 2 || stderr != tc.want || stdout != "" {
+			t.Errorf("producer %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 2 and stderr:\n%s", strings.Join(tc.args, " "), code, stdout, stderr, tc.want)
+		}
+	}
+	spool := t.TempDir()
+	stdout, stderr, code := producerCmd(t, env, "spool", "status", "--config", example, "--spool-dir", spool)
+	if code != 0 || !strings.Contains(stdout, spool) {
+		t.Errorf("producer spool status: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}

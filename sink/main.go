@@ -85,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(handler)
 
-	cfg, err := config.Resolve(*cfgPath)
+	cfg, err := config.Resolve(*cfgPath, config.SectionKafka, config.SectionTopics, config.SectionSink)
 	if err != nil {
 		fmt.Fprintf(stderr, "sink: %v\n", err)
 		return 1

@@ -141,7 +141,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usageErr("--wait and --timeout must not be negative, --poll must be positive")
 	}
 
-	cfg, err := config.Resolve(configPath)
+	cfg, err := config.Resolve(configPath, config.SectionGraphQL)
 	if err != nil {
 		return fail(fmt.Errorf("%w: load configuration: %v", ErrUsage, err))
 	}

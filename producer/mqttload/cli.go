@@ -273,7 +273,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	if err != nil {
 		return cli.Fail(stderr, "producer mqtt", err)
 	}
-	cfg, err := config.Resolve(f.configPath)
+	cfg, err := config.Resolve(f.configPath, config.SectionKafka, config.SectionTopics, config.SectionProducer, config.SectionPerftarget, config.SectionGraphQL)
 	if err != nil {
 		fmt.Fprintf(stderr, "producer mqtt: configuration:\n%v\n", err)
 		return ExitUsage

@@ -173,7 +173,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	if err != nil {
 		return cli.Fail(stderr, "producer pgbench", err)
 	}
-	cfg, err := config.Resolve(f.configPath)
+	cfg, err := config.Resolve(f.configPath, config.SectionKafka, config.SectionTopics, config.SectionProducer, config.SectionGraphQL)
 	if err != nil {
 		fmt.Fprintf(stderr, "producer pgbench: configuration:\n%v\n", err)
 		return ExitUsage

@@ -79,7 +79,7 @@ func (c *common) register(fs *flag.FlagSet) {
 
 // load resolves the configuration and applies --spool-dir.
 func (c *common) load() (*config.Config, error) {
-	cfg, err := config.Resolve(c.configFile)
+	cfg, err := config.Resolve(c.configFile, config.SectionKafka, config.SectionTopics, config.SectionProducer)
 	if err != nil {
 		return nil, err
 	}
