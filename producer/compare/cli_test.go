@@ -3,6 +3,7 @@ package compare
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -31,5 +32,25 @@ func TestUsageErrors(t *testing.T) {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("--help lacks %q:\n%s", want, res.stdout)
 		}
+	}
+}
+
+// TestParametersDifferListsKeys: two runs whose parameters differ in two keys; the note names those keys with both
+// values instead of printing both parameter objects.
+func TestParametersDifferListsKeys(t *testing.T) {
+	e := newEnv(t)
+	figs := mqttFigures(1000, 1.2, 2.5, 6, 12, 0, 0, 0, 0)
+	base := mqttRun(t0, figs, 1000)
+	base.params = `{"publishers":10,"qos":1,"rate":1000,"topic":"bench/{id}"}`
+	cand := mqttRun(t0.Add(time.Hour), figs, 1000)
+	cand.params = `{"topic":"bench/{id}","rate":2000,"qos":1,"publishers":10,"warmup_s":10}`
+	e.write(t, base, cand)
+	res := e.compare(t, base.id.String(), cand.id.String())
+	if res.code != ExitOK {
+		t.Fatalf("%v", res)
+	}
+	const want = "note: the parameters differ (baseline → candidate): rate 1000 → 2000; warmup_s (none) → 10\n"
+	if !strings.Contains(res.stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, res.stdout)
 	}
 }

@@ -353,10 +353,10 @@ func differences(base, cand *runFields) []string {
 		notes = append(notes, fmt.Sprintf("the runs are from different devices (%s, %s)", deref(base.HostName), deref(cand.HostName)))
 	}
 	if !jsonEqual(base.Parameters, cand.Parameters) {
-		notes = append(notes, fmt.Sprintf("the parameters differ: baseline %s, candidate %s", compactJSON(json.RawMessage(base.Parameters)), compactJSON(json.RawMessage(cand.Parameters))))
+		notes = append(notes, diffNote("parameters", base.Parameters, cand.Parameters))
 	}
 	if !jsonEqual(base.Tags, cand.Tags) {
-		notes = append(notes, fmt.Sprintf("the tags differ: baseline %s, candidate %s", compactJSON(json.RawMessage(base.Tags)), compactJSON(json.RawMessage(cand.Tags))))
+		notes = append(notes, diffNote("tags", base.Tags, cand.Tags))
 	}
 	for _, r := range []struct {
 		role string
