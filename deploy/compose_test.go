@@ -393,16 +393,22 @@ func TestComposeNoSecretLiterals(t *testing.T) {
 // composeVar matches ${VAR…} and $VAR, but not the $$ escape (a literal $ for the container's shell).
 var composeVar = regexp.MustCompile(`(^|[^$])\$(\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))`)
 
-// Every variable docker-compose.yml reads is documented in .env.example, and .env.example documents nothing else.
+// composeFiles are the stack's compose files: docker-compose.yml and the optional overrides loaded on top of it.
+var composeFiles = []string{"docker-compose.yml", "docker-compose.sasl-ssl.yml"}
+
+// Every variable the compose files read is documented in .env.example, and .env.example documents nothing else
+// but COMPOSE_FILE, compose's own variable that turns the overrides on.
 func TestComposeVariablesDocumented(t *testing.T) {
 	env := readEnvFile(t, ".env.example")
-	used := map[string]bool{}
-	for _, line := range strings.Split(readFile(t, "docker-compose.yml"), "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "#") {
-			continue
-		}
-		for _, m := range composeVar.FindAllStringSubmatch(line, -1) {
-			used[m[3]+m[4]] = true
+	used := map[string]bool{"COMPOSE_FILE": true}
+	for _, file := range composeFiles {
+		for _, line := range strings.Split(readFile(t, file), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			for _, m := range composeVar.FindAllStringSubmatch(line, -1) {
+				used[m[3]+m[4]] = true
+			}
 		}
 	}
 	if len(used) < 10 {
@@ -410,12 +416,120 @@ func TestComposeVariablesDocumented(t *testing.T) {
 	}
 	for v := range used {
 		if _, ok := env.values[v]; !ok {
-			t.Errorf("docker-compose.yml uses $%s, which .env.example does not document", v)
+			t.Errorf("the compose files use $%s, which .env.example does not document", v)
 		}
 	}
 	for _, k := range env.keys {
 		if !used[k] {
-			t.Errorf(".env.example documents %s, which docker-compose.yml does not use", k)
+			t.Errorf(".env.example documents %s, which no compose file uses", k)
 		}
 	}
+}
+
+// listenerMap parses a comma-separated NAME://addr or NAME:PROTOCOL list.
+func listenerMap(list, sep string) map[string]string {
+	out := map[string]string{}
+	for _, l := range strings.Split(list, ",") {
+		name, v, _ := strings.Cut(strings.TrimSpace(l), sep)
+		out[name] = v
+	}
+	return out
+}
+
+// docker-compose.sasl-ssl.yml adds a SASL_SSL listener for devices and changes nothing else: it has to repeat
+// the base file's listener lists (compose replaces a variable, it can't append to one), so the copies must agree.
+// The broker it configures runs for real in internal/testenv (TestApacheKafkaSASLSSLFromCompose) and end to end
+// in internal/e2e (TestSASLSSLEndToEnd).
+func TestComposeSASLSSLOverride(t *testing.T) {
+	envFile := testEnvFile(t)
+	base, err := loadComposeFiles(t, envFile, composeFiles[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := loadComposeFiles(t, envFile, composeFiles)
+	if err != nil {
+		t.Fatalf("docker-compose.yml + docker-compose.sasl-ssl.yml do not load: %v", err)
+	}
+	baseEnv, env := envOf(base.Services["kafka"]), envOf(p.Services["kafka"])
+	// .env.example's commented COMPOSE_FILE line must not turn the override on by itself.
+	if strings.Contains(baseEnv["KAFKA_LISTENERS"], "DEVICES") {
+		t.Fatalf("docker-compose.yml alone has the DEVICES listener: %s", baseEnv["KAFKA_LISTENERS"])
+	}
+	for k, v := range baseEnv {
+		if env[k] == v {
+			continue
+		}
+		var sep string
+		switch k {
+		case "KAFKA_LISTENERS", "KAFKA_ADVERTISED_LISTENERS":
+			sep = "://"
+		case "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":
+			sep = ":"
+		default:
+			t.Errorf("the override changes %s from %q to %q; it should only add the DEVICES listener", k, v, env[k])
+			continue
+		}
+		was, now := listenerMap(v, sep), listenerMap(env[k], sep)
+		for name, addr := range was {
+			if now[name] != addr {
+				t.Errorf("%s: %s is %q in docker-compose.yml but %q with the override", k, name, addr, now[name])
+			}
+		}
+		if len(now) != len(was)+1 || now["DEVICES"] == "" {
+			t.Errorf("%s = %q: want docker-compose.yml's entries and DEVICES", k, env[k])
+		}
+	}
+	if got := listenerMap(env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"], ":")["DEVICES"]; got != "SASL_SSL" {
+		t.Errorf("DEVICES speaks %q, want SASL_SSL", got)
+	}
+	// Advertised under the host name the devices use, on the published port.
+	if got := listenerMap(env["KAFKA_ADVERTISED_LISTENERS"], "://")["DEVICES"]; got != "localhost:9094" {
+		t.Errorf("DEVICES advertised as %q, want KAFKA_EXTERNAL_HOST:KAFKA_SASL_SSL_PORT (localhost:9094)", got)
+	}
+	published := false
+	for _, port := range p.Services["kafka"].Ports {
+		published = published || (port.Target == 9094 && port.Published == "9094")
+	}
+	if !published {
+		t.Error("the DEVICES listener (9094) is not published on KAFKA_SASL_SSL_PORT")
+	}
+	// The image's quirks (docker/resources of apache/kafka): a listener named *SSL makes its start script demand JKS
+	// keystore variables, and it drops any KAFKA_* value containing "=".
+	if strings.Contains(env["KAFKA_ADVERTISED_LISTENERS"], "SSL://") {
+		t.Error("a listener name ends in SSL: the apache/kafka image would then require KAFKA_SSL_KEYSTORE_FILENAME")
+	}
+	for k, v := range env {
+		if strings.HasPrefix(k, "KAFKA_") && strings.Contains(v, "=") {
+			t.Errorf("%s contains '=': the apache/kafka image silently drops such values", k)
+		}
+	}
+	// The keystore is a file in the read-only certificate mount from KAFKA_TLS_DIR.
+	keystore := env["KAFKA_LISTENER_NAME_DEVICES_SSL_KEYSTORE_LOCATION"]
+	mounted := false
+	for _, v := range p.Services["kafka"].Volumes {
+		if v.Type == types.VolumeTypeBind && strings.HasPrefix(keystore, v.Target+"/") {
+			mounted = v.ReadOnly && v.Source == "/etc/benchpipe/kafka-tls"
+		}
+	}
+	if !mounted {
+		t.Errorf("keystore %s is not in a read-only bind mount of KAFKA_TLS_DIR", keystore)
+	}
+	if env["KAFKA_LISTENER_NAME_DEVICES_SASL_ENABLED_MECHANISMS"] != "SCRAM-SHA-512" {
+		t.Error("DEVICES should accept SCRAM-SHA-512 only")
+	}
+}
+
+// loadComposeFiles is loadCompose for a list of files, later ones overriding earlier ones (docker compose -f a -f b).
+func loadComposeFiles(t *testing.T, envFile string, files []string) (*types.Project, error) {
+	t.Helper()
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, path(t, f))
+	}
+	opts, err := cli.NewProjectOptions(paths, cli.WithName("benchpipe"), cli.WithWorkingDirectory(root(t)),
+		cli.WithEnvFiles(envFile), cli.WithDotEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts.LoadProject(context.Background())
 }

@@ -199,12 +199,13 @@ type KafkaBroker struct {
 	// StartTime is how long the last Start took until the broker answered (JVM start to metadata).
 	StartTime time.Duration
 
-	heap  []string
-	lib   string
-	java  string
-	mu    sync.Mutex
-	cmd   *exec.Cmd
-	exitc chan struct{}
+	heap      []string
+	lib       string
+	extraDirs []string // removed with the broker (e.g. its certificates)
+	java      string
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+	exitc     chan struct{}
 }
 
 // Brokers returns the seed list of the EXTERNAL listener: what edge devices and the host use.
@@ -534,6 +535,9 @@ func (b *KafkaBroker) stopLocked() {
 func (b *KafkaBroker) Remove() {
 	_ = b.Stop()
 	os.RemoveAll(b.Dir)
+	for _, d := range b.extraDirs {
+		os.RemoveAll(d)
+	}
 }
 
 // addSCRAMUsers creates SCRAM-SHA-512 credentials over the inter-broker listener (plaintext inside the stack).

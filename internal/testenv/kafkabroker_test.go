@@ -3,12 +3,15 @@ package testenv_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/kafkaopt"
 	"github.com/benchpipe/benchpipe/internal/testenv"
 )
 
@@ -86,5 +89,59 @@ func TestApacheKafkaFromCompose(t *testing.T) {
 		if got != 10 {
 			t.Errorf("%s: consumed %d records, want 10", listener, got)
 		}
+	}
+}
+
+// The compose stack with docker-compose.sasl-ssl.yml: the DEVICES listener takes a device's kafka section
+// (kafkaopt, as the producer and the sink build it) and refuses a wrong password with SASL's own error.
+func TestApacheKafkaSASLSSLFromCompose(t *testing.T) {
+	s := testenv.ApacheKafkaSASLSSL(t)
+	t.Logf("%s started in %v", s, s.StartTime)
+	if got := s.Properties["listener.name.devices.scram-sha-512.sasl.jaas.config"]; got != "org.apache.kafka.common.security.scram.ScramLoginModule required;" {
+		t.Errorf("JAAS config %q", got)
+	}
+	// The container path of the mount, replaced by the host directory compose would mount there.
+	if got := s.Properties["listener.name.devices.ssl.keystore.location"]; got != filepath.Join(filepath.Dir(s.CAFile), testenv.KafkaTLSServerPEM) {
+		t.Errorf("keystore %q is not the mounted server.pem", got)
+	}
+	topic := testenv.UniqueName(t, "t")
+	s.CreateTopics(t, 1, topic)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	dial := func(k config.Kafka, extra ...kgo.Opt) *kgo.Client {
+		t.Helper()
+		opts, err := kafkaopt.Options(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := kgo.NewClient(append(append(opts, kgo.DefaultProduceTopic(topic), kgo.RecordRetries(1),
+			kgo.RetryTimeout(2*time.Second)), extra...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	good := s.DeviceConfig(t)
+	if err := dial(good).ProduceSync(ctx, &kgo.Record{Value: []byte("over SASL_SSL")}).FirstErr(); err != nil {
+		t.Fatalf("produce with the device's credentials: %v", err)
+	}
+	bad := good
+	bad.SASL.Password = "wrong"
+	err := dial(bad).ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr()
+	if !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Errorf("wrong password: err = %v, want SASL_AUTHENTICATION_FAILED", err)
+	}
+	noTLS := good
+	noTLS.TLS = config.TLS{}
+	short, cancelShort := context.WithTimeout(ctx, 3*time.Second)
+	defer cancelShort()
+	if err := dial(noTLS).ProduceSync(short, &kgo.Record{Value: []byte("x")}).FirstErr(); err == nil {
+		t.Error("SASL without TLS on the SASL_SSL listener succeeded")
+	}
+	got := testenv.ConsumeWith(t, good, topic, 1, 30*time.Second)
+	if len(got) != 1 || string(got[0].Value) != "over SASL_SSL" {
+		t.Errorf("consumed %d records over SASL_SSL, want exactly the 1 produced with the right password", len(got))
 	}
 }
