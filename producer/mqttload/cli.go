@@ -26,7 +26,6 @@ import (
 	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/perftarget/target"
 	"github.com/benchpipe/benchpipe/producer/compare"
-	"github.com/benchpipe/benchpipe/producer/hostinfo"
 	"github.com/benchpipe/benchpipe/producer/recorder"
 	"github.com/benchpipe/benchpipe/producer/stats"
 	"github.com/benchpipe/benchpipe/schema"
@@ -72,6 +71,7 @@ Flags:
 
 // cliFlags holds the parsed command line.
 type cliFlags struct {
+	spoolDir       string
 	configPath     string
 	broker         string
 	embedded       bool
@@ -110,6 +110,7 @@ func parseFlags(args []string, stdout io.Writer) (*cliFlags, error) {
 	f := &cliFlags{tags: map[string]string{}, set: map[string]bool{}}
 	fs := flag.NewFlagSet("producer mqtt", flag.ContinueOnError)
 	fs.StringVar(&f.configPath, "config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
+	fs.StringVar(&f.spoolDir, "spool-dir", "", "spool `directory` for the run's records, overriding producer.spool_dir")
 	fs.StringVar(&f.broker, "broker", "tcp://localhost:1883", "broker `URL`: tcp://host:port, or ssl://host:port for TLS")
 	fs.BoolVar(&f.embedded, "embedded-target", false, "start the NATS MQTT target in-process on 127.0.0.1 and measure it (instead of --broker)")
 	fs.IntVar(&f.publishers, "publishers", 1, "`N` publishing connections")
@@ -278,6 +279,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 		fmt.Fprintf(stderr, "producer mqtt: configuration:\n%v\n", err)
 		return ExitUsage
 	}
+	if f.spoolDir != "" {
+		cfg.Producer.SpoolDir = f.spoolDir
+	}
 	red.Add(cfg.Perftarget.Password, cfg.Kafka.SASL.Password)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -355,7 +359,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 		Tags:       r.Tags(r.f.tags),
 		Parameters: params,
 		Target:     schema.Target{URL: schema.RedactURL(ec.Broker), Host: host, Port: port, Version: targetVersion},
-		Host:       hostinfo.Collect(),
+		Host:       r.Host(),
 		Tools:      tools,
 		StartedAt:  startedAt,
 	}

@@ -46,6 +46,35 @@ func records(t *testing.T, brokers []string, want int) []schema.Record {
 	return out
 }
 
+// TestDeviceAndSpoolDir: producer.device is the device's name in the run record (host name and device tag), and
+// --spool-dir puts the spool where the operator says, not at producer.spool_dir.
+func TestDeviceAndSpoolDir(t *testing.T) {
+	_, brokers := testenv.Kafka(t, kfake.SeedTopics(1, "benchpipe.records"))
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "benchpipe.yaml")
+	yaml := fmt.Sprintf("kafka:\n  brokers: [%q]\nproducer:\n  spool_dir: %q\n  device: bench-pi-7\n", brokers[0], filepath.Join(dir, "configured"))
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spool := filepath.Join(dir, "flag")
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), []string{"--config", cfgPath, "--spool-dir", spool, "--embedded-target",
+		"--rate", "100", "--duration", "1s"}, &stdout, &stderr)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(spool, "spool.db")); err != nil {
+		t.Errorf("--spool-dir not used: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "configured")); !os.IsNotExist(err) {
+		t.Errorf("producer.spool_dir used despite --spool-dir: %v", err)
+	}
+	recs := records(t, brokers, 1)
+	if h := recs[0].Started.Host.Hostname; h != "bench-pi-7" || recs[0].Started.Tags["device"] != "bench-pi-7" {
+		t.Errorf("host name %q, tags %v; want the configured device bench-pi-7", h, recs[0].Started.Tags)
+	}
+}
+
 func TestRunEmbeddedTargetRecordsAndSummaryJSON(t *testing.T) {
 	cfgPath, brokers := kafkaConfig(t)
 	out := filepath.Join(t.TempDir(), "summary.json")

@@ -43,6 +43,9 @@ func perftoolResult(name string, res *Result, ec Config) sinetstream.Result {
 func (r *cliRun) publishPerftool(res *Result, ec Config) error {
 	name := r.red.Text(r.f.name)
 	if name == "" {
+		name = r.cfg.Producer.Device // the device's configured name wins over the host name, as in run_started
+	}
+	if name == "" {
 		name, _ = os.Hostname()
 	}
 	payload, err := sinetstream.MarshalResult(perftoolResult(name, res, ec))

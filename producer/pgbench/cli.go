@@ -22,7 +22,6 @@ import (
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/producer/compare"
-	"github.com/benchpipe/benchpipe/producer/hostinfo"
 	"github.com/benchpipe/benchpipe/producer/recorder"
 	"github.com/benchpipe/benchpipe/producer/stats"
 	"github.com/benchpipe/benchpipe/schema"
@@ -70,6 +69,7 @@ Flags:
 
 // cliFlags holds the parsed command line.
 type cliFlags struct {
+	spoolDir    string
 	configPath  string
 	pgbenchPath string
 	warmup      time.Duration
@@ -90,6 +90,7 @@ func parseFlags(args []string, stdout io.Writer) (*cliFlags, error) {
 	f := &cliFlags{tags: map[string]string{}}
 	fs := flag.NewFlagSet("producer pgbench", flag.ContinueOnError)
 	fs.StringVar(&f.configPath, "config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
+	fs.StringVar(&f.spoolDir, "spool-dir", "", "spool `directory` for the run's records, overriding producer.spool_dir")
 	fs.StringVar(&f.pgbenchPath, "pgbench", "", "pgbench `binary` (default producer.pgbench.path from the configuration, else pgbench on PATH)")
 	fs.DurationVar(&f.warmup, "warmup", 0, "treat the first `D` of the run as warm-up: sampled and shown, excluded from the totals (rounded up to whole progress intervals)")
 	fs.IntVar(&f.initScale, "init-scale", 0, "first initialise the database with pgbench -i -s `N` (same connection options), as a phase of the run")
@@ -177,6 +178,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	if err != nil {
 		fmt.Fprintf(stderr, "producer pgbench: configuration:\n%v\n", err)
 		return ExitUsage
+	}
+	if f.spoolDir != "" {
+		cfg.Producer.SpoolDir = f.spoolDir
 	}
 	red.Add(cfg.Kafka.SASL.Password, cfg.Perftarget.Password)
 	// Signals are caught here rather than with signal.NotifyContext so the very signal can be passed on.
@@ -278,7 +282,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	}
 	r.Begin(schema.KindPgbench, red.Started(schema.Started{
 		Name: f.name, Tags: r.Tags(r.f.tags), Parameters: r.params, Target: target,
-		Host: hostinfo.Collect(), Tools: tools, StartedAt: time.Now().UTC(),
+		Host: r.Host(), Tools: tools, StartedAt: time.Now().UTC(),
 	}))
 	r.target = red.URL(target.URL)
 	r.extra = &runExtra{LatencySource: p.mode.String(), Notes: p.notes}

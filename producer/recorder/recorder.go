@@ -23,6 +23,7 @@ import (
 
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/producer/compare"
+	"github.com/benchpipe/benchpipe/producer/hostinfo"
 	"github.com/benchpipe/benchpipe/producer/publish"
 	"github.com/benchpipe/benchpipe/producer/runrec"
 	"github.com/benchpipe/benchpipe/schema"
@@ -184,6 +185,16 @@ func (r *Recorder) Tags(flagTags map[string]string) map[string]string {
 		return nil
 	}
 	return t
+}
+
+// Host returns this machine's facts for run_started, with producer.device, when set, as the host name: that is
+// the name the viewer lists as the device and `producer compare --baseline last` matches on.
+func (r *Recorder) Host() schema.Host {
+	h := hostinfo.Collect()
+	if r.cfg.Producer.Device != "" {
+		h.Hostname = r.cfg.Producer.Device
+	}
+	return h
 }
 
 // Begin starts the run's record stream with its run_started record.
