@@ -1,27 +1,30 @@
 // Command demo runs the whole benchpipe pipeline on one machine without Docker, as `make demo`:
 //
-//	producer mqtt ──MQTT──▶ perftarget (embedded NATS)
-//	      │ run records (spool → Kafka protocol)
-//	      ▼
+//	producer mqtt ──MQTT──▶ perftarget (embedded NATS)       producer pgbench ──▶ pgbench ──▶ the demo's PostgreSQL
+//	      │ run records and a perftool result (spool → Kafka protocol)  │
+//	      ▼                                                             ▼
 //	kfake (in-process Kafka) ──▶ sink ──binary COPY──▶ PostgreSQL (throw-away, or $DATABASE_URL)
+//	                                                        │
+//	         http://127.0.0.1:8080: the viewer ◀── GraphQL stand-in (internal/hasurastub, anonymous role)
 //
-// It runs a short MQTT benchmark, waits until the sink has written the finished run, prints the run read back from
-// the database, and removes everything it started.
+// It runs a short MQTT benchmark (also published as a SINETStream perftool result) and a short pgbench run, waits
+// until the sink has written them, and prints the MQTT run read back from the database. Then, when standard input
+// is a terminal, it serves the built viewer (viewer/dist) and the GraphQL stand-in over the demo's database on
+// http://127.0.0.1:8080 until Ctrl-C; otherwise (CI) it ends there. It removes everything it started.
+//
+// With --browser-fixture it is the viewer's browser-test fixture instead (viewer/test/browser/run.mjs): see
+// fixture.go.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -29,35 +32,56 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"gopkg.in/yaml.v3"
+	"golang.org/x/term"
 
-	"github.com/benchpipe/benchpipe/config"
-	"github.com/benchpipe/benchpipe/internal/kafkaopt"
 	"github.com/benchpipe/benchpipe/internal/testenv"
-	"github.com/benchpipe/benchpipe/perftarget/target"
-	"github.com/benchpipe/benchpipe/producer/mqttload"
 	"github.com/benchpipe/benchpipe/schema"
-	"github.com/benchpipe/benchpipe/sink/ingest"
-	"github.com/benchpipe/benchpipe/sink/topics"
 )
 
+// options are the demo's flags.
+type options struct {
+	duration time.Duration
+	rate     int
+	serve    bool   // serve the viewer after the runs, until ctx ends
+	addr     string // where to serve
+	viewer   string // the built viewer's directory
+}
+
 func main() {
-	duration := flag.Duration("duration", 15*time.Second, "length of the MQTT run (after a 3 s warm-up)")
-	rate := flag.Int("rate", 2000, "messages per second over all publishers")
+	o := options{}
+	flag.DurationVar(&o.duration, "duration", 15*time.Second, "length of the MQTT run (after a 3 s warm-up)")
+	flag.IntVar(&o.rate, "rate", 2000, "messages per second over all publishers")
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:8080", "where to serve the viewer and GraphQL after the runs")
+	flag.StringVar(&o.viewer, "viewer", "viewer/dist", "the built viewer (cd viewer && npm ci && npm run build)")
+	serve := flag.String("serve", "auto", "serve the viewer after the runs: auto (when standard input is a terminal), yes, no")
+	fixture := flag.Bool("browser-fixture", false, "be the viewer's browser-test fixture (see internal/demo/fixture.go) instead")
 	flag.Usage = func() {
-		fmt.Fprintf(os.Stderr, "Usage: go run ./internal/demo [--duration 15s] [--rate 2000]\n\n"+
+		fmt.Fprintf(os.Stderr, "Usage: go run ./internal/demo [--duration 15s] [--rate 2000] [--addr 127.0.0.1:8080] [--serve auto|yes|no]\n\n"+
 			"Runs the whole pipeline on this machine: an embedded NATS MQTT target, an in-process Kafka-protocol broker\n"+
-			"(kfake), the sink writing to PostgreSQL (a throw-away cluster, or $DATABASE_URL if set), and a producer MQTT\n"+
-			"run; then prints the run as stored in the database. Needs the PostgreSQL server binaries (apt-get install\n"+
-			"postgresql) unless DATABASE_URL is set.\n\nFlags:\n")
+			"(kfake), the sink writing to PostgreSQL (a throw-away cluster, or $DATABASE_URL if set), a producer MQTT run\n"+
+			"and a producer pgbench run; prints the MQTT run as stored in the database, then serves the viewer and GraphQL\n"+
+			"on --addr until Ctrl-C. Needs the PostgreSQL server binaries and pgbench (apt-get install postgresql) unless\n"+
+			"DATABASE_URL is set (pgbench is still needed).\n\nFlags:\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	switch *serve {
+	case "auto":
+		o.serve = term.IsTerminal(int(os.Stdin.Fd()))
+	case "yes":
+		o.serve = true
+	case "no":
+	default:
+		fmt.Fprintln(os.Stderr, "demo: --serve must be auto, yes or no")
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, *duration, *rate, os.Stdout)
+	var err error
+	if *fixture {
+		err = runFixture(ctx, os.Stdin, os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, o, os.Stdout)
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -69,134 +93,109 @@ func step(out io.Writer, format string, args ...any) {
 	fmt.Fprintf(out, "==> "+format+"\n", args...)
 }
 
-func run(ctx context.Context, duration time.Duration, rate int, out io.Writer) error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	work, err := os.MkdirTemp("", "benchpipe-demo-")
-	if err != nil {
-		return err
+// database returns the URL the sink writes with and the URL the GraphQL stand-in reads with: $DATABASE_URL for
+// both, or a throw-away cluster set up as the compose stack sets one up (the owner for the sink, Hasura's role for
+// the stand-in). done removes what it started.
+func database(out io.Writer) (sinkURL, readURL string, done func(), err error) {
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		step(out, "using DATABASE_URL %s", schema.RedactURL(u))
+		return u, u, func() {}, nil
 	}
-	defer os.RemoveAll(work)
+	step(out, "starting a throw-away PostgreSQL")
+	pg, err := testenv.StartPostgres()
+	if err != nil {
+		return "", "", nil, fmt.Errorf("%w\n(or set DATABASE_URL to an existing database)", err)
+	}
+	d, err := testenv.DeployDatabase(pg.URL("postgres"), "benchpipe")
+	if err != nil {
+		pg.Remove()
+		return "", "", nil, err
+	}
+	step(out, "PostgreSQL on 127.0.0.1:%d, database benchpipe set up as the compose stack sets it up", pg.Port)
+	return d.OwnerURL, d.HasuraURL, pg.Remove, nil
+}
 
-	dbURL := os.Getenv("DATABASE_URL")
-	if dbURL == "" {
-		step(out, "starting a throw-away PostgreSQL")
-		pg, err := testenv.StartPostgres()
-		if err != nil {
-			return fmt.Errorf("%w\n(or set DATABASE_URL to an existing database)", err)
-		}
-		defer pg.Remove()
-		dbURL = pg.URL("postgres")
-		step(out, "PostgreSQL on 127.0.0.1:%d", pg.Port)
-	} else {
-		step(out, "using DATABASE_URL %s", schema.RedactURL(dbURL))
+func run(ctx context.Context, o options, out io.Writer) error {
+	sinkURL, readURL, done, err := database(out)
+	if err != nil {
+		return err
 	}
+	defer done()
+	p, err := startPipeline(ctx, out, sinkURL)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
 
-	step(out, "starting an in-process Kafka-protocol broker (kfake)")
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+	const name = "make demo"
+	perftoolBefore, err := p.perftoolRows(ctx, name)
 	if err != nil {
 		return err
 	}
-	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
-
-	step(out, "starting perftarget (embedded NATS with MQTT)")
-	srv, err := target.Start(target.Options{Host: "127.0.0.1", MQTTPort: -1, NATSPort: -1, Logger: log})
+	mqttID, err := p.mqtt(ctx, out, "--publishers", "4", "--subscribers", "4", "--qos", "1", "--size", "256",
+		"--rate", fmt.Sprint(o.rate), "--warmup", "3s", "--duration", o.duration.String(),
+		"--name", name, "--tag", "source=demo", "--perftool-compat", perftoolTopic)
 	if err != nil {
 		return err
 	}
-	defer srv.Shutdown()
-	step(out, "MQTT on %s", srv.MQTTAddr())
-
-	// One configuration file, as a deployment would have, shared by the sink and the producer.
-	cfg := config.Default()
-	cfg.Kafka.Brokers = brokers
-	cfg.Sink.DatabaseURL = "${DEMO_DATABASE_URL}"
-	cfg.Sink.HTTPAddr = "127.0.0.1:0"
-	cfg.Producer.SpoolDir = filepath.Join(work, "spool")
-	cfgFile := filepath.Join(work, "benchpipe.yaml")
-	raw, err := yaml.Marshal(cfg)
+	// pgbench runs in pgbench_* tables of the demo's database: a few seconds of the default TPC-B-like script.
+	pgbenchID, err := p.pgbench(ctx, out, "--name", name+" pgbench", "--tag", "source=demo", "--init-scale", "1",
+		"--warmup", "1s", "--", "-c", "2", "-j", "1", "-T", fmt.Sprint(pgbenchSeconds(o.duration)))
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(cfgFile, raw, 0o600); err != nil {
-		return err
-	}
-	os.Setenv("DEMO_DATABASE_URL", dbURL)
-	loaded, err := config.Load(cfgFile)
-	if err != nil {
-		return err
-	}
-
-	step(out, "sink: migrating the schema and creating topics")
-	if err := ingest.Migrate(ctx, loaded, log); err != nil {
-		return err
-	}
-	if err := createTopics(ctx, loaded); err != nil {
-		return err
-	}
-	sink, err := ingest.New(ctx, loaded, ingest.WithLogger(log))
-	if err != nil {
-		return err
-	}
-	sinkCtx, stopSink := context.WithCancel(context.Background())
-	sinkDone := make(chan error, 1)
-	go func() { sinkDone <- sink.Run(sinkCtx) }()
-	defer func() {
-		stopSink()
-		<-sinkDone
-		sink.Close()
-	}()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	httpSrv := &http.Server{Handler: sink.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = httpSrv.Serve(ln) }()
-	defer httpSrv.Close()
-	step(out, "sink consuming; metrics on http://%s/metrics", ln.Addr())
-
-	summaryFile := filepath.Join(work, "summary.json")
-	args := []string{"--config", cfgFile, "--broker", "tcp://" + srv.MQTTAddr(),
-		"--publishers", "4", "--subscribers", "4", "--qos", "1", "--size", "256",
-		"--rate", fmt.Sprint(rate), "--warmup", "3s", "--duration", duration.String(),
-		"--name", "make demo", "--tag", "source=demo", "--summary-json", summaryFile}
-	step(out, "producer mqtt %s", strings.Join(args[2:], " "))
-	if code := mqttload.Run(ctx, args, out, os.Stderr); code != 0 {
-		return fmt.Errorf("producer mqtt exited with status %d", code)
-	}
-	var summary struct {
-		RunID uuid.UUID `json:"run_id"`
-	}
-	b, err := os.ReadFile(summaryFile)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, &summary); err != nil {
-		return err
-	}
-
-	step(out, "waiting for the sink to write run %s", summary.RunID)
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var status string
-		err := conn.QueryRow(ctx, "SELECT status FROM public.runs WHERE run_id = $1", summary.RunID).Scan(&status)
-		if err == nil && status != "running" {
-			break
-		}
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+	for _, id := range []uuid.UUID{mqttID, pgbenchID} {
+		if err := p.waitFinished(ctx, id); err != nil {
 			return err
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("run %s not finished in the database after 60 s (status %q)", summary.RunID, status)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
-	return printRun(ctx, conn, summary.RunID, out)
+	if err := p.waitPerftool(ctx, name, perftoolBefore); err != nil {
+		return err
+	}
+	if err := printRun(ctx, p.db, mqttID, out); err != nil {
+		return err
+	}
+	var runs int
+	if err := p.db.QueryRow(ctx, "SELECT count(*) FROM public.runs").Scan(&runs); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nAlso written: pgbench run %s, and the MQTT run as a SINETStream perftool result (publisher %q).\n"+
+		"The database holds %d runs.\n", pgbenchID, name, runs)
+	if !o.serve {
+		return nil
+	}
+	return serveUntilDone(ctx, o, readURL, mqttID, out)
+}
+
+// pgbenchSeconds is the pgbench run's length: as long as the MQTT run, 2 to 6 s.
+func pgbenchSeconds(d time.Duration) int {
+	return max(2, min(6, int(d.Seconds())))
+}
+
+// serveUntilDone serves the viewer and GraphQL on o.addr until ctx ends (Ctrl-C).
+func serveUntilDone(ctx context.Context, o options, readURL string, runID uuid.UUID, out io.Writer) error {
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("serve the viewer: %w (another program on %s? pass --addr)", err, o.addr)
+	}
+	v, err := newViewerServer(ctx, o.viewer, readURL, nil)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer v.Close()
+	go func() { _ = v.http.Serve(ln) }()
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintln(out)
+	if v.hasViewer {
+		fmt.Fprintf(out, "The viewer is on %s/ — this run: %s/#/run/%s\n", base, base, runID)
+	} else {
+		fmt.Fprintf(out, "The viewer is not built (%s/index.html is missing: cd viewer && npm ci && npm run build; needs Node ≥ 20 and npm).\n", o.viewer)
+	}
+	fmt.Fprintf(out, "GraphQL (the Hasura stand-in, anonymous role) is on %s/v1/graphql\nCtrl-C to stop.\n", base)
+	<-ctx.Done()
+	fmt.Fprintln(out, "\nstopping")
+	return nil
 }
 
 // printRun prints the run as the database holds it: the runs row and its samples per phase.
@@ -210,7 +209,7 @@ func printRun(ctx context.Context, conn *pgx.Conn, id uuid.UUID, out io.Writer) 
 			mqtt_sent, mqtt_received, mqtt_lost, mqtt_duplicated, mqtt_out_of_order
 		FROM public.runs WHERE run_id = $1`, id).Scan(&kind, &name, &status, &host, &started, &finished,
 		&ops, &rate, &p50, &p90, &p99, &p999, &maxMs, &up99, &mqttSent, &mqttRecv, &lost, &dup, &ooo)
-	if err != nil {
+	if errors.Is(err, pgx.ErrNoRows) || err != nil {
 		return fmt.Errorf("read run back: %w", err)
 	}
 	rows, err := conn.Query(ctx, "SELECT phase, count(*), sum(ops) FROM public.samples WHERE run_id = $1 GROUP BY phase ORDER BY phase DESC", id)
@@ -255,18 +254,4 @@ func printRun(ctx context.Context, conn *pgx.Conn, id uuid.UUID, out io.Writer) 
 		fmt.Fprintf(tw, "  %s\t%s\n", kv[0], kv[1])
 	}
 	return tw.Flush()
-}
-
-func createTopics(ctx context.Context, cfg *config.Config) error {
-	opts, err := kafkaopt.Options(cfg.Kafka)
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	_, err = topics.Apply(ctx, kadm.NewClient(cl), topics.Wanted(cfg), false)
-	return err
 }

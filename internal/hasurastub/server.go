@@ -62,6 +62,10 @@ type Option func(*Server)
 // benchpipe's deployment; the stub has no authentication, so every request gets this role.
 func WithRole(role string) Option { return func(s *Server) { s.role = role } }
 
+// WithKeepAlive sets how often the websocket sends graphql-ws keep-alive pings. Default 5 s, Hasura's
+// HASURA_GRAPHQL_WEBSOCKET_KEEPALIVE default.
+func WithKeepAlive(d time.Duration) Option { return func(s *Server) { s.keepAlive = d } }
+
 // WithRefetchInterval sets how often subscriptions are re-run. Default 1 s, Hasura's default for live queries and
 // streams; tests may shorten it.
 func WithRefetchInterval(d time.Duration) Option { return func(s *Server) { s.refetch = d } }

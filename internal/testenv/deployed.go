@@ -83,6 +83,32 @@ const deployLock = 0x62656e6368_01
 
 func deploy(tb testing.TB, admin string) (*Deployment, error) {
 	tb.Helper()
+	return deployWith(admin, func() (string, error) { return createDatabase(tb, admin, OwnerRole), nil })
+}
+
+// DeployDatabase is Deployed for programs without a testing.TB (the viewer's browser-test fixture, internal/demo):
+// it creates database name in the cluster at admin, set up as the compose stack sets one up, and leaves it there.
+func DeployDatabase(admin, name string) (*Deployment, error) {
+	return deployWith(admin, func() (string, error) {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			return "", fmt.Errorf("connect %s: %w", redact(admin), err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" OWNER "+pgx.Identifier{OwnerRole}.Sanitize()); err != nil {
+			return "", fmt.Errorf("create database %s: %w", name, err)
+		}
+		u, err := url.Parse(admin)
+		if err != nil {
+			return "", err
+		}
+		u.Path = "/" + name
+		return u.String(), nil
+	})
+}
+
+func deployWith(admin string, create func() (string, error)) (*Deployment, error) {
 	script, err := rolesScript()
 	if err != nil {
 		return nil, err
@@ -116,7 +142,10 @@ func deploy(tb testing.TB, admin string) (*Deployment, error) {
 		return nil, fmt.Errorf("%s role %s: %w", strings.ToLower(verb), OwnerRole, err)
 	}
 
-	dbURL := createDatabase(tb, admin, OwnerRole)
+	dbURL, err := create()
+	if err != nil {
+		return nil, err
+	}
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,221 @@
+package main
+
+// The viewer's browser-test fixture (go run ./internal/demo --browser-fixture, started by
+// viewer/test/browser/run.mjs): the demo's pipeline over a throw-away PostgreSQL set up as the compose stack sets
+// one up, with runs the real sink wrote, served by the GraphQL stand-in reading as Hasura's role. The runs:
+//
+//	base    MQTT "baseline qos1", 4 s at 400 msg/s after a 1 s warm-up, also a perftool result
+//	tuned   MQTT "tuned qos1", the same at 500 msg/s, also a perftool result
+//	pg      pgbench "tpcb scale 1" (the real pgbench against the fixture's PostgreSQL)
+//	failed  MQTT "unreachable broker", which fails to connect: a failed run with its error
+//	big     "100k samples": 100,000 one-second samples inserted directly (not through the sink), for the render
+//	        timing test only; the sink's throughput is measured by make bench-sink, not here
+//
+// POST /_fixture/live?name=N&duration=D starts a live MQTT run named N measuring for D (after a 1 s warm-up) and
+// answers {"run_id": …} once the sink has written its first sample, so a page opened then sees it running; it
+// keeps producing one sample a second until D is over. /nobody/v1/graphql is the stand-in for a role without any
+// permission (Hasura's answer to a query the role may not make). One JSON line on stdout says where it listens and
+// the run ids; it runs until standard input closes.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/benchpipe/benchpipe/internal/hasurastub"
+	"github.com/benchpipe/benchpipe/internal/testenv"
+)
+
+func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // the test runner holds standard input open while it needs the fixture
+		_, _ = io.Copy(io.Discard, stdin)
+		cancel()
+	}()
+	pg, err := testenv.StartPostgres()
+	if err != nil {
+		return err
+	}
+	defer pg.Remove()
+	d, err := testenv.DeployDatabase(pg.URL("postgres"), "benchpipe")
+	if err != nil {
+		return err
+	}
+	p, err := startPipeline(ctx, stderr, d.OwnerURL)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	ids := map[string]uuid.UUID{}
+	mqttRun := func(key, name string, rate int) error {
+		id, err := p.mqtt(ctx, io.Discard, "--publishers", "2", "--subscribers", "2", "--qos", "1", "--rate", fmt.Sprint(rate),
+			"--warmup", "1s", "--duration", "4s", "--name", name, "--tag", "env=lab", "--tag", "qos=1", "--perftool-compat", perftoolTopic)
+		ids[key] = id
+		return err
+	}
+	if err := mqttRun("base", "baseline qos1", 400); err != nil {
+		return err
+	}
+	if err := mqttRun("tuned", "tuned qos1", 500); err != nil {
+		return err
+	}
+	if ids["pg"], err = p.pgbench(ctx, io.Discard, "--name", "tpcb scale 1", "--tag", "env=prod", "--init-scale", "1",
+		"--", "-c", "2", "-j", "1", "-T", "3"); err != nil {
+		return err
+	}
+	// Nothing listens on port 1: the run fails to connect, and is recorded as failed with the reason.
+	_, _ = p.mqtt(ctx, io.Discard, "--broker", "tcp://127.0.0.1:1", "--connect-timeout", "1s", "--duration", "1s", "--name", "unreachable broker")
+	for key, id := range ids {
+		if err := p.waitFinished(ctx, id); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	if ids["failed"], err = p.runNamed(ctx, "unreachable broker"); err != nil {
+		return err
+	}
+	if err := p.waitFinished(ctx, ids["failed"]); err != nil {
+		return err
+	}
+	for _, name := range []string{"baseline qos1", "tuned qos1"} {
+		if err := p.waitPerftool(ctx, name, 0); err != nil {
+			return err
+		}
+	}
+	if ids["big"], err = insertBigRun(ctx, p.db); err != nil {
+		return err
+	}
+
+	live := &liveRuns{p: p, ctx: ctx}
+	defer live.wait()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	md, err := metadata()
+	if err != nil {
+		return err
+	}
+	nobody, err := hasurastub.Open(ctx, d.HasuraURL, md, hasurastub.WithRole("nobody"))
+	if err != nil {
+		return err
+	}
+	defer nobody.Close()
+	v, err := newViewerServer(ctx, "viewer/dist", d.HasuraURL, map[string]http.Handler{
+		"/_fixture/live":     live,
+		"/nobody/v1/graphql": http.StripPrefix("/nobody", nobody),
+	}, hasurastub.WithKeepAlive(time.Second))
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	go func() { _ = v.http.Serve(ln) }()
+	ready, _ := json.Marshal(map[string]any{"url": "http://" + ln.Addr().String() + "/", "runs": ids})
+	fmt.Fprintf(stdout, "%s\n", ready)
+	<-ctx.Done()
+	return nil
+}
+
+// runNamed returns the newest run called name.
+func (p *pipeline) runNamed(ctx context.Context, name string) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := p.until(ctx, fmt.Sprintf("run %q in the database", name), func() (bool, error) {
+		err := p.db.QueryRow(ctx, "SELECT run_id FROM public.runs WHERE name = $1 ORDER BY started_at DESC LIMIT 1", name).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	return id, err
+}
+
+// insertBigRun writes a finished run with 100,000 one-second samples straight into the tables (generate_series),
+// for the viewer's render timing: wobbling rate and latency, warm-up first, a few errors and losses.
+func insertBigRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
+	id := uuid.New()
+	_, err := db.Exec(ctx, `
+		INSERT INTO public.runs (run_id, kind, name, tags, parameters, host_name, started_at, status, finished_at,
+			measure_start, measure_end, ops, ops_rate, errors, lat_p50_ms, lat_p99_ms)
+		VALUES ($1, 'mqtt', '100k samples', '{}', '{}', 'pi-big', '2026-01-01 00:00:00+00', 'ok',
+			'2026-01-01 00:00:00+00'::timestamptz + interval '100000 s', '2026-01-01 00:01:00+00',
+			'2026-01-01 00:00:00+00'::timestamptz + interval '100000 s', 499700000, 5000, 0, 1, 3.3)`, id)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("insert the 100k-sample run: %w", err)
+	}
+	_, err = db.Exec(ctx, `
+		INSERT INTO public.samples (run_id, seq, interval_start, interval_end, phase, ops, ops_rate, errors,
+			lat_p50_ms, lat_p90_ms, lat_p95_ms, lat_p99_ms, lat_p999_ms, lat_max_ms, mqtt_lost)
+		SELECT $1, i, t, t + interval '1 s', CASE WHEN i <= 60 THEN 'warmup' ELSE 'measure' END,
+			r::bigint, r, CASE WHEN i % 97 = 0 THEN 2 ELSE 0 END, q, q * 1.6, q * 2, q * 3.1, q * 5, q * 8, CASE WHEN i % 131 = 0 THEN 1 ELSE 0 END
+		FROM generate_series(1, 100000) AS i,
+			LATERAL (SELECT '2026-01-01 00:00:00+00'::timestamptz + (i - 1) * interval '1 s' AS t,
+				round(5000 * (1 + sin(i / 17.0) * 0.1 + sin(i / 3.1) * 0.03)) AS r,
+				1 + sin(i / 17.0) * 0.1 + sin(i / 3.1) * 0.03 AS q) AS v`, id)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("insert the 100k-sample run: %w", err)
+	}
+	return id, nil
+}
+
+// liveRuns starts live MQTT runs on request, each with its own spool so that they may overlap.
+type liveRuns struct {
+	p   *pipeline
+	ctx context.Context
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	n   int
+}
+
+func (l *liveRuns) wait() { l.wg.Wait() }
+
+func (l *liveRuns) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	name := r.URL.Query().Get("name")
+	dur, err := time.ParseDuration(r.URL.Query().Get("duration"))
+	if name == "" || err != nil {
+		http.Error(w, "want ?name=N&duration=D", http.StatusBadRequest)
+		return
+	}
+	l.mu.Lock()
+	l.n++
+	spool := fmt.Sprintf("live-spool-%d", l.n)
+	l.mu.Unlock()
+	cfgFile, err := l.p.writeConfig(spool)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		_, _ = l.p.mqttWith(l.ctx, cfgFile, io.Discard, "--publishers", "1", "--subscribers", "1", "--qos", "1", "--rate", "200",
+			"--warmup", "1s", "--duration", dur.String(), "--name", name, "--tag", "env=lab")
+	}()
+	id, err := l.p.runNamed(r.Context(), name)
+	if err == nil {
+		err = l.p.until(r.Context(), "a first sample of "+name, func() (bool, error) {
+			var n int
+			err := l.p.db.QueryRow(r.Context(), "SELECT count(*) FROM public.samples WHERE run_id = $1", id).Scan(&n)
+			return n > 0, err
+		})
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"run_id": id.String()})
+}
