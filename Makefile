@@ -13,8 +13,16 @@ RACE      ?= -race
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-demo: ## run the whole pipeline on this machine (no Docker): target, Kafka (kfake), sink, PostgreSQL, a 15 s MQTT run
+demo: ## the whole pipeline on this machine (no Docker): target, Kafka (kfake), sink, PostgreSQL, MQTT and pgbench runs; then the viewer on http://127.0.0.1:8080
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "make demo: npm not found: the viewer is not built, GraphQL only (apt-get install -y nodejs npm)"; \
+	elif ! $(MAKE) --no-print-directory viewer/dist/index.html; then \
+	  echo "make demo: the viewer did not build: GraphQL only"; fi
 	$(GO) run ./internal/demo
+
+# The viewer the demo serves, rebuilt when its sources change.
+viewer/dist/index.html: $(shell find viewer/src viewer/public -type f 2>/dev/null) viewer/index.html viewer/package.json viewer/package-lock.json viewer/vite.config.ts
+	cd viewer && npm ci --no-audit --no-fund && npm run build
 
 test: tools lint test-go test-viewer ## all tests: tools check, gofmt, go vet, go mod tidy, Go tests with -race (real PostgreSQL, pgbench, NATS, Mosquitto, kfake), viewer in Chromium
 	@echo "make test: all suites passed"
