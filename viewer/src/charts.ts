@@ -1,6 +1,10 @@
 // uPlot charts. uPlot draws 100k points per series in a few milliseconds on canvas, where SVG chart libraries
-// need seconds; the price is its column-oriented data layout, which shape.ts produces.
+// need seconds; the price is its column-oriented data layout, which shape.ts produces. Zoom (drag across a chart,
+// double-click to reset), the shared crosshair and log scales are uPlot's own; ChartGroup only ties a page's
+// charts together.
 import uPlot from 'uplot';
+import { compactNumber, utcTickLabels } from './shape';
+import { fmtTime } from './ui';
 
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
@@ -24,19 +28,99 @@ function shadeSpans(spans: () => [number, number][], color = 'rgba(255, 193, 7, 
   };
 }
 
+let groups = 0;
+
+/**
+ * The charts of one page: one crosshair (moving over one chart shows the same instant on all) and one x range
+ * (zooming one zooms all). onZoom hears every range change, null when reset to the whole data.
+ */
+export class ChartGroup {
+  readonly key = `benchpipe-${++groups}`;
+  readonly charts: uPlot[] = [];
+  /** The x range the user chose (zoom or range picker); null = the whole data, so live updates extend it. */
+  zoom: [number, number] | null = null;
+  onZoom?: (range: [number, number] | null) => void;
+  private syncing = false;
+
+  plugin(): uPlot.Plugin {
+    return {
+      hooks: {
+        setSelect: (u: uPlot) => {
+          // A drag selection is a zoom (uPlot applies it to this chart); remember it so live redraws keep it.
+          if (u.select.width > 0) {
+            const min = u.posToVal(u.select.left, 'x');
+            const max = u.posToVal(u.select.left + u.select.width, 'x');
+            this.zoom = [min, max];
+            this.onZoom?.(this.zoom);
+          }
+        },
+        setScale: (u: uPlot, key: string) => {
+          if (key !== 'x' || this.syncing) return;
+          const { min, max } = u.scales.x;
+          if (min == null || max == null) return;
+          this.syncing = true;
+          for (const c of this.charts) if (c !== u) c.setScale('x', { min, max });
+          this.syncing = false;
+        },
+      },
+    };
+  }
+
+  /** Shows [min, max] on every chart; null shows the whole data. */
+  setX(range: [number, number] | null): void {
+    this.zoom = range;
+    this.syncing = true;
+    for (const c of this.charts) {
+      const xs = c.data[0];
+      const r = range ?? (xs.length ? [xs[0], xs[xs.length - 1]] : null);
+      if (r) c.setScale('x', { min: r[0], max: r[1] });
+    }
+    this.syncing = false;
+    this.onZoom?.(range);
+  }
+
+  /** New data for chart i, keeping the user's zoom (a live run grows under it). */
+  setData(c: uPlot, data: uPlot.AlignedData): void {
+    if (this.zoom) {
+      c.setData(data, false);
+      c.setScale('x', { min: this.zoom[0], max: this.zoom[1] });
+    } else c.setData(data);
+  }
+
+  destroy(): void {
+    this.charts.forEach((c) => c.destroy());
+    this.charts.length = 0;
+  }
+}
+
 export interface ChartSpec {
   title: string;
   yLabel: string;
-  series: { label: string; color?: string; width?: number }[];
+  series: { label: string; color?: string; width?: number; dash?: number[]; fill?: string }[];
   data: uPlot.AlignedData;
   /** x is Unix seconds (time axis) unless false: then plain seconds (compare page's offsets). */
   time?: boolean;
   shade?: () => [number, number][];
-  /** Sparse data (one point per run): draw points and join them across gaps. */
+  /** Sparse data (one point per run or bucket): draw points. */
   points?: boolean;
+  /** Points without lines (per-round perftool results: rounds are not a continuous signal). */
+  pointsOnly?: boolean;
+  /** Join points across nulls (devices' per-kind trend); perftool leaves gaps between separate runs. */
+  spanGaps?: boolean;
+  /** y from zero (rates and counts: noise must not look like a cliff). */
+  zero?: boolean;
+  /** Logarithmic y (latency); the data must have no values ≤ 0 (use null). */
+  log?: boolean;
+  /** A fixed y range (e.g. the measurement phase's latency, clipping warm-up spikes); null = fit the data. */
+  yRange?: () => [number, number] | null;
+  /** A fixed x range when the data's own is no good (a single perftool bucket). */
+  xRange?: [number, number] | null;
+  group?: ChartGroup;
   /** Called once, after the chart's first draw. */
   onDrawn?: () => void;
 }
+
+const utcValue = (_u: uPlot, v: number | null) => (v == null ? '–' : fmtTime(new Date(v * 1000).toISOString()));
 
 /** Creates a chart in parent, sized to parent's width, and returns it (call .destroy() when leaving). */
 export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
@@ -44,25 +128,48 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
   holder.className = 'chart';
   parent.append(holder);
   let drawn = false;
+  const time = spec.time !== false;
+  const yScale: uPlot.Scale = spec.log ? { distr: 3, log: 10 } : {};
+  if (spec.yRange || spec.zero) {
+    yScale.range = (_u, dmin, dmax) => {
+      const fixed = spec.yRange?.();
+      if (fixed) return fixed;
+      if (spec.zero) return [0, dmax > 0 ? dmax * 1.08 : 1];
+      return spec.log ? uPlot.rangeLog(dmin, dmax, 10, true) : uPlot.rangeNum(dmin, dmax, 0.1, true);
+    };
+  }
+  const xScale: uPlot.Scale = { time };
+  if (spec.xRange) {
+    const fixed = spec.xRange;
+    xScale.range = (_u, dmin, dmax) => (dmax - dmin < (fixed[1] - fixed[0]) / 2 ? fixed : [dmin, dmax]);
+  }
   const opts: uPlot.Options = {
     title: spec.title,
     width: Math.max(320, (parent.clientWidth || 960) - 8),
     height: 260,
-    scales: { x: { time: spec.time !== false } },
+    scales: { x: xScale, y: yScale },
     // Axes in UTC, like every timestamp in the tables (edge devices and viewers are in many zones).
     tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
+    cursor: spec.group ? { sync: { key: spec.group.key, setSeries: false } } : {},
     series: [
-      { label: spec.time === false ? 's' : 'time' },
+      time ? { label: 'time (UTC)', value: utcValue } : { label: 's from measure start' },
       ...spec.series.map((s, i) => ({
         label: s.label,
         stroke: s.color ?? PALETTE[i % PALETTE.length],
         width: s.width ?? 1,
-        spanGaps: !!spec.points,
-        points: { show: !!spec.points, size: 6 },
+        dash: s.dash,
+        fill: s.fill,
+        spanGaps: !!spec.spanGaps,
+        points: { show: !!spec.points || !!spec.pointsOnly, size: 6 },
+        ...(spec.pointsOnly ? { paths: () => null } : {}),
       })),
     ],
-    axes: [{}, { label: spec.yLabel, size: 70 }],
-    plugins: spec.shade ? [shadeSpans(spec.shade)] : [],
+    axes: [
+      // Wide labels ("18:35:46Z"): more space per tick than uPlot's default, or they overlap.
+      time ? { values: (_u, ticks) => utcTickLabels(ticks), size: 48, space: 110 } : { label: 'seconds from measure start' },
+      { label: spec.yLabel, size: 64, values: (_u, ticks) => ticks.map(compactNumber) },
+    ],
+    plugins: [...(spec.shade ? [shadeSpans(spec.shade)] : []), ...(spec.group ? [spec.group.plugin()] : [])],
     hooks: {
       draw: [
         () => {
@@ -74,5 +181,7 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
       ],
     },
   };
-  return new uPlot(opts, spec.data, holder);
+  const u = new uPlot(opts, spec.data, holder);
+  spec.group?.charts.push(u);
+  return u;
 }

@@ -3,7 +3,7 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { loadConfig, newClient, ViewerError, type Client } from './graphql';
 import { parseRoute, routeHash } from './route';
-import { message } from './ui';
+import { h, message } from './ui';
 import type { Page } from './page';
 import { runsPage } from './pages/runs';
 import { runPage } from './pages/run';
@@ -22,11 +22,17 @@ const pages: Record<string, Page> = {
 const app = document.getElementById('app')!;
 let leave: (() => void) | null = null;
 
-function show(err: unknown): void {
+/** Shows an error in place of the page, with a button that tries again (the page, or the whole start). */
+function show(err: unknown, retry: () => void): void {
   if ((err as Error)?.name === 'AbortError') return;
   console.error(err);
   const text = err instanceof ViewerError ? err.message : `Unexpected error: ${(err as Error)?.message ?? err}`;
-  app.replaceChildren(message('error', text));
+  const again = h('button', { type: 'button', class: 'retry' }, 'Retry');
+  again.addEventListener('click', () => {
+    app.replaceChildren(h('p', { class: 'loading' }, 'Loading…'));
+    retry();
+  });
+  app.replaceChildren(message('error', text), again);
 }
 
 async function render(client: Client): Promise<void> {
@@ -61,7 +67,7 @@ async function render(client: Client): Promise<void> {
     if (controller.signal.aborted) cleanup?.();
   } catch (err) {
     if (controller.signal.aborted) return;
-    show(err);
+    show(err, () => void render(client));
   }
 }
 
@@ -70,7 +76,7 @@ async function start(): Promise<void> {
   try {
     client = newClient((await loadConfig()).graphqlUrl);
   } catch (err) {
-    show(err);
+    show(err, () => void start());
     return;
   }
   window.addEventListener('hashchange', () => void render(client));

@@ -3,10 +3,11 @@
 // fields must be tracked tables/views, selected columns must be in the anonymous role's select permission, and
 // subscriptions (sent over the websocket by live.ts) have one root field that the role may subscribe to.
 // Values always travel as variables; nothing the user typed is ever pasted into a document.
+import { SAMPLE_COLUMNS } from './shape';
 
 /** Columns of a run shown in lists. */
-const RUN_LIST_FIELDS = `run_id kind name host_name status started_at finished_at measure_start measure_end
-  ops_rate lat_p99_ms errors tags`;
+const RUN_LIST_FIELDS = `run_id kind name host_name status error started_at finished_at measure_start measure_end
+  ops_rate lat_p99_ms errors mqtt_sent mqtt_lost pg_failed tags`;
 
 /** Summary figures of a run (measurement phase, warm-up excluded), used by the detail and compare pages. */
 const RUN_SUMMARY_FIELDS = `ops ops_rate bytes errors lat_min_ms lat_mean_ms lat_p50_ms lat_p90_ms lat_p95_ms
@@ -40,9 +41,8 @@ const RUN_DETAIL_FIELDS = `run_id kind name tags parameters target_url target_ho
     tools started_at status error finished_at measure_start measure_end updated_at summary_extra
     ${RUN_SUMMARY_FIELDS}`;
 
-/** Columns of a sample the run page draws. */
-const SAMPLE_FIELDS = `seq interval_start interval_end phase ops_rate errors
-    lat_p50_ms lat_p90_ms lat_p95_ms lat_p99_ms lat_p999_ms lat_max_ms mqtt_lost`;
+/** Columns of a sample the run page draws, totals and exports (shape.SAMPLE_COLUMNS). */
+const SAMPLE_FIELDS = SAMPLE_COLUMNS.join(' ');
 
 /** Run page: everything about one run except its samples. */
 export const RUN_QUERY = `query Run($id: uuid!) {
@@ -94,7 +94,7 @@ export const RUN_SAMPLES_STREAM = `subscription RunSamplesStream($id: uuid!, $af
 /** Compare page: the summaries of the chosen runs. */
 export const COMPARE_RUNS_QUERY = `query CompareRuns($ids: [uuid!]!) {
   runs(where: {run_id: {_in: $ids}}) {
-    run_id kind name host_name status started_at measure_start measure_end
+    run_id kind name host_name status error started_at measure_start measure_end
     ${RUN_SUMMARY_FIELDS}
   }
 }`;
@@ -140,3 +140,33 @@ export const PERFTOOL_QUERIES = {
 } as const;
 
 export type PerftoolView = keyof typeof PERFTOOL_QUERIES;
+
+const perftoolAllBuckets = (view: string) => `query PerftoolAllBuckets($from: timestamptz!, $to: timestamptz!) {
+  ${view}(where: {timestamp: {_gte: $from, _lte: $to}}, order_by: [{timestamp: asc}, {publisher: asc}]) {
+    timestamp publisher reader_bytes_rate writer_bytes_rate reader_count_rate writer_count_rate thread_count result_count
+  }
+}`;
+
+/** perftool page, "all publishers": every publisher's buckets between $from and $to, one line per publisher. */
+export const PERFTOOL_ALL_QUERIES = {
+  perftool_30sec: perftoolAllBuckets('perftool_30sec'),
+  perftool_1min: perftoolAllBuckets('perftool_1min'),
+  perftool_2min: perftoolAllBuckets('perftool_2min'),
+  perftool_10min: perftoolAllBuckets('perftool_10min'),
+} as const;
+
+/** Rows per PERFTOOL_THREADS_QUERY; well under the anonymous role's limit on perftool (100000). */
+export const PERFTOOL_THREADS_LIMIT = 20000;
+
+/**
+ * perftool page, per thread: one publisher's results as perftool printed them, one row per thread and round
+ * (the perftool table; its per-thread bucket views are not tracked in Hasura). Newest first, so a range with more
+ * than the limit shows its latest results.
+ */
+export const PERFTOOL_THREADS_QUERY = `query PerftoolThreads($publisher: String!, $from: timestamptz!, $to: timestamptz!, $limit: Int!) {
+  perftool(where: {publisher: {_eq: $publisher}, timestamp: {_gte: $from, _lte: $to}},
+           order_by: [{timestamp: desc}, {thread_number: asc}], limit: $limit) {
+    timestamp thread_number writer_bytes_rate reader_bytes_rate writer_count_rate reader_count_rate
+    writer_error_rate reader_error_rate
+  }
+}`;

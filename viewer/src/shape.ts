@@ -9,6 +9,8 @@ export interface SampleRow {
   interval_start: string;
   interval_end: string;
   phase: 'warmup' | 'measure';
+  ops?: number | null;
+  bytes?: number | null;
   ops_rate: number;
   errors: number;
   lat_p50_ms: number | null;
@@ -18,7 +20,12 @@ export interface SampleRow {
   lat_p999_ms: number | null;
   lat_max_ms: number | null;
   mqtt_lost: number | null;
+  pg_lag_ms?: number | null;
 }
+
+/** Columns of a sample the run page draws, totals and exports (CSV/JSON); queries.ts selects exactly these. */
+export const SAMPLE_COLUMNS = ['seq', 'interval_start', 'interval_end', 'phase', 'ops', 'ops_rate', 'bytes', 'errors',
+  'lat_p50_ms', 'lat_p90_ms', 'lat_p95_ms', 'lat_p99_ms', 'lat_p999_ms', 'lat_max_ms', 'mqtt_lost', 'pg_lag_ms'] as const;
 
 export const PERCENTILES = [
   { key: 'lat_p50_ms', label: 'p50' },
@@ -39,13 +46,27 @@ export interface SampleSeries {
   errors: (number | null)[];
   lost: (number | null)[];
   latency: (number | null)[][]; // in PERCENTILES order
+  lag: (number | null)[]; // pgbench schedule lag (-R), ms
   warmup: [number, number][]; // [start, end] in Unix seconds, contiguous warm-up intervals merged
   totalErrors: number;
   totalLost: number;
+  /** Whether any sample has an MQTT loss count / a pgbench lag (MQTT runs have no lag, pgbench runs no loss). */
+  hasLost: boolean;
+  hasLag: boolean;
+  /** Running totals of the measurement phase (warm-up excluded), for a live run's figures. */
+  measure: { samples: number; ops: number; errors: number; lost: number; seconds: number; lastP99: number | null };
+  /** Per percentile, the smallest positive and the largest value in the measurement phase: the latency chart's
+   * y range, so warm-up spikes don't squash it. null while there is none. */
+  latRange: { min: number | null; max: number | null }[];
 }
 
 export function emptySeries(): SampleSeries {
-  return { x: [], opsRate: [], errors: [], lost: [], latency: PERCENTILES.map(() => []), warmup: [], totalErrors: 0, totalLost: 0 };
+  return {
+    x: [], opsRate: [], errors: [], lost: [], latency: PERCENTILES.map(() => []), lag: [], warmup: [], totalErrors: 0,
+    totalLost: 0, hasLost: false, hasLag: false,
+    measure: { samples: 0, ops: 0, errors: 0, lost: 0, seconds: 0, lastP99: null },
+    latRange: PERCENTILES.map(() => ({ min: null, max: null })),
+  };
 }
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -65,8 +86,30 @@ export function appendSamples(s: SampleSeries, rows: readonly SampleRow[]): Samp
     const l = num(r.mqtt_lost);
     s.lost.push(l);
     s.totalLost += l ?? 0;
-    for (let i = 0; i < PERCENTILES.length; i++) s.latency[i].push(num(r[PERCENTILES[i].key]));
-    if (r.phase === 'warmup') {
+    if (l !== null) s.hasLost = true;
+    const lag = num(r.pg_lag_ms);
+    s.lag.push(lag);
+    if (lag !== null) s.hasLag = true;
+    const measure = r.phase !== 'warmup';
+    for (let i = 0; i < PERCENTILES.length; i++) {
+      const v = num(r[PERCENTILES[i].key]);
+      s.latency[i].push(v);
+      if (measure && v !== null) {
+        const rg = s.latRange[i];
+        if (v > 0 && (rg.min === null || v < rg.min)) rg.min = v;
+        if (rg.max === null || v > rg.max) rg.max = v;
+      }
+    }
+    if (measure) {
+      const m = s.measure;
+      m.samples++;
+      m.ops += num(r.ops) ?? 0;
+      m.errors += e ?? 0;
+      m.lost += l ?? 0;
+      m.seconds += Date.parse(r.interval_end) / 1000 - start;
+      const p99 = s.latency[3][s.latency[3].length - 1];
+      if (p99 !== null) m.lastP99 = p99;
+    } else {
       const end = Date.parse(r.interval_end) / 1000;
       const last = s.warmup[s.warmup.length - 1];
       // Merge touching (or overlapping) warm-up intervals into one shaded span.
@@ -87,76 +130,6 @@ export function rowsAfter(rows: readonly SampleRow[], lastSeq: number): SampleRo
 
 export function samplesToSeries(rows: readonly SampleRow[]): SampleSeries {
   return appendSamples(emptySeries(), rows);
-}
-
-/** A run figure compared across runs: higher is better for throughput, lower for latency and losses. */
-export interface Figure {
-  key: string;
-  label: string;
-  better: 'higher' | 'lower';
-}
-
-export const COMPARE_FIGURES: Figure[] = [
-  { key: 'ops_rate', label: 'throughput (ops/s)', better: 'higher' },
-  { key: 'lat_mean_ms', label: 'latency mean (ms)', better: 'lower' },
-  { key: 'lat_p50_ms', label: 'latency p50 (ms)', better: 'lower' },
-  { key: 'lat_p90_ms', label: 'latency p90 (ms)', better: 'lower' },
-  { key: 'lat_p95_ms', label: 'latency p95 (ms)', better: 'lower' },
-  { key: 'lat_p99_ms', label: 'latency p99 (ms)', better: 'lower' },
-  { key: 'lat_p999_ms', label: 'latency p99.9 (ms)', better: 'lower' },
-  { key: 'lat_max_ms', label: 'latency max (ms)', better: 'lower' },
-  { key: 'errors', label: 'errors', better: 'lower' },
-  { key: 'mqtt_lost', label: 'MQTT lost', better: 'lower' },
-  { key: 'mqtt_duplicated', label: 'MQTT duplicated', better: 'lower' },
-  { key: 'pg_tps', label: 'pgbench TPS', better: 'higher' },
-  { key: 'pg_failed', label: 'pgbench failed', better: 'lower' },
-];
-
-/**
- * Relative change of value against base, in percent. null when it can't be said: either side missing, or a zero
- * base with a non-zero value (no finite percentage; the page shows the absolute values). 0 → 0 is 0 %.
- */
-export function deltaPercent(base: number | null | undefined, value: number | null | undefined): number | null {
-  const b = num(base);
-  const v = num(value);
-  if (b === null || v === null || Number.isNaN(b) || Number.isNaN(v)) return null;
-  if (b === 0) return v === 0 ? 0 : null;
-  return ((v - b) / Math.abs(b)) * 100;
-}
-
-export interface DeltaCell {
-  value: number | null;
-  percent: number | null; // against the baseline (first run); null for the baseline itself or when undefined
-  verdict: 'better' | 'worse' | 'same' | 'unknown' | 'baseline';
-}
-
-export interface DeltaRow {
-  figure: Figure;
-  cells: DeltaCell[];
-}
-
-/**
- * The compare table: one row per figure that at least one run has, one cell per run, percentages against the
- * first run. Figures no run has (pgbench figures on MQTT runs) are left out.
- */
-export function compareDeltas(runs: readonly Record<string, unknown>[], figures: Figure[] = COMPARE_FIGURES): DeltaRow[] {
-  const rows: DeltaRow[] = [];
-  if (runs.length === 0) return rows;
-  for (const f of figures) {
-    const values = runs.map((r) => num(r[f.key]));
-    if (values.every((v) => v === null)) continue;
-    const base = values[0];
-    const cells = values.map((value, i): DeltaCell => {
-      if (i === 0) return { value, percent: null, verdict: 'baseline' };
-      const percent = deltaPercent(base, value);
-      let verdict: DeltaCell['verdict'] = 'unknown';
-      if (percent === 0) verdict = 'same';
-      else if (percent !== null) verdict = (percent > 0) === (f.better === 'higher') ? 'better' : 'worse';
-      return { value, percent, verdict };
-    });
-    rows.push({ figure: f, cells });
-  }
-  return rows;
 }
 
 /**
@@ -180,21 +153,39 @@ export function perftoolView(from: Date, to: Date): PerftoolView {
 const UNIT_SECONDS: Record<string, number> = { m: 60, h: 3600, d: 86400, w: 604800 };
 
 /**
- * Time range from URL parameters: explicit from/to (ISO or datetime-local text) win, else range=<n><m|h|d|w>
- * back from now, else the fallback range. Returns null bounds where the user asked for no bound.
+ * A time the user typed or a URL carries, read as UTC when it names no zone: the from/to inputs are
+ * datetime-local fields labelled UTC, whose text ("2025-03-01T18:35") Date.parse would read in the browser's zone
+ * (a Tokyo browser would look nine hours off). Text with Z or ±hh:mm keeps its zone. null when unreadable.
+ */
+export function parseUtc(text?: string | null): Date | null {
+  if (!text) return null;
+  const t = text.trim();
+  const zoned = /(Z|[+-]\d\d:?\d\d)$/i.test(t);
+  const local = /^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?$/.test(t);
+  if (!zoned && !local) return null;
+  const ms = Date.parse(zoned ? t : (t.length === 10 ? `${t}T00:00:00` : t.replace(' ', 'T')) + 'Z');
+  return Number.isNaN(ms) ? null : new Date(ms);
+}
+
+/**
+ * A Date as the text of a from/to input, in the tables' notation without the Z ("2025-03-01 18:35:46"; the label
+ * says UTC). A text field, not datetime-local, which the browser shows in its own locale's format.
+ */
+export function utcInputValue(d: Date | null): string {
+  return d ? d.toISOString().slice(0, 19).replace('T', ' ') : '';
+}
+
+/**
+ * Time range from URL parameters: explicit from/to (ISO, or datetime-local text read as UTC) win, else
+ * range=<n><m|h|d|w> back from now, else the fallback range. Returns null bounds where the user asked for no bound.
  */
 export function resolveRange(
   params: { from?: string | null; to?: string | null; range?: string | null },
   now: Date,
   fallback = '24h',
 ): { from: Date | null; to: Date | null } {
-  const parse = (s?: string | null) => {
-    if (!s) return null;
-    const t = Date.parse(s);
-    return Number.isNaN(t) ? null : new Date(t);
-  };
-  const from = parse(params.from);
-  const to = parse(params.to);
+  const from = parseUtc(params.from);
+  const to = parseUtc(params.to);
   if (from || to) return { from, to };
   const range = params.range ?? fallback;
   if (range === 'all') return { from: null, to: null };
@@ -225,12 +216,6 @@ export function formatNumber(v: unknown, digits = 3): string {
   const abs = Math.abs(n);
   const d = abs >= 1000 ? 0 : abs >= 100 ? 1 : digits;
   return n.toLocaleString('en-US', { maximumFractionDigits: d });
-}
-
-export function formatPercent(p: number | null): string {
-  if (p === null) return 'n/a';
-  const sign = p > 0 ? '+' : '';
-  return `${sign}${p.toFixed(1)} %`;
 }
 
 /**
@@ -268,24 +253,256 @@ export function runsWhere(f: RunFilters): Record<string, unknown> {
   return and.length ? { _and: and } : {};
 }
 
+/** One run's series for the compare overlay: x in Unix seconds, and t0 = the run's measure start (else first sample). */
+export interface OverlayInput {
+  x: number[];
+  y: (number | null)[];
+  t0: number;
+}
+
+/** The typical sample interval of a run, in seconds: the median step between consecutive samples (1 if unknown). */
+export function sampleStep(x: readonly number[]): number {
+  if (x.length < 2) return 1;
+  const d: number[] = [];
+  for (let i = 1; i < x.length; i++) if (x[i] > x[i - 1]) d.push(x[i] - x[i - 1]);
+  if (!d.length) return 1;
+  d.sort((a, b) => a - b);
+  return Math.max(1e-3, Math.round(d[d.length >> 1] * 1000) / 1000);
+}
+
 /**
- * Overlay of several runs on one time axis: seconds since each run's first sample, merged onto one sorted x with
- * nulls where a run has no sample at that offset (uPlot's data layout). Offsets are rounded to the millisecond so
- * runs sampled every second line up exactly.
+ * Overlay of several runs on one axis: seconds since each run's measure start (warm-up negative), on a grid
+ * common to every run (step = the coarsest run's sample interval). Each run's samples fall on the grid point
+ * nearest their offset (averaged where a finer run has several), so runs whose samples start at different
+ * fractions of a second still share x values and their lines are continuous; a grid point is null only where a run
+ * really has no sample (before its start, after its end, or a missing interval). Returns uPlot's [x, ...ys].
  */
-export function overlaySeries(runs: readonly { x: number[]; y: (number | null)[] }[]): (number | null)[][] {
-  const rel = runs.map((r) => {
-    const t0 = r.x.length ? r.x[0] : 0;
-    return r.x.map((t) => Math.round((t - t0) * 1000) / 1000);
-  });
-  const xs = Array.from(new Set(rel.flat())).sort((a, b) => a - b);
-  const index = new Map(xs.map((x, i) => [x, i]));
-  const ys = runs.map((r, k) => {
-    const col: (number | null)[] = new Array(xs.length).fill(null);
-    rel[k].forEach((x, i) => {
-      col[index.get(x)!] = r.y[i];
+export function overlaySeries(runs: readonly OverlayInput[], step = Math.max(...runs.map((r) => sampleStep(r.x)), 1e-3)): (number | null)[][] {
+  const idx = runs.map((r) => r.x.map((t) => Math.round((t - r.t0) / step)));
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const ks of idx) for (const k of ks) {
+    if (k < lo) lo = k;
+    if (k > hi) hi = k;
+  }
+  if (lo > hi) return [[], ...runs.map(() => [])];
+  const n = hi - lo + 1;
+  const xs = Array.from({ length: n }, (_, i) => Math.round((lo + i) * step * 1000) / 1000);
+  const ys = runs.map((r, j) => {
+    const sum = new Array<number>(n).fill(0);
+    const cnt = new Array<number>(n).fill(0);
+    idx[j].forEach((k, i) => {
+      const v = r.y[i];
+      if (v === null || v === undefined || Number.isNaN(v)) return;
+      sum[k - lo] += v;
+      cnt[k - lo]++;
     });
-    return col;
+    return sum.map((v, i) => (cnt[i] ? v / cnt[i] : null));
   });
   return [xs, ...ys];
+}
+
+/** A y range from zero: throughput noise must not look like a cliff. [0, 1] for an all-zero or empty series. */
+export function zeroBasedRange(max: number | null | undefined): [number, number] {
+  const m = max == null || !Number.isFinite(max) || max <= 0 ? 0 : max;
+  return [0, m > 0 ? m * 1.08 : 1];
+}
+
+/**
+ * The latency chart's y range from the measurement phase only (warm-up spikes are clipped, and shaded), for a
+ * linear or a log scale. null when the measurement has no latency yet (uPlot then fits the data).
+ */
+export function latencyRange(ranges: readonly { min: number | null; max: number | null }[], log: boolean): [number, number] | null {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const r of ranges) {
+    if (r.min !== null && r.min < min) min = r.min;
+    if (r.max !== null && r.max > max) max = r.max;
+  }
+  if (max === -Infinity) return null;
+  if (log) {
+    if (min === Infinity) min = max > 0 ? max / 10 : 0.001;
+    const lo = 10 ** Math.floor(Math.log10(min));
+    const hi = 10 ** Math.ceil(Math.log10(Math.max(max, lo * 10)));
+    return [lo, hi === lo ? lo * 10 : hi];
+  }
+  return [0, max > 0 ? max * 1.08 : 1];
+}
+
+/**
+ * x range for sparse time points: a single point gets one bucket either side instead of uPlot's default span
+ * (two years for one perftool bucket). null when uPlot's own choice is fine.
+ */
+export function sparseXRange(xs: readonly number[], width: number): [number, number] | null {
+  if (!xs.length) return null;
+  const min = xs[0];
+  const max = xs[xs.length - 1];
+  return max - min < width ? [min - width, max + width] : [min - width / 2, max + width / 2];
+}
+
+/**
+ * Inserts a null row between points further apart than 1.5 bucket widths, so that separate runs (results in
+ * non-adjacent buckets) are drawn as separate segments, not joined by a line that looks like a ramp.
+ */
+export function withGaps(x: readonly number[], cols: readonly (number | null)[][], width: number): (number | null)[][] {
+  const ox: number[] = [];
+  const oc: (number | null)[][] = cols.map(() => []);
+  for (let i = 0; i < x.length; i++) {
+    if (i > 0 && x[i] - x[i - 1] > width * 1.5) {
+      ox.push(x[i - 1] + width);
+      oc.forEach((c) => c.push(null));
+    }
+    ox.push(x[i]);
+    oc.forEach((c, k) => c.push(cols[k][i]));
+  }
+  return [ox, ...oc];
+}
+
+/**
+ * Time axis tick labels in UTC, in the tables' notation ("2025-03-01 18:35:46Z"): the time on every tick, the date
+ * under the first tick and wherever the day changes. Seconds are left out when every tick is on a whole minute.
+ */
+export function utcTickLabels(ticks: readonly number[]): string[] {
+  const wholeMinutes = ticks.every((t) => Math.round(t) % 60 === 0);
+  let lastDay = '';
+  return ticks.map((t) => {
+    const iso = new Date(Math.round(t * 1000)).toISOString();
+    const day = iso.slice(0, 10);
+    const time = `${iso.slice(11, wholeMinutes ? 16 : 19)}Z`;
+    const label = day !== lastDay ? `${time}\n${day}` : time;
+    lastDay = day;
+    return label;
+  });
+}
+
+/** Seconds as a compact duration: "59s", "1m 05s", "1h 02m 03s". */
+export function formatSeconds(total: number): string {
+  let s = Math.round(total);
+  if (!Number.isFinite(s) || s < 0) return '–';
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (h) return `${h}h ${pad(m)}m ${pad(s)}s`;
+  if (m) return `${m}m ${pad(s)}s`;
+  return `${s}s`;
+}
+
+/**
+ * A live run's progress: elapsed since start, and the planned length from its parameters (MQTT: warm-up +
+ * duration; pgbench: -T, which includes the warm-up). remaining is null when the run has no planned length
+ * (--count, -t) and 0 once it is overdue (draining, finishing).
+ */
+export function liveProgress(kind: string, params: Record<string, unknown> | null | undefined, startedAt: string | null | undefined, now: Date): { elapsed: number | null; planned: number | null; remaining: number | null } {
+  const start = startedAt ? Date.parse(startedAt) : NaN;
+  const elapsed = Number.isNaN(start) ? null : Math.max(0, (now.getTime() - start) / 1000);
+  const d = Number(params?.duration_s ?? 0) || 0;
+  const w = Number(params?.warmup_s ?? 0) || 0;
+  const planned = d > 0 ? (kind === 'mqtt' ? d + w : d) : null;
+  const remaining = planned !== null && elapsed !== null ? Math.max(0, planned - elapsed) : null;
+  return { elapsed, planned, remaining };
+}
+
+/** An argument vector as a command line a shell would run as given: arguments with specials in single quotes. */
+export function shellJoin(args: readonly unknown[]): string {
+  return args
+    .map((a) => {
+      const s = String(a);
+      if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
+      return `'${s.replace(/'/g, `'\\''`)}'`;
+    })
+    .join(' ');
+}
+
+/** Sample rows as CSV: a header of the columns, one line per row; text quoted when it needs to be (RFC 4180). */
+export function toCsv(rows: readonly Record<string, unknown>[], columns: readonly string[]): string {
+  const cell = (v: unknown) => {
+    if (v === null || v === undefined) return '';
+    const s = typeof v === 'object' ? JSON.stringify(v) : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n';
+}
+
+/** Headline figures of a run for the top of its page; a running run gets its running totals instead. */
+export interface Headline {
+  label: string;
+  value: string;
+  tone?: 'bad' | 'good';
+  title?: string;
+}
+
+export function headlineFigures(run: Record<string, unknown>, s: SampleSeries | null, now: Date): Headline[] {
+  const out: Headline[] = [];
+  const kind = String(run.kind ?? '');
+  const running = run.status === 'running';
+  if (running && s) {
+    const m = s.measure;
+    const rate = m.seconds > 0 ? m.ops / m.seconds : null;
+    out.push({ label: 'throughput so far', value: rate === null ? '–' : `${formatNumber(rate)} ops/s`, title: `${formatNumber(m.ops)} operations in ${formatSeconds(m.seconds)} of measurement` });
+    out.push({ label: 'p99 last interval', value: m.lastP99 === null ? '–' : `${formatNumber(m.lastP99)} ms` });
+    out.push({ label: 'errors so far', value: formatNumber(m.errors), tone: m.errors > 0 ? 'bad' : undefined });
+    if (s.hasLost) out.push({ label: 'lost so far', value: formatNumber(m.lost), tone: m.lost > 0 ? 'bad' : undefined });
+    const p = liveProgress(kind, run.parameters as Record<string, unknown>, run.started_at as string, now);
+    out.push({ label: 'elapsed', value: p.elapsed === null ? '–' : formatSeconds(p.elapsed) });
+    out.push({ label: 'remaining', value: p.remaining === null ? 'no planned end' : p.remaining === 0 ? 'finishing' : formatSeconds(p.remaining), title: p.planned === null ? undefined : `planned ${formatSeconds(p.planned)}` });
+    return out;
+  }
+  const tps = kind === 'pgbench' && run.pg_tps != null;
+  out.push({ label: tps ? 'tps' : 'throughput', value: run[tps ? 'pg_tps' : 'ops_rate'] == null ? '–' : `${formatNumber(run[tps ? 'pg_tps' : 'ops_rate'])} ${tps ? 'tx/s' : 'ops/s'}` });
+  out.push({ label: 'p99', value: run.lat_p99_ms == null ? '–' : `${formatNumber(run.lat_p99_ms)} ms` });
+  const errors = num(run.errors);
+  out.push({ label: 'errors', value: formatNumber(errors), tone: errors ? 'bad' : undefined });
+  if (kind === 'mqtt' || run.mqtt_lost != null) {
+    const lost = num(run.mqtt_lost);
+    const sent = num(run.mqtt_sent);
+    const pct = lost !== null && sent ? ` (${((lost / sent) * 100).toFixed(lost / sent < 0.001 && lost > 0 ? 3 : 1)} %)` : '';
+    out.push({ label: 'lost', value: `${formatNumber(lost)}${lost ? pct : ''}`, tone: lost ? 'bad' : undefined });
+  }
+  if (kind === 'pgbench' && run.pg_failed != null) {
+    const failed = num(run.pg_failed);
+    out.push({ label: 'failed tx', value: formatNumber(failed), tone: failed ? 'bad' : undefined });
+  }
+  out.push({ label: 'measured', value: formatDuration(run.measure_start as string, run.measure_end as string) });
+  return out;
+}
+
+/**
+ * Long rows (one per time and key: a perftool publisher or thread) to uPlot columns: one sorted x of every time,
+ * one column per key (sorted), null where a key has no row at that time. Several rows of one key at one time
+ * (rounds of a thread ending in the same millisecond) are averaged.
+ */
+export function pivot<R>(rows: readonly R[], time: (r: R) => number, key: (r: R) => string, value: (r: R) => number | null): { keys: string[]; data: (number | null)[][] } {
+  const keys = Array.from(new Set(rows.map(key))).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const xs = Array.from(new Set(rows.map(time))).sort((a, b) => a - b);
+  const xi = new Map(xs.map((x, i) => [x, i]));
+  const ki = new Map(keys.map((k, i) => [k, i]));
+  const sum = keys.map(() => new Array<number>(xs.length).fill(0));
+  const cnt = keys.map(() => new Array<number>(xs.length).fill(0));
+  for (const r of rows) {
+    const v = value(r);
+    if (v === null || Number.isNaN(v)) continue;
+    const k = ki.get(key(r))!;
+    const i = xi.get(time(r))!;
+    sum[k][i] += v;
+    cnt[k][i]++;
+  }
+  return { keys, data: [xs, ...sum.map((col, k) => col.map((v, i) => (cnt[k][i] ? v / cnt[k][i] : null)))] };
+}
+
+/** Bucket width in seconds of a perftool view. */
+export function perftoolWidth(view: PerftoolView): number {
+  return PERFTOOL_WIDTHS.find(([v]) => v === view)?.[1] ?? 600;
+}
+
+/** Axis tick numbers that fit beside the axis label: 950, 1.5k, 3M, 2.25G; small values as they are. */
+export function compactNumber(v: number | null): string {
+  if (v === null || !Number.isFinite(v)) return '';
+  const a = Math.abs(v);
+  const trim = (x: number) => String(Number(x.toPrecision(3)));
+  if (a >= 1e9) return `${trim(v / 1e9)}G`;
+  if (a >= 1e6) return `${trim(v / 1e6)}M`;
+  if (a >= 1e4) return `${trim(v / 1e3)}k`;
+  return String(Number(v.toPrecision(4)));
 }

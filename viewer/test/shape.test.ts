@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  compareDeltas, deltaPercent, formatDuration, MAX_BUCKETS, overlaySeries, PERCENTILES, perftoolView, resolveRange,
+  formatDuration, MAX_BUCKETS, overlaySeries, PERCENTILES, perftoolView, resolveRange,
   runsWhere, rowsAfter, samplesToSeries, appendSamples, tagConditions, type SampleRow,
 } from '../src/shape';
 
@@ -62,47 +62,6 @@ describe('samplesToSeries', () => {
   });
 });
 
-describe('deltaPercent', () => {
-  it.each([
-    [100, 110, 10],
-    [100, 90, -10],
-    [-50, -25, 50], // against |base|: a rise from -50 to -25 is +50 %
-    [0, 0, 0],
-    [0, 5, null], // zero baseline: no finite percentage
-    [null, 5, null],
-    [5, null, null],
-    [undefined, 5, null],
-  ])('base %s, value %s → %s', (b, v, want) => {
-    expect(deltaPercent(b as number | null, v as number | null)).toBe(want);
-  });
-});
-
-describe('compareDeltas', () => {
-  const base = { ops_rate: 1000, lat_p99_ms: 10, errors: 0, pg_tps: null };
-  it('gives % against the first run, with better/worse by the figure\'s direction', () => {
-    const rows = compareDeltas([base, { ops_rate: 1200, lat_p99_ms: 12, errors: 0, pg_tps: null }]);
-    const by = Object.fromEntries(rows.map((r) => [r.figure.key, r.cells[1]]));
-    expect(by.ops_rate).toEqual({ value: 1200, percent: 20, verdict: 'better' });
-    expect(by.lat_p99_ms.percent).toBeCloseTo(20);
-    expect(by.lat_p99_ms.verdict).toBe('worse');
-    expect(by.errors).toEqual({ value: 0, percent: 0, verdict: 'same' });
-    expect(rows.every((r) => r.cells[0].verdict === 'baseline')).toBe(true);
-  });
-  it('leaves out figures no run has, and marks zero/NULL baselines unknown', () => {
-    const rows = compareDeltas([base, { ops_rate: null, lat_p99_ms: 10, errors: 4, pg_tps: null }]);
-    const keys = rows.map((r) => r.figure.key);
-    expect(keys).not.toContain('pg_tps');
-    const by = Object.fromEntries(rows.map((r) => [r.figure.key, r.cells[1]]));
-    expect(by.ops_rate).toEqual({ value: null, percent: null, verdict: 'unknown' });
-    expect(by.errors).toEqual({ value: 4, percent: null, verdict: 'unknown' });
-  });
-  it('handles five runs and no runs', () => {
-    expect(compareDeltas([])).toEqual([]);
-    const five = [1, 2, 3, 4, 5].map((k) => ({ ops_rate: 100 * k }));
-    expect(compareDeltas(five)[0].cells.map((c) => c.percent)).toEqual([null, 100, 200, 300, 400]);
-  });
-});
-
 describe('perftoolView', () => {
   const at = (seconds: number) => perftoolView(new Date(T0), new Date(T0 + seconds * 1000));
   it.each([
@@ -145,9 +104,9 @@ describe('resolveRange and runsWhere', () => {
 });
 
 describe('overlaySeries and formatDuration', () => {
-  it('aligns runs on seconds since their first sample, null where a run has none', () => {
-    const a = { x: [1000, 1001, 1002], y: [1, 2, 3] };
-    const b = { x: [5000.5, 5001.5], y: [10, 20] };
+  it('aligns runs on seconds from their measure start, on a common grid, null where a run has none', () => {
+    const a = { x: [1000, 1001, 1002], y: [1, 2, 3], t0: 1000 };
+    const b = { x: [5000.5, 5001.5], y: [10, 20], t0: 5000.5 };
     expect(overlaySeries([a, b])).toEqual([[0, 1, 2], [1, 2, 3], [10, 20, null]]);
   });
   it('formats durations', () => {

@@ -1,21 +1,32 @@
-// Compare page: 2–5 runs overlaid on one time axis (seconds since each run's first sample) and a table of each
-// summary figure with its change in % against the first run.
+// Compare page: 2–5 runs, the first the baseline, with the figures, signs and verdicts of `producer compare
+// BASELINE CANDIDATE` (compare.ts), and overlays on one axis: seconds from each run's measure start, on a grid
+// common to all runs (shape.overlaySeries).
 import type uPlot from 'uplot';
 import { COMPARE_RUNS_QUERY } from '../queries';
-import { compareDeltas, formatNumber, formatPercent, overlaySeries, samplesToSeries } from '../shape';
-import { chart } from '../charts';
+import { compareCommand, compareDeltas, formatPercent, type DeltaCell } from '../compare';
+import { formatNumber, overlaySeries, samplesToSeries, zeroBasedRange } from '../shape';
+import { chart, ChartGroup } from '../charts';
 import { routeHash } from '../route';
-import { h, message, table } from '../ui';
+import { fmtTime, h, message, table } from '../ui';
 import type { Page } from '../page';
 import { fetchSamples } from './run';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const VERDICT_TEXT: Record<DeltaCell['verdict'], string> = {
+  better: 'better', worse: 'worse', same: 'same', missing: 'missing', new: 'new', baseline: '',
+};
+
+/** The run's identity for headers: two runs with the same name on the same host must not look alike. */
+function runLabel(r: Record<string, unknown>): string {
+  return `${r.name || 'unnamed'} · ${(r.run_id as string).slice(0, 8)} · ${r.host_name ?? '?'} · ${fmtTime(r.started_at as string)}`;
+}
+
 export const comparePage: Page = async ({ client, route, root, signal, setParams }) => {
   const ids = (route.params.get('ids') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   root.append(h('h1', {}, 'Compare runs'));
   const form = h('form', { class: 'filters' },
-    h('label', {}, 'run IDs (2–5, comma-separated; the first is the baseline)',
+    h('label', {}, 'run IDs (2–5, comma-separated; the first is the baseline, as in producer compare BASELINE CANDIDATE)',
       h('input', { name: 'ids', size: 100, value: ids.join(',') })),
     h('button', { type: 'submit' }, 'Compare'));
   form.addEventListener('submit', (e) => {
@@ -28,7 +39,7 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
   if (ids.length < 2 || ids.length > 5 || bad.length) {
     root.append(message('info', bad.length
       ? `Not a run ID: ${bad.join(', ')}.`
-      : 'Choose 2 to 5 runs: tick them on the runs page and press "Compare selected", or paste their IDs here.'));
+      : 'Choose 2 to 5 runs: tick them on the runs page and press "Compare selected" (the oldest becomes the baseline), or paste their IDs here.'));
     return;
   }
   const [{ runs: found }, samples] = await Promise.all([
@@ -39,43 +50,62 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
   const byId = new Map(found.map((r) => [r.run_id as string, r]));
   const missing = ids.filter((id) => !byId.has(id));
   if (missing.length) root.append(message('error', `Not found: ${missing.join(', ')}. Compared the others.`));
-  const order = ids.map((id, i) => ({ id, run: byId.get(id), rows: samples[i] })).filter((x) => x.run);
+  const order = ids.map((id, i) => ({ id, run: byId.get(id)!, rows: samples[i] })).filter((x) => x.run);
   if (order.length < 2) {
     root.append(message('empty', 'Fewer than two of these runs exist; nothing to compare.'));
     return;
   }
-  const label = (r: Record<string, unknown>) => `${r.name || (r.run_id as string).slice(0, 8)} (${r.host_name ?? '?'})`;
+  const role = (i: number) => (i === 0 ? 'baseline' : order.length === 2 ? 'candidate' : `candidate ${i}`);
 
-  const deltas = compareDeltas(order.map((o) => o.run!));
-  const head = ['figure', ...order.map((o, i) => (i === 0 ? `${label(o.run!)} — baseline` : label(o.run!)))];
+  const deltas = compareDeltas(order.map((o) => o.run));
+  const head = ['figure', ...order.map((o, i) => `${role(i)}: ${runLabel(o.run)}`), 'better'];
   const rows = deltas.map((d) => [
     d.figure.label,
     ...d.cells.map((c) =>
-      h('span', { class: `num delta ${c.verdict}` }, formatNumber(c.value), c.verdict === 'baseline' ? '' : ` (${formatPercent(c.percent)})`),
+      h('span', { class: `num delta ${c.verdict}`, title: c.verdict === 'baseline' ? 'baseline' : `${VERDICT_TEXT[c.verdict]} than the baseline; change ${c.delta === null ? 'n/a' : formatNumber(c.delta)}` },
+        formatNumber(c.value), c.verdict === 'baseline' ? '' : ` (${formatPercent(c.percent)}) ${VERDICT_TEXT[c.verdict]}`),
     ),
+    d.figure.better,
   ]);
+  const reorder = (first: string) => routeHash('compare', null, { ids: [first, ...order.map((o) => o.id).filter((x) => x !== first)].join(',') });
   root.append(
     h('h2', {}, 'Summary and change against the baseline'),
-    h('p', {}, ...order.map((o, i) => h('span', {}, i ? ' · ' : '', h('a', { href: routeHash('run', o.id) }, label(o.run!)), ` [${o.run!.kind}, ${o.run!.status}]`))),
+    h('ul', { class: 'compare-runs' }, ...order.map((o, i) => h('li', {}, h('strong', {}, `${role(i)}: `),
+      h('a', { href: routeHash('run', o.id) }, runLabel(o.run)), ` [${o.run.kind}, ${o.run.status}]`,
+      i ? h('a', { class: 'make-baseline', href: reorder(o.id) }, ' make this the baseline') : null))),
     deltas.length ? table(head, rows, 'delta-table') : message('empty', 'These runs have no summary figures yet.'),
-    h('p', { class: 'legend-note' }, 'Green: better than the baseline, red: worse. n/a: no value, or a zero baseline.'),
+    h('p', { class: 'legend-note' },
+      'Change = candidate − baseline, in % of the baseline; green: better, red: worse, by each figure\'s direction ("better" column). ',
+      'Same figures, signs and verdicts as ', h('code', {}, compareCommand(order.map((o) => o.id))),
+      '. +inf %: from a baseline of 0. Measurement phase only.'),
   );
 
   const series = order.map((o) => samplesToSeries(o.rows));
-  const charts: uPlot[] = [];
+  const group = new ChartGroup();
   if (series.every((s) => s.x.length === 0)) {
     root.append(message('empty', 'None of these runs has samples to overlay.'));
   } else {
-    root.append(h('h2', {}, 'Overlaid (x: seconds since each run\'s first sample, warm-up included)'));
+    root.append(h('h2', {}, 'Overlaid (x: seconds from each run\'s measure start; warm-up is negative)'));
     const el = h('div', { class: 'charts' });
     root.append(el);
-    const legend = order.map((o) => ({ label: label(o.run!) }));
-    charts.push(
-      chart(el, { title: 'Throughput', yLabel: 'ops/s', time: false, series: legend,
-        data: overlaySeries(series.map((s) => ({ x: s.x, y: s.opsRate }))) as uPlot.AlignedData }),
-      chart(el, { title: 'Latency p99', yLabel: 'ms', time: false, series: legend,
-        data: overlaySeries(series.map((s) => ({ x: s.x, y: s.latency[3] }))) as uPlot.AlignedData }),
-    );
+    const legend = order.map((o, i) => ({ label: `${role(i)} ${(o.run.run_id as string).slice(0, 8)}`, width: i === 0 ? 2 : 1.5 }));
+    const t0 = (i: number) => {
+      const ms = order[i].run.measure_start ? Date.parse(order[i].run.measure_start as string) : NaN;
+      return Number.isNaN(ms) ? (series[i].x[0] ?? 0) : ms / 1000;
+    };
+    const thr = overlaySeries(series.map((s, i) => ({ x: s.x, y: s.opsRate, t0: t0(i) })));
+    const p99 = overlaySeries(series.map((s, i) => ({ x: s.x, y: s.latency[3], t0: t0(i) })));
+    // The p99 axis fits the measurement (x ≥ 0): warm-up spikes are clipped.
+    let p99max = 0;
+    p99[0].forEach((x, k) => {
+      if ((x as number) < 0) return;
+      for (let j = 1; j < p99.length; j++) if ((p99[j][k] ?? 0) > p99max) p99max = p99[j][k] as number;
+    });
+    chart(el, { title: 'Throughput', yLabel: 'ops/s', time: false, series: legend, zero: true, group,
+      data: thr as uPlot.AlignedData });
+    chart(el, { title: 'Latency p99', yLabel: 'ms', time: false, series: legend, group,
+      yRange: () => (p99max > 0 ? zeroBasedRange(p99max) : null), data: p99 as uPlot.AlignedData });
+    el.append(h('p', { class: 'legend-note' }, 'Drag across a chart to zoom, double-click to reset; the crosshair is shared.'));
   }
-  return () => charts.forEach((c) => c.destroy());
+  return () => group.destroy();
 };

@@ -57,8 +57,8 @@ export const devicesPage: Page = async ({ client, route, root, signal }) => {
     root.append(h('h2', {}, 'Trend'), el);
     const series = kinds.map((k) => ({ label: k }));
     charts.push(
-      chart(el, { title: 'Throughput per run', yLabel: 'ops/s', series, points: true, data: [x, ...kinds.map((k) => col(k, 'ops_rate'))] }),
-      chart(el, { title: 'p99 latency per run', yLabel: 'ms', series, points: true, data: [x, ...kinds.map((k) => col(k, 'lat_p99_ms'))] }),
+      chart(el, { title: 'Throughput per run', yLabel: 'ops/s', series, points: true, spanGaps: true, zero: true, data: [x, ...kinds.map((k) => col(k, 'ops_rate'))] }),
+      chart(el, { title: 'p99 latency per run', yLabel: 'ms', series, points: true, spanGaps: true, zero: true, data: [x, ...kinds.map((k) => col(k, 'lat_p99_ms'))] }),
     );
   }
   root.append(h('h2', {}, 'Recent runs'), table(RUN_HEADERS, runRows(runs), 'runs-table'));

@@ -4,9 +4,12 @@
 // last seq it has.
 import type uPlot from 'uplot';
 import { RUN_QUERY, RUN_SAMPLES_QUERY, SAMPLES_PAGE_SIZE } from '../queries';
-import { appendSamples, emptySeries, formatDuration, formatNumber, PERCENTILES, rowsAfter, type SampleRow, type SampleSeries } from '../shape';
+import {
+  appendSamples, emptySeries, formatDuration, formatNumber, headlineFigures, latencyRange, PERCENTILES, rowsAfter,
+  SAMPLE_COLUMNS, shellJoin, toCsv, type SampleRow, type SampleSeries,
+} from '../shape';
 import { liveRun, newWsClient, wsUrl, type Live } from '../live';
-import { chart } from '../charts';
+import { chart, ChartGroup } from '../charts';
 import { routeHash } from '../route';
 import { facts, fmtTime, h, message } from '../ui';
 import type { Client } from '../graphql';
@@ -53,11 +56,22 @@ const TARGET_KEYS: [string, string][] = [
   ['target_version', 'version'], ['tools', 'tools'],
 ];
 
+/** The figures a benchmark engineer looks for first; for a running run, its running totals and time left. */
+function headline(run: Run, s: SampleSeries | null): HTMLElement {
+  return h('div', { class: 'headline' }, ...headlineFigures(run, s, new Date()).map((f) =>
+    h('div', { class: `figure${f.tone ? ' ' + f.tone : ''}`, title: f.title }, h('div', { class: 'figure-value' }, f.value), h('div', { class: 'figure-label' }, f.label))));
+}
+
 function header(run: Run): HTMLElement {
+  const failed = run.status === 'failed' || run.status === 'aborted';
   return h(
     'div',
     { class: 'run-header' },
     h('h1', {}, `${run.kind}: ${run.name || run.run_id}`, ' ', statusBadge(run.status)),
+    failed || run.error
+      ? h('div', { class: 'msg msg-error failure', role: 'alert' }, h('strong', {}, failed ? `Run ${run.status}: ` : 'Run error: '),
+        (run.error as string) || 'no reason recorded')
+      : null,
     h(
       'p',
       { class: 'muted' },
@@ -65,22 +79,78 @@ function header(run: Run): HTMLElement {
       formatDuration(run.started_at as string, (run.finished_at as string) ?? (run.status === 'running' ? new Date().toISOString() : null)),
       ' · ',
       h('a', { href: routeHash('devices', null, { host: run.host_name as string }) }, 'device'),
+      ' · all times UTC',
     ),
-    run.error ? message('error', `Run error: ${run.error}`) : null,
   );
+}
+
+/** pgbench's own final summary (summary_extra.pgbench), the init phase and what benchpipe and pgbench disagree on. */
+const PGBENCH_KEYS: [string, string][] = [
+  ['transaction_type', 'transaction type'], ['scaling_factor', 'scaling factor'], ['query_mode', 'query mode'],
+  ['clients', 'clients'], ['threads', 'threads'], ['duration_s', 'duration (s)'], ['processed', 'transactions processed'],
+  ['failed', 'failed'], ['skipped', 'skipped (-L)'], ['latency_avg_ms', 'latency average (ms)'],
+  ['latency_stddev_ms', 'latency stddev (ms)'], ['lag_avg_ms', 'schedule lag average (ms)'], ['lag_max_ms', 'schedule lag max (ms)'],
+  ['initial_connection_time_ms', 'initial connection time (ms)'], ['tps', 'tps'], ['tps_includes', 'tps counts'],
+  ['version', 'pgbench version'], ['server_version', 'server version'],
+];
+
+function pgbenchCard(run: Run): HTMLElement | null {
+  const extra = run.summary_extra as Record<string, unknown> | null;
+  if (run.kind !== 'pgbench' || !extra) return null;
+  const pg = (extra.pgbench ?? {}) as Record<string, unknown>;
+  const init = extra.init as { scale?: number; seconds?: number; exit_code?: number } | undefined;
+  const scripts = (pg.scripts as { name: string; weight?: number; transactions: number; tps?: number }[] | undefined) ?? [];
+  return h('div', { class: 'card pgbench-summary' }, h('h2', {}, 'pgbench\'s own summary'),
+    facts(PGBENCH_KEYS.map(([k, l]): [string, unknown] => [l, typeof pg[k] === 'number' ? formatNumber(pg[k]) : pg[k]])),
+    scripts.length > 1 ? facts(scripts.map((sc): [string, unknown] => [`script ${sc.name}${sc.weight ? ` @${sc.weight}` : ''}`, `${formatNumber(sc.transactions)} tx, ${formatNumber(sc.tps)} tps`])) : null,
+    init ? h('h2', {}, 'Init phase (--init-scale)') : null,
+    init ? facts([['scale', init.scale], ['took', `${formatNumber(init.seconds)} s`], ['exit code', init.exit_code]]) : null,
+    h('h2', {}, 'benchpipe vs pgbench'),
+    facts([['latency from', extra.latency_source], ['pgbench exit code', extra.pgbench_exit_code], ['pgbench signal', extra.pgbench_signal],
+      ['warm-up samples', extra.warmup_samples],
+      ...((extra.disagreements as string[] | undefined) ?? []).map((d, i): [string, unknown] => [`disagreement ${i + 1}`, d]),
+      ...((extra.notes as string[] | undefined) ?? []).map((d, i): [string, unknown] => [`note ${i + 1}`, d])]));
+}
+
+/** Parameters, with argument vectors as the command line they are (pgbench's) instead of a JSON array. */
+function parameterFacts(params: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(params).map(([k, v]): [string, unknown] => {
+    if (Array.isArray(v) && v.every((x) => typeof x !== 'object')) {
+      if (k === 'pgbench_command') return ['command', `pgbench ${shellJoin(v)}`];
+      return [k, v.length ? shellJoin(v) : 'none'];
+    }
+    return [k, v];
+  });
+}
+
+/** The run's latency distribution from its summary percentiles: one bar per percentile, on a log scale of ms. */
+function distribution(run: Run): HTMLElement | null {
+  const pts = [['min', run.lat_min_ms], ['p50', run.lat_p50_ms], ['p90', run.lat_p90_ms], ['p95', run.lat_p95_ms], ['p99', run.lat_p99_ms],
+    ['p99.9', run.lat_p999_ms], ['max', run.lat_max_ms]].filter(([, v]) => v != null && Number(v) > 0) as [string, number][];
+  if (!pts.length) return null;
+  const vals = pts.map(([, v]) => Number(v));
+  const lo = Math.log10(Math.min(...vals)) - 0.3;
+  const hi = Math.log10(Math.max(...vals));
+  const width = (v: number) => `${Math.max(2, ((Math.log10(v) - lo) / Math.max(1e-9, hi - lo)) * 100).toFixed(1)}%`;
+  return h('div', { class: 'card distribution' }, h('h2', {}, 'Latency distribution (measurement phase, ms, log scale)'),
+    h('table', { class: 'dist' }, h('tbody', {}, ...pts.map(([l, v]) => h('tr', {}, h('th', {}, l),
+      h('td', { class: 'bar-cell' }, h('span', { class: 'bar', style: `width: ${width(Number(v))}` })),
+      h('td', { class: 'num' }, formatNumber(v)))))));
 }
 
 function details(run: Run): HTMLElement {
   return h(
     'div',
     { class: 'cols' },
+    pgbenchCard(run),
     h('div', { class: 'card' }, h('h2', {}, 'Summary (measurement phase)'),
       facts([['measured', `${fmtTime(run.measure_start as string)} → ${fmtTime(run.measure_end as string)}`],
         ...SUMMARY_KEYS.map(([k, l]): [string, unknown] => [l, run[k] == null ? null : formatNumber(run[k])])])),
-    h('div', { class: 'card' }, h('h2', {}, 'Parameters'), facts(Object.entries((run.parameters as object) ?? {})),
+    h('div', { class: 'card' }, h('h2', {}, 'Parameters'), facts(parameterFacts((run.parameters as Record<string, unknown>) ?? {})),
       h('h2', {}, 'Tags'), facts(Object.entries((run.tags as object) ?? {}))),
     h('div', { class: 'card' }, h('h2', {}, 'Host'), facts(HOST_KEYS.map(([k, l]) => [l, k === 'host_memory_bytes' && run[k] != null ? `${(Number(run[k]) / 2 ** 30).toFixed(1)} GiB` : run[k]])),
       h('h2', {}, 'Target'), facts(TARGET_KEYS.map(([k, l]) => [l, run[k]]))),
+    distribution(run),
   );
 }
 
@@ -92,6 +162,7 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   }
   const runP = client.request<{ runs_by_pk: Run | null }>(RUN_QUERY, { id }, signal);
   const rowsP = fetchSamples(client, id, -1, signal);
+  rowsP.catch(() => undefined); // awaited after the run row: no unhandled rejection if it fails first
   const first = (await runP).runs_by_pk;
   if (!first) {
     root.append(message('empty', `No run ${id}. It may not have reached the database yet, or the link is wrong.`));
@@ -101,23 +172,59 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   let head = header(run);
   let det = details(run);
   const live = h('p', { class: 'live', 'aria-live': 'polite' });
-  root.append(head, live, det, h('h2', {}, 'Per interval'));
+  let top = headline(run, null);
+  root.append(head, top, live);
+  const toolbar = h('div', { class: 'toolbar' });
   const chartsEl = h('div', { class: 'charts' });
-  root.append(chartsEl);
+  root.append(h('h2', {}, 'Per interval'), toolbar, chartsEl, det);
 
   const rows = await rowsP;
   performance.mark('samples-received');
   const s: SampleSeries = appendSamples(emptySeries(), rows);
+  // Every row, for CSV/JSON export; live updates append to it.
+  const allRows: SampleRow[] = rows;
   let lastSeq = rows.length ? rows[rows.length - 1].seq : -1;
-  const charts: uPlot[] = [];
+  const group = new ChartGroup();
+  const charts = group.charts;
+  const refreshHeadline = () => {
+    const t2 = headline(run, run.status === 'running' ? s : null);
+    top.replaceWith(t2);
+    top = t2;
+  };
+  refreshHeadline();
 
   if (rows.length === 0) {
     chartsEl.append(message('empty', run.status === 'running' ? 'No samples yet; waiting for the first interval.' : 'This run has no samples.'));
   }
-  const note = h('p', { class: 'legend-note' }, 'Shaded: warm-up (excluded from the summary).');
+  // Latency scale: linear (default) or log, kept in the URL (lat=log) without reloading the page.
+  const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  let logLatency = params.get('lat') === 'log';
+  const isPgbench = run.kind === 'pgbench';
+  const lossSeries = () => !isPgbench && (s.hasLost || run.kind === 'mqtt');
+  const lagChart = () => isPgbench && (s.hasLag || Number((run.parameters as Record<string, unknown> | null)?.rate ?? 0) > 0);
+  /** Log scales can't show 0: such intervals become gaps. Only built when the log scale is on. */
+  const latencyData = (): uPlot.AlignedData => (logLatency
+    ? [s.x, ...s.latency.map((c) => c.map((v) => (v !== null && v > 0 ? v : null)))]
+    : [s.x, ...s.latency]) as uPlot.AlignedData;
+  const errorsData = (): uPlot.AlignedData => (lossSeries() ? [s.x, s.errors, s.lost] : [s.x, s.errors]) as uPlot.AlignedData;
+  const dataOf = [
+    () => [s.x, s.opsRate] as uPlot.AlignedData,
+    latencyData,
+    errorsData,
+    () => [s.x, s.lag] as uPlot.AlignedData,
+  ];
+  const shade = () => s.warmup;
+  const note = h('p', { class: 'legend-note' },
+    'Shaded: warm-up (excluded from the summary, and from the latency axis: warm-up spikes are clipped). ',
+    'Drag across a chart to zoom (all charts follow), double-click to reset; the crosshair is shared. Times in UTC.');
+  const latencyChart = (onDrawn?: () => void) => chart(chartsEl, {
+    title: `Latency percentiles${logLatency ? ' (log scale)' : ''}`, yLabel: 'ms', series: PERCENTILES.map((p) => ({ label: p.label })),
+    data: latencyData(), shade, group, log: logLatency, yRange: () => latencyRange(s.latRange, logLatency), onDrawn,
+  });
   const drawCharts = () => {
     chartsEl.replaceChildren(note);
-    let pending = 3;
+    const withLag = lagChart();
+    let pending = withLag ? 4 : 3;
     const drawn = () => {
       if (--pending === 0) {
         performance.mark('charts-drawn');
@@ -126,21 +233,77 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
         chartsEl.setAttribute('data-points', String(s.x.length));
       }
     };
-    const shade = () => s.warmup;
-    charts.push(
-      chart(chartsEl, { title: 'Throughput', yLabel: 'ops/s', series: [{ label: 'ops/s', width: 1.5 }], data: [s.x, s.opsRate], shade, onDrawn: drawn }),
-      chart(chartsEl, { title: 'Latency percentiles', yLabel: 'ms', series: PERCENTILES.map((p) => ({ label: p.label })), data: [s.x, ...s.latency], shade, onDrawn: drawn }),
-      chart(chartsEl, {
-        title: `Errors and loss (total errors ${formatNumber(s.totalErrors)}, lost ${formatNumber(s.totalLost)})`,
-        yLabel: 'count',
-        series: [{ label: 'errors', color: '#d62728' }, { label: 'MQTT lost', color: '#9467bd' }],
-        data: [s.x, s.errors, s.lost],
-        shade,
-        onDrawn: drawn,
-      }),
-    );
+    chart(chartsEl, { title: 'Throughput', yLabel: isPgbench ? 'tx/s' : 'ops/s', series: [{ label: isPgbench ? 'tx/s' : 'ops/s', width: 1.5 }], data: dataOf[0](), shade, group, zero: true, onDrawn: drawn });
+    latencyChart(drawn);
+    chart(chartsEl, {
+      title: isPgbench
+        ? `Failed transactions per interval (total ${formatNumber(s.totalErrors)})`
+        : `Errors and loss (total errors ${formatNumber(s.totalErrors)}, lost ${formatNumber(s.totalLost)})`,
+      yLabel: 'count',
+      series: lossSeries() ? [{ label: 'errors', color: '#d62728' }, { label: 'MQTT lost', color: '#9467bd' }] : [{ label: isPgbench ? 'failed' : 'errors', color: '#d62728' }],
+      data: dataOf[2](), shade, group, zero: true, onDrawn: drawn,
+    });
+    if (withLag) {
+      chart(chartsEl, { title: 'Schedule lag (pgbench -R): how late transactions started', yLabel: 'ms', series: [{ label: 'lag', color: '#8c564b' }], data: dataOf[3](), shade, group, zero: true, onDrawn: drawn });
+    }
   };
   if (rows.length) drawCharts();
+
+  // Toolbar: time range (all charts), latency scale, export of the samples.
+  const rangeSel = h('select', { name: 'range', 'aria-label': 'time range' },
+    h('option', { value: 'all' }, 'whole run'), h('option', { value: 'measure' }, 'measurement phase'),
+    h('option', { value: '60' }, 'last 1 min'), h('option', { value: '300' }, 'last 5 min'), h('option', { value: '900' }, 'last 15 min'),
+    h('option', { value: 'zoom', hidden: true }, 'zoomed'));
+  rangeSel.addEventListener('change', () => {
+    const v = rangeSel.value;
+    const end = s.x.length ? s.x[s.x.length - 1] + 1 : 0;
+    if (v === 'all' || !s.x.length) group.setX(null);
+    else if (v === 'measure') {
+      const ms = run.measure_start ? Date.parse(run.measure_start as string) / 1000 : s.x[0];
+      const me = run.measure_end ? Date.parse(run.measure_end as string) / 1000 : end;
+      group.setX([ms, me]);
+    } else group.setX([Math.max(s.x[0], end - Number(v)), end]);
+  });
+  group.onZoom = (r) => {
+    if (r && document.activeElement !== rangeSel) rangeSel.value = 'zoom';
+    if (!r) rangeSel.value = 'all';
+  };
+  const logBox = h('input', { type: 'checkbox', name: 'lat-log', checked: logLatency });
+  logBox.addEventListener('change', () => {
+    logLatency = logBox.checked;
+    const q = new URLSearchParams(location.hash.split('?')[1] ?? '');
+    if (logLatency) q.set('lat', 'log');
+    else q.delete('lat');
+    history.replaceState(null, '', `${location.pathname}${location.search}${routeHash('run', id, q)}`);
+    const i = 1;
+    const old = charts[i];
+    if (!old) return;
+    const holder = old.root.parentElement!;
+    charts.splice(i, 1);
+    old.destroy();
+    const fresh = latencyChart();
+    charts.splice(charts.indexOf(fresh), 1);
+    charts.splice(i, 0, fresh);
+    chartsEl.insertBefore(fresh.root.parentElement!, holder);
+    holder.remove();
+    if (group.zoom) fresh.setScale('x', { min: group.zoom[0], max: group.zoom[1] });
+  });
+  const download = (kind: 'csv' | 'json') => {
+    const body = kind === 'csv'
+      ? toCsv(allRows as unknown as Record<string, unknown>[], SAMPLE_COLUMNS)
+      : JSON.stringify({ run_id: id, samples: allRows }, null, 1);
+    const a = h('a', { href: URL.createObjectURL(new Blob([body], { type: kind === 'csv' ? 'text/csv' : 'application/json' })), download: `run-${id}-samples.${kind}` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  };
+  toolbar.append(
+    h('label', {}, 'time range ', rangeSel),
+    h('label', {}, logBox, ' log scale for latency'),
+    h('button', { type: 'button', class: 'export-csv', onclick: (() => download('csv')) as EventListener }, 'Export samples CSV'),
+    h('button', { type: 'button', class: 'export-json', onclick: (() => download('json')) as EventListener }, 'Export samples JSON'),
+  );
 
   // ---- Live updates while the run is 'running' ----
   // Preferred: Hasura subscriptions over a websocket (live.ts): new samples arrive as Hasura streams them and the run
@@ -153,10 +316,18 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
     const fresh = rowsAfter(more, lastSeq);
     if (!fresh.length) return;
     appendSamples(s, fresh);
+    for (const r of fresh) allRows.push(r);
     lastSeq = fresh[fresh.length - 1].seq;
-    if (charts.length) charts.forEach((c, i) => c.setData(i === 0 ? [s.x, s.opsRate] : i === 1 ? [s.x, ...s.latency] : [s.x, s.errors, s.lost]));
-    else drawCharts();
+    // A new kind of series (the first loss count or lag value) needs the charts rebuilt; else new data in place.
+    const want = lagChart() ? 4 : 3;
+    const lossNow = lossSeries();
+    if (charts.length === want && (charts[2]?.series.length === (lossNow ? 3 : 2))) charts.forEach((c, i) => group.setData(c, dataOf[i]()));
+    else {
+      group.destroy();
+      drawCharts();
+    }
     chartsEl.setAttribute('data-points', String(s.x.length));
+    refreshHeadline();
   };
   /** Shows the run row: the header every time (its duration grows), the summary when the status changed. */
   const showRun = (next: Run) => {
@@ -165,6 +336,7 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
     const h2 = header(run);
     head.replaceWith(h2);
     head = h2;
+    refreshHeadline();
     if (changed) {
       const d2 = details(run);
       det.replaceWith(d2);
@@ -279,8 +451,7 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   }
   const leave = () => {
     stopAll();
-    charts.forEach((c) => c.destroy());
-    charts.length = 0;
+    group.destroy();
   };
   signal.addEventListener('abort', stopAll, { once: true });
   return leave;

@@ -1,6 +1,7 @@
 // Runs page: filterable, paged table of runs; select several to compare.
 import { RUNS_QUERY, RUN_FILTER_OPTIONS_QUERY } from '../queries';
-import { formatDuration, formatNumber, resolveRange, runsWhere } from '../shape';
+import { formatDuration, formatNumber, parseUtc, resolveRange, runsWhere, utcInputValue } from '../shape';
+import { baselineFirst } from '../compare';
 import { routeHash } from '../route';
 import { fmtTime, h, message, table } from '../ui';
 import type { Page } from '../page';
@@ -11,6 +12,7 @@ export interface RunListRow {
   name: string | null;
   host_name: string | null;
   status: string;
+  error?: string | null;
   started_at: string | null;
   finished_at: string | null;
   measure_start: string | null;
@@ -18,6 +20,9 @@ export interface RunListRow {
   ops_rate: number | null;
   lat_p99_ms: number | null;
   errors: number | null;
+  mqtt_sent?: number | null;
+  mqtt_lost?: number | null;
+  pg_failed?: number | null;
   tags: Record<string, unknown>;
 }
 
@@ -26,6 +31,22 @@ const RANGES = [['1h', 'last hour'], ['24h', 'last 24 h'], ['7d', 'last 7 days']
 
 export function statusBadge(status: string): HTMLElement {
   return h('span', { class: `status status-${status}` }, status);
+}
+
+/** Status with a failed or aborted run's reason beside it (shortened; the whole text in the tooltip). */
+function statusCell(r: RunListRow): HTMLElement {
+  const badge = statusBadge(r.status);
+  if (!r.error || r.status === 'ok' || r.status === 'running') return badge;
+  const short = r.error.length > 60 ? `${r.error.slice(0, 57)}…` : r.error;
+  return h('span', { title: r.error }, badge, ' ', h('span', { class: 'reason' }, short));
+}
+
+/** Lost messages (MQTT) or failed transactions (pgbench); "–" for kinds that count neither. */
+function lossCell(r: RunListRow): HTMLElement {
+  const lost = r.mqtt_lost ?? r.pg_failed;
+  const n = lost == null ? null : Number(lost);
+  const title = r.mqtt_lost != null ? 'MQTT messages lost' : r.pg_failed != null ? 'pgbench transactions failed' : undefined;
+  return h('span', { class: `num${n ? ' bad' : ''}`, title }, formatNumber(n));
 }
 
 /** Run table rows shared with the devices page. */
@@ -47,16 +68,18 @@ export function runRows(runs: RunListRow[], select?: Set<string>): (Node | strin
     r.kind,
     h('a', { href: routeHash('run', r.run_id) }, r.name || r.run_id.slice(0, 8)),
     r.host_name ?? '–',
-    statusBadge(r.status),
+    statusCell(r),
     fmtTime(r.started_at),
     // Duration of the whole run; a running run counts up to now.
     formatDuration(r.started_at, r.finished_at ?? (r.status === 'running' ? new Date().toISOString() : null)),
     h('span', { class: 'num' }, formatNumber(r.ops_rate)),
     h('span', { class: 'num' }, formatNumber(r.lat_p99_ms)),
+    h('span', { class: `num${r.errors ? ' bad' : ''}` }, formatNumber(r.errors)),
+    lossCell(r),
   ]);
 }
 
-export const RUN_HEADERS = ['kind', 'name', 'device', 'status', 'start (UTC)', 'duration', 'throughput (ops/s)', 'p99 (ms)'];
+export const RUN_HEADERS = ['kind', 'name', 'device', 'status', 'start (UTC)', 'duration', 'throughput (ops/s)', 'p99 (ms)', 'errors', 'lost / failed'];
 
 export const runsPage: Page = async ({ client, route, root, signal, setParams }) => {
   const p = route.params;
@@ -66,6 +89,8 @@ export const runsPage: Page = async ({ client, route, root, signal, setParams })
   const { from, to } = resolveRange({ from: p.get('from'), to: p.get('to'), range: p.get('range') }, new Date(), 'all');
 
   root.append(h('h1', {}, 'Runs'));
+  const unread = (['from', 'to'] as const).filter((k) => p.get(k) && !parseUtc(p.get(k)));
+  if (unread.length) root.append(message('info', `Could not read ${unread.map((k) => `${k} "${p.get(k)}"`).join(' and ')}: write UTC as YYYY-MM-DD HH:MM:SS. Ignored.`));
   const form = h('form', { class: 'filters' });
   root.append(form);
   const body = h('div', {});
@@ -81,6 +106,9 @@ export const runsPage: Page = async ({ client, route, root, signal, setParams })
     { where, limit, offset },
     signal,
   );
+  // Awaited below, after the filter choices; without a handler now, a failure that arrives first would be reported
+  // as an unhandled rejection although the page shows it.
+  dataP.catch(() => undefined);
 
   const options = await optionsP;
   const select = (name: string, label: string, values: string[], allLabel = 'all') =>
@@ -112,8 +140,8 @@ export const runsPage: Page = async ({ client, route, root, signal, setParams })
         ...RANGES.map(([v, l]) => h('option', { value: v, selected: (p.get('range') ?? 'all') === v }, l)),
       ),
     ),
-    h('label', {}, 'from', h('input', { name: 'from', type: 'datetime-local', value: p.get('from') ?? '' })),
-    h('label', {}, 'to', h('input', { name: 'to', type: 'datetime-local', value: p.get('to') ?? '' })),
+    h('label', {}, 'from (UTC)', h('input', { name: 'from', placeholder: 'YYYY-MM-DD HH:MM:SS', size: 19, value: utcInputValue(parseUtc(p.get('from'))) })),
+    h('label', {}, 'to (UTC)', h('input', { name: 'to', placeholder: 'YYYY-MM-DD HH:MM:SS', size: 19, value: utcInputValue(parseUtc(p.get('to'))) })),
     h('button', { type: 'submit' }, 'Apply'),
   );
   form.addEventListener('submit', (e) => {
@@ -138,7 +166,8 @@ export const runsPage: Page = async ({ client, route, root, signal, setParams })
       compare.after(message('info', 'Select 2 to 5 runs to compare.'));
       return;
     }
-    location.hash = routeHash('compare', null, { ids: [...selected].join(',') });
+    // The oldest run is the baseline, as `producer compare OLDER NEWER`, whatever order they were ticked in.
+    location.hash = routeHash('compare', null, { ids: baselineFirst(data.runs.filter((r) => selected.has(r.run_id))).join(',') });
   });
   const pager = h(
     'div',

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { baselineFirst, compareDeltas, compareFigure, COMPARE_FIGURES, formatPercent } from '../src/compare';
+
+const fig = (name: string) => COMPARE_FIGURES.find((f) => f.name === name)!;
+
+describe('compare semantics = producer compare', () => {
+  it('has producer compare\'s figures, in its order, with its directions (producer/compare/figures.go)', () => {
+    expect(COMPARE_FIGURES.map((f) => [f.name, f.key, f.better])).toEqual([
+      ['throughput', 'ops_rate', 'higher'], ['p50', 'lat_p50_ms', 'lower'], ['p90', 'lat_p90_ms', 'lower'],
+      ['p99', 'lat_p99_ms', 'lower'], ['p99.9', 'lat_p999_ms', 'lower'], ['errors', 'errors', 'lower'],
+      ['loss', 'mqtt_lost', 'lower'], ['dup', 'mqtt_duplicated', 'lower'], ['reorder', 'mqtt_out_of_order', 'lower'],
+      ['tps', 'pg_tps', 'higher'], ['failed', 'pg_failed', 'lower'],
+    ]);
+  });
+
+  // The issue's pair: producer compare OLD NEW printed p99 +45 % REGRESSION; the page must say the same.
+  it('signs the change as candidate − baseline, in % of |baseline|, with the figure\'s own direction', () => {
+    const p99 = compareFigure(fig('p99'), 10, 14.5);
+    expect(p99.delta).toBeCloseTo(4.5);
+    expect(p99.percent).toBeCloseTo(45);
+    expect(p99.verdict).toBe('worse');
+    expect(formatPercent(p99.percent)).toBe('+45.0 %');
+    const thr = compareFigure(fig('throughput'), 1000, 800);
+    expect(thr.percent).toBeCloseTo(-20);
+    expect(thr.verdict).toBe('worse');
+    expect(compareFigure(fig('throughput'), 1000, 1200).verdict).toBe('better');
+    expect(compareFigure(fig('p99'), 10, 8).verdict).toBe('better');
+    expect(compareFigure(fig('errors'), 0, 0)).toEqual({ value: 0, delta: 0, percent: 0, verdict: 'same' });
+  });
+
+  it('gives ±inf % from a zero baseline, still with a verdict (producer compare: "+inf%", worse from 0)', () => {
+    const c = compareFigure(fig('errors'), 0, 4);
+    expect(c.percent).toBe(Infinity);
+    expect(c.verdict).toBe('worse');
+    expect(formatPercent(c.percent)).toBe('+inf %');
+    expect(compareFigure(fig('throughput'), 0, 5).verdict).toBe('better');
+  });
+
+  it('says missing / new where one side has no value', () => {
+    expect(compareFigure(fig('p99'), 10, null).verdict).toBe('missing');
+    expect(compareFigure(fig('p99'), null, 10).verdict).toBe('new');
+  });
+
+  it('compares every run with the first and leaves out figures no run has', () => {
+    const rows = compareDeltas([{ ops_rate: 1000, lat_p99_ms: 10, errors: 0 }, { ops_rate: 1200, lat_p99_ms: 12, errors: 0 }, { ops_rate: 500, lat_p99_ms: 5 }]);
+    expect(rows.map((r) => r.figure.name)).toEqual(['throughput', 'p99', 'errors']);
+    expect(rows[0].cells.map((c) => c.verdict)).toEqual(['baseline', 'better', 'worse']);
+    expect(rows[0].cells.map((c) => c.percent)).toEqual([null, 20, -50]);
+    expect(rows[1].cells.map((c) => c.verdict)).toEqual(['baseline', 'worse', 'better']);
+    expect(rows[2].cells.map((c) => c.verdict)).toEqual(['baseline', 'same', 'missing']);
+    expect(compareDeltas([])).toEqual([]);
+  });
+
+  it('reads numbers Hasura sends as strings', () => {
+    expect(compareDeltas([{ errors: '2' }, { errors: '3' }])[0].cells[1]).toMatchObject({ value: 3, delta: 1, percent: 50, verdict: 'worse' });
+  });
+
+  it('formats percentages with a sign', () => {
+    expect(formatPercent(20)).toBe('+20.0 %');
+    expect(formatPercent(-19.35)).toBe('-19.4 %');
+    expect(formatPercent(0)).toBe('0.0 %');
+    expect(formatPercent(0.01)).toBe('+0.0 %');
+    expect(formatPercent(-Infinity)).toBe('-inf %');
+    expect(formatPercent(null)).toBe('n/a');
+  });
+});
+
+describe('baselineFirst', () => {
+  it('puts the older run first whatever the pick order, as producer compare OLDER NEWER', () => {
+    const runs = [
+      { run_id: 'new', started_at: '2025-03-02T00:00:00Z' },
+      { run_id: 'old', started_at: '2025-03-01T00:00:00Z' },
+      { run_id: 'none', started_at: null },
+    ];
+    expect(baselineFirst(runs)).toEqual(['old', 'new', 'none']);
+  });
+});
