@@ -90,7 +90,7 @@ func parseFlags(args []string, stdout io.Writer) (*cliFlags, error) {
 	f := &cliFlags{tags: map[string]string{}}
 	fs := flag.NewFlagSet("producer pgbench", flag.ContinueOnError)
 	fs.StringVar(&f.configPath, "config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
-	fs.StringVar(&f.spoolDir, "spool-dir", "", "spool `directory` for the run's records, overriding producer.spool_dir")
+	fs.StringVar(&f.spoolDir, "spool-dir", "", "spool `directory` for the run's records (default producer.spool_dir from the configuration)")
 	fs.StringVar(&f.pgbenchPath, "pgbench", "", "pgbench `binary` (default producer.pgbench.path from the configuration, else pgbench on PATH)")
 	fs.DurationVar(&f.warmup, "warmup", 0, "treat the first `D` of the run as warm-up: sampled and shown, excluded from the totals (rounded up to whole progress intervals)")
 	fs.IntVar(&f.initScale, "init-scale", 0, "first initialise the database with pgbench -i -s `N` (same connection options), as a phase of the run")

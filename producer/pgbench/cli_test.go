@@ -44,7 +44,7 @@ func TestHelp(t *testing.T) {
 	for _, want := range []string{"Usage: producer pgbench [flags] -- [pgbench options] [dbname]",
 		"  --warmup D\n", "(rounded up to whole progress intervals) (default 0s)\n",
 		"  --init-scale N\n", "as a phase of the run (default 0)\n", "PGPASSWORD=secret producer pgbench",
-		"  --spool-dir directory\n    \tspool directory for the run's records, overriding producer.spool_dir\n"} {
+		"  --spool-dir directory\n    \tspool directory for the run's records (default producer.spool_dir from the configuration)\n"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("--help lacks %q:\n%s", want, stdout.String())
 		}

@@ -45,7 +45,7 @@ func initDB(t testing.TB, dbURL string, scale int) {
 func writeConfig(t testing.TB, brokers []string) string {
 	t.Helper()
 	dir := t.TempDir()
-	yaml := fmt.Sprintf("producer:\n  spool_dir: %q\n  tags: {site: lab}\n  pgbench:\n    path: %q\n", filepath.Join(dir, "spool"), pgbenchBin(t))
+	yaml := fmt.Sprintf("producer:\n  spool_dir: %q\n  device: pgbench-test-device\n  tags: {site: lab}\n  pgbench:\n    path: %q\n", filepath.Join(dir, "spool"), pgbenchBin(t))
 	if len(brokers) > 0 {
 		yaml = fmt.Sprintf("kafka:\n  brokers: [%q]\n", brokers[0]) + yaml
 	}

@@ -103,7 +103,7 @@ func TestRunExactPercentiles(t *testing.T) {
 	if started.Kind != "pgbench" || started.Name != "exact" || started.Tags["case"] != "exact" || started.Tags["site"] != "lab" ||
 		started.Target.Host != "127.0.0.1" || started.Target.Port == 0 || started.Target.Database != dbName ||
 		!strings.HasPrefix(started.Target.Version, "15") || !strings.HasPrefix(started.Tools["pgbench"], "15.") ||
-		started.Host.Hostname == "" {
+		started.Host.Hostname != "pgbench-test-device" || started.Tags["device"] != "pgbench-test-device" { // producer.device wins
 		t.Errorf("run_started %+v", started)
 	}
 	var params parameters
