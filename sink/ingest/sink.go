@@ -198,6 +198,13 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Sink, error)
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	close(s.clReady)
+	// Wrong credentials never heal by retrying, and the group would retry quietly, consuming nothing: find out now.
+	// Kafka being down is not an error here (Ping then fails to dial); the sink waits for it as always.
+	if err := s.cl.Ping(ctx); errors.Is(err, kerr.SaslAuthenticationFailed) {
+		s.cl.Close()
+		s.pool.Close()
+		return nil, fmt.Errorf("kafka: %w: check kafka.sasl (mechanism, username, password)", err)
+	}
 	return s, nil
 }
 
