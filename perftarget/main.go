@@ -88,8 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	cfg, err := config.Resolve(*configFile, config.SectionPerftarget)
 	if err != nil {
-		fmt.Fprintf(stderr, "perftarget: %v\n", err)
-		return 1
+		return cli.FailConfig(stderr, "perftarget", err, 1)
 	}
 	pt := cfg.Perftarget
 	fs.Visit(func(f *flag.Flag) { // only flags given on the command line override the file

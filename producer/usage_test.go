@@ -83,3 +83,33 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("producer spool status: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
+
+// TestConfigProblemsAllAtOnce: an unknown key, a value of the wrong type and an invalid value are reported together,
+// each with file:line, the same way by every subcommand.
+func TestConfigProblemsAllAtOnce(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	src := "kafka:\n  brokers: [nocolon]\nproducer:\n  spool_dirr: /tmp/x\ngraphql:\n  timeout: soon\n"
+	if err := os.WriteFile(bad, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	problems := bad + ":2: kafka.brokers[0]: \"nocolon\" is not host:port\n" +
+		bad + ":4: producer.spool_dirr: unknown key (known keys here: topic, spool_dir, device, tags, pgbench)\n" +
+		bad + ":6: graphql.timeout: cannot unmarshal !!str `soon` into time.Duration\n"
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"mqtt", "--config", bad}, 2, "producer mqtt: 3 problems in the configuration:\n" + problems},
+		{[]string{"pgbench", "--config", bad, "--", "-T", "1"}, 2, "producer pgbench: 3 problems in the configuration:\n" + problems},
+		{[]string{"spool", "status", "--config", bad}, 1, "producer spool status: 3 problems in the configuration:\n" + problems},
+		// compare reads only graphql: kafka's values are not its business, the file's shape is.
+		{[]string{"compare", "--config", bad, "01937d3c-0000-7000-8000-000000000000", "01937d3c-0000-7000-8000-000000000001"}, 2,
+			"producer compare: 2 problems in the configuration:\n" + problems[strings.Index(problems, "\n")+1:]},
+	} {
+		stdout, stderr, code := producerCmd(t, nil, tc.args...)
+		if code != tc.code || stderr != tc.want || stdout != "" {
+			t.Errorf("producer %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit %d and stderr:\n%s", strings.Join(tc.args, " "), code, stdout, stderr, tc.code, tc.want)
+		}
+	}
+}

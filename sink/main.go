@@ -88,8 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	cfg, err := config.Resolve(*cfgPath, config.SectionKafka, config.SectionTopics, config.SectionSink)
 	if err != nil {
-		fmt.Fprintf(stderr, "sink: %v\n", err)
-		return 1
+		return cli.FailConfig(stderr, "sink", err, 1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

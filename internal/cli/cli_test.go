@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/benchpipe/benchpipe/config"
 )
 
 func flags() *flag.FlagSet {
@@ -104,3 +106,21 @@ type boolish struct{}
 func (boolish) String() string   { return "false" }
 func (boolish) Set(string) error { return nil }
 func (boolish) IsBoolFlag() bool { return true }
+
+func TestFailConfig(t *testing.T) {
+	_, err := config.Parse("bad.yaml", []byte("graphql:\n  url: nope\n  timeot: 1s\n"), func(string) (string, bool) { return "", false })
+	var b bytes.Buffer
+	if code := FailConfig(&b, "producer mqtt", err, 2); code != 2 {
+		t.Errorf("exit %d", code)
+	}
+	want := "producer mqtt: 2 problems in the configuration:\nbad.yaml:2: graphql.url: \"nope\" is not an http(s) URL\nbad.yaml:3: graphql.timeot: unknown key (known keys here: url, headers, timeout)\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	_, err = config.Parse("bad.yaml", []byte("graphql:\n  timeot: 1s\n"), func(string) (string, bool) { return "", false })
+	FailConfig(&b, "sink", err, 1)
+	if want := "sink: configuration: bad.yaml:2: graphql.timeot: unknown key (known keys here: url, headers, timeout)\n"; b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

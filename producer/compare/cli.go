@@ -143,7 +143,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	cfg, err := config.Resolve(configPath, config.SectionGraphQL)
 	if err != nil {
-		return fail(fmt.Errorf("%w: load configuration: %v", ErrUsage, err))
+		fmt.Fprintf(stderr, "producer compare: %s\n", cli.ConfigMessage(err))
+		if opts.JSON {
+			writeErrorJSON(stdout, fmt.Errorf("%w: %s", ErrUsage, cli.ConfigMessage(err)))
+		}
+		return ExitUsage
 	}
 	if timeout > 0 {
 		cfg.GraphQL.Timeout = timeout

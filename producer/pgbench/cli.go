@@ -176,8 +176,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	}
 	cfg, err := config.Resolve(f.configPath, config.SectionKafka, config.SectionTopics, config.SectionProducer, config.SectionGraphQL)
 	if err != nil {
-		fmt.Fprintf(stderr, "producer pgbench: configuration:\n%v\n", err)
-		return ExitUsage
+		return cli.FailConfig(stderr, "producer pgbench", err, ExitUsage)
 	}
 	if f.spoolDir != "" {
 		cfg.Producer.SpoolDir = f.spoolDir

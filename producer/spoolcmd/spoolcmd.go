@@ -139,8 +139,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := c.load()
 	if err != nil {
-		fmt.Fprintf(stderr, "producer spool status: %v\n", err)
-		return exitFail
+		return cli.FailConfig(stderr, "producer spool status", err, exitFail)
 	}
 	st, err := publish.Inspect(cfg.Producer.SpoolDir)
 	if err != nil {
@@ -314,7 +313,7 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	cfg, err := c.load()
 	if err != nil {
-		return fail("%v", err)
+		return cli.FailConfig(stderr, "producer spool flush", err, exitFail)
 	}
 	dir := cfg.Producer.SpoolDir
 	// Inspect first: it neither creates a spool that is not there nor waits for one a producer holds.
