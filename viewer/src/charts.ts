@@ -3,7 +3,7 @@
 // double-click to reset), the shared crosshair and log scales are uPlot's own; ChartGroup only ties a page's
 // charts together.
 import uPlot from 'uplot';
-import { compactNumber, utcTickLabels } from './shape';
+import { compactTicks, utcTickLabels } from './shape';
 import { fmtTime } from './ui';
 
 export const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
@@ -141,7 +141,12 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
   const xScale: uPlot.Scale = { time };
   if (spec.xRange) {
     const fixed = spec.xRange;
-    xScale.range = (_u, dmin, dmax) => (dmax - dmin < (fixed[1] - fixed[0]) / 2 ? fixed : [dmin, dmax]);
+    // uPlot widens a single point's x to min + 86400/ms, i.e. 2.7 years with x in seconds; the data decides here.
+    xScale.range = (u, dmin, dmax) => {
+      const xs = u.data[0];
+      const single = xs.length > 0 && xs[xs.length - 1] - xs[0] < (fixed[1] - fixed[0]) / 2;
+      return single && dmin <= xs[0] && dmax >= xs[xs.length - 1] && dmax - dmin > fixed[1] - fixed[0] ? fixed : [dmin, dmax];
+    };
   }
   const opts: uPlot.Options = {
     title: spec.title,
@@ -167,7 +172,7 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
     axes: [
       // Wide labels ("18:35:46Z"): more space per tick than uPlot's default, or they overlap.
       time ? { values: (_u, ticks) => utcTickLabels(ticks), size: 48, space: 110 } : { label: 'seconds from measure start' },
-      { label: spec.yLabel, size: 64, values: (_u, ticks) => ticks.map(compactNumber) },
+      { label: spec.yLabel, size: 64, values: (_u, ticks) => compactTicks(ticks) },
     ],
     plugins: [...(spec.shade ? [shadeSpans(spec.shade)] : []), ...(spec.group ? [spec.group.plugin()] : [])],
     hooks: {

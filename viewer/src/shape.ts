@@ -496,13 +496,12 @@ export function perftoolWidth(view: PerftoolView): number {
   return PERFTOOL_WIDTHS.find(([v]) => v === view)?.[1] ?? 600;
 }
 
-/** Axis tick numbers that fit beside the axis label: 950, 1.5k, 3M, 2.25G; small values as they are. */
-export function compactNumber(v: number | null): string {
-  if (v === null || !Number.isFinite(v)) return '';
-  const a = Math.abs(v);
-  const trim = (x: number) => String(Number(x.toPrecision(3)));
-  if (a >= 1e9) return `${trim(v / 1e9)}G`;
-  if (a >= 1e6) return `${trim(v / 1e6)}M`;
-  if (a >= 1e4) return `${trim(v / 1e3)}k`;
-  return String(Number(v.toPrecision(4)));
+/**
+ * Axis tick numbers that fit beside the axis label, in one unit per axis (the largest tick's): 0, 500k, 1M, 1.5M
+ * rather than 500,000 … 3,000,000 running into the label, and never 8000 next to 12k.
+ */
+export function compactTicks(ticks: readonly (number | null)[]): string[] {
+  const max = Math.max(0, ...ticks.map((t) => (t === null || !Number.isFinite(t) ? 0 : Math.abs(t))));
+  const [div, unit] = max >= 1e9 ? [1e9, 'G'] : max >= 1e6 ? [1e6, 'M'] : max >= 1e4 ? [1e3, 'k'] : [1, ''];
+  return ticks.map((t) => (t === null || !Number.isFinite(t) ? '' : `${Number((t / div).toPrecision(4))}${t === 0 ? '' : unit}`));
 }

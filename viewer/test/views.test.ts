@@ -2,7 +2,7 @@
 // exports. Pure functions from src/shape.ts; the browser tests show them drawn.
 import { describe, expect, it } from 'vitest';
 import {
-  compactNumber, headlineFigures, latencyRange, liveProgress, overlaySeries, parseUtc, pivot, resolveRange, samplesToSeries, sampleStep,
+  compactTicks, headlineFigures, latencyRange, liveProgress, overlaySeries, parseUtc, pivot, resolveRange, samplesToSeries, sampleStep,
   shellJoin, sparseXRange, toCsv, utcInputValue, utcTickLabels, withGaps, zeroBasedRange, type SampleRow,
 } from '../src/shape';
 
@@ -43,7 +43,11 @@ describe('one time zone: UTC', () => {
 
 describe('scales', () => {
   it('axis numbers compact enough to sit beside the axis label', () => {
-    expect([0, 950, 1500, 12_000, 3_000_000, 2_250_000_000, 0.25, null].map(compactNumber)).toEqual(['0', '950', '1500', '12k', '3M', '2.25G', '0.25', '']);
+    expect(compactTicks([0, 2000, 4000, 8000, 10_000, 12_000])).toEqual(['0', '2k', '4k', '8k', '10k', '12k']);
+    expect(compactTicks([0, 500_000, 1_000_000, 1_500_000])).toEqual(['0', '0.5M', '1M', '1.5M']);
+    expect(compactTicks([0, 2_250_000_000])).toEqual(['0', '2.25G']);
+    expect(compactTicks([0, 0.25, 0.5, null])).toEqual(['0', '0.25', '0.5', '']);
+    expect(compactTicks([0, 950, 1900])).toEqual(['0', '950', '1900']);
   });
   it('throughput from zero', () => {
     expect(zeroBasedRange(100_005)).toEqual([0, 100_005 * 1.08]);

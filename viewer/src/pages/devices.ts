@@ -3,6 +3,7 @@
 import type uPlot from 'uplot';
 import { DEVICES_QUERY, DEVICE_RUNS_QUERY } from '../queries';
 import { chart } from '../charts';
+import { sparseXRange } from '../shape';
 import { routeHash } from '../route';
 import { fmtTime, h, message, table } from '../ui';
 import type { Page } from '../page';
@@ -56,9 +57,10 @@ export const devicesPage: Page = async ({ client, route, root, signal }) => {
     const el = h('div', { class: 'charts' });
     root.append(h('h2', {}, 'Trend'), el);
     const series = kinds.map((k) => ({ label: k }));
+    const xRange = sparseXRange(x, 3600); // one run alone: an hour either side
     charts.push(
-      chart(el, { title: 'Throughput per run', yLabel: 'ops/s', series, points: true, spanGaps: true, zero: true, data: [x, ...kinds.map((k) => col(k, 'ops_rate'))] }),
-      chart(el, { title: 'p99 latency per run', yLabel: 'ms', series, points: true, spanGaps: true, zero: true, data: [x, ...kinds.map((k) => col(k, 'lat_p99_ms'))] }),
+      chart(el, { title: 'Throughput per run', yLabel: 'ops/s', series, points: true, spanGaps: true, zero: true, xRange, data: [x, ...kinds.map((k) => col(k, 'ops_rate'))] }),
+      chart(el, { title: 'p99 latency per run', yLabel: 'ms', series, points: true, spanGaps: true, zero: true, xRange, data: [x, ...kinds.map((k) => col(k, 'lat_p99_ms'))] }),
     );
   }
   root.append(h('h2', {}, 'Recent runs'), table(RUN_HEADERS, runRows(runs), 'runs-table'));

@@ -127,7 +127,7 @@ function parameterFacts(params: Record<string, unknown>): [string, unknown][] {
 function distribution(run: Run): HTMLElement | null {
   const pts = [['min', run.lat_min_ms], ['p50', run.lat_p50_ms], ['p90', run.lat_p90_ms], ['p95', run.lat_p95_ms], ['p99', run.lat_p99_ms],
     ['p99.9', run.lat_p999_ms], ['max', run.lat_max_ms]].filter(([, v]) => v != null && Number(v) > 0) as [string, number][];
-  if (!pts.length) return null;
+  if (pts.length < 2) return null;
   const vals = pts.map(([, v]) => Number(v));
   const lo = Math.log10(Math.min(...vals)) - 0.3;
   const hi = Math.log10(Math.max(...vals));
