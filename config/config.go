@@ -1,6 +1,7 @@
 // Package config is benchpipe's one YAML file: Kafka connection, topics, the sink, the producers, the perftarget
-// and the GraphQL endpoint. Load reads a file, expands ${VAR} references from the environment, rejects unknown
-// keys and validates every section, reporting all problems at once with file:line.
+// and the GraphQL endpoint. Load reads a file, rejects unknown keys and values of the wrong type anywhere in it,
+// expands ${VAR} references from the environment and validates the sections the calling program reads (a producer
+// is not stopped by the sink's unset ${DATABASE_URL}), reporting all problems at once with file:line.
 //
 // Defaults live in Default and nowhere else; a key left out of the file keeps its default.
 package config

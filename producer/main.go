@@ -49,8 +49,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+		return cli.Fail(stderr, "producer", cli.Errorf("missing command: mqtt, pgbench, compare or spool"))
 	}
 	switch args[0] {
 	case "-h", "--help", "help":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -49,6 +50,11 @@ func TestUsageErrors(t *testing.T) {
 		if code != 2 || stderr != tc.want || stdout != "" {
 			t.Errorf("producer %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 2 and stderr:\n%s", strings.Join(tc.args, " "), code, stdout, stderr, tc.want)
 		}
+	}
+	var stdout, stderr strings.Builder // no arguments: the child switch needs some, so in this process
+	if code := run(context.Background(), nil, &stdout, &stderr); code != 2 || stdout.Len() != 0 ||
+		stderr.String() != "producer: missing command: mqtt, pgbench, compare or spool\nRun 'producer --help' for usage.\n" {
+		t.Errorf("producer: exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
 

@@ -50,8 +50,7 @@ Run 'producer spool <command> --help' for a command's flags.
 // the process exit code: 0 done, 1 failed (the message is on stderr), 2 bad usage.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
+		return cli.Fail(stderr, "producer spool", cli.Errorf("missing command: status or flush"))
 	}
 	switch args[0] {
 	case "status":

@@ -237,7 +237,7 @@ func TestUsage(t *testing.T) {
 		spoolFlag bool
 		exact     bool // stderr is all of it
 	}{
-		{args: nil, code: 2, stderr: "Commands:"},
+		{args: nil, code: 2, stderr: "producer spool: missing command: status or flush\nRun 'producer spool --help' for usage.\n", exact: true},
 		{args: []string{"--help"}, code: 0, stdout: "Usage: producer spool <command>"},
 		{args: []string{"help"}, code: 0, stdout: "flush"},
 		{args: []string{"status", "--help"}, code: 0, stdout: "-config file"},
