@@ -73,7 +73,7 @@ type common struct {
 
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.configFile, "config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
-	fs.StringVar(&c.spoolDir, "spool-dir", "", "spool `directory`, overriding producer.spool_dir")
+	fs.StringVar(&c.spoolDir, "spool-dir", "", "spool `directory` (default producer.spool_dir from the configuration)")
 }
 
 // load resolves the configuration and applies --spool-dir.
@@ -95,7 +95,7 @@ func parse(fs *flag.FlagSet, summary string, args []string, stdout, stderr io.Wr
 	err := cli.Parse(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprintf(stdout, "Usage: %s [flags]\n\n%s\nFlags:\n", prog, summary)
+		fmt.Fprintf(stdout, "Usage: %s [flags]\n\n%s\n\nFlags:\n", prog, summary)
 		cli.PrintDefaults(stdout, fs)
 		return exitOK, false
 	case err != nil:
