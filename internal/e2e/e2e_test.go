@@ -49,18 +49,31 @@ type pipeline struct {
 	db      *testenv.Deployment // the database as the compose stack sets it up; the sink writes as its owner
 }
 
-func newPipeline(t *testing.T) *pipeline {
+//
+// With a cluster from a Kafka backend (testenv.KafkaBackends) the config points at it instead, with the topic and
+// group names it gives (unique on the shared real broker), and p.kafka must not be used.
+func newPipeline(t *testing.T, on ...*testenv.KafkaCluster) *pipeline {
 	t.Helper()
 	p := &pipeline{dir: t.TempDir()}
 	p.port = freePort(t)
 	cfg := config.Default()
 	cfg.Kafka.Brokers = []string{fmt.Sprintf("127.0.0.1:%d", p.port)}
+	perftool := perftoolTopic
+	if len(on) == 1 {
+		kc := on[0]
+		cfg.Kafka.Brokers = kc.Brokers
+		cfg.Topics[0].Name = kc.Topic(topic)
+		cfg.Producer.Topic = kc.Topic(topic)
+		cfg.Sink.DeadLetterTopic = kc.Topic(cfg.Sink.DeadLetterTopic)
+		cfg.Sink.Group = kc.Group(cfg.Sink.Group)
+		perftool = kc.Topic(perftoolTopic)
+	}
 	p.db = testenv.Deployed(t)
 	cfg.Sink.DatabaseURL = p.db.OwnerURL
 	cfg.Sink.HTTPAddr = ""
 	cfg.Sink.FlushInterval = 50 * time.Millisecond
 	cfg.Producer.SpoolDir = filepath.Join(p.dir, "spool")
-	cfg.Topics = append(cfg.Topics, config.Topic{Name: perftoolTopic, Format: config.FormatSINETStream, Partitions: 1, ReplicationFactor: 1})
+	cfg.Topics = append(cfg.Topics, config.Topic{Name: perftool, Format: config.FormatSINETStream, Partitions: 1, ReplicationFactor: 1})
 	raw, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -167,9 +180,14 @@ func readSummary(t *testing.T, path string) mqttload.SummaryFile {
 
 // The run's rows in PostgreSQL match the summary JSON the producer wrote.
 func TestRunRowsMatchSummaryJSON(t *testing.T) {
-	p := newPipeline(t)
-	c := p.kafka(t)
-	defer c.Close()
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testRunRowsMatchSummaryJSON(t, kb) })
+	}
+}
+
+// testRunRowsMatchSummaryJSON is TestRunRowsMatchSummaryJSON on one Kafka backend.
+func testRunRowsMatchSummaryJSON(t *testing.T, kb testenv.KafkaBackend) {
+	p := newPipeline(t, kb.Start(t, map[string]int32{topic: 3, "benchpipe.dead-letter": 1, perftoolTopic: 1}))
 	p.sink(t)
 	summary := filepath.Join(p.dir, "summary.json")
 	if code := mqttload.Run(context.Background(), p.mqttArgs("--duration", "4s", "--summary-json", summary), io.Discard, io.Discard); code != 0 {

@@ -157,24 +157,29 @@ func TestPoisonRecordsGoToDeadLetterTopic(t *testing.T) {
 	}
 }
 
-// Two sinks in one group share the partitions; together they write every record once.
+// Two sinks in one group share the partitions; together they write every record once. On kfake and on the real
+// broker (its group coordinator).
 func TestTwoSinksShareTheGroup(t *testing.T) {
-	e := newEnv(t, "")
-	var all []schema.Record
-	for range 20 {
-		all = append(all, makeRun(50)...)
-	}
-	e.startSink(t)
-	e.startSink(t)
-	produce(t, e.brokers, recordsTopic, all)
-	conn := connect(t, e.dbURL)
-	waitRows(t, conn, "samples", 1000, 60*time.Second)
-	time.Sleep(300 * time.Millisecond)
-	if n := count(t, conn, "SELECT count(*) FROM samples"); n != 1000 {
-		t.Fatalf("samples = %d, want 1000", n)
-	}
-	if n := count(t, conn, "SELECT count(*) FROM runs WHERE status='ok'"); n != 20 {
-		t.Fatalf("runs = %d, want 20", n)
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) {
+			e := newEnvOn(t, kb)
+			var all []schema.Record
+			for range 20 {
+				all = append(all, makeRun(50)...)
+			}
+			e.startSink(t)
+			e.startSink(t)
+			produce(t, e.brokers, e.topic, all)
+			conn := connect(t, e.dbURL)
+			waitRows(t, conn, "samples", 1000, 60*time.Second)
+			time.Sleep(300 * time.Millisecond)
+			if n := count(t, conn, "SELECT count(*) FROM samples"); n != 1000 {
+				t.Fatalf("samples = %d, want 1000", n)
+			}
+			if n := count(t, conn, "SELECT count(*) FROM runs WHERE status='ok'"); n != 20 {
+				t.Fatalf("runs = %d, want 20", n)
+			}
+		})
 	}
 }
 
