@@ -49,7 +49,7 @@ type pipeline struct {
 	db      *testenv.Deployment // the database as the compose stack sets it up; the sink writes as its owner
 }
 
-//
+// newPipeline sets up a test's world with Kafka expected on p.port (started by p.kafka, kfake).
 // With a cluster from a Kafka backend (testenv.KafkaBackends) the config points at it instead, with the topic and
 // group names it gives (unique on the shared real broker), and p.kafka must not be used.
 func newPipeline(t *testing.T, on ...*testenv.KafkaCluster) *pipeline {
