@@ -243,7 +243,8 @@ func (s *Server) execute(ctx context.Context, query string, variables json.RawMe
 		return "", gerr
 	}
 	if pl.op == ast.Subscription {
-		return "", unsupported("$", "subscriptions over HTTP (Hasura serves them on the websocket only)")
+		// Hasura.GraphQL.Transport.HTTP: throw400 UnexpectedPayload.
+		return "", &gqlError{Message: "subscriptions are not supported over HTTP, use websockets instead", Code: "unexpected-payload", Path: "$"}
 	}
 	data, _, gerr := s.run(ctx, pl)
 	return data, gerr

@@ -259,6 +259,10 @@ func TestErrorsHaveHasuraShapes(t *testing.T) {
 			"field 'name' not found in type: 'runs_avg_fields'", "$.selectionSet.runs_aggregate.selectionSet.aggregate.selectionSet.avg.selectionSet.name"},
 		{"aggregate of a revoked column", `{ runs_aggregate { aggregate { max { lat_p99_ms } } } }`, nil, "validation-failed",
 			"field 'lat_p99_ms' not found in type: 'runs_max_fields'", "$.selectionSet.runs_aggregate.selectionSet.aggregate.selectionSet.max.selectionSet.lat_p99_ms"},
+		{"subscription over HTTP", `subscription { runs { run_id } }`, nil, "unexpected-payload",
+			"subscriptions are not supported over HTTP, use websockets instead", "$"},
+		{"distinct_on a column that does not exist", `{ viewer_config(distinct_on: [name, nope]) { id } }`, nil, "validation-failed",
+			"expected one of the values ['comment', 'config', 'id', 'name'] for type 'viewer_config_select_column', but found an enum", "$.selectionSet.viewer_config.args.distinct_on[1]"},
 		{"stream in a query", `query ($s: bigint!) { samples_stream(batch_size: 1, cursor: {initial_value: {seq: $s}}) { seq } }`, map[string]any{"s": 0}, "validation-failed",
 			"field 'samples_stream' not found in type: 'query_root'", "$.selectionSet.samples_stream"},
 	}
