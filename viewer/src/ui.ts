@@ -42,11 +42,19 @@ export function facts(entries: [string, unknown][]): HTMLElement {
   const dl = h('dl', { class: 'facts' });
   for (const [k, v] of entries) {
     if (v === null || v === undefined || v === '') continue;
-    const text = typeof v === 'object' ? JSON.stringify(v) : String(v);
-    append(dl, h('dt', {}, k), h('dd', {}, text));
+    append(dl, h('dt', {}, k), h('dd', {}, factText(v)));
   }
   if (!dl.childElementCount) append(dl, h('dd', { class: 'muted' }, 'none'));
   return dl;
+}
+
+/** A fact's text: a flat object (tool versions) as "mqttload 0.1.0, go go1.26"; other JSON compactly. */
+export function factText(v: unknown): string {
+  if (v === null || typeof v !== 'object') return String(v);
+  if (!Array.isArray(v) && Object.values(v).every((x) => x === null || typeof x !== 'object')) {
+    return Object.entries(v).map(([k, x]) => `${k} ${x}`).join(', ');
+  }
+  return JSON.stringify(v);
 }
 
 export function fmtTime(iso?: string | null): string {

@@ -145,3 +145,13 @@ describe('exports and arguments', () => {
     expect(shellJoin(['-c', '8', '-T', '60', '-f', 'my script.sql', "it's", 'postgresql://bench@db/bench'])).toBe(`-c 8 -T 60 -f 'my script.sql' 'it'\\''s' postgresql://bench@db/bench`);
   });
 });
+
+describe('facts', () => {
+  it('shows tool versions as words, other JSON compactly', async () => {
+    const { factText, fmtTime } = await import('../src/ui');
+    expect(factText({ mqttload: '0.1.0', go: 'go1.26' })).toBe('mqttload 0.1.0, go go1.26');
+    expect(factText({ a: { b: 1 } })).toBe('{"a":{"b":1}}');
+    expect(factText(7)).toBe('7');
+    expect(fmtTime('2025-03-01T18:35:46.123+00:00')).toBe('2025-03-01 18:35:46Z');
+  });
+});
