@@ -215,6 +215,8 @@ producer:
 	})
 	_, err = Parse("shared.yaml", []byte(src+"sink2: {}\nperftarget2: 1\n"), env(nil), SectionProducer)
 	assertProblems(t, err, []string{"shared.yaml:11: sink2: unknown key", "shared.yaml:12: perftarget2: unknown key"})
+	_, err = Parse("shape.yaml", []byte("sink: 5\nproducer:\n  tags: [a]\n"), env(nil))
+	assertProblems(t, err, []string{"shape.yaml:1: sink: expected a mapping of keys", "shape.yaml:3: producer.tags: cannot unmarshal !!seq into map[string]string"})
 	_, err = Parse("shared.yaml", []byte("sink:\n  batch_size: lots\n"), env(nil), SectionProducer)
 	assertProblems(t, err, []string{"shared.yaml:2: sink.batch_size: cannot unmarshal !!str `lots` into int"})
 }

@@ -111,8 +111,15 @@ func Parse(file string, data []byte, lookup func(string) (string, bool), uses ..
 	if err := doc.Decode(&cfg); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
+			seen := map[int]bool{} // "sink: 5" is already "expected a mapping of keys"
+			for _, p := range l.problems {
+				seen[p.Line] = true
+			}
 			for _, msg := range te.Errors {
 				p := lineProblem(file, msg)
+				if p.Line > 0 && seen[p.Line] {
+					continue
+				}
 				p.Path = l.pathAt(p.Line)
 				l.problems = append(l.problems, p)
 			}
