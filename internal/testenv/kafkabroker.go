@@ -187,6 +187,9 @@ type KafkaBrokerOptions struct {
 	// SCRAMUsers are created (SCRAM-SHA-512) over the inter-broker listener once the broker is up, as an
 	// operator does with kafka-configs.sh against the stack's internal listener.
 	SCRAMUsers map[string]string
+	// SCRAMListener adds a test-only listener of this name speaking SASL_PLAINTEXT with SCRAM-SHA-512, which no
+	// compose file has: it tests the kafka.sasl settings without TLS. Empty = none.
+	SCRAMListener string
 }
 
 // KafkaBroker is a running single-node Apache Kafka started from docker-compose.yml's settings.
@@ -314,6 +317,9 @@ func StartKafkaBroker(ctx context.Context, java, mvn string, o KafkaBrokerOption
 		return nil, err
 	}
 	b := &KafkaBroker{Dir: dir, Version: kc.Version, heap: kc.HeapOpts, lib: lib, java: java}
+	if o.SCRAMListener != "" {
+		addSCRAMListener(kc.Properties, o.SCRAMListener)
+	}
 	if b.Properties, b.Listeners, err = loopbackProperties(kc, filepath.Join(dir, "data")); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -393,6 +399,17 @@ func loopbackProperties(kc *KafkaCompose, dataDir string) (map[string]string, ma
 	}
 	props["log.dirs"] = dataDir
 	return props, advertised, nil
+}
+
+// addSCRAMListener adds a SASL_PLAINTEXT listener with SCRAM-SHA-512 to the compose properties (its port is set
+// with the others').
+func addSCRAMListener(props map[string]string, name string) {
+	props["listeners"] += "," + name + "://:0"
+	props["advertised.listeners"] += "," + name + "://localhost:0"
+	props["listener.security.protocol.map"] += "," + name + ":SASL_PLAINTEXT"
+	prefix := "listener.name." + strings.ToLower(name) + "."
+	props[prefix+"sasl.enabled.mechanisms"] = "SCRAM-SHA-512"
+	props[prefix+"scram-sha-512.sasl.jaas.config"] = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
 }
 
 func (b *KafkaBroker) path(name string) string { return filepath.Join(b.Dir, name) }

@@ -93,7 +93,8 @@ func TestApacheKafkaFromCompose(t *testing.T) {
 }
 
 // The compose stack with docker-compose.sasl-ssl.yml: the DEVICES listener takes a device's kafka section
-// (kafkaopt, as the producer and the sink build it) and refuses a wrong password with SASL's own error.
+// (kafkaopt, as the producer and the sink build it) and refuses a wrong password with SASL's own error, and so
+// does the test-only SASL_PLAINTEXT listener; SASL without TLS on DEVICES gets nowhere.
 func TestApacheKafkaSASLSSLFromCompose(t *testing.T) {
 	s := testenv.ApacheKafkaSASLSSL(t)
 	t.Logf("%s started in %v", s, s.StartTime)
@@ -124,14 +125,19 @@ func TestApacheKafkaSASLSSLFromCompose(t *testing.T) {
 		return cl
 	}
 	good := s.DeviceConfig(t)
-	if err := dial(good).ProduceSync(ctx, &kgo.Record{Value: []byte("over SASL_SSL")}).FirstErr(); err != nil {
-		t.Fatalf("produce with the device's credentials: %v", err)
-	}
-	bad := good
-	bad.SASL.Password = "wrong"
-	err := dial(bad).ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr()
-	if !errors.Is(err, kerr.SaslAuthenticationFailed) {
-		t.Errorf("wrong password: err = %v, want SASL_AUTHENTICATION_FAILED", err)
+	for _, c := range []struct {
+		name string
+		k    config.Kafka
+	}{{"SASL_SSL", good}, {"SASL_PLAINTEXT", s.SCRAMConfig(t)}} {
+		if err := dial(c.k).ProduceSync(ctx, &kgo.Record{Value: []byte("over " + c.name)}).FirstErr(); err != nil {
+			t.Fatalf("%s: produce with the device's credentials: %v", c.name, err)
+		}
+		bad := c.k
+		bad.SASL.Password = "wrong"
+		err := dial(bad).ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr()
+		if !errors.Is(err, kerr.SaslAuthenticationFailed) {
+			t.Errorf("%s: wrong password: err = %v, want SASL_AUTHENTICATION_FAILED", c.name, err)
+		}
 	}
 	noTLS := good
 	noTLS.TLS = config.TLS{}
@@ -140,8 +146,8 @@ func TestApacheKafkaSASLSSLFromCompose(t *testing.T) {
 	if err := dial(noTLS).ProduceSync(short, &kgo.Record{Value: []byte("x")}).FirstErr(); err == nil {
 		t.Error("SASL without TLS on the SASL_SSL listener succeeded")
 	}
-	got := testenv.ConsumeWith(t, good, topic, 1, 30*time.Second)
-	if len(got) != 1 || string(got[0].Value) != "over SASL_SSL" {
-		t.Errorf("consumed %d records over SASL_SSL, want exactly the 1 produced with the right password", len(got))
+	got := testenv.ConsumeWith(t, good, topic, 2, 30*time.Second)
+	if len(got) != 2 || string(got[0].Value) != "over SASL_SSL" || string(got[1].Value) != "over SASL_PLAINTEXT" {
+		t.Errorf("consumed %d records over SASL_SSL, want exactly the 2 produced with the right password", len(got))
 	}
 }

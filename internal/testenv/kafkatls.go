@@ -90,7 +90,8 @@ func WriteKafkaTLS(dir string) error {
 }
 
 // SecureKafka is a broker started from docker-compose.yml with docker-compose.sasl-ssl.yml on top: its DEVICES
-// listener speaks SASL_SSL with SCRAM-SHA-512, and one device user exists.
+// listener speaks SASL_SSL with SCRAM-SHA-512, and one device user exists. A test-only SCRAM listener
+// (SASL_PLAINTEXT, SCRAM-SHA-512) takes the same users.
 type SecureKafka struct {
 	*KafkaBroker
 	CAFile   string // the CA of the broker's certificate
@@ -120,6 +121,8 @@ func ApacheKafkaSASLSSL(tb testing.TB) *SecureKafka {
 			ComposeFiles: []string{"docker-compose.yml", SASLSSLComposeFile},
 			Env:          map[string]string{"KAFKA_TLS_DIR": dir},
 			SCRAMUsers:   map[string]string{KafkaDeviceUser: KafkaDevicePassword},
+			// The same users over SASL without TLS, to test kafka.sasl alone.
+			SCRAMListener: "SCRAM",
 		})
 		if err != nil {
 			os.RemoveAll(dir)
@@ -140,6 +143,15 @@ func (s *SecureKafka) DeviceConfig(tb testing.TB) config.Kafka {
 		TLS:      config.TLS{Enabled: true, CAFile: s.CAFile},
 		SASL:     config.SASL{Mechanism: "SCRAM-SHA-512", Username: s.User, Password: s.Password},
 	}
+}
+
+// SCRAMConfig is the kafka section for the test-only SCRAM listener: SASL/SCRAM-SHA-512 without TLS.
+func (s *SecureKafka) SCRAMConfig(tb testing.TB) config.Kafka {
+	tb.Helper()
+	k := s.DeviceConfig(tb)
+	k.Brokers = []string{s.Addr(tb, "SCRAM")}
+	k.TLS = config.TLS{}
+	return k
 }
 
 // String names the broker for test logs.
