@@ -26,8 +26,10 @@ export async function startRecorder(upstream) {
     let body = Buffer.alloc(0);
     for await (const chunk of req) body = Buffer.concat([body, chunk]);
     let path = req.url;
+    let record = null;
     if (req.method === 'POST' && new URL(req.url, 'http://x').pathname === '/v1/graphql') {
-      requests.push({ headers: req.headers, body: body.toString() });
+      record = { headers: req.headers, body: body.toString(), mode, status: null, answer: '' };
+      requests.push(record);
       if (mode === 'refuse') return req.socket.destroy();
       if (mode === 'down') {
         res.writeHead(503, { 'Content-Type': 'text/plain' });
@@ -38,6 +40,11 @@ export async function startRecorder(upstream) {
     const headers = { ...req.headers, host: up.host };
     const fwd = request({ host: up.hostname, port: up.port, method: req.method, path, headers }, (r) => {
       res.writeHead(r.statusCode, r.headers);
+      if (record) {
+        // The answer's start says whether it was data or errors; the whole of a 100k-sample answer is not kept.
+        record.status = r.statusCode;
+        r.on('data', (chunk) => { if (record.answer.length < 200) record.answer += String(chunk).slice(0, 200); });
+      }
       r.pipe(res);
     });
     fwd.on('error', (err) => { res.writeHead(502).end(String(err)); });

@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -342,6 +342,14 @@ test('devices and perftool pages render', async () => {
   await page.waitForFunction(() => /perftool_30sec/.test(document.querySelector('.view-name')?.textContent ?? ''));
   await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length >= 3);
   await page.screenshot({ path: join(ARTIFACTS, 'perftool.png'), fullPage: true });
+  // Every publisher on one chart, and one publisher's threads (each perftool result, not the views' buckets).
+  for (const [params, shot] of [['publisher=*', 'perftool-all.png'], [`publisher=${encodeURIComponent('baseline qos1')}&by=thread`, 'perftool-threads.png']]) {
+    const since = server.requests.length;
+    await page.goto(`${server.url}#/perftool?range=1h&${params}`);
+    await until(() => server.requests.slice(since).some((r) => /Perftool(AllBuckets|Threads)/.test(r.body) && r.status), `the ${params} query`);
+    await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length >= 1);
+    await page.screenshot({ path: join(ARTIFACTS, shot), fullPage: true });
+  }
   await page.close();
 });
 
@@ -382,6 +390,31 @@ test('a run with 100k samples goes from data received to charts drawn in under a
   const best = Math.min(...times);
   console.log(`100k-sample run: data received → 3 charts drawn in ${times.map((t) => t.toFixed(0)).join(', ')} ms (best ${best.toFixed(0)} ms)`);
   assert.ok(best < 1000, `best of 3 took ${best} ms`);
+});
+
+// Every document in src/queries.ts is sent by some page above and answered by the stand-in with data: the one
+// stand-in answers what the viewer really asks, as Hasura does (test/contract.test.ts checks the same documents
+// against the metadata statically).
+test('every document the viewer sent was answered with data, and every document in src/queries.ts was sent', async () => {
+  const source = readFileSync(join(ROOT, 'src', 'queries.ts'), 'utf8');
+  const declared = new Set([...source.matchAll(/`(?:query|subscription) (\w+)/g)].map((m) => m[1]));
+  const sent = new Set();
+  for (const r of server.requests.filter((x) => x.mode === 'ok')) {
+    const { operationName, query } = JSON.parse(r.body);
+    const name = operationName ?? /\b(?:query|subscription) (\w+)/.exec(query)?.[1];
+    sent.add(name);
+    assert.equal(r.status, 200, `${name}: HTTP ${r.status}`);
+    assert.ok(r.answer.startsWith('{"data":'), `${name} answered ${r.answer}`);
+  }
+  for (const c of server.wsConnections) {
+    for (const sub of c.subscriptions) {
+      const answers = c.received.filter((m) => m.id === sub.id);
+      if (answers.some((m) => m.type === 'error')) continue; // the refused-subscription test: the role without permissions
+      sent.add(sub.operationName);
+      assert.ok(answers.every((m) => m.type === 'next' && m.payload.data && !m.payload.errors), `${sub.operationName}: ${JSON.stringify(answers)}`);
+    }
+  }
+  assert.deepEqual([...declared].filter((n) => !sent.has(n)), [], `sent: ${[...sent].join(', ')}`);
 });
 
 test('anonymous only: no request or websocket carried an admin secret or role header; no page errors', () => {
