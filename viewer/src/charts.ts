@@ -96,7 +96,8 @@ export class ChartGroup {
 export interface ChartSpec {
   title: string;
   yLabel: string;
-  series: { label: string; color?: string; width?: number; dash?: number[]; fill?: string }[];
+  /** pointSize: this series' point diameter (perftool's writer, drawn larger under the reader's). */
+  series: { label: string; color?: string; width?: number; dash?: number[]; fill?: string; pointSize?: number }[];
   data: uPlot.AlignedData;
   /** x is Unix seconds (time axis) unless false: then plain seconds (compare page's offsets). */
   time?: boolean;
@@ -165,7 +166,7 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
         dash: s.dash,
         fill: s.fill,
         spanGaps: !!spec.spanGaps,
-        points: { show: !!spec.points || !!spec.pointsOnly, size: 6 },
+        points: { show: !!spec.points || !!spec.pointsOnly, size: s.pointSize ?? 6, ...(s.pointSize ? { fill: s.color } : {}) },
         ...(spec.pointsOnly ? { paths: () => null } : {}),
       })),
     ],

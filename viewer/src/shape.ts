@@ -360,15 +360,19 @@ export function withGaps(x: readonly number[], cols: readonly (number | null)[][
 
 /**
  * Time axis tick labels in UTC, in the tables' notation ("2025-03-01 18:35:46Z"): the time on every tick, the date
- * under the first tick and wherever the day changes. Seconds are left out when every tick is on a whole minute.
+ * under the first tick and wherever the day changes. Seconds are left out when every tick is on a whole minute, and
+ * fractions shown when a tick is between seconds.
  */
 export function utcTickLabels(ticks: readonly number[]): string[] {
-  const wholeMinutes = ticks.every((t) => Math.round(t) % 60 === 0);
+  const ms = ticks.map((t) => Math.round(t * 1000));
+  const wholeMinutes = ms.every((t) => t % 60000 === 0);
+  // Ticks between whole seconds (runs sampled faster than 1/s) need their fraction, or two ticks read the same.
+  const decimals = ms.every((t) => t % 1000 === 0) ? 0 : ms.every((t) => t % 100 === 0) ? 1 : ms.every((t) => t % 10 === 0) ? 2 : 3;
   let lastDay = '';
-  return ticks.map((t) => {
-    const iso = new Date(Math.round(t * 1000)).toISOString();
+  return ms.map((t) => {
+    const iso = new Date(t).toISOString();
     const day = iso.slice(0, 10);
-    const time = `${iso.slice(11, wholeMinutes ? 16 : 19)}Z`;
+    const time = `${iso.slice(11, wholeMinutes ? 16 : decimals ? 20 + decimals : 19)}Z`;
     const label = day !== lastDay ? `${time}\n${day}` : time;
     lastDay = day;
     return label;
@@ -504,4 +508,12 @@ export function compactTicks(ticks: readonly (number | null)[]): string[] {
   const max = Math.max(0, ...ticks.map((t) => (t === null || !Number.isFinite(t) ? 0 : Math.abs(t))));
   const [div, unit] = max >= 1e9 ? [1e9, 'G'] : max >= 1e6 ? [1e6, 'M'] : max >= 1e4 ? [1e3, 'k'] : [1, ''];
   return ticks.map((t) => (t === null || !Number.isFinite(t) ? '' : `${Number((t / div).toPrecision(4))}${t === 0 ? '' : unit}`));
+}
+
+/**
+ * A run id short enough for labels and still telling runs apart: the last 8 hex digits. Run ids are UUIDv7, whose
+ * first digits are the time, so two runs started in the same minute share their first 8.
+ */
+export function shortId(id: string): string {
+  return `…${id.slice(-8)}`;
 }

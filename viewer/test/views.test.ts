@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   compactTicks, headlineFigures, latencyRange, liveProgress, overlaySeries, parseUtc, pivot, resolveRange, samplesToSeries, sampleStep,
-  shellJoin, sparseXRange, toCsv, utcInputValue, utcTickLabels, withGaps, zeroBasedRange, type SampleRow,
+  shellJoin, shortId, sparseXRange, toCsv, utcInputValue, utcTickLabels, withGaps, zeroBasedRange, type SampleRow,
 } from '../src/shape';
 
 const T0 = Date.parse('2025-03-01T10:00:00Z');
@@ -38,6 +38,8 @@ describe('one time zone: UTC', () => {
     expect(utcTickLabels([t, t + 1, t + 2])).toEqual(['23:59:58Z\n2025-03-01', '23:59:59Z', '00:00:00Z\n2025-03-02']);
     const m = Date.parse('2025-03-01T18:35:00Z') / 1000;
     expect(utcTickLabels([m, m + 60])).toEqual(['18:35Z\n2025-03-01', '18:36Z']);
+    expect(utcTickLabels([m + 15, m + 15.5, m + 16])).toEqual(['18:35:15.0Z\n2025-03-01', '18:35:15.5Z', '18:35:16.0Z']);
+    expect(utcTickLabels([m + 0.25, m + 0.5])).toEqual(['18:35:00.25Z\n2025-03-01', '18:35:00.50Z']);
   });
 });
 
@@ -153,5 +155,12 @@ describe('facts', () => {
     expect(factText({ a: { b: 1 } })).toBe('{"a":{"b":1}}');
     expect(factText(7)).toBe('7');
     expect(fmtTime('2025-03-01T18:35:46.123+00:00')).toBe('2025-03-01 18:35:46Z');
+  });
+});
+
+describe('shortId', () => {
+  it('tells apart UUIDv7 run ids started in the same minute', () => {
+    expect(shortId('01a23960-2dc2-7efe-922b-87ea5c547f77')).toBe('…5c547f77');
+    expect(shortId('01a23960-429d-74c6-8853-c55e6892d56f')).not.toBe(shortId('01a23960-2dc2-7efe-922b-87ea5c547f77'));
   });
 });

@@ -4,7 +4,7 @@
 import type uPlot from 'uplot';
 import { COMPARE_RUNS_QUERY } from '../queries';
 import { compareCommand, compareDeltas, formatPercent, type DeltaCell } from '../compare';
-import { formatNumber, overlaySeries, samplesToSeries, zeroBasedRange } from '../shape';
+import { formatNumber, overlaySeries, samplesToSeries, shortId, zeroBasedRange } from '../shape';
 import { chart, ChartGroup } from '../charts';
 import { routeHash } from '../route';
 import { fmtTime, h, message, table } from '../ui';
@@ -19,7 +19,7 @@ const VERDICT_TEXT: Record<DeltaCell['verdict'], string> = {
 
 /** The run's identity for headers: two runs with the same name on the same host must not look alike. */
 function runLabel(r: Record<string, unknown>): string {
-  return `${r.name || 'unnamed'} · ${(r.run_id as string).slice(0, 8)} · ${r.host_name ?? '?'} · ${fmtTime(r.started_at as string)}`;
+  return `${r.name || 'unnamed'} · ${shortId(r.run_id as string)} · ${r.host_name ?? '?'} · ${fmtTime(r.started_at as string)}`;
 }
 
 export const comparePage: Page = async ({ client, route, root, signal, setParams }) => {
@@ -88,7 +88,7 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
     root.append(h('h2', {}, 'Overlaid (x: seconds from each run\'s measure start; warm-up is negative)'));
     const el = h('div', { class: 'charts' });
     root.append(el);
-    const legend = order.map((o, i) => ({ label: `${role(i)} ${(o.run.run_id as string).slice(0, 8)}`, width: i === 0 ? 2 : 1.5 }));
+    const legend = order.map((o, i) => ({ label: `${role(i)} ${shortId(o.run.run_id as string)}`, width: i === 0 ? 2 : 1.5 }));
     const t0 = (i: number) => {
       const ms = order[i].run.measure_start ? Date.parse(order[i].run.measure_start as string) : NaN;
       return Number.isNaN(ms) ? (series[i].x[0] ?? 0) : ms / 1000;

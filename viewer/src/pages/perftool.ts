@@ -38,7 +38,7 @@ const ALL = '*';
 
 /** Writer (wide, pale, underneath) and reader (dashed, on top) of one colour. */
 const sides = (label: string, color: string) => [
-  { label: `${label} writer`, color: `${color}80`, width: 5 },
+  { label: `${label} writer`, color: `${color}80`, width: 5, pointSize: 12 },
   { label: `${label} reader`, color, width: 1.5, dash: [6, 4] },
 ];
 
@@ -166,7 +166,7 @@ export const perftoolPage: Page = async ({ client, route, root, signal, setParam
   chart(el, { title: 'Message rate (sum over threads)', yLabel: 'msg/s', points: true, zero: true, group, xRange,
     series: sides('', PALETTE[2]).map((s) => ({ ...s, label: s.label.trim() })), data: gapped(col('writer_count_rate'), col('reader_count_rate')) });
   chart(el, { title: 'Error rate', yLabel: 'errors/s', points: true, zero: true, group, xRange,
-    series: [{ label: 'writer', color: '#d6272880', width: 5 }, { label: 'reader', color: '#9467bd', width: 1.5, dash: [6, 4] }],
+    series: [{ label: 'writer', color: '#d6272880', width: 5, pointSize: 12 }, { label: 'reader', color: '#9467bd', width: 1.5, dash: [6, 4] }],
     data: gapped(col('writer_error_rate'), col('reader_error_rate')) });
   return () => group.destroy();
 };

@@ -365,7 +365,7 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   const touched = (extra = '') => {
     if (mode === 'live' || mode === 'polling') {
       setMode(mode);
-      live.append(` · updated ${new Date().toLocaleTimeString()}${extra}`);
+      live.append(` · updated ${new Date().toISOString().slice(11, 19)}Z${extra}`);
     }
   };
 

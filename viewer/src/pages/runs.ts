@@ -1,6 +1,6 @@
 // Runs page: filterable, paged table of runs; select several to compare.
 import { RUNS_QUERY, RUN_FILTER_OPTIONS_QUERY } from '../queries';
-import { formatDuration, formatNumber, parseUtc, resolveRange, runsWhere, utcInputValue } from '../shape';
+import { formatDuration, formatNumber, parseUtc, resolveRange, runsWhere, shortId, utcInputValue } from '../shape';
 import { baselineFirst } from '../compare';
 import { routeHash } from '../route';
 import { fmtTime, h, message, table } from '../ui';
@@ -66,7 +66,7 @@ export function runRows(runs: RunListRow[], select?: Set<string>): (Node | strin
         ]
       : []),
     r.kind,
-    h('a', { href: routeHash('run', r.run_id) }, r.name || r.run_id.slice(0, 8)),
+    h('a', { href: routeHash('run', r.run_id) }, r.name || shortId(r.run_id)),
     r.host_name ?? '–',
     statusCell(r),
     fmtTime(r.started_at),
