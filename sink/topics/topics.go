@@ -6,11 +6,14 @@ package topics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/benchpipe/benchpipe/config"
 )
@@ -89,10 +92,18 @@ func Apply(ctx context.Context, adm *kadm.Client, topics []config.Topic, dryRun 
 			if err == nil {
 				err = resp.Err
 			}
-			if err != nil {
-				return changes, fmt.Errorf("create topic %s: %w", t.Name, err)
+			if !errors.Is(err, kerr.TopicAlreadyExists) {
+				if err != nil {
+					return changes, fmt.Errorf("create topic %s: %w", t.Name, err)
+				}
+				continue
 			}
-			continue
+			// Another sink starting at the same time created it, or it was created moments ago and this broker's
+			// metadata does not show it yet (a real broker's lags its controller): check it like any existing topic.
+			if d, err = waitListed(ctx, adm, t.Name); err != nil {
+				return changes, err
+			}
+			changes = changes[:len(changes)-1]
 		}
 		before := len(changes)
 		have := int32(len(d.Partitions))
@@ -150,6 +161,25 @@ func Apply(ctx context.Context, adm *kadm.Client, topics []config.Topic, dryRun 
 		}
 	}
 	return changes, nil
+}
+
+// waitListed returns the topic's details once the broker's metadata lists it (within 30 s).
+func waitListed(ctx context.Context, adm *kadm.Client, topic string) (kadm.TopicDetail, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		details, err := adm.ListTopics(ctx, topic)
+		if err == nil {
+			if d, ok := details[topic]; ok && d.Err == nil {
+				return d, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return kadm.TopicDetail{}, fmt.Errorf("topic %s exists, says Kafka, but its metadata does not list it: %w", topic, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func currentConfigs(ctx context.Context, adm *kadm.Client, topic string) (map[string]string, error) {
