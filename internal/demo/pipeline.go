@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/kafkaopt"
+	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/perftarget/target"
 	"github.com/benchpipe/benchpipe/producer/mqttload"
 	"github.com/benchpipe/benchpipe/producer/pgbench"
@@ -171,12 +173,34 @@ func (p *pipeline) mqttWith(ctx context.Context, cfgFile string, stdout io.Write
 	return id, err
 }
 
+// findPgbench returns the pgbench binary: on PATH, else beside the PostgreSQL server binaries.
+func findPgbench() (string, error) {
+	if p, err := exec.LookPath("pgbench"); err == nil {
+		return p, nil
+	}
+	if dir, err := testenv.BinDir(); err == nil {
+		if p := filepath.Join(dir, "pgbench"); isExecutable(p) {
+			return p, nil
+		}
+	}
+	return "", errors.New("pgbench not found (apt-get install -y postgresql-contrib)")
+}
+
+func isExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
 // pgbench runs producer pgbench (the real pgbench) against the demo's database, in its own pgbench_* tables.
 func (p *pipeline) pgbench(ctx context.Context, stdout io.Writer, args ...string) (uuid.UUID, error) {
 	summary := filepath.Join(p.work, uuid.NewString()+".json")
-	all := append([]string{"--config", p.cfgFile, "--summary-json", summary}, args...)
+	bin, err := findPgbench()
+	if err != nil {
+		return uuid.Nil, err
+	}
+	all := append([]string{"--config", p.cfgFile, "--pgbench", bin, "--summary-json", summary}, args...)
 	all = append(all, p.dbURL)
-	step(p.out, "producer pgbench %s", strings.Join(all[2:len(all)-1], " ")+" <demo database>")
+	step(p.out, "producer pgbench %s", strings.Join(all[4:len(all)-1], " ")+" <demo database>")
 	code := pgbench.Run(ctx, all, stdout, os.Stderr)
 	id, err := runID(summary)
 	if err == nil && code != 0 {
