@@ -109,3 +109,57 @@ export function baselineFirst<T extends { run_id: string; started_at: string | n
 export function compareCommand(ids: readonly string[]): string {
   return `producer compare ${ids[0]} ${ids[1]}`;
 }
+
+/** JSON with object keys sorted, so equal values print equal (Go's json.Marshal does the same). */
+function show(v: unknown): string {
+  if (v === undefined) return 'null';
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(show).join(',')}]`;
+  return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${show((v as Record<string, unknown>)[k])}`).join(',')}}`;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * The keys in which two JSON objects differ, with both values, as producer compare's jsonDiff: "rate 1000 → 2000",
+ * nested keys dotted, "(none)" for a key one side lacks; arrays and scalars compared whole; null reads as {}.
+ */
+export function jsonDiff(a: unknown, b: unknown, path = ''): string[] {
+  if (a == null && isObj(b)) a = {};
+  if (b == null && isObj(a)) b = {};
+  if (isObj(a) && isObj(b)) {
+    const out: string[] = [];
+    for (const k of Array.from(new Set([...Object.keys(a), ...Object.keys(b)])).sort()) {
+      const child = path ? `${path}.${k}` : k;
+      if (!(k in a)) out.push(`${child} (none) → ${show(b[k])}`);
+      else if (!(k in b)) out.push(`${child} ${show(a[k])} → (none)`);
+      else out.push(...jsonDiff(a[k], b[k], child));
+    }
+    return out;
+  }
+  if (show(a) === show(b)) return [];
+  return [path ? `${path} ${show(a)} → ${show(b)}` : `${show(a)} → ${show(b)}`];
+}
+
+/** What makes two runs less comparable: producer compare's notes, in its order and words. */
+export function compareNotes(base: Record<string, unknown>, cand: Record<string, unknown>): string[] {
+  const notes: string[] = [];
+  if (base.kind !== cand.kind) notes.push(`the runs are of different kinds (${base.kind}, ${cand.kind})`);
+  if ((base.host_name ?? '') !== (cand.host_name ?? '')) notes.push(`the runs are from different devices (${base.host_name ?? ''}, ${cand.host_name ?? ''})`);
+  for (const what of ['parameters', 'tags']) {
+    const d = jsonDiff(base[what], cand[what]);
+    if (d.length) notes.push(`the ${what} differ (baseline → candidate): ${d.join('; ')}`);
+  }
+  for (const [role, r] of [['baseline', base], ['candidate', cand]] as const) {
+    if (r.status !== 'ok') {
+      let n = `the ${role} run's status is ${r.status}`;
+      if (r.error) n += `: ${r.error}`;
+      if (r.ops_rate == null) n += ' (it has no summary)';
+      notes.push(n);
+    }
+  }
+  if (base.started_at && cand.started_at && Date.parse(base.started_at as string) > Date.parse(cand.started_at as string)) {
+    notes.push('the baseline started after the candidate');
+  }
+  return notes;
+}

@@ -94,7 +94,7 @@ export const RUN_SAMPLES_STREAM = `subscription RunSamplesStream($id: uuid!, $af
 /** Compare page: the summaries of the chosen runs. */
 export const COMPARE_RUNS_QUERY = `query CompareRuns($ids: [uuid!]!) {
   runs(where: {run_id: {_in: $ids}}) {
-    run_id kind name host_name status error started_at measure_start measure_end
+    run_id kind name host_name status error started_at measure_start measure_end parameters tags
     ${RUN_SUMMARY_FIELDS}
   }
 }`;

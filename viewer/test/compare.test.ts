@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { baselineFirst, compareDeltas, compareFigure, COMPARE_FIGURES, formatPercent } from '../src/compare';
+import { baselineFirst, compareDeltas, compareFigure, COMPARE_FIGURES, compareNotes, formatPercent, jsonDiff } from '../src/compare';
 
 const fig = (name: string) => COMPARE_FIGURES.find((f) => f.name === name)!;
 
@@ -73,5 +73,27 @@ describe('baselineFirst', () => {
       { run_id: 'none', started_at: null },
     ];
     expect(baselineFirst(runs)).toEqual(['old', 'new', 'none']);
+  });
+});
+
+describe('notes, as producer compare prints them', () => {
+  it('lists the keys that differ, nested keys dotted, (none) for a missing key, arrays whole', () => {
+    expect(jsonDiff({ qos: 0, rate: 1000, same: 1, tls: { enabled: false }, args: ['-c', '8'] }, { qos: 1, rate: 2000, same: 1, tls: { enabled: true }, args: ['-c', '16'], extra: 'x' }))
+      .toEqual(['args ["-c","8"] → ["-c","16"]', 'extra (none) → "x"', 'qos 0 → 1', 'rate 1000 → 2000', 'tls.enabled false → true']);
+    expect(jsonDiff(null, { env: 'lab' })).toEqual(['env (none) → "lab"']);
+    expect(jsonDiff({ a: 1 }, { a: 1 })).toEqual([]);
+  });
+  it('says what makes the runs less comparable', () => {
+    const base = { kind: 'mqtt', host_name: 'pi-1', status: 'ok', ops_rate: 1, started_at: '2025-03-02T00:00:00Z', parameters: { qos: 0 }, tags: {} };
+    const cand = { kind: 'pgbench', host_name: 'pi-2', status: 'failed', error: 'broker unreachable', ops_rate: null, started_at: '2025-03-01T00:00:00Z', parameters: { qos: 1 }, tags: { env: 'lab' } };
+    expect(compareNotes(base, cand)).toEqual([
+      'the runs are of different kinds (mqtt, pgbench)',
+      'the runs are from different devices (pi-1, pi-2)',
+      'the parameters differ (baseline → candidate): qos 0 → 1',
+      'the tags differ (baseline → candidate): env (none) → "lab"',
+      "the candidate run's status is failed: broker unreachable (it has no summary)",
+      'the baseline started after the candidate',
+    ]);
+    expect(compareNotes(base, { ...base })).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
 // common to all runs (shape.overlaySeries).
 import type uPlot from 'uplot';
 import { COMPARE_RUNS_QUERY } from '../queries';
-import { compareCommand, compareDeltas, formatPercent, type DeltaCell } from '../compare';
+import { compareCommand, compareDeltas, compareNotes, formatPercent, type DeltaCell } from '../compare';
 import { formatNumber, overlaySeries, samplesToSeries, shortId, zeroBasedRange } from '../shape';
 import { chart, ChartGroup } from '../charts';
 import { routeHash } from '../route';
@@ -67,6 +67,11 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
     ),
     d.figure.better,
   ]);
+  // producer compare's notes on what makes each candidate less comparable to the baseline.
+  const notesOf = () => order.slice(1).map((o, i) => {
+    const notes = compareNotes(order[0].run, o.run);
+    return notes.length ? h('ul', { class: 'compare-notes' }, ...notes.map((n) => h('li', {}, `${order.length > 2 ? `${role(i + 1)}: ` : ''}note: ${n}`))) : null;
+  });
   const reorder = (first: string) => routeHash('compare', null, { ids: [first, ...order.map((o) => o.id).filter((x) => x !== first)].join(',') });
   root.append(
     h('h2', {}, 'Summary and change against the baseline'),
@@ -74,9 +79,10 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
       h('a', { href: routeHash('run', o.id) }, runLabel(o.run)), ` [${o.run.kind}, ${o.run.status}]`,
       i ? h('a', { class: 'make-baseline', href: reorder(o.id) }, ' make this the baseline') : null))),
     deltas.length ? table(head, rows, 'delta-table') : message('empty', 'These runs have no summary figures yet.'),
+    ...notesOf().filter((n): n is HTMLUListElement => n !== null),
     h('p', { class: 'legend-note' },
       'Change = candidate − baseline, in % of the baseline; green: better, red: worse, by each figure\'s direction ("better" column). ',
-      'Same figures, signs and verdicts as ', h('code', {}, compareCommand(order.map((o) => o.id))),
+      'Same figures, signs and verdicts as ', ...order.slice(1).map((o, i) => h('code', {}, `${i ? '; ' : ''}${compareCommand([order[0].id, o.id])}`)),
       '. +inf %: from a baseline of 0. Measurement phase only.'),
   );
 
