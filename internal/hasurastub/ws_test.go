@@ -169,3 +169,18 @@ func TestSubscriptionsOverGraphQLWS(t *testing.T) {
 		t.Errorf("recorded %d websocket subscriptions, want 4", ws)
 	}
 }
+
+// The permission's row limit caps each stream batch, as it caps every select of the role.
+func TestStreamBatchIsCappedByThePermissionLimit(t *testing.T) {
+	d := migratedDeployment(t)
+	md := loadMetadata(t)
+	md.Tables["samples"].Select["anonymous"].Limit = 2
+	srv := hasurastub.New(t, d.HasuraURL, md, hasurastub.WithRefetchInterval(50*time.Millisecond))
+	c := dialWS(t, srv.URL)
+	c.send(`{"type":"connection_init","payload":{}}`)
+	c.expect(`{"type":"connection_ack"}`)
+	c.send(`{"type":"subscribe","id":"1","payload":{"query":"subscription ($s: bigint!) { samples_stream(batch_size: 100, cursor: [{initial_value: {seq: $s}}]) { seq } }","variables":{"s":0}}}`)
+	c.expect(`{"type":"next","id":"1","payload":{"data":{"samples_stream":[{"seq":1},{"seq":2}]}}}`)
+	c.expect(`{"type":"next","id":"1","payload":{"data":{"samples_stream":[{"seq":3}]}}}`)
+	c.expectNothing(300 * time.Millisecond)
+}
