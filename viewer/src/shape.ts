@@ -517,3 +517,26 @@ export function compactTicks(ticks: readonly (number | null)[]): string[] {
 export function shortId(id: string): string {
   return `…${id.slice(-8)}`;
 }
+
+/** The summary percentiles a latency distribution shows, in order. */
+export const DISTRIBUTION = [
+  { key: 'lat_min_ms', label: 'min' }, { key: 'lat_p50_ms', label: 'p50' }, { key: 'lat_p90_ms', label: 'p90' },
+  { key: 'lat_p95_ms', label: 'p95' }, { key: 'lat_p99_ms', label: 'p99' }, { key: 'lat_p999_ms', label: 'p99.9' },
+  { key: 'lat_max_ms', label: 'max' },
+] as const;
+
+/**
+ * Latency distributions of one or more runs from their summary percentiles, as bars on one log scale (latency
+ * spans decades: p50 0.5 ms, max 50 ms): per percentile one bar per run, width in % of the widest. Percentiles no
+ * run has are left out; null when fewer than two remain (one number is no distribution).
+ */
+export function distributionBars(runs: readonly Record<string, unknown>[]): { label: string; cells: { value: number | null; width: number }[] }[] | null {
+  const rows = DISTRIBUTION.map((p) => ({ label: p.label, values: runs.map((r) => num(r[p.key])) }))
+    .filter((r) => r.values.some((v) => v !== null && v > 0));
+  if (rows.length < 2) return null;
+  const all = rows.flatMap((r) => r.values.filter((v): v is number => v !== null && v > 0));
+  const lo = Math.log10(Math.min(...all)) - 0.3; // the smallest value still gets a visible bar
+  const hi = Math.log10(Math.max(...all));
+  const width = (v: number | null) => (v === null || v <= 0 ? 0 : Math.max(2, Math.round(((Math.log10(v) - lo) / Math.max(1e-9, hi - lo)) * 1000) / 10));
+  return rows.map((r) => ({ label: r.label, cells: r.values.map((value) => ({ value, width: width(value) })) }));
+}

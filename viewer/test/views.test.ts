@@ -2,7 +2,7 @@
 // exports. Pure functions from src/shape.ts; the browser tests show them drawn.
 import { describe, expect, it } from 'vitest';
 import {
-  compactTicks, headlineFigures, latencyRange, liveProgress, overlaySeries, parseUtc, pivot, resolveRange, samplesToSeries, sampleStep,
+  compactTicks, distributionBars, headlineFigures, latencyRange, liveProgress, overlaySeries, parseUtc, pivot, resolveRange, samplesToSeries, sampleStep,
   shellJoin, shortId, sparseXRange, toCsv, utcInputValue, utcTickLabels, withGaps, zeroBasedRange, type SampleRow,
 } from '../src/shape';
 
@@ -162,5 +162,17 @@ describe('shortId', () => {
   it('tells apart UUIDv7 run ids started in the same minute', () => {
     expect(shortId('01a23960-2dc2-7efe-922b-87ea5c547f77')).toBe('…5c547f77');
     expect(shortId('01a23960-429d-74c6-8853-c55e6892d56f')).not.toBe(shortId('01a23960-2dc2-7efe-922b-87ea5c547f77'));
+  });
+});
+
+describe('latency distribution', () => {
+  it('bars on one log scale across runs, percentiles no run has left out', () => {
+    const rows = distributionBars([{ lat_p50_ms: 1, lat_p99_ms: 10, lat_max_ms: 100 }, { lat_p50_ms: 2, lat_p99_ms: null, lat_max_ms: 50 }])!;
+    expect(rows.map((r) => r.label)).toEqual(['p50', 'p99', 'max']);
+    expect(rows[2].cells[0].width).toBe(100);
+    expect(rows[1].cells[1]).toEqual({ value: null, width: 0 });
+    expect(rows[0].cells[0].width).toBeGreaterThan(0);
+    expect(rows[0].cells[0].width).toBeLessThan(rows[0].cells[1].width);
+    expect(distributionBars([{ lat_p99_ms: 3 }])).toBeNull();
   });
 });

@@ -6,6 +6,7 @@ import { COMPARE_RUNS_QUERY } from '../queries';
 import { compareCommand, compareDeltas, compareNotes, formatPercent, type DeltaCell } from '../compare';
 import { formatNumber, overlaySeries, samplesToSeries, shortId, zeroBasedRange } from '../shape';
 import { chart, ChartGroup } from '../charts';
+import { distributionCard } from '../distribution';
 import { routeHash } from '../route';
 import { fmtTime, h, message, table } from '../ui';
 import type { Page } from '../page';
@@ -85,6 +86,10 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
       'Same figures, signs and verdicts as ', ...order.slice(1).map((o, i) => h('code', {}, `${i ? '; ' : ''}${compareCommand([order[0].id, o.id])}`)),
       '. +inf %: from a baseline of 0. Measurement phase only.'),
   );
+
+  const dist = distributionCard(order.map((o) => o.run), 'Latency distribution (measurement phase, ms, log scale)',
+    order.map((o, i) => `${role(i)} ${shortId(o.id)}`));
+  if (dist) root.append(dist);
 
   const series = order.map((o) => samplesToSeries(o.rows));
   const group = new ChartGroup();

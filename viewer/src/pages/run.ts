@@ -10,6 +10,7 @@ import {
 } from '../shape';
 import { liveRun, newWsClient, wsUrl, type Live } from '../live';
 import { chart, ChartGroup } from '../charts';
+import { distributionCard } from '../distribution';
 import { routeHash } from '../route';
 import { facts, fmtTime, h, message } from '../ui';
 import type { Client } from '../graphql';
@@ -123,21 +124,6 @@ function parameterFacts(params: Record<string, unknown>): [string, unknown][] {
   });
 }
 
-/** The run's latency distribution from its summary percentiles: one bar per percentile, on a log scale of ms. */
-function distribution(run: Run): HTMLElement | null {
-  const pts = [['min', run.lat_min_ms], ['p50', run.lat_p50_ms], ['p90', run.lat_p90_ms], ['p95', run.lat_p95_ms], ['p99', run.lat_p99_ms],
-    ['p99.9', run.lat_p999_ms], ['max', run.lat_max_ms]].filter(([, v]) => v != null && Number(v) > 0) as [string, number][];
-  if (pts.length < 2) return null;
-  const vals = pts.map(([, v]) => Number(v));
-  const lo = Math.log10(Math.min(...vals)) - 0.3;
-  const hi = Math.log10(Math.max(...vals));
-  const width = (v: number) => `${Math.max(2, ((Math.log10(v) - lo) / Math.max(1e-9, hi - lo)) * 100).toFixed(1)}%`;
-  return h('div', { class: 'card distribution' }, h('h2', {}, 'Latency distribution (measurement phase, ms, log scale)'),
-    h('table', { class: 'dist' }, h('tbody', {}, ...pts.map(([l, v]) => h('tr', {}, h('th', {}, l),
-      h('td', { class: 'bar-cell' }, h('span', { class: 'bar', style: `width: ${width(Number(v))}` })),
-      h('td', { class: 'num' }, formatNumber(v)))))));
-}
-
 function details(run: Run): HTMLElement {
   return h(
     'div',
@@ -150,7 +136,7 @@ function details(run: Run): HTMLElement {
       h('h2', {}, 'Tags'), facts(Object.entries((run.tags as object) ?? {}))),
     h('div', { class: 'card' }, h('h2', {}, 'Host'), facts(HOST_KEYS.map(([k, l]) => [l, k === 'host_memory_bytes' && run[k] != null ? `${(Number(run[k]) / 2 ** 30).toFixed(1)} GiB` : run[k]])),
       h('h2', {}, 'Target'), facts(TARGET_KEYS.map(([k, l]) => [l, run[k]]))),
-    distribution(run),
+    distributionCard([run], 'Latency distribution (measurement phase, ms, log scale)'),
   );
 }
 
