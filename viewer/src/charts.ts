@@ -58,6 +58,12 @@ export class ChartGroup {
           if (key !== 'x' || this.syncing) return;
           const { min, max } = u.scales.x;
           if (min == null || max == null) return;
+          // Back to the whole data (double-click): no zoom to keep any more.
+          const xs = u.data[0];
+          if (this.zoom && xs.length && min <= xs[0] && max >= xs[xs.length - 1]) {
+            this.zoom = null;
+            this.onZoom?.(null);
+          }
           this.syncing = true;
           for (const c of this.charts) if (c !== u) c.setScale('x', { min, max });
           this.syncing = false;
