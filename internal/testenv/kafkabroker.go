@@ -548,6 +548,18 @@ func (b *KafkaBroker) stopLocked() {
 	b.cmd = nil
 }
 
+// Kill kills the broker with SIGKILL (a crash: no controlled shutdown); Start brings it back on its log.
+func (b *KafkaBroker) Kill() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil {
+		return
+	}
+	_ = b.cmd.Process.Kill()
+	<-b.exitc
+	b.cmd = nil
+}
+
 // Remove stops the broker and deletes its directory.
 func (b *KafkaBroker) Remove() {
 	_ = b.Stop()

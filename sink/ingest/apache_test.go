@@ -1,0 +1,98 @@
+package ingest_test
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/schema"
+	"github.com/benchpipe/benchpipe/sink/ingest"
+)
+
+// Faults only a real broker has: it goes away mid-ingest, stopped (SIGTERM: docker stop, a host reboot) or killed
+// (SIGKILL: a crash, the OOM killer), and comes back on the same ports and log while a producer keeps sending.
+// The sink resumes by itself; every record lands exactly once.
+func TestApacheBrokerRestartMidIngest(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		down func(*testenv.KafkaBroker)
+	}{
+		{"SIGTERM", func(b *testenv.KafkaBroker) { _ = b.Stop() }},
+		{"SIGKILL", (*testenv.KafkaBroker).Kill},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := testenv.OwnApacheKafka(t, testenv.KafkaBrokerOptions{})
+			b.CreateTopics(t, 4, recordsTopic)
+			b.CreateTopics(t, 1, "benchpipe.dead-letter")
+			cfg := config.Default()
+			cfg.Kafka.Brokers = b.Brokers()
+			cfg.Topics[0].Partitions = 4
+			cfg.Sink.DatabaseURL = testenv.DatabaseURL(t)
+			cfg.Sink.HTTPAddr = ""
+			cfg.Sink.BatchSize = 2000
+			cfg.Sink.FlushInterval = 50 * time.Millisecond
+			if err := ingest.Migrate(context.Background(), &cfg, slog.New(slog.DiscardHandler)); err != nil {
+				t.Fatal(err)
+			}
+			e := &env{cfg: &cfg, brokers: b.Brokers(), dbURL: cfg.Sink.DatabaseURL, topic: recordsTopic}
+			e.startSink(t)
+			conn := connect(t, e.dbURL)
+
+			// A producer that keeps sending through the outage (franz-go retries a record until it is acknowledged).
+			const runs, samples = 40, 250
+			cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.DefaultProduceTopic(e.topic))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			produced := make(chan error, 1)
+			go func() {
+				for range runs {
+					for _, r := range makeRun(samples) {
+						v, err := schema.Encode(r)
+						if err != nil {
+							produced <- err
+							return
+						}
+						cl.Produce(context.Background(), &kgo.Record{Key: r.Key(), Value: v}, nil)
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				produced <- cl.Flush(ctx)
+			}()
+
+			waitRows(t, conn, "samples", samples, 30*time.Second)
+			c.down(b)
+			atStop := count(t, conn, "SELECT count(*) FROM samples")
+			time.Sleep(2 * time.Second) // the sink and the producer retry against a broker that is gone
+			if err := b.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("broker down with %d of %d samples written; back in %v", atStop, runs*samples, b.StartTime)
+			if err := <-produced; err != nil {
+				t.Fatalf("producer: %v", err)
+			}
+			waitRows(t, conn, "samples", runs*samples, 120*time.Second)
+			time.Sleep(500 * time.Millisecond)
+			if n := count(t, conn, "SELECT count(*) FROM samples"); n != runs*samples {
+				t.Fatalf("samples = %d, want %d", n, runs*samples)
+			}
+			if n := count(t, conn, "SELECT count(DISTINCT (run_id, seq)) FROM samples"); n != runs*samples {
+				t.Fatalf("distinct samples = %d, want %d", n, runs*samples)
+			}
+			if n := count(t, conn, "SELECT count(*) FROM runs WHERE status = 'ok'"); n != runs {
+				t.Fatalf("finished runs = %d, want %d", n, runs)
+			}
+			if atStop >= runs*samples {
+				t.Errorf("the broker went down after the last sample was written: the test did not fault mid-ingest")
+			}
+		})
+	}
+}
