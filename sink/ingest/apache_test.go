@@ -2,10 +2,13 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benchpipe/benchpipe/config"
@@ -94,5 +97,59 @@ func TestApacheBrokerRestartMidIngest(t *testing.T) {
 				t.Errorf("the broker went down after the last sample was written: the test did not fault mid-ingest")
 			}
 		})
+	}
+}
+
+// The consumer group protocol of KIP-848 (group.protocol=consumer: the broker's coordinator assigns partitions),
+// which franz-go speaks with ServerSideBalancer and a range or sticky balancer, works for the sink against the
+// compose stack's broker: two sinks split the partitions and write every record once. The sink's default stays
+// the classic protocol (see the report of issue 12): franz-go advises KIP-848 only from Kafka 4.3, and the
+// stack pins 4.1.
+func TestApacheKIP848TwoSinks(t *testing.T) {
+	e := newEnvOn(t, testenv.KafkaBackend{Name: testenv.BackendApache})
+	var all []schema.Record
+	for range 20 {
+		all = append(all, makeRun(50)...)
+	}
+	kip848 := ingest.WithKafkaOptions(kgo.ServerSideBalancer(), kgo.Balancers(kgo.RangeBalancer()))
+	e.startSink(t, kip848)
+	e.startSink(t, kip848)
+	produce(t, e.brokers, e.topic, all)
+	conn := connect(t, e.dbURL)
+	waitRows(t, conn, "samples", 1000, 60*time.Second)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	if lg, err := adm.ListGroupsByType(ctx, []string{"consumer"}); err != nil || !slices.Contains(lg.Groups(), e.cfg.Sink.Group) {
+		t.Fatalf("group %s is not a KIP-848 (consumer) group: %v, %v", e.cfg.Sink.Group, lg.Groups(), err)
+	}
+	// The coordinator moves half the partitions to the second sink once the first gives them up (at its next
+	// heartbeat); both then hold two of the four.
+	waitFor(t, 30*time.Second, "both sinks assigned partitions", func() (bool, string) {
+		d, err := adm.DescribeConsumerGroups(ctx, e.cfg.Sink.Group)
+		if err != nil {
+			return false, err.Error()
+		}
+		g := d[e.cfg.Sink.Group]
+		var parts []int
+		for _, m := range g.Members {
+			n := 0
+			for _, ps := range m.Assignment {
+				n += len(ps)
+			}
+			parts = append(parts, n)
+		}
+		return g.State == "Stable" && slices.Equal(parts, []int{2, 2}), fmt.Sprintf("state %s, partitions per member %v", g.State, parts)
+	})
+	if n := count(t, conn, "SELECT count(*) FROM samples"); n != 1000 {
+		t.Fatalf("samples = %d, want 1000", n)
+	}
+	if n := count(t, conn, "SELECT count(*) FROM runs WHERE status='ok'"); n != 20 {
+		t.Fatalf("runs = %d, want 20", n)
 	}
 }
