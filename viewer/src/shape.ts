@@ -50,7 +50,7 @@ export interface SampleSeries {
   warmup: [number, number][]; // [start, end] in Unix seconds, contiguous warm-up intervals merged
   totalErrors: number;
   totalLost: number;
-  /** Whether any sample has an MQTT loss count / a pgbench lag (MQTT runs have no lag, pgbench runs no loss). */
+  /** Whether any sample has an MQTT loss count / a pgbench schedule lag above 0 (only -R runs lag). */
   hasLost: boolean;
   hasLag: boolean;
   /** Running totals of the measurement phase (warm-up excluded), for a live run's figures. */
@@ -89,7 +89,7 @@ export function appendSamples(s: SampleSeries, rows: readonly SampleRow[]): Samp
     if (l !== null) s.hasLost = true;
     const lag = num(r.pg_lag_ms);
     s.lag.push(lag);
-    if (lag !== null) s.hasLag = true;
+    if (lag !== null && lag > 0) s.hasLag = true; // pgbench reports lag 0 without -R
     const measure = r.phase !== 'warmup';
     for (let i = 0; i < PERCENTILES.length; i++) {
       const v = num(r[PERCENTILES[i].key]);

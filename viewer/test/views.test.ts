@@ -110,6 +110,14 @@ describe('perftool axes and gaps', () => {
   });
 });
 
+describe('series kinds', () => {
+  it('knows an MQTT run by its loss counts and a -R pgbench run by a lag above 0 (pgbench prints 0 without -R)', () => {
+    expect(samplesToSeries([row(0, 'measure', { mqtt_lost: 0 })]).hasLost).toBe(true);
+    expect(samplesToSeries([row(0, 'measure', { pg_lag_ms: 0 })]).hasLag).toBe(false);
+    expect(samplesToSeries([row(0, 'measure', { pg_lag_ms: 0 }), row(1, 'measure', { pg_lag_ms: 0.2 })]).hasLag).toBe(true);
+  });
+});
+
 describe('live run figures', () => {
   it('elapsed and remaining from the planned length (MQTT: warm-up + duration; pgbench: -T)', () => {
     const now = new Date(T0 + 25_000);
