@@ -64,7 +64,16 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 		cancel()
 	})
 	defer initTimer.Stop()
+	var smu sync.Mutex
+	subs := map[string]context.CancelFunc{}
+	var subWG sync.WaitGroup // the keep-alive and every subscription's poller
+	defer func() {
+		cancel()
+		subWG.Wait()
+	}()
+	subWG.Add(1)
 	go func() { // keep-alive pings, as Hasura sends them (HASURA_GRAPHQL_WEBSOCKET_KEEPALIVE, 5 s by default)
+		defer subWG.Done()
 		t := time.NewTicker(s.keepAlive)
 		defer t.Stop()
 		for {
@@ -77,13 +86,6 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	var smu sync.Mutex
-	subs := map[string]context.CancelFunc{}
-	var subWG sync.WaitGroup
-	defer func() {
-		cancel()
-		subWG.Wait()
-	}()
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
