@@ -153,3 +153,25 @@ func TestApacheKIP848TwoSinks(t *testing.T) {
 		t.Fatalf("runs = %d, want 20", n)
 	}
 }
+
+// allowLargeRecords sets max.message.bytes of topics on the real broker, as an operator would for large records.
+func (e *env) allowLargeRecords(t *testing.T, bytes int, topics ...string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	v := fmt.Sprint(bytes)
+	resp, err := kadm.NewClient(cl).AlterTopicConfigs(context.Background(), []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.message.bytes", Value: &v}}, topics...)
+	if err == nil {
+		for _, r := range resp {
+			if r.Err != nil {
+				err = r.Err
+			}
+		}
+	}
+	if err != nil {
+		t.Fatalf("set max.message.bytes: %v", err)
+	}
+}
