@@ -106,7 +106,7 @@ func TestApacheBrokerRestartMidIngest(t *testing.T) {
 // the classic protocol (see the report of issue 12): franz-go advises KIP-848 only from Kafka 4.3, and the
 // stack pins 4.1.
 func TestApacheKIP848TwoSinks(t *testing.T) {
-	e := newEnvOn(t, testenv.KafkaBackend{Name: testenv.BackendApache})
+	e := newEnvOn(t, testenv.KafkaBackend{Name: testenv.BackendApache}, "")
 	var all []schema.Record
 	for range 20 {
 		all = append(all, makeRun(50)...)

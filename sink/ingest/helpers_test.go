@@ -42,23 +42,26 @@ type env struct {
 
 // newEnvOn is newEnv on a Kafka backend (testenv.KafkaBackends), for tests that run on kfake and the real broker.
 // Topics and the group get the names the backend gives them; kafka is nil on the real broker.
-func newEnvOn(t *testing.T, kb testenv.KafkaBackend) *env {
+func newEnvOn(t *testing.T, kb testenv.KafkaBackend, dbURL string) *env {
 	t.Helper()
 	kc := kb.Start(t, map[string]int32{recordsTopic: 4, "benchpipe.dead-letter": 1})
+	if dbURL == "" {
+		dbURL = testenv.DatabaseURL(t)
+	}
 	cfg := config.Default()
 	cfg.Kafka.Brokers = kc.Brokers
 	cfg.Topics[0].Name = kc.Topic(recordsTopic)
 	cfg.Topics[0].Partitions = 4
 	cfg.Sink.DeadLetterTopic = kc.Topic("benchpipe.dead-letter")
 	cfg.Sink.Group = kc.Group(cfg.Sink.Group)
-	cfg.Sink.DatabaseURL = testenv.DatabaseURL(t)
+	cfg.Sink.DatabaseURL = dbURL
 	cfg.Sink.HTTPAddr = ""
 	cfg.Sink.BatchSize = 2000
 	cfg.Sink.FlushInterval = 50 * time.Millisecond
 	if err := ingest.Migrate(context.Background(), &cfg, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	return &env{cfg: &cfg, brokers: kc.Brokers, kafka: kc.Fake, dbURL: cfg.Sink.DatabaseURL, topic: cfg.Topics[0].Name}
+	return &env{cfg: &cfg, brokers: kc.Brokers, kafka: kc.Fake, dbURL: dbURL, topic: cfg.Topics[0].Name}
 }
 
 func newEnv(t *testing.T, dbURL string, kopts ...kfake.Opt) *env {

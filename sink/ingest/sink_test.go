@@ -106,7 +106,7 @@ func TestPoisonRecordsGoToDeadLetterTopic(t *testing.T) {
 }
 
 func testPoisonRecordsGoToDeadLetterTopic(t *testing.T, kb testenv.KafkaBackend) {
-	e := newEnvOn(t, kb)
+	e := newEnvOn(t, kb, "")
 	if e.kafka == nil {
 		// A real broker refuses records over its message.max.bytes (1 MiB by default) unless the topic allows more:
 		// the huge poison record below needs a records topic that takes it. The dead-letter topic keeps the
@@ -175,7 +175,7 @@ func testPoisonRecordsGoToDeadLetterTopic(t *testing.T, kb testenv.KafkaBackend)
 func TestTwoSinksShareTheGroup(t *testing.T) {
 	for _, kb := range testenv.KafkaBackends(t) {
 		t.Run(kb.Name, func(t *testing.T) {
-			e := newEnvOn(t, kb)
+			e := newEnvOn(t, kb, "")
 			var all []schema.Record
 			for range 20 {
 				all = append(all, makeRun(50)...)
@@ -198,8 +198,14 @@ func TestTwoSinksShareTheGroup(t *testing.T) {
 
 // PostgreSQL restarted mid-ingest: the sink retries, recovers by itself, and nothing is lost or doubled.
 func TestPostgresRestartMidIngest(t *testing.T) {
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testPostgresRestartMidIngest(t, kb) })
+	}
+}
+
+func testPostgresRestartMidIngest(t *testing.T, kb testenv.KafkaBackend) {
 	pg := testenv.OwnPostgres(t)
-	e := newEnv(t, pg.URL("postgres"))
+	e := newEnvOn(t, kb, pg.URL("postgres"))
 	e.cfg.Sink.BatchSize = 500
 	e.startSink(t)
 	conn := connect(t, e.dbURL)
@@ -212,7 +218,7 @@ func TestPostgresRestartMidIngest(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := 0; i < len(all); i += 400 {
-			produce(t, e.brokers, recordsTopic, all[i:min(i+400, len(all))])
+			produce(t, e.brokers, e.topic, all[i:min(i+400, len(all))])
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
