@@ -49,6 +49,28 @@ func kafkaOn(t testing.TB, port int) []string {
 	return brokers
 }
 
+// kafkaDown returns the seeds of a Kafka that is down, with the records topic, and the function that brings it up
+// and returns its brokers: kfake started on a port nothing listened on, or the real broker (its own, from
+// docker-compose.yml) stopped after creating the topic and started again on the same ports.
+func kafkaDown(t testing.TB, kb testenv.KafkaBackend) (seeds []string, up func() []string) {
+	t.Helper()
+	if kb.Name == testenv.BackendKfake {
+		port := freePort(t)
+		return []string{addr(port)}, func() []string { return kafkaOn(t, port) }
+	}
+	b := testenv.OwnApacheKafka(t, testenv.KafkaBrokerOptions{})
+	b.CreateTopics(t, 3, topic)
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Brokers(), func() []string {
+		if err := b.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return b.Brokers()
+	}
+}
+
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -26,12 +26,18 @@ import (
 )
 
 // TestDeliversWhenKafkaComesUp publishes three interleaved runs while nothing listens on the broker port, then
-// starts kfake on that port: every record arrives, each run in order. franz-go's own redial schedule is kept, as
-// in production.
+// starts Kafka on that port (kfake, or the real broker started again on its log): every record arrives, each run
+// in order. franz-go's own redial schedule is kept, as in production.
 func TestDeliversWhenKafkaComesUp(t *testing.T) {
-	port := freePort(t)
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testDeliversWhenKafkaComesUp(t, kb) })
+	}
+}
+
+func testDeliversWhenKafkaComesUp(t *testing.T, kb testenv.KafkaBackend) {
+	seeds, kafkaUp := kafkaDown(t, kb)
 	dir := t.TempDir()
-	p, err := publish.Open(context.Background(), testConfig(dir, addr(port)), publish.WithLogger(testLogger(t)),
+	p, err := publish.Open(context.Background(), testConfig(dir, seeds...), publish.WithLogger(testLogger(t)),
 		publish.WithStatusInterval(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +76,7 @@ func TestDeliversWhenKafkaComesUp(t *testing.T) {
 		return err == nil && st.Live != nil && st.Records == 66 && st.Live.LastError != ""
 	})
 
-	brokers := kafkaOn(t, port)
+	brokers := kafkaUp()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	up := time.Now()
