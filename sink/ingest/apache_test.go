@@ -4,7 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -173,5 +178,97 @@ func (e *env) allowLargeRecords(t *testing.T, bytes int, topics ...string) {
 	}
 	if err != nil {
 		t.Fatalf("set max.message.bytes: %v", err)
+	}
+}
+
+// Three sinks in one group on the real broker, records streaming in; one is killed with SIGKILL mid-batch. The real
+// coordinator notices the dead member when its session (6 s, the broker's minimum) runs out and gives its
+// partitions to the other two: every record is a row exactly once, and the group ends with two members holding
+// all partitions.
+func TestApacheThreeSinksOneKilled(t *testing.T) {
+	e := newEnvOn(t, testenv.KafkaBackend{Name: testenv.BackendApache}, "")
+	conn := connect(t, e.dbURL)
+	const runs, samples = 60, 500 // 30,120 records
+	var all []schema.Record
+	for range runs {
+		all = append(all, makeRun(samples)...)
+	}
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		for i := 0; i < len(all); i += 2000 {
+			produce(t, e.brokers, e.topic, all[i:min(i+2000, len(all))])
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	var sinks []*exec.Cmd
+	for range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), crashChildEnv+"=1", "BROKERS="+strings.Join(e.brokers, ","), "DATABASE_URL="+e.dbURL,
+			"TOPIC="+e.topic, "GROUP="+e.cfg.Sink.Group, "DEAD_LETTER="+e.cfg.Sink.DeadLetterTopic, "SESSION_TIMEOUT=6s")
+		cmd.Stderr = testWriter{t}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sinks = append(sinks, cmd)
+	}
+	defer func() {
+		for _, c := range sinks[1:] {
+			_ = c.Process.Signal(syscall.SIGTERM)
+			_ = c.Wait()
+		}
+	}()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	members := func() (int, int, string) {
+		d, err := adm.DescribeGroups(ctx, e.cfg.Sink.Group)
+		if err != nil {
+			return 0, 0, err.Error()
+		}
+		g := d[e.cfg.Sink.Group]
+		parts := 0
+		for _, m := range g.Members {
+			if a, ok := m.Assigned.AsConsumer(); ok {
+				for _, tp := range a.Topics {
+					parts += len(tp.Partitions)
+				}
+			}
+		}
+		return len(g.Members), parts, g.State
+	}
+	waitFor(t, 60*time.Second, "three sinks sharing the partitions", func() (bool, string) {
+		n, parts, state := members()
+		return n == 3 && parts == 4 && state == "Stable", fmt.Sprintf("%d members, %d partitions, %s", n, parts, state)
+	})
+	before := count(t, conn, "SELECT count(*) FROM samples")
+	waitFor(t, 60*time.Second, "the sinks to write", func() (bool, string) {
+		return count(t, conn, "SELECT count(*) FROM samples") > before+1000, ""
+	})
+	time.Sleep(time.Duration(rand.IntN(200)) * time.Millisecond)
+	_ = sinks[0].Process.Signal(syscall.SIGKILL)
+	_ = sinks[0].Wait()
+	t.Logf("killed one of three sinks with %d of %d samples written", count(t, conn, "SELECT count(*) FROM samples"), runs*samples)
+	<-produced
+
+	waitRows(t, conn, "samples", runs*samples, 120*time.Second)
+	waitFor(t, 30*time.Second, "two sinks holding all partitions", func() (bool, string) {
+		n, parts, state := members()
+		return n == 2 && parts == 4 && state == "Stable", fmt.Sprintf("%d members, %d partitions, %s", n, parts, state)
+	})
+	time.Sleep(500 * time.Millisecond)
+	if n := count(t, conn, "SELECT count(*) FROM samples"); n != runs*samples {
+		t.Fatalf("samples = %d, want exactly %d", n, runs*samples)
+	}
+	if n := count(t, conn, "SELECT count(*) FROM (SELECT run_id, seq FROM samples GROUP BY 1, 2 HAVING count(*) > 1) d"); n != 0 {
+		t.Fatalf("%d duplicated (run_id, seq) pairs", n)
+	}
+	if n := count(t, conn, "SELECT count(*) FROM runs WHERE status = 'ok'"); n != runs {
+		t.Fatalf("finished runs = %d, want %d", n, runs)
 	}
 }
