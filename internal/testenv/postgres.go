@@ -1,10 +1,12 @@
 // Package testenv starts the real services benchpipe's tests run against: a throw-away PostgreSQL cluster from
-// the installed server binaries, and kfake, franz-go's in-process Kafka-protocol cluster.
+// the installed server binaries, kfake, franz-go's in-process Kafka-protocol cluster, and a real Apache Kafka broker
+// configured from docker-compose.yml (kafkabroker.go; Java 17+ and Maven, jars from Maven Central cached outside
+// the repository). KafkaBackends runs one test on both Kafkas.
 //
 // Set BENCHPIPE_TEST_DATABASE_URL to a superuser URL of an existing server to use it instead of starting one (it
 // gets the compose stack's roles, benchpipe, hasura and grafana, with test passwords; see Deployed);
-// each test still gets a database of its own. Packages that use the shared cluster call testenv.Main from TestMain
-// so it is stopped and removed when the tests end.
+// each test still gets a database of its own. Packages that use the shared cluster or the shared Kafka broker call
+// testenv.Main from TestMain so they are stopped and removed when the tests end.
 package testenv
 
 import (
