@@ -232,9 +232,34 @@ func testRunRowsMatchSummaryJSON(t *testing.T, kb testenv.KafkaBackend) {
 }
 
 // Kafka goes down in the middle of a run and comes back: every record reaches PostgreSQL exactly once.
+// On kfake and on the real broker (stopped, then started again on its ports and log).
 func TestKafkaDownMidRun(t *testing.T) {
-	p := newPipeline(t)
-	c := p.kafka(t)
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testKafkaDownMidRun(t, kb) })
+	}
+}
+
+func testKafkaDownMidRun(t *testing.T, kb testenv.KafkaBackend) {
+	var p *pipeline
+	var down, up func()
+	if kb.Name == testenv.BackendKfake {
+		p = newPipeline(t)
+		c := p.kafka(t)
+		down = c.Close
+		up = func() { c = p.kafka(t) }
+		defer func() { c.Close() }()
+	} else {
+		b := testenv.OwnApacheKafka(t, testenv.KafkaBrokerOptions{})
+		b.CreateTopics(t, 3, topic)
+		b.CreateTopics(t, 1, "benchpipe.dead-letter", perftoolTopic)
+		p = newPipeline(t, &testenv.KafkaCluster{Backend: kb.Name, Brokers: b.Brokers(), Apache: b}) // the broker is the test's own: names as they are
+		down = func() { _ = b.Stop() }
+		up = func() {
+			if err := b.Start(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}
+	}
 	p.sink(t)
 	summary := filepath.Join(p.dir, "summary.json")
 	done := make(chan int, 1)
@@ -242,10 +267,9 @@ func TestKafkaDownMidRun(t *testing.T) {
 		done <- mqttload.Run(context.Background(), p.mqttArgs("--duration", "6s", "--summary-json", summary), io.Discard, io.Discard)
 	}()
 	time.Sleep(2500 * time.Millisecond)
-	c.Close() // Kafka down for ~3 s, mid-run
+	down() // Kafka down for ~3 s, mid-run
 	time.Sleep(3 * time.Second)
-	c = p.kafka(t)
-	defer c.Close()
+	up()
 	if code := <-done; code != 0 {
 		t.Fatalf("producer mqtt exited %d", code)
 	}
