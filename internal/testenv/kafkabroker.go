@@ -281,7 +281,9 @@ func KafkaLib(ctx context.Context, mvn, version string) (string, error) {
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
 	if got, err := os.ReadFile(filepath.Join(dir, "resolved")); err == nil && string(got) == stamp {
-		return lib, nil
+		if jars, _ := filepath.Glob(filepath.Join(lib, "kafka_*.jar")); len(jars) > 0 {
+			return lib, nil
+		}
 	}
 	tmp := lib + ".tmp"
 	os.RemoveAll(tmp)
