@@ -1,10 +1,10 @@
 package testenv
 
 import (
-	"context"
 	"testing"
 	"time"
 
+	"github.com/benchpipe/benchpipe/config"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -25,21 +25,5 @@ func Kafka(tb testing.TB, opts ...kfake.Opt) (*kfake.Cluster, []string) {
 // what it read. It is for assertions on topics such as the dead-letter topic.
 func Consume(tb testing.TB, brokers []string, topic string, want int, timeout time.Duration) []*kgo.Record {
 	tb.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		tb.Fatalf("testenv: kafka client: %v", err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var out []*kgo.Record
-	for len(out) < want {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			break
-		}
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
-	}
-	return out
+	return ConsumeWith(tb, config.Kafka{Brokers: brokers}, topic, want, timeout)
 }
