@@ -17,12 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/cli"
-	"github.com/benchpipe/benchpipe/internal/kafkaopt"
 	"github.com/benchpipe/benchpipe/schema"
 	"github.com/benchpipe/benchpipe/sink/ingest"
 	"github.com/benchpipe/benchpipe/sink/topics"
@@ -109,18 +105,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func applyTopics(ctx context.Context, cfg *config.Config, dryRun bool, out io.Writer) error {
-	opts, err := kafkaopt.Options(cfg.Kafka)
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	changes, err := topics.Apply(ctx, kadm.NewClient(cl), topics.Wanted(cfg), dryRun)
+	changes, err := topics.ApplyConfig(ctx, cfg, dryRun)
 	if dryRun {
 		fmt.Fprintln(out, "dry run: nothing changed")
 	}

@@ -17,13 +17,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"gopkg.in/yaml.v3"
 
 	"github.com/benchpipe/benchpipe/config"
-	"github.com/benchpipe/benchpipe/internal/kafkaopt"
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/perftarget/target"
 	"github.com/benchpipe/benchpipe/producer/mqttload"
@@ -110,7 +107,7 @@ func startPipeline(ctx context.Context, out io.Writer, dbURL string) (_ *pipelin
 	if err := ingest.Migrate(ctx, loaded, p.log); err != nil {
 		return nil, err
 	}
-	if err := createTopics(ctx, loaded); err != nil {
+	if _, err := topics.ApplyConfig(ctx, loaded, false); err != nil {
 		return nil, err
 	}
 	sink, err := ingest.New(ctx, loaded, ingest.WithLogger(p.log))
@@ -268,18 +265,4 @@ func (p *pipeline) until(ctx context.Context, what string, done func() (bool, er
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-func createTopics(ctx context.Context, cfg *config.Config) error {
-	opts, err := kafkaopt.Options(cfg.Kafka)
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	_, err = topics.Apply(ctx, kadm.NewClient(cl), topics.Wanted(cfg), false)
-	return err
 }

@@ -14,8 +14,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/kafkaopt"
 )
 
 // Action is what Apply did, or would do, to a topic.
@@ -63,6 +65,21 @@ func wantedConfigs(t config.Topic) map[string]string {
 		m["retention.ms"] = strconv.FormatInt(t.Retention.Milliseconds(), 10)
 	}
 	return m
+}
+
+// ApplyConfig connects to cfg's Kafka with the programs' connection settings (TLS, SASL) and applies the topics
+// cfg wants: what `sink topics apply` and the sink's start do, and the demo too.
+func ApplyConfig(ctx context.Context, cfg *config.Config, dryRun bool) ([]Change, error) {
+	opts, err := kafkaopt.Options(cfg.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	return Apply(ctx, kadm.NewClient(cl), Wanted(cfg), dryRun)
 }
 
 // Apply brings the cluster in line with topics. With dryRun it only reports.
