@@ -16,14 +16,20 @@ import (
 	"github.com/benchpipe/benchpipe/sink/ingest"
 )
 
-// N records in → exactly N rows, every value equal to what was produced.
+// N records in → exactly N rows, every value equal to what was produced. On kfake and on the real broker.
 func TestEndToEndFieldByField(t *testing.T) {
-	e := newEnv(t, "")
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testEndToEndFieldByField(t, kb) })
+	}
+}
+
+func testEndToEndFieldByField(t *testing.T, kb testenv.KafkaBackend) {
+	e := newEnvOn(t, kb, "")
 	var all []schema.Record
 	for range 5 {
 		all = append(all, makeRun(40)...)
 	}
-	produce(t, e.brokers, recordsTopic, all)
+	produce(t, e.brokers, e.topic, all)
 	e.startSink(t)
 	conn := connect(t, e.dbURL)
 	waitRows(t, conn, "samples", 5*40, 30*time.Second)
@@ -72,13 +78,20 @@ func TestEndToEndFieldByField(t *testing.T) {
 	}
 }
 
-// A producer that crashed and resent its spool delivers records twice, at new offsets: no duplicate rows.
+// A producer that crashed and resent its spool delivers records twice, at new offsets: no duplicate rows. On kfake
+// and on the real broker, whose offsets the sink's stored positions must add up to.
 func TestProducerResendIsDeduplicated(t *testing.T) {
-	e := newEnv(t, "")
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testProducerResendIsDeduplicated(t, kb) })
+	}
+}
+
+func testProducerResendIsDeduplicated(t *testing.T, kb testenv.KafkaBackend) {
+	e := newEnvOn(t, kb, "")
 	run := makeRun(20)
-	produce(t, e.brokers, recordsTopic, run)
-	produce(t, e.brokers, recordsTopic, run[5:]) // the resend, including run_finished
-	produce(t, e.brokers, recordsTopic, run[:1]) // and an old run_started after the run_finished
+	produce(t, e.brokers, e.topic, run)
+	produce(t, e.brokers, e.topic, run[5:]) // the resend, including run_finished
+	produce(t, e.brokers, e.topic, run[:1]) // and an old run_started after the run_finished
 	e.startSink(t)
 	conn := connect(t, e.dbURL)
 	waitFor(t, 20*time.Second, "all records consumed", func() (bool, string) {
