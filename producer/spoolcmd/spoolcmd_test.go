@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.etcd.io/bbolt"
 
 	"github.com/benchpipe/benchpipe/config"
@@ -36,6 +38,84 @@ func freeAddr(t *testing.T) (string, int) {
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port
+}
+
+// kafkaDown returns the seeds of a Kafka that is down, with the records topic (partitions), and the function that
+// brings it up and returns its brokers: kfake started on a port nothing listened on, or a real broker of the test's
+// own (configured from docker-compose.yml) stopped after creating the topic and started again on the same ports.
+func kafkaDown(t *testing.T, kb testenv.KafkaBackend, partitions int32) (seeds []string, up func() []string) {
+	t.Helper()
+	if kb.Name == testenv.BackendKfake {
+		broker, port := freeAddr(t)
+		return []string{broker}, func() []string {
+			_, brokers := testenv.Kafka(t, kfake.Ports(port), kfake.SeedTopics(partitions, topic))
+			return brokers
+		}
+	}
+	b := testenv.OwnApacheKafka(t, testenv.KafkaBrokerOptions{})
+	b.CreateTopics(t, partitions, topic)
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Brokers(), func() []string {
+		if err := b.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return b.Brokers()
+	}
+}
+
+// delivered reads every record in the records topic (its end offsets say how many there are) and counts each
+// run_id/seq it holds.
+func delivered(t *testing.T, brokers []string) map[string]int {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatalf("list end offsets: %v", err)
+	}
+	total := 0
+	ends.Each(func(o kadm.ListedOffset) { total += int(o.Offset) })
+	recs := testenv.Consume(t, brokers, topic, total, 20*time.Second)
+	if len(recs) != total {
+		t.Fatalf("consumed %d records, the topic holds %d", len(recs), total)
+	}
+	got := map[string]int{}
+	for _, kr := range recs {
+		r, err := schema.Decode(kr.Value)
+		if err != nil {
+			t.Fatalf("record at %d/%d does not decode: %v", kr.Partition, kr.Offset, err)
+		}
+		got[fmt.Sprintf("%s/%d", r.RunID, r.Seq)]++
+	}
+	return got
+}
+
+// assertOnce checks that Kafka holds seqs 0..n-1 of each run exactly once, and nothing else.
+func assertOnce(t *testing.T, got map[string]int, ids []string, n int) {
+	t.Helper()
+	want := map[string]int{}
+	for _, id := range ids {
+		for seq := range n {
+			want[fmt.Sprintf("%s/%d", id, seq)] = 1
+		}
+	}
+	for k, c := range got {
+		if want[k] != c {
+			t.Errorf("record %s delivered %d times, want %d", k, c, want[k])
+		}
+	}
+	for k := range want {
+		if got[k] == 0 {
+			t.Errorf("record %s never delivered", k)
+		}
+	}
 }
 
 // writeConfig writes a configuration file pointing at brokers (none: Kafka not configured) and spoolDir.
@@ -104,9 +184,17 @@ func mustContain(t *testing.T, what, got string, wants ...string) {
 }
 
 // TestStatusThenFlushAfterOutage is the operator's path after an outage: status shows what waits, flush fails
-// clearly while Kafka is still down and keeps the records, and delivers them once Kafka is back.
+// clearly while Kafka is still down and keeps the records, and delivers them once Kafka is back, each exactly once.
+// On kfake and on the real broker (down for the producer's whole run, then up).
 func TestStatusThenFlushAfterOutage(t *testing.T) {
-	broker, port := freeAddr(t)
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testStatusThenFlushAfterOutage(t, kb) })
+	}
+}
+
+func testStatusThenFlushAfterOutage(t *testing.T, kb testenv.KafkaBackend) {
+	seeds, up := kafkaDown(t, kb, 2)
+	broker := seeds[0]
 	dir := t.TempDir()
 	cfgFile := writeConfig(t, dir, broker)
 	ids := spoolRuns(t, cfgFile, 2, 5)
@@ -141,16 +229,14 @@ func TestStatusThenFlushAfterOutage(t *testing.T) {
 		t.Fatalf("after the failed flush the spool holds %d records, want 10", st.Records)
 	}
 
-	_, brokers := testenv.Kafka(t, kfake.Ports(port), kfake.SeedTopics(2, topic))
+	brokers := up()
 	code, out, errOut = run("flush", "--config", cfgFile, "--timeout", "60s")
 	if code != 0 {
 		t.Fatalf("flush with Kafka up: exit %d\n%s%s", code, out, errOut)
 	}
 	t.Logf("flush with Kafka up:\n%s", out)
 	mustContain(t, "flush", out, "Flushing 10 records", "Delivered 10 records", "the spool is empty")
-	if got := testenv.Consume(t, brokers, topic, 10, 20*time.Second); len(got) != 10 {
-		t.Errorf("Kafka holds %d records after flush, want 10", len(got))
-	}
+	assertOnce(t, delivered(t, brokers), ids, 5)
 
 	code, out, _ = run("status", "--config", cfgFile)
 	if code != 0 || !strings.Contains(out, "is empty") {
@@ -162,12 +248,19 @@ func TestStatusThenFlushAfterOutage(t *testing.T) {
 	}
 }
 
-// TestWhileAProducerRuns: the running producer holds the spool; status reports its snapshot, flush explains why
-// it cannot and that the producer is delivering.
+// TestWhileAProducerRuns: the running producer holds the spool while Kafka is down; status reports its snapshot,
+// flush explains why it cannot and that the producer is delivering; once Kafka comes up the producer delivers its
+// run itself, every record exactly once. On kfake and on the real broker.
 func TestWhileAProducerRuns(t *testing.T) {
-	broker, _ := freeAddr(t)
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testWhileAProducerRuns(t, kb) })
+	}
+}
+
+func testWhileAProducerRuns(t *testing.T, kb testenv.KafkaBackend) {
+	seeds, up := kafkaDown(t, kb, 2)
 	dir := t.TempDir()
-	cfgFile := writeConfig(t, dir, broker)
+	cfgFile := writeConfig(t, dir, seeds...)
 	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
@@ -176,10 +269,13 @@ func TestWhileAProducerRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	closed := false
 	defer func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		cancel()
-		_ = p.Close(ctx)
+		if !closed {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = p.Close(ctx)
+		}
 	}()
 	r := runrec.New(schema.KindMQTT, schema.Started{Host: schema.Host{Hostname: "pi"}})
 	if err := p.Publish(context.Background(), r.Started()); err != nil {
@@ -207,6 +303,25 @@ func TestWhileAProducerRuns(t *testing.T) {
 	}
 	t.Logf("flush:\n%s", errOut)
 	mustContain(t, "flush stderr", errOut, "held by a running producer (pid "+strconv.Itoa(os.Getpid())+")", "delivers it itself", "1 record waiting", "kafka unreachable")
+
+	// Kafka comes up while the producer still runs: it delivers what it spooled and what it publishes from now on.
+	brokers := up()
+	now := time.Now()
+	for _, rec := range []schema.Record{r.Sample(schema.Sample{Start: now, End: now, Phase: schema.PhaseMeasure}), r.Finished(schema.StatusOK, "", nil)} {
+		if err := p.Publish(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	closed = true
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("Close after Kafka came up: %v", err)
+	}
+	assertOnce(t, delivered(t, brokers), []string{r.ID().String()}, 3)
+	if st, err := publish.Inspect(dir); err != nil || st.Records != 0 || st.Live != nil {
+		t.Errorf("Inspect after the producer delivered = %+v, %v; want an empty spool nobody holds", st, err)
+	}
 }
 
 func TestFlushWithoutKafkaConfigured(t *testing.T) {
