@@ -4,8 +4,13 @@ package main
 // viewer/test/browser/run.mjs): the demo's pipeline over a throw-away PostgreSQL set up as the compose stack sets
 // one up, with runs the real sink wrote, served by the GraphQL stand-in reading as Hasura's role. The runs:
 //
-//	base    MQTT "baseline qos1", 4 s at 400 msg/s after a 1 s warm-up, also a perftool result
+//	base    MQTT "baseline qos1", 4 s at 400 msg/s after a 1 s warm-up, also a perftool result (--perftool-compat,
+//	        published as this machine, the client that measured)
 //	tuned   MQTT "tuned qos1", the same at 500 msg/s, also a perftool result
+//
+// and, beside them, what a SINETStream perftool client "perftool-pi" sends through its wrapper: 3 rounds of 4
+// threads (perftool's own multi-thread results, which benchpipe's one-line --perftool-compat never has), in
+// SINETStream v3 framing to the perftool topic, written by the same sink, for the per-thread perftool charts.
 //	pg      pgbench "tpcb scale 1" (the real pgbench against the fixture's PostgreSQL)
 //	failed  MQTT "unreachable broker", which fails to connect: a failed run with its error
 //	big     "100k samples": 100,000 one-second samples inserted directly (not through the sink), for the render
@@ -30,9 +35,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benchpipe/benchpipe/internal/hasurastub"
 	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/schema/sinetstream"
 )
 
 func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -87,10 +94,13 @@ func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) 
 	if err := p.waitFinished(ctx, ids["failed"]); err != nil {
 		return err
 	}
-	for _, name := range []string{"baseline qos1", "tuned qos1"} {
-		if err := p.waitPerftool(ctx, name, 0); err != nil {
+	for _, key := range []string{"base", "tuned"} {
+		if _, err := p.waitPerftool(ctx, ids[key]); err != nil {
 			return err
 		}
+	}
+	if err := p.perftoolClient(ctx, perftoolClientName, perftoolThreads, perftoolRounds, time.Now()); err != nil {
+		return err
 	}
 	if ids["big"], err = insertBigRun(ctx, p.db); err != nil {
 		return err
@@ -218,4 +228,62 @@ func (l *liveRuns) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]string{"run_id": id.String()})
+}
+
+// The SINETStream perftool client of the fixture: its name, threads and rounds.
+const (
+	perftoolClientName = "perftool-pi"
+	perftoolThreads    = 4
+	perftoolRounds     = 3
+)
+
+// perftoolClient sends what a SINETStream perftool client sends through its wrapper for rounds rounds of threads
+// threads, the last round ending 10 s before now, each round lasting 10 s: one result line per thread and round,
+// named after the client, in SINETStream message format v3, to the perftool topic over the Kafka protocol; then it
+// waits until the sink has written every line. Thread t writes 1000·(t+1) msg/s of 1 KiB and reads them all; the
+// last thread counts two errors in its first round, so every thread's line differs.
+func (p *pipeline) perftoolClient(ctx context.Context, name string, threads, rounds int, now time.Time) error {
+	step(p.out, "perftool client %q: %d rounds of %d threads to %s", name, rounds, threads, perftoolTopic)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.cfg.Kafka.Brokers...), kgo.DefaultProduceTopic(perftoolTopic))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	const size, seconds = 1024, 10.0
+	var recs []*kgo.Record
+	for r := range rounds {
+		for t := range threads {
+			end := now.Add(-time.Duration(10+20*(rounds-1-r))*time.Second + time.Duration(t)*7*time.Millisecond).Truncate(time.Millisecond)
+			start := end.Add(-time.Duration(seconds * float64(time.Second)))
+			count := int64(1000 * (t + 1) * int(seconds))
+			errs := int64(0)
+			if t == threads-1 && r == 0 {
+				errs = 2
+			}
+			side := func(errs int64) *sinetstream.Side {
+				sz := int64(size)
+				return &sinetstream.Side{ThreadNumber: t,
+					StartTime: float64(start.UnixMilli()) / 1000, StartTimeMillis: float64(start.UnixMilli()),
+					EndTime: float64(end.UnixMilli()) / 1000, EndTimeMillis: float64(end.UnixMilli()),
+					Time: seconds, TimeMillis: seconds * 1000,
+					MsgCountTotal: count, MsgCountRate: float64(count) / seconds,
+					MsgBytesTotal: count * size, MsgBytesRate: float64(count*size) / seconds,
+					MsgSizeMin: &sz, MsgSizeMax: &sz, MsgSizeAvg: size,
+					ErrorCountTotal: errs, ErrorCountRate: float64(errs) / seconds}
+			}
+			payload, err := sinetstream.MarshalResult(sinetstream.Result{Name: name, Writer: side(errs), Reader: side(0)})
+			if err != nil {
+				return err
+			}
+			recs = append(recs, &kgo.Record{Value: sinetstream.EncodeV3(end, payload)})
+		}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("perftool client %s: %w", name, err)
+	}
+	return p.until(ctx, fmt.Sprintf("the %d perftool results of %s in the database", len(recs), name), func() (bool, error) {
+		var n int
+		err := p.db.QueryRow(ctx, "SELECT count(*) FROM public.perftool WHERE publisher = $1", name).Scan(&n)
+		return n == len(recs), err
+	})
 }

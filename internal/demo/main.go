@@ -128,10 +128,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	defer p.Close()
 
 	const name = "make demo"
-	perftoolBefore, err := p.perftoolRows(ctx, name)
-	if err != nil {
-		return err
-	}
 	mqttID, err := p.mqtt(ctx, out, "--publishers", "4", "--subscribers", "4", "--qos", "1", "--size", "256",
 		"--rate", fmt.Sprint(o.rate), "--warmup", "3s", "--duration", o.duration.String(),
 		"--name", name, "--tag", "source=demo", "--perftool-compat", perftoolTopic)
@@ -156,7 +152,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 	}
-	if err := p.waitPerftool(ctx, name, perftoolBefore); err != nil {
+	publisher, err := p.waitPerftool(ctx, mqttID)
+	if err != nil {
 		return err
 	}
 	if err := printRun(ctx, p.db, mqttID, out); err != nil {
@@ -170,7 +167,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if pgbenchID != uuid.Nil {
 		fmt.Fprintf(out, "Also written: pgbench run %s (pgbench against the demo's database, in its pgbench_* tables).\n", pgbenchID)
 	}
-	fmt.Fprintf(out, "The MQTT run is also a SINETStream perftool result (publisher %q). The database holds %d runs.\n", name, runs)
+	fmt.Fprintf(out, "The MQTT run is also a SINETStream perftool result (publisher %q, the device). The database holds %d runs.\n", publisher, runs)
 	if !o.serve {
 		return nil
 	}

@@ -233,19 +233,19 @@ func (p *pipeline) waitFinished(ctx context.Context, id uuid.UUID) error {
 	})
 }
 
-// perftoolRows counts the perftool results of publisher.
-func (p *pipeline) perftoolRows(ctx context.Context, publisher string) (int, error) {
-	var n int
-	err := p.db.QueryRow(ctx, "SELECT count(*) FROM public.perftool WHERE publisher = $1", publisher).Scan(&n)
-	return n, err
-}
-
-// waitPerftool waits until publisher has more than before perftool results in the database.
-func (p *pipeline) waitPerftool(ctx context.Context, publisher string, before int) error {
-	return p.until(ctx, fmt.Sprintf("a new perftool result of %q in the database", publisher), func() (bool, error) {
-		n, err := p.perftoolRows(ctx, publisher)
-		return n > before, err
+// waitPerftool waits until the perftool result of MQTT run id (--perftool-compat) is in the database and returns
+// its publisher: the run's host name, since a perftool result is named after the client that measured, published
+// after the run started.
+func (p *pipeline) waitPerftool(ctx context.Context, id uuid.UUID) (string, error) {
+	var publisher string
+	err := p.until(ctx, fmt.Sprintf("the perftool result of run %s in the database", id), func() (bool, error) {
+		var found bool
+		err := p.db.QueryRow(ctx, `SELECT r.host_name, EXISTS (SELECT FROM public.perftool t
+				WHERE t.publisher = r.host_name AND t.published_at >= r.started_at)
+			FROM public.runs r WHERE r.run_id = $1`, id).Scan(&publisher, &found)
+		return found, err
 	})
+	return publisher, err
 }
 
 // until polls done for up to 60 s.

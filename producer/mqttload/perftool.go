@@ -1,11 +1,12 @@
 package mqttload
 
 import (
+	"errors"
 	"math"
-	"os"
 	"time"
 
 	"github.com/benchpipe/benchpipe/producer/stats"
+	"github.com/benchpipe/benchpipe/schema"
 	"github.com/benchpipe/benchpipe/schema/sinetstream"
 )
 
@@ -13,7 +14,7 @@ import (
 // running the SINETStream perftool server (Kafka Connect + its viewer) sees benchpipe runs too. perftool prints
 // one line per thread and round; a benchpipe run is one round, and its publishers and subscribers are reported
 // together as thread 0 (writer = all publishers, reader = all subscribers), so the line's totals and rates are the
-// run summary's. name is the publisher name the perftool wrapper would add.
+// run summary's. name is the publisher name the perftool wrapper would add (see perftoolPublisher).
 func perftoolResult(name string, res *Result, ec Config) sinetstream.Result {
 	sum := res.Summary
 	d := sum.End.Sub(sum.Start)
@@ -41,16 +42,25 @@ func perftoolResult(name string, res *Result, ec Config) sinetstream.Result {
 
 // publishPerftool spools the perftool-shaped result in SINETStream message format v3 for --perftool-compat.
 func (r *cliRun) publishPerftool(res *Result, ec Config) error {
-	name := r.red.Text(r.f.name)
-	if name == "" {
-		name = r.cfg.Producer.Device // the device's configured name wins over the host name, as in run_started
+	name, err := perftoolPublisher(r.Host())
+	if err != nil {
+		return err
 	}
-	if name == "" {
-		name, _ = os.Hostname()
-	}
-	payload, err := sinetstream.MarshalResult(perftoolResult(name, res, ec))
+	payload, err := sinetstream.MarshalResult(perftoolResult(r.red.Text(name), res, ec))
 	if err != nil {
 		return err
 	}
 	return r.PublishRaw(r.f.perftoolTopic, sinetstream.EncodeV3(time.Now(), payload))
+}
+
+// perftoolPublisher is the "name" a perftool result carries: the client that measured, as the SINETStream perftool
+// wrapper names each client's results, so that the perftool views (one line per publisher, summed over its
+// threads) break a site's results down by device. It is the run's host name (producer.device when set, else the
+// machine's), the name the viewer lists the run's device under. Not the run's --name: every run would become a
+// publisher of its own, and a device's results would never line up over time.
+func perftoolPublisher(h schema.Host) (string, error) {
+	if h.Hostname == "" {
+		return "", errors.New("no publisher name for the perftool result: the host name is unknown; set producer.device")
+	}
+	return h.Hostname, nil
 }
