@@ -28,6 +28,7 @@ import (
 var trackedTables = []string{
 	"runs", "samples", "samples_1m",
 	"perftool", "perftool_30sec", "perftool_1min", "perftool_2min", "perftool_10min",
+	"perftool_thread_30sec", "perftool_thread_1min", "perftool_thread_2min", "perftool_thread_10min",
 	"viewer_config",
 }
 
