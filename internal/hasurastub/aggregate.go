@@ -30,14 +30,15 @@ func isComparable(scalar string) bool {
 }
 
 // aggregate compiles <table>_aggregate(where, order_by, limit, offset, distinct_on) { aggregate { … } nodes { … } }
-// into one json_build_object over the rows the arguments and the permission select.
-func (c *compiler) aggregate(ti *tableInfo, perm *SelectPermission, f *ast.Field, path string) (string, *gqlError) {
+// into one json_build_object over the rows the arguments and the permission select: a root field (joinOn nil) or
+// an array relationship's <rel>_aggregate (joinOn gives its join conditions).
+func (c *compiler) aggregate(ti *tableInfo, perm *SelectPermission, f *ast.Field, path string, joinOn func(alias string) []string) (string, *gqlError) {
 	alias := c.newAlias()
 	ra, gerr := c.listArgs(ti, perm, alias, f, path)
 	if gerr != nil {
 		return "", gerr
 	}
-	from, gerr := c.rows(ti, perm, alias, ra, nil, path)
+	from, gerr := c.rows(ti, perm, alias, ra, joinOn, path)
 	if gerr != nil {
 		return "", gerr
 	}

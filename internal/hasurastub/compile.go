@@ -169,7 +169,7 @@ func (c *compiler) root(f *ast.Field, path string) (string, *gqlError) {
 			}
 		case name + "_aggregate":
 			if perm.AllowAggregations {
-				return c.aggregate(ti, perm, f, path)
+				return c.aggregate(ti, perm, f, path, nil)
 			}
 		case name + "_stream":
 			if c.op == ast.Subscription {
@@ -489,6 +489,11 @@ func (c *compiler) object(ti *tableInfo, perm *SelectPermission, alias string, f
 			if expr, gerr = c.related(alias, rel, rti, rperm, sf, p); gerr != nil {
 				return "", gerr
 			}
+		} else if rel, rti, rperm := c.relationshipAggregate(ti, sf.Name); rel != nil {
+			var gerr *gqlError
+			if expr, gerr = c.aggregate(rti, rperm, sf, p, joinOn(rel, alias)); gerr != nil {
+				return "", gerr
+			}
 		} else {
 			return "", validationError(p, "field '%s' not found in type: '%s'", sf.Name, ti.meta.GraphQLName)
 		}
@@ -497,20 +502,40 @@ func (c *compiler) object(ti *tableInfo, perm *SelectPermission, alias string, f
 	return "(SELECT row_to_json(_e) FROM (SELECT " + strings.Join(cols, ", ") + ") AS _e)", nil
 }
 
-// related compiles a relationship field: an object (or null) or a list.
-func (c *compiler) related(alias string, rel *Relationship, rti *tableInfo, rperm *SelectPermission, f *ast.Field, path string) (string, *gqlError) {
+// joinOn gives the join conditions of rel from the row alias to a row ra of the remote table.
+func joinOn(rel *Relationship, alias string) func(ra string) []string {
 	locals := make([]string, 0, len(rel.ColumnMapping))
 	for l := range rel.ColumnMapping {
 		locals = append(locals, l)
 	}
 	sort.Strings(locals)
-	joinOn := func(ra string) []string {
+	return func(ra string) []string {
 		var out []string
 		for _, l := range locals {
 			out = append(out, ra+"."+ident(rel.ColumnMapping[l])+" = "+alias+"."+ident(l))
 		}
 		return out
 	}
+}
+
+// relationshipAggregate returns the array relationship that <name>_aggregate names, if Hasura generates that
+// field for the role: the remote table's permission allows aggregations
+// (https://hasura.io/docs/latest/queries/postgres/aggregation-queries/#nested-aggregate-queries).
+func (c *compiler) relationshipAggregate(ti *tableInfo, name string) (*Relationship, *tableInfo, *SelectPermission) {
+	base, ok := strings.CutSuffix(name, "_aggregate")
+	if !ok {
+		return nil, nil, nil
+	}
+	rel, rti, rperm := c.relationship(ti, base)
+	if rel == nil || !rel.Array || !rperm.AllowAggregations {
+		return nil, nil, nil
+	}
+	return rel, rti, rperm
+}
+
+// related compiles a relationship field: an object (or null) or a list.
+func (c *compiler) related(alias string, rel *Relationship, rti *tableInfo, rperm *SelectPermission, f *ast.Field, path string) (string, *gqlError) {
+	joinOn := joinOn(rel, alias)
 	if rel.Array {
 		return c.list(rti, rperm, f, path, joinOn)
 	}

@@ -39,7 +39,8 @@
 //     (https://hasura.io/docs/latest/subscriptions/postgres/streaming/index/, and the note "Streaming
 //     subscription polling" in Hasura.GraphQL.Execute.Subscription.Poll.StreamingQuery); keep-alive pings every 5 s;
 //   - aliases and __typename; object and array relationships (arrays with where, order_by, limit, offset,
-//     distinct_on); boolean expressions with _and, _or, _not, relationships, the comparison operators _eq _neq _gt
+//     distinct_on), and <rel>_aggregate on an array relationship when the remote table's permission allows
+//     aggregations (the same arguments and fields as t_aggregate, over the parent row's related rows); boolean expressions with _and, _or, _not, relationships, the comparison operators _eq _neq _gt
 //     _gte _lt _lte _in _nin _is_null, the text operators (_like, _ilike, _regex, …) and the jsonb operators
 //     (_contains, _contained_in, _has_key, _has_keys_any, _has_keys_all).
 //

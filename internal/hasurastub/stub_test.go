@@ -190,6 +190,18 @@ func TestQueries(t *testing.T) {
 				"samples_aggregate": {"aggregate": {"count": 2, "sum": {"ops": 2001}}}}`,
 		},
 		{
+			// Hasura generates <rel>_aggregate for an array relationship whose remote permission allows aggregations
+			// (https://hasura.io/docs/latest/queries/postgres/aggregation-queries/#nested-aggregate-queries): per
+			// parent row, over that row's related rows only. The viewer's running totals of live runs use it.
+			name:  "array relationship aggregate, per parent row",
+			query: `query ($p: String!) { runs(order_by: {started_at: asc}) { name samples_aggregate(where: {phase: {_eq: $p}}) { aggregate { count sum { ops errors } max { lat_p99_ms interval_end } min { interval_start } } } } }`,
+			vars:  map[string]any{"p": "measure"},
+			want: `{"runs": [
+				{"name": "a", "samples_aggregate": {"aggregate": {"count": 2, "sum": {"ops": 2001, "errors": 1}, "max": {"lat_p99_ms": 4.5, "interval_end": "2026-01-02T03:04:08+00:00"}, "min": {"interval_start": "2026-01-02T03:04:06+00:00"}}}},
+				{"name": "b", "samples_aggregate": {"aggregate": {"count": 0, "sum": {"ops": null, "errors": null}, "max": {"lat_p99_ms": null, "interval_end": null}, "min": {"interval_start": null}}}},
+				{"name": null, "samples_aggregate": {"aggregate": {"count": 0, "sum": {"ops": null, "errors": null}, "max": {"lat_p99_ms": null, "interval_end": null}, "min": {"interval_start": null}}}}]}`,
+		},
+		{
 			name:  "aggregate over no rows",
 			query: `{ runs_aggregate(where: {host_name: {_eq: "nowhere"}}) { aggregate { count max { ops } } nodes { run_id } } }`,
 			want:  `{"runs_aggregate": {"aggregate": {"count": 0, "max": {"ops": null}}, "nodes": []}}`,
