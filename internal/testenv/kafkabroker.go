@@ -229,13 +229,9 @@ func kafkaTools(tb testing.TB) (java, mvn string) {
 	tb.Helper()
 	java = Tool(tb, "java", "apt-get install -y default-jre-headless (Java 17 or newer)")
 	mvn = Tool(tb, "mvn", "apt-get install -y maven")
-	out, err := exec.Command(java, "-XshowSettings:properties", "-version").CombinedOutput()
-	if err != nil {
-		tb.Fatalf("testenv: %s -version: %v\n%s", java, err, out)
-	}
-	if m := regexp.MustCompile(`java\.specification\.version = (\d+)`).FindSubmatch(out); m == nil {
-		tb.Fatalf("testenv: %s: no java.specification.version in its settings", java)
-	} else if v, _ := strconv.Atoi(string(m[1])); v < 17 {
+	if v, err := javaVersion(java); err != nil {
+		tb.Fatalf("testenv: %v", err)
+	} else if v < 17 {
 		if os.Getenv(EnvRequireTools) != "" {
 			tb.Fatalf("%s is Java %d and %s is set: Kafka 4 needs Java 17 or newer (apt-get install -y default-jre-headless)", java, v, EnvRequireTools)
 		}
@@ -244,20 +240,40 @@ func kafkaTools(tb testing.TB) (java, mvn string) {
 	return java, mvn
 }
 
+// javaVersion returns the major version (java.specification.version) of java.
+func javaVersion(java string) (int, error) {
+	out, err := exec.Command(java, "-XshowSettings:properties", "-version").CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%s -version: %w\n%s", java, err, out)
+	}
+	m := regexp.MustCompile(`java\.specification\.version = (\d+)`).FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("%s: no java.specification.version in its settings", java)
+	}
+	return strconv.Atoi(string(m[1]))
+}
+
 // KafkaLib resolves the jars of Kafka version (broker, tools, a log4j2 binding) from Maven Central into the cache
 // once and returns the directory for `java -cp 'DIR/*'`. Concurrent test processes wait for one resolution.
 func KafkaLib(ctx context.Context, mvn, version string) (string, error) {
+	return resolveLib(ctx, mvn, "kafkabroker", "kafka-"+version, version, "kafka_*.jar", "-Dkafka.version="+version)
+}
+
+// resolveLib copies the runtime dependencies of internal/testenv/<pomDir>/pom.xml (mvn run with args) into
+// <cache>/<name>/lib once and returns that directory. A changed pom or key resolves again, and so does a lib
+// without its marker jar.
+func resolveLib(ctx context.Context, mvn, pomDir, name, key, marker string, args ...string) (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	pom := filepath.Join(root, "internal", "testenv", "kafkabroker", "pom.xml")
+	pom := filepath.Join(root, "internal", "testenv", pomDir, "pom.xml")
 	pomRaw, err := os.ReadFile(pom)
 	if err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(pomRaw)
-	stamp := hex.EncodeToString(sum[:8]) + " " + version // a changed pom resolves again
+	stamp := hex.EncodeToString(sum[:8]) + " " + key // a changed pom resolves again
 	cache := os.Getenv(EnvKafkaCache)
 	if cache == "" {
 		uc, err := os.UserCacheDir()
@@ -266,7 +282,7 @@ func KafkaLib(ctx context.Context, mvn, version string) (string, error) {
 		}
 		cache = filepath.Join(uc, "benchpipe")
 	}
-	dir := filepath.Join(cache, "kafka-"+version)
+	dir := filepath.Join(cache, name)
 	lib := filepath.Join(dir, "lib")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
@@ -281,17 +297,17 @@ func KafkaLib(ctx context.Context, mvn, version string) (string, error) {
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
 	if got, err := os.ReadFile(filepath.Join(dir, "resolved")); err == nil && string(got) == stamp {
-		if jars, _ := filepath.Glob(filepath.Join(lib, "kafka_*.jar")); len(jars) > 0 {
+		if jars, _ := filepath.Glob(filepath.Join(lib, marker)); len(jars) > 0 {
 			return lib, nil
 		}
 	}
 	tmp := lib + ".tmp"
 	os.RemoveAll(tmp)
-	cmd := exec.CommandContext(ctx, mvn, "-q", "-B", "-f", pom, "dependency:copy-dependencies",
-		"-DincludeScope=runtime", "-DoutputDirectory="+tmp, "-Dkafka.version="+version)
+	cmd := exec.CommandContext(ctx, mvn, append([]string{"-q", "-B", "-f", pom, "dependency:copy-dependencies",
+		"-DincludeScope=runtime", "-DoutputDirectory=" + tmp}, args...)...)
 	cmd.Stdin = nil
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("resolve Kafka %s from Maven Central (mvn dependency:copy-dependencies -f %s): %w\n%s", version, pom, err, out)
+		return "", fmt.Errorf("resolve %s from Maven Central (mvn dependency:copy-dependencies -f %s): %w\n%s", name, pom, err, out)
 	}
 	os.RemoveAll(lib)
 	if err := os.Rename(tmp, lib); err != nil {
