@@ -322,20 +322,20 @@ func DebeziumJDBCSink(o JDBCSinkOptions) (map[string]string, error) {
 		batch = 10_000
 	}
 	props := map[string]string{
-		"name":                                  o.Name,
-		"connector.class":                       "io.debezium.connector.jdbc.JdbcSinkConnector",
-		"tasks.max":                             fmt.Sprint(tasks),
-		"topics":                                o.Topic,
-		"connection.url":                        jdbc,
-		"connection.username":                   u.User.Username(),
-		"insert.mode":                           "insert",
-		"primary.key.mode":                      "none",
-		"schema.evolution":                      "none",
-		"collection.name.format":                o.Table,
-		"batch.size":                            fmt.Sprint(batch),
-		"use.reduction.buffer":                  "false",
+		"name":                                   o.Name,
+		"connector.class":                        "io.debezium.connector.jdbc.JdbcSinkConnector",
+		"tasks.max":                              fmt.Sprint(tasks),
+		"topics":                                 o.Topic,
+		"connection.url":                         jdbc,
+		"connection.username":                    u.User.Username(),
+		"insert.mode":                            "insert",
+		"primary.key.mode":                       "none",
+		"schema.evolution":                       "none",
+		"collection.name.format":                 o.Table,
+		"batch.size":                             fmt.Sprint(batch),
+		"use.reduction.buffer":                   "false",
 		"dialect.postgres.unnest.insert.enabled": "true",
-		"consumer.override.max.poll.records":    fmt.Sprint(batch),
+		"consumer.override.max.poll.records":     fmt.Sprint(batch),
 	}
 	if pw, ok := u.User.Password(); ok {
 		props["connection.password"] = pw
