@@ -1,34 +1,47 @@
-// Command bench measures the sink against its physical limit and against the way Kafka Connect's JDBC sink writes,
-// in one run on one PostgreSQL server, and prints rows/s side by side with ratios (this machine is noisy; only
-// ratios measured together mean something). Run it with `make bench-sink`.
+// Command bench measures the sink against its physical limit and against Kafka Connect, the thing it replaces, in
+// one run on one PostgreSQL server, and prints rows/s side by side with ratios (this machine is noisy; only ratios
+// measured together mean something). Run it with `make bench-sink`.
 //
-//  1. raw COPY   — binary COPY of the already-decoded rows (internal/pgcopy, the encoder the sink uses), 10,000 per
-//     transaction: the physical limit.
-//  2. JDBC-style — one INSERT per row, 3,000 per batch and transaction, pipelined in one round trip (what the JDBC
-//     sink's executeBatch does).
-//  3. sink       — the real sink consuming the same records from kfake: fetch, decode, validate, COPY through the
-//     staging table with ON CONFLICT, offsets in the same transaction, Kafka commit.
+//  1. raw COPY      — binary COPY of the already-decoded rows (internal/pgcopy, the encoder the sink uses), 10,000
+//     per transaction: the physical limit.
+//  2. sink ← kfake  — the real sink consuming the records from kfake (in-process Kafka): fetch, decode, validate,
+//     COPY, offsets in the same transaction, Kafka commit.
+//  3. sink ← Kafka  — the same from a real Apache Kafka broker (internal/testenv, configured like
+//     docker-compose.yml's kafka service, jars from Maven Central).
+//  4. Kafka Connect — a standalone Kafka Connect worker with the Debezium JDBC sink connector (insert mode, UNNEST
+//     batch insert, batch.size and max.poll.records 10,000; testenv.DebeziumJDBCSink) consuming the same sample
+//     records from the same broker, each carrying its schema (JsonConverter envelope), into the same table.
 //
-// Then produce-to-row latency: records produced at a steady rate while the sink runs with its default 200 ms flush
-// interval; latency is from the Kafka record timestamp to the database commit that made it a row.
+// Every phase writes into a fresh database with the same samples table. The consuming phases (2–4) are timed from
+// the first rows landing to the last, so JVM start-up, consumer-group joins and the like are excluded for all three
+// alike (start-up is printed apart). Kafka Connect is slow: it gets fewer records (-connect-records); its rate is
+// what counts.
+//
+// Then produce-to-row latency: records produced one at a time on a fixed schedule (-latency-rate) while the sink
+// (default flush_interval 200ms), or Kafka Connect with its default commit behaviour (offsets every 60 s, rows
+// committed per put), runs; latency is from each record's intended send time to its row's insert time
+// (clock_timestamp(), a landed_at column the latency databases add to the table).
+//
+// Without Java 17+ or Maven the broker and Kafka Connect phases are skipped with what to install, and the ratios
+// say n/a for what could not be measured.
 package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -39,24 +52,48 @@ import (
 	"github.com/benchpipe/benchpipe/sink/ingest"
 )
 
+type flags struct {
+	records, connectRecords, connectTasks, connectBatch, rate int
+	latencyFor                                                time.Duration
+	cpuprofile                                                string
+}
+
 func main() {
-	n := flag.Int("records", 1_000_000, "sample records to ingest")
-	insertN := flag.Int("insert-records", 300_000, "records for the JDBC-style INSERT baseline (it is slow; its rate is what counts)")
-	rate := flag.Int("latency-rate", 1000, "records per second for the latency measurement")
-	latencyFor := flag.Duration("latency-duration", 15*time.Second, "how long to measure latency")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the sink phase to this file")
+	var f flags
+	flag.IntVar(&f.records, "records", 1_000_000, "sample records for raw COPY and the sink phases")
+	flag.IntVar(&f.connectRecords, "connect-records", 200_000, "sample records for Kafka Connect (it is slow; its rate is what counts)")
+	flag.IntVar(&f.connectTasks, "connect-tasks", 2, "Kafka Connect tasks.max (the topic has 6 partitions; this machine has few cores)")
+	flag.IntVar(&f.connectBatch, "connect-batch", 10_000, "Kafka Connect batch.size and consumer max.poll.records")
+	flag.IntVar(&f.rate, "latency-rate", 1000, "records per second for the latency measurement")
+	flag.DurationVar(&f.latencyFor, "latency-duration", 15*time.Second, "how long to measure latency")
+	flag.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the sink ← Kafka phase (← kfake without a broker) to this file")
 	flag.Parse()
-	profilePath = *cpuprofile
-	if err := run(*n, *insertN, *rate, *latencyFor); err != nil {
+	if err := run(context.Background(), f); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-sink:", err)
 		os.Exit(1)
 	}
 }
 
-var profilePath string
+// phase is one row of the throughput table.
+type phase struct {
+	name    string
+	rows    int
+	rate    float64       // rows/s, first to last row landing (raw COPY: start to end)
+	startup time.Duration // from starting the consumer to its first rows
+	skipped string        // why it was not measured
+}
 
-func run(n, insertN, rate int, latencyFor time.Duration) error {
-	ctx := context.Background()
+// lat is one row of the latency table.
+type lat struct {
+	name          string
+	p50, p99, max float64 // ms
+	count         int64
+	skipped       string
+}
+
+const recordsTopic = "benchpipe.records"
+
+func run(ctx context.Context, f flags) error {
 	admin := os.Getenv(testenv.EnvDatabaseURL)
 	if admin == "" {
 		pg, err := testenv.StartPostgres()
@@ -65,94 +102,195 @@ func run(n, insertN, rate int, latencyFor time.Duration) error {
 		}
 		defer pg.Remove()
 		admin = pg.URL("postgres")
-		fmt.Printf("PostgreSQL: throw-away cluster on port %d (fsync off, same for all three)\n", pg.Port)
+		fmt.Printf("PostgreSQL: throw-away cluster on port %d (fsync off), the same server for every phase\n", pg.Port)
 	}
-	newDB := func(name string) (string, error) {
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			return "", err
-		}
-		defer conn.Close(ctx)
-		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-			return "", err
-		}
-		url := strings.Replace(admin, "/postgres?", "/"+name+"?", 1)
-		c, err := pgx.Connect(ctx, url)
-		if err != nil {
-			return "", err
-		}
-		defer c.Close(ctx)
-		_, err = schema.Migrate(ctx, c)
-		return url, err
-	}
+	dbs := databases{admin: admin}
 
-	fmt.Printf("generating %d sample records…\n", n)
-	recs := makeRecords(n)
+	fmt.Printf("generating %d sample records…\n", f.records)
+	recs := makeRecords(f.records)
 	values := make([][]byte, len(recs))
 	var bytesTotal int
-	for i, r := range recs {
-		b, err := schema.Encode(r)
+	for i := range recs {
+		b, err := schema.Encode(recs[i])
 		if err != nil {
 			return err
 		}
 		values[i] = b
 		bytesTotal += len(b)
 	}
-	fmt.Printf("  %d records, %.0f bytes each on average\n", n, float64(bytesTotal)/float64(n))
+	fmt.Printf("  %d records, %.0f bytes each on average (benchpipe encoding)\n", f.records, float64(bytesTotal)/float64(f.records))
 
+	env := startKafka(ctx)
+	defer env.close()
+	if env.brokerErr != nil {
+		fmt.Printf("Apache Kafka: skipped — %v\n", env.brokerErr)
+	} else {
+		fmt.Printf("Apache Kafka %s: single node started in %v (docker-compose.yml's settings)\n", env.broker.Version, env.broker.StartTime.Round(time.Millisecond))
+	}
+	if env.connectErr != nil {
+		fmt.Printf("Kafka Connect: skipped — %v\n", env.connectErr)
+	}
+
+	var phases []phase
 	// 1. raw binary COPY
-	copyURL, err := newDB("bench_copy")
+	url, err := dbs.fresh(ctx, "bench_copy", false)
 	if err != nil {
 		return err
 	}
-	copyRate, err := rawCopy(ctx, copyURL, recs)
+	copyRate, err := rawCopy(ctx, url, recs)
 	if err != nil {
 		return fmt.Errorf("raw copy: %w", err)
 	}
-	fmt.Printf("raw COPY:   %10.0f rows/s\n", copyRate)
+	phases = append(phases, phase{name: "raw binary COPY (physical limit)", rows: len(recs), rate: copyRate})
+	fmt.Printf("raw COPY:        %10.0f rows/s\n", copyRate)
 
-	// 2. JDBC-style batched INSERT
-	insURL, err := newDB("bench_insert")
+	// 2. the sink from kfake
+	profileKfake := f.cpuprofile != "" && env.brokerErr != nil
+	p, err := sinkPhase(ctx, "sink ← kfake", dbs, "bench_sink_kfake", nil, recs, values, profileOrEmpty(profileKfake, f.cpuprofile))
 	if err != nil {
 		return err
 	}
-	insRate, err := batchedInsert(ctx, insURL, recs[:min(insertN, len(recs))])
-	if err != nil {
-		return fmt.Errorf("insert: %w", err)
-	}
-	fmt.Printf("INSERT×3000: %9.0f rows/s (%d rows)\n", insRate, min(insertN, len(recs)))
+	phases = append(phases, p)
 
-	// 3. the sink from kfake
-	sinkURL, err := newDB("bench_sink")
+	// 3. the sink from the real broker
+	if env.brokerErr != nil {
+		phases = append(phases, phase{name: "sink ← Apache Kafka", skipped: "no broker (see above)"})
+	} else {
+		p, err := sinkPhase(ctx, "sink ← Apache Kafka "+env.broker.Version, dbs, "bench_sink_kafka", env, recs, values,
+			profileOrEmpty(f.cpuprofile != "", f.cpuprofile))
+		if err != nil {
+			return err
+		}
+		phases = append(phases, p)
+	}
+
+	// 4. Kafka Connect with the Debezium JDBC sink
+	connectName := fmt.Sprintf("Kafka Connect + Debezium JDBC (%d tasks)", f.connectTasks)
+	if env.connectErr != nil {
+		phases = append(phases, phase{name: connectName, skipped: "no Kafka Connect (see above)"})
+	} else {
+		p, err := connectPhase(ctx, connectName, dbs, env, recs[:min(f.connectRecords, len(recs))], f)
+		if err != nil {
+			return err
+		}
+		phases = append(phases, p)
+	}
+
+	// 5. produce-to-row latency at a steady rate
+	var lats []lat
+	if env.brokerErr == nil {
+		l, err := sinkLatency(ctx, "sink ← Apache Kafka", dbs, "bench_lat_sink_kafka", env, f)
+		if err != nil {
+			return err
+		}
+		lats = append(lats, l)
+	}
+	l, err := sinkLatency(ctx, "sink ← kfake", dbs, "bench_lat_sink_kfake", nil, f)
 	if err != nil {
 		return err
 	}
-	sinkRate, err := sinkIngest(ctx, sinkURL, recs, values)
-	if err != nil {
-		return fmt.Errorf("sink: %w", err)
-	}
-	fmt.Printf("sink:       %10.0f rows/s\n", sinkRate)
-
-	// 4. latency at a steady rate
-	latURL, err := newDB("bench_latency")
-	if err != nil {
-		return err
-	}
-	p50, p99, max, count, err := latency(ctx, latURL, rate, latencyFor)
-	if err != nil {
-		return fmt.Errorf("latency: %w", err)
+	lats = append(lats, l)
+	if env.connectErr == nil {
+		l, err := connectLatency(ctx, "Kafka Connect + Debezium JDBC", dbs, env, f)
+		if err != nil {
+			return err
+		}
+		lats = append(lats, l)
+	} else {
+		lats = append(lats, lat{name: "Kafka Connect + Debezium JDBC", skipped: "no Kafka Connect"})
 	}
 
-	fmt.Println()
-	fmt.Printf("%-34s %12s %8s\n", "ingest of sample records", "rows/s", "× COPY")
-	fmt.Printf("%-34s %12.0f %8.2f\n", "raw binary COPY (physical limit)", copyRate, 1.0)
-	fmt.Printf("%-34s %12.0f %8.2f\n", "sink (kfake → PostgreSQL)", sinkRate, sinkRate/copyRate)
-	fmt.Printf("%-34s %12.0f %8.2f\n", "INSERT per row, batches of 3000", insRate, insRate/copyRate)
-	fmt.Printf("produce-to-row latency at %d records/s (%d records, flush_interval 200ms): p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
-		rate, count, p50, p99, max)
-	fmt.Printf("ratios: sink/COPY = %.2f (aim ≥ 0.70), sink/INSERT = %.1f (aim ≥ 10)\n", sinkRate/copyRate, sinkRate/insRate)
+	printSummary(os.Stdout, phases, lats, f)
 	return nil
+}
+
+func profileOrEmpty(on bool, path string) string {
+	if on {
+		return path
+	}
+	return ""
+}
+
+// databases makes a fresh database per phase on the one server, migrated like the sink's.
+type databases struct{ admin string }
+
+func (d databases) fresh(ctx context.Context, name string, landedAt bool) (string, error) {
+	conn, err := pgx.Connect(ctx, d.admin)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
+	}
+	url := strings.Replace(d.admin, "/postgres?", "/"+name+"?", 1)
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close(ctx)
+	if _, err := schema.Migrate(ctx, c); err != nil {
+		return "", err
+	}
+	if landedAt {
+		// Latency databases only: when each row was inserted, whoever inserted it (COPY and INSERT fill defaults).
+		if _, err := c.Exec(ctx, "ALTER TABLE public.samples ADD COLUMN landed_at timestamptz NOT NULL DEFAULT clock_timestamp()"); err != nil {
+			return "", err
+		}
+	}
+	return url, nil
+}
+
+// kafkaEnv is the real broker and Kafka Connect's jars, or why there are none.
+type kafkaEnv struct {
+	broker                *testenv.KafkaBroker
+	java, connectLib      string
+	brokerErr, connectErr error
+}
+
+func startKafka(ctx context.Context) *kafkaEnv {
+	env := &kafkaEnv{}
+	java, mvn, err := testenv.KafkaTools()
+	if err != nil {
+		env.brokerErr, env.connectErr = err, err
+		return env
+	}
+	env.java = java
+	fmt.Println("starting Apache Kafka and resolving Kafka Connect's jars (cached in ~/.m2 and the cache directory after the first run)…")
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	if env.broker, err = testenv.StartKafkaBroker(rctx, java, mvn, testenv.KafkaBrokerOptions{}); err != nil {
+		env.brokerErr = fmt.Errorf("start Apache Kafka: %w", err)
+		env.connectErr = errors.New("needs the broker, which did not start")
+		return env
+	}
+	if env.connectLib, err = testenv.KafkaConnectLib(rctx, mvn); err != nil {
+		env.connectErr = err
+	}
+	return env
+}
+
+func (e *kafkaEnv) close() {
+	if e.broker != nil {
+		e.broker.Remove()
+	}
+}
+
+// brokers is the listener the compose stack's sink (and a Kafka Connect worker next to it) would use.
+func (e *kafkaEnv) brokers() []string { return []string{e.broker.Listeners["INTERNAL"]} }
+
+func (e *kafkaEnv) createTopics(ctx context.Context, partitions int32, names ...string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers()...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	res, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, 1, nil, names...)
+	if err == nil {
+		err = res.Error()
+	}
+	return err
 }
 
 // makeRecords builds n MQTT sample records spread over runs of 1,000 samples, every figure filled.
@@ -205,158 +343,408 @@ func rawCopy(ctx context.Context, url string, recs []schema.Record) (float64, er
 	return float64(len(recs)) / time.Since(start).Seconds(), nil
 }
 
-func batchedInsert(ctx context.Context, url string, recs []schema.Record) (float64, error) {
-	conn, err := pgx.Connect(ctx, url)
+// produce sends n records built by rec in chunks, waiting for each chunk's acknowledgements.
+func produce(ctx context.Context, brokers []string, topic string, n int, rec func(i int) (*kgo.Record, error)) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchMaxBytes(1<<20))
 	if err != nil {
-		return 0, err
+		return err
 	}
-	defer conn.Close(ctx)
-	params := make([]string, len(schema.SampleColumns))
-	for i := range params {
-		params[i] = fmt.Sprintf("$%d", i+1)
-	}
-	sql := fmt.Sprintf("INSERT INTO public.samples (%s) VALUES (%s)", strings.Join(schema.SampleColumns, ", "), strings.Join(params, ", "))
-	start := time.Now()
-	for i := 0; i < len(recs); i += 3000 {
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			var b pgx.Batch
-			for _, r := range recs[i:min(i+3000, len(recs))] {
-				b.Queue(sql, r.SampleRow()...)
+	defer cl.Close()
+	for i := 0; i < n; i += 10000 {
+		krs := make([]*kgo.Record, 0, 10000)
+		for j := i; j < min(i+10000, n); j++ {
+			kr, err := rec(j)
+			if err != nil {
+				return err
 			}
-			return tx.SendBatch(ctx, &b).Close()
-		})
-		if err != nil {
-			return 0, err
+			krs = append(krs, kr)
+		}
+		if err := cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
+			return fmt.Errorf("produce to %s: %w", topic, err)
 		}
 	}
-	return float64(len(recs)) / time.Since(start).Seconds(), nil
+	return nil
 }
 
-func sinkConfig(brokers []string, url string) *config.Config {
+func sinkConfig(brokers []string, url, topic string) *config.Config {
 	cfg := config.Default()
 	cfg.Kafka.Brokers = brokers
+	cfg.Topics[0].Name = topic
 	cfg.Sink.DatabaseURL = url
+	cfg.Sink.Group = "bench-" + topic
+	cfg.Sink.DeadLetterTopic = topic + ".dead-letter"
 	cfg.Sink.HTTPAddr = ""
 	return &cfg
 }
 
-func sinkIngest(ctx context.Context, url string, recs []schema.Record, values [][]byte) (float64, error) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, "benchpipe.records"), kfake.SeedTopics(1, "benchpipe.dead-letter"))
-	if err != nil {
-		return 0, err
-	}
-	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("benchpipe.records"))
-	if err != nil {
-		return 0, err
-	}
-	for i := 0; i < len(recs); i += 20000 {
-		var krs []*kgo.Record
-		for j := i; j < min(i+20000, len(recs)); j++ {
-			krs = append(krs, &kgo.Record{Key: recs[j].Key(), Value: values[j]})
+// sinkBrokers gives the sink phase a Kafka with the topic and its dead-letter topic: a kfake cluster of its own
+// (env nil), or the real broker with fresh topics.
+func sinkBrokers(ctx context.Context, env *kafkaEnv, topic string) (brokers []string, closeFn func(), err error) {
+	if env == nil {
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topic), kfake.SeedTopics(1, topic+".dead-letter"))
+		if err != nil {
+			return nil, nil, err
 		}
-		if err := cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
-			cl.Close()
-			return 0, err
-		}
+		return cluster.ListenAddrs(), cluster.Close, nil
 	}
-	cl.Close()
+	if err := env.createTopics(ctx, 6, topic); err != nil {
+		return nil, nil, err
+	}
+	if err := env.createTopics(ctx, 1, topic+".dead-letter"); err != nil {
+		return nil, nil, err
+	}
+	return env.brokers(), func() {}, nil
+}
+
+// landing times the rows of a consuming phase: from the first rows landing to the last, and the consumer's
+// start-up before that.
+type landing struct {
+	began       time.Time
+	first, last time.Time
+	firstRows   int64 // rows that landed with the first observation (not counted in the rate)
+}
+
+func (l landing) rate(total int64) float64 {
+	if d := l.last.Sub(l.first).Seconds(); d > 0 && total > l.firstRows {
+		return float64(total-l.firstRows) / d
+	}
+	return 0
+}
+
+func sinkPhase(ctx context.Context, name string, dbs databases, db string, env *kafkaEnv, recs []schema.Record, values [][]byte, profile string) (phase, error) {
+	fail := func(err error) (phase, error) { return phase{}, fmt.Errorf("%s: %w", name, err) }
+	url, err := dbs.fresh(ctx, db, false)
+	if err != nil {
+		return fail(err)
+	}
+	topic := recordsTopic
+	if env != nil {
+		topic = "bench.sink"
+	}
+	brokers, closeKafka, err := sinkBrokers(ctx, env, topic)
+	if err != nil {
+		return fail(err)
+	}
+	defer closeKafka()
+	if err := produce(ctx, brokers, topic, len(recs), func(i int) (*kgo.Record, error) {
+		return &kgo.Record{Key: recs[i].Key(), Value: values[i]}, nil
+	}); err != nil {
+		return fail(err)
+	}
 
 	var written atomic.Int64
+	var l landing
 	done := make(chan struct{})
 	target := int64(len(recs))
-	s, err := ingest.New(ctx, sinkConfig(brokers, url), ingest.WithLogger(slog.New(slog.DiscardHandler)),
+	s, err := ingest.New(ctx, sinkConfig(brokers, url, topic), ingest.WithLogger(slog.New(slog.DiscardHandler)),
 		ingest.WithCommitHook(func(ci ingest.CommitInfo) {
-			if written.Add(int64(ci.Rows)) == target {
+			n := written.Add(int64(ci.Rows))
+			if n == int64(ci.Rows) {
+				l.first, l.firstRows = ci.CommittedAt, n
+			}
+			if n == target {
+				l.last = ci.CommittedAt
 				close(done)
 			}
 		}))
 	if err != nil {
-		return 0, err
+		return fail(err)
+	}
+	defer s.Close()
+	if profile != "" {
+		pf, err := os.Create(profile)
+		if err != nil {
+			return fail(err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fail(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
-	if profilePath != "" {
-		f, err := os.Create(profilePath)
-		if err != nil {
-			return 0, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return 0, err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	start := time.Now()
+	l.began = time.Now()
 	go func() { errc <- s.Run(rctx) }()
 	select {
 	case <-done:
+	case err := <-errc:
+		return fail(fmt.Errorf("sink stopped: %v", err))
 	case <-time.After(10 * time.Minute):
 		cancel()
-		return 0, fmt.Errorf("only %d of %d rows after 10 minutes", written.Load(), target)
+		<-errc
+		return fail(fmt.Errorf("only %d of %d rows after 10 minutes", written.Load(), target))
 	}
-	elapsed := time.Since(start)
 	cancel()
 	if err := <-errc; err != nil {
-		return 0, err
+		return fail(err)
 	}
-	s.Close()
-	return float64(len(recs)) / elapsed.Seconds(), nil
+	p := phase{name: name, rows: len(recs), rate: l.rate(target), startup: l.first.Sub(l.began)}
+	fmt.Printf("%-16s %10.0f rows/s (first to last row; start-up %v)\n", name+":", p.rate, p.startup.Round(time.Millisecond))
+	return p, nil
 }
 
-func latency(ctx context.Context, url string, rate int, dur time.Duration) (p50, p99, max float64, count int64, err error) {
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, "benchpipe.records"), kfake.SeedTopics(1, "benchpipe.dead-letter"))
+// connectFields are the samples columns as the Kafka Connect schema the records carry.
+func connectFields(ctx context.Context, url string) ([]testenv.ConnectField, error) {
+	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return
+		return nil, err
 	}
-	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
-	hist := hdrhistogram.New(1, 60_000_000, 3) // µs
-	var mu sync.Mutex
-	recorded := func() int64 { mu.Lock(); defer mu.Unlock(); return hist.TotalCount() }
-	s, err := ingest.New(ctx, sinkConfig(brokers, url), ingest.WithLogger(slog.New(slog.DiscardHandler)),
-		ingest.WithCommitHook(func(ci ingest.CommitInfo) {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, r := range ci.Records {
-				_ = hist.RecordValue(ci.CommittedAt.Sub(r.Timestamp).Microseconds())
+	defer conn.Close(ctx)
+	return testenv.ConnectFields(ctx, conn, "public.samples", schema.SampleColumns)
+}
+
+func startConnect(ctx context.Context, env *kafkaEnv, name, topic, url string, f flags) (*testenv.KafkaConnect, error) {
+	props, err := testenv.DebeziumJDBCSink(testenv.JDBCSinkOptions{Name: name, Topic: topic, DatabaseURL: url,
+		Table: "public.samples", Tasks: f.connectTasks, BatchSize: f.connectBatch})
+	if err != nil {
+		return nil, err
+	}
+	return testenv.StartKafkaConnect(ctx, env.java, env.connectLib, testenv.KafkaConnectOptions{Brokers: env.brokers(), Connector: props})
+}
+
+// countRows polls the table's row count until it reaches want, timing the first rows and the last; it fails when
+// Kafka Connect reports a failure or nothing lands for a minute.
+func countRows(ctx context.Context, url string, want int64, kc *testenv.KafkaConnect) (landing, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return landing{}, err
+	}
+	defer conn.Close(ctx)
+	l := landing{began: time.Now()}
+	var last int64
+	progressed := time.Now()
+	for {
+		var n int64
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM public.samples").Scan(&n); err != nil {
+			return l, err
+		}
+		now := time.Now()
+		if n > 0 && l.first.IsZero() {
+			l.first, l.firstRows = now, n
+		}
+		if n != last {
+			last, progressed = n, now
+		}
+		if n >= want {
+			l.last = now
+			return l, nil
+		}
+		if now.Sub(progressed) > time.Minute {
+			return l, fmt.Errorf("%d of %d rows, none for a minute\n%s", n, want, kc.LogTail(3000))
+		}
+		if err := kc.Failed(ctx); err != nil {
+			return l, fmt.Errorf("%w\n%s", err, kc.LogTail(3000))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func connectPhase(ctx context.Context, name string, dbs databases, env *kafkaEnv, recs []schema.Record, f flags) (phase, error) {
+	fail := func(err error) (phase, error) { return phase{}, fmt.Errorf("%s: %w", name, err) }
+	url, err := dbs.fresh(ctx, "bench_connect", false)
+	if err != nil {
+		return fail(err)
+	}
+	fields, err := connectFields(ctx, url)
+	if err != nil {
+		return fail(err)
+	}
+	const topic = "bench.connect"
+	if err := env.createTopics(ctx, 6, topic); err != nil {
+		return fail(err)
+	}
+	if err := produce(ctx, env.brokers(), topic, len(recs), func(i int) (*kgo.Record, error) {
+		v, err := testenv.ConnectRecord(fields, recs[i].SampleRow())
+		return &kgo.Record{Key: recs[i].Key(), Value: v}, err
+	}); err != nil {
+		return fail(err)
+	}
+	began := time.Now()
+	kc, err := startConnect(ctx, env, "bench-jdbc-sink", topic, url, f)
+	if err != nil {
+		return fail(err)
+	}
+	defer kc.Remove()
+	fmt.Printf("Kafka Connect: worker and connector running in %v (JVM start-up, not measured)\n", kc.StartTime.Round(time.Millisecond))
+	l, err := countRows(ctx, url, int64(len(recs)), kc)
+	if err != nil {
+		return fail(err)
+	}
+	p := phase{name: name, rows: len(recs), rate: l.rate(int64(len(recs))), startup: l.first.Sub(began)}
+	fmt.Printf("%-16s %10.0f rows/s (first to last row; start-up %v incl. the JVM)\n", "Kafka Connect:", p.rate, p.startup.Round(time.Millisecond))
+	return p, nil
+}
+
+// steadyLatency produces rate records/s for dur to topic while a consumer writes them into url's samples table,
+// after one warm-up record has landed (group joined, connections open), and returns the latencies from each
+// record's intended send time to its row's landed_at.
+func steadyLatency(ctx context.Context, name, url string, brokers []string, topic string, f flags,
+	value func(r *schema.Record) ([]byte, error), failed func(context.Context) error) (lat, error) {
+	out := lat{name: name}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return out, err
+	}
+	defer conn.Close(ctx)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		return out, err
+	}
+	defer cl.Close()
+	count := func() (int64, error) {
+		var n int64
+		err := conn.QueryRow(ctx, "SELECT count(*) FROM public.samples").Scan(&n)
+		return n, err
+	}
+	waitFor := func(want int64, limit time.Duration) error {
+		deadline := time.Now().Add(limit)
+		for {
+			n, err := count()
+			if err != nil || n >= want {
+				return err
 			}
-		}))
-	if err != nil {
-		return
+			if err := failed(ctx); err != nil {
+				return err
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%d of %d rows after %v", n, want, limit)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
+
+	warm := makeRecords(1)
+	v, err := value(&warm[0])
+	if err != nil {
+		return out, err
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Key: warm[0].Key(), Value: v}).FirstErr(); err != nil {
+		return out, err
+	}
+	if err := waitFor(1, 2*time.Minute); err != nil {
+		return out, fmt.Errorf("warm-up record: %w", err)
+	}
+
+	// Like the edge devices' producer: default linger, one record at a time on a fixed schedule.
+	recs := makeRecords(int(float64(f.rate) * f.latencyFor.Seconds()))
+	intended := make(map[string]time.Time, len(recs))
+	vals := make([][]byte, len(recs))
+	for i := range recs {
+		if vals[i], err = value(&recs[i]); err != nil {
+			return out, err
+		}
+	}
+	start := time.Now().Add(50 * time.Millisecond)
+	for i := range recs {
+		at := start.Add(time.Duration(i) * time.Second / time.Duration(f.rate))
+		if wait := time.Until(at); wait > 0 {
+			time.Sleep(wait)
+		}
+		intended[fmt.Sprintf("%s/%d", recs[i].RunID, recs[i].Seq)] = at
+		cl.Produce(ctx, &kgo.Record{Key: recs[i].Key(), Value: vals[i]}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return out, err
+	}
+	if err := waitFor(int64(len(recs))+1, 2*time.Minute); err != nil {
+		return out, err
+	}
+
+	hist := hdrhistogram.New(1, 600_000_000, 3) // µs
+	rows, err := conn.Query(ctx, "SELECT run_id::text, seq, landed_at FROM public.samples")
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var seq int64
+		var landed time.Time
+		if err := rows.Scan(&id, &seq, &landed); err != nil {
+			return out, err
+		}
+		if at, ok := intended[fmt.Sprintf("%s/%d", id, seq)]; ok {
+			_ = hist.RecordValue(max(landed.Sub(at).Microseconds(), 1))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return out, err
+	}
+	out.p50, out.p99, out.max = float64(hist.ValueAtQuantile(50))/1000, float64(hist.ValueAtQuantile(99))/1000, float64(hist.Max())/1000
+	out.count = hist.TotalCount()
+	fmt.Printf("latency %-14s p50 %.0f ms, p99 %.0f ms (%d records)\n", name+":", out.p50, out.p99, out.count)
+	return out, nil
+}
+
+func sinkLatency(ctx context.Context, name string, dbs databases, db string, env *kafkaEnv, f flags) (lat, error) {
+	fail := func(err error) (lat, error) { return lat{}, fmt.Errorf("latency %s: %w", name, err) }
+	url, err := dbs.fresh(ctx, db, true)
+	if err != nil {
+		return fail(err)
+	}
+	topic := recordsTopic
+	if env != nil {
+		topic = "bench.latency.sink"
+	}
+	brokers, closeKafka, err := sinkBrokers(ctx, env, topic)
+	if err != nil {
+		return fail(err)
+	}
+	defer closeKafka()
+	s, err := ingest.New(ctx, sinkConfig(brokers, url, topic), ingest.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return fail(err)
+	}
+	defer s.Close()
 	rctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- s.Run(rctx) }()
-
-	// A producer like the edge devices': default linger, one record at a time on a fixed schedule.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic("benchpipe.records"))
-	if err != nil {
-		cancel()
-		return
-	}
-	recs := makeRecords(int(float64(rate) * dur.Seconds()))
-	time.Sleep(time.Second) // let the sink join its group
-	start := time.Now()
-	for i, r := range recs {
-		if wait := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); wait > 0 {
-			time.Sleep(wait)
+	stopped := func(context.Context) error {
+		select {
+		case err := <-errc:
+			errc <- err
+			return fmt.Errorf("sink stopped: %v", err)
+		default:
+			return nil
 		}
-		b, _ := json.Marshal(r)
-		cl.Produce(ctx, &kgo.Record{Key: r.Key(), Value: b}, nil)
 	}
-	_ = cl.Flush(ctx)
-	cl.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for recorded() < int64(len(recs)) && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	l, err := steadyLatency(ctx, name, url, brokers, topic, f, func(r *schema.Record) ([]byte, error) { return schema.Encode(*r) }, stopped)
 	cancel()
-	if err = <-errc; err != nil {
-		return
+	if rerr := <-errc; err == nil && rerr != nil {
+		err = rerr
 	}
-	s.Close()
-	return float64(hist.ValueAtQuantile(50)) / 1000, float64(hist.ValueAtQuantile(99)) / 1000, float64(hist.Max()) / 1000, hist.TotalCount(), nil
+	if err != nil {
+		return fail(err)
+	}
+	return l, nil
+}
+
+func connectLatency(ctx context.Context, name string, dbs databases, env *kafkaEnv, f flags) (lat, error) {
+	fail := func(err error) (lat, error) { return lat{}, fmt.Errorf("latency %s: %w", name, err) }
+	url, err := dbs.fresh(ctx, "bench_lat_connect", true)
+	if err != nil {
+		return fail(err)
+	}
+	fields, err := connectFields(ctx, url)
+	if err != nil {
+		return fail(err)
+	}
+	const topic = "bench.latency.connect"
+	if err := env.createTopics(ctx, 6, topic); err != nil {
+		return fail(err)
+	}
+	kc, err := startConnect(ctx, env, "bench-jdbc-sink-latency", topic, url, f)
+	if err != nil {
+		return fail(err)
+	}
+	defer kc.Remove()
+	l, err := steadyLatency(ctx, name, url, env.brokers(), topic, f, func(r *schema.Record) ([]byte, error) {
+		return testenv.ConnectRecord(fields, r.SampleRow())
+	}, kc.Failed)
+	if err != nil {
+		return fail(err)
+	}
+	return l, nil
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// printSummary prints the throughput and latency tables and, last, the ratio line
+// `ratios: sink/COPY = X.XX, sink/KafkaConnect = Y.Y`, where sink is the sink from the real broker (from kfake when
+// there is none, and the line before says so) and n/a stands for what could not be measured.
+func printSummary(w io.Writer, phases []phase, lats []lat, f flags) {
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-42s %9s %12s %8s %10s\n", "ingest of sample records", "rows", "rows/s", "× COPY", "start-up")
+	var copyRate, kfakeRate, kafkaRate, connectRate float64
+	for i, p := range phases {
+		switch i {
+		case 0:
+			copyRate = p.rate
+		case 1:
+			kfakeRate = p.rate
+		case 2:
+			kafkaRate = p.rate
+		case 3:
+			connectRate = p.rate
+		}
+		if p.skipped != "" {
+			fmt.Fprintf(w, "%-42s %9s %12s %8s %10s  skipped: %s\n", p.name, "-", "-", "-", "-", p.skipped)
+			continue
+		}
+		startup := "-"
+		if p.startup > 0 {
+			startup = p.startup.Round(10 * time.Millisecond).String()
+		}
+		fmt.Fprintf(w, "%-42s %9d %12.0f %8.2f %10s\n", p.name, p.rows, p.rate, p.rate/copyRate, startup)
+	}
+	fmt.Fprintln(w, "(rows/s: raw COPY from start to end; the consumers from their first rows landing to the last, start-up apart)")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "produce-to-row latency at %d records/s for %v (intended send time → row inserted):\n", f.rate, f.latencyFor)
+	for _, l := range lats {
+		if l.skipped != "" {
+			fmt.Fprintf(w, "  %-32s skipped: %s\n", l.name, l.skipped)
+			continue
+		}
+		fmt.Fprintf(w, "  %-32s p50 %6.0f ms   p99 %6.0f ms   max %6.0f ms   (%d records)\n", l.name, l.p50, l.p99, l.max, l.count)
+	}
+	fmt.Fprintln(w, "  (sink: flush_interval 200ms; Kafka Connect: default commit behaviour, offsets every 60 s, rows per put)")
+	fmt.Fprintln(w)
+
+	sink, which := kafkaRate, "sink = sink ← Apache Kafka"
+	if kafkaRate == 0 {
+		sink, which = kfakeRate, "sink = sink ← kfake (no real broker)"
+	}
+	fmt.Fprintf(w, "%s; aim: sink/COPY ≥ 0.90, sink/KafkaConnect ≥ 10\n", which)
+	fmt.Fprintf(w, "ratios: sink/COPY = %s, sink/KafkaConnect = %s\n", ratio(sink, copyRate, "%.2f"), ratio(sink, connectRate, "%.1f"))
+}
+
+func ratio(a, b float64, format string) string {
+	if a == 0 || b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf(format, a/b)
+}
