@@ -352,7 +352,7 @@ type ConnectField struct {
 // ConnectFields describes columns of table (schema-qualified) as the fields of a Kafka Connect struct schema the
 // Debezium JDBC sink maps onto PostgreSQL's types: uuid → io.debezium.data.Uuid, timestamptz →
 // io.debezium.time.ZonedTimestamp (ISO-8601 text, microseconds kept), bigint → int64, double precision → double (FLOAT64),
-// text → string; NOT NULL columns are required fields.
+// text → string, bytea → bytes; NOT NULL columns are required fields.
 func ConnectFields(ctx context.Context, conn *pgx.Conn, table string, columns []string) ([]ConnectField, error) {
 	schemaName, tableName, ok := strings.Cut(table, ".")
 	if !ok {
@@ -394,6 +394,8 @@ func ConnectFields(ctx context.Context, conn *pgx.Conn, table string, columns []
 			s["type"] = "double" // JsonConverter's name for FLOAT64
 		case "text":
 			s["type"] = "string"
+		case "bytea":
+			s["type"] = "bytes" // base64 in JSON
 		default:
 			return nil, fmt.Errorf("%s.%s: no Connect mapping for %s", table, col, t[0])
 		}
@@ -444,6 +446,11 @@ func connectValue(v any) (any, error) {
 		return finite(*x)
 	case float64:
 		return finite(x)
+	case []byte:
+		if x == nil {
+			return nil, nil
+		}
+		return x, nil // encoding/json writes base64, as JsonConverter reads bytes
 	case int64, int32, int, string, bool:
 		return x, nil
 	}
