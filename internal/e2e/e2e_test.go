@@ -1,5 +1,6 @@
-// Package e2e tests the whole pipeline across programs: producer → spool → Kafka (kfake) → sink → PostgreSQL, with
-// the embedded NATS MQTT target as the system under test. Every part is real; nothing is mocked.
+// Package e2e tests the whole pipeline across programs: producer → spool → Kafka → sink → PostgreSQL, with the
+// embedded NATS MQTT target as the system under test. Every part is real; nothing is mocked. Each test runs on the
+// Kafka backends testenv.KafkaBackends selects: kfake and the real Apache Kafka broker, with the same test code.
 package e2e
 
 import (
@@ -45,11 +46,13 @@ type pipeline struct {
 	cfgFile string
 	cfg     *config.Config
 	target  *target.Server
-	port    int                 // the Kafka port the config names
+	port    int                 // the Kafka port the config names (kfake of the test's own, p.kafka)
 	db      *testenv.Deployment // the database as the compose stack sets it up; the sink writes as its owner
+	// perftool is the perftool-result topic's name: perftoolTopic, or its unique name on the shared real broker.
+	perftool string
 }
 
-// newPipeline sets up a test's world with Kafka expected on p.port (started by p.kafka, kfake).
+// newPipeline sets up a test's world with Kafka expected on p.port (started by p.kafka, kfake; pipelineOwnKafka).
 // With a cluster from a Kafka backend (testenv.KafkaBackends) the config points at it instead, with the topic and
 // group names it gives (unique on the shared real broker), and p.kafka must not be used.
 func newPipeline(t *testing.T, on ...*testenv.KafkaCluster) *pipeline {
@@ -58,7 +61,7 @@ func newPipeline(t *testing.T, on ...*testenv.KafkaCluster) *pipeline {
 	p.port = freePort(t)
 	cfg := config.Default()
 	cfg.Kafka.Brokers = []string{fmt.Sprintf("127.0.0.1:%d", p.port)}
-	perftool := perftoolTopic
+	p.perftool = perftoolTopic
 	if len(on) == 1 {
 		kc := on[0]
 		cfg.Kafka.Brokers = kc.Brokers
@@ -66,14 +69,14 @@ func newPipeline(t *testing.T, on ...*testenv.KafkaCluster) *pipeline {
 		cfg.Producer.Topic = kc.Topic(topic)
 		cfg.Sink.DeadLetterTopic = kc.Topic(cfg.Sink.DeadLetterTopic)
 		cfg.Sink.Group = kc.Group(cfg.Sink.Group)
-		perftool = kc.Topic(perftoolTopic)
+		p.perftool = kc.Topic(perftoolTopic)
 	}
 	p.db = testenv.Deployed(t)
 	cfg.Sink.DatabaseURL = p.db.OwnerURL
 	cfg.Sink.HTTPAddr = ""
 	cfg.Sink.FlushInterval = 50 * time.Millisecond
 	cfg.Producer.SpoolDir = filepath.Join(p.dir, "spool")
-	cfg.Topics = append(cfg.Topics, config.Topic{Name: perftool, Format: config.FormatSINETStream, Partitions: 1, ReplicationFactor: 1})
+	cfg.Topics = append(cfg.Topics, config.Topic{Name: p.perftool, Format: config.FormatSINETStream, Partitions: 1, ReplicationFactor: 1})
 	raw, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +115,37 @@ func (p *pipeline) kafka(t *testing.T) *kfake.Cluster {
 	t.Fatalf("start kfake on port %d: %v", p.port, err)
 	return nil
 }
+
+// pipelineOwnKafka is newPipeline with a Kafka of the test's own, up, and the functions that take it down and bring
+// it back on the same address and log: kfake on the configured port (persisting to dir/kafka), or a real broker
+// configured from docker-compose.yml, stopped as docker stop does (SIGTERM) and started again.
+func pipelineOwnKafka(t *testing.T, kb testenv.KafkaBackend) (p *pipeline, down, up func()) {
+	t.Helper()
+	if kb.Name == testenv.BackendKfake {
+		p = newPipeline(t)
+		c := p.kafka(t)
+		t.Cleanup(func() { c.Close() })
+		return p, func() { c.Close() }, func() { c = p.kafka(t) }
+	}
+	b := testenv.OwnApacheKafka(t, testenv.KafkaBrokerOptions{})
+	b.CreateTopics(t, 3, topic)
+	b.CreateTopics(t, 1, "benchpipe.dead-letter", perftoolTopic)
+	p = newPipeline(t, &testenv.KafkaCluster{Backend: kb.Name, Brokers: b.Brokers(), Apache: b}) // the broker is the test's own: names as they are
+	down = func() {
+		if err := b.Stop(); err != nil {
+			t.Error(err)
+		}
+	}
+	up = func() {
+		if err := b.Start(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}
+	return p, down, up
+}
+
+// pipelineTopics are the topics a pipeline's config names, with their partitions, for KafkaBackend.Start.
+var pipelineTopics = map[string]int32{topic: 3, "benchpipe.dead-letter": 1, perftoolTopic: 1}
 
 // sink runs the real sink in this process until the test ends.
 func (p *pipeline) sink(t *testing.T) {
@@ -187,7 +221,7 @@ func TestRunRowsMatchSummaryJSON(t *testing.T) {
 
 // testRunRowsMatchSummaryJSON is TestRunRowsMatchSummaryJSON on one Kafka backend.
 func testRunRowsMatchSummaryJSON(t *testing.T, kb testenv.KafkaBackend) {
-	p := newPipeline(t, kb.Start(t, map[string]int32{topic: 3, "benchpipe.dead-letter": 1, perftoolTopic: 1}))
+	p := newPipeline(t, kb.Start(t, pipelineTopics))
 	p.sink(t)
 	summary := filepath.Join(p.dir, "summary.json")
 	if code := mqttload.Run(context.Background(), p.mqttArgs("--duration", "4s", "--summary-json", summary), io.Discard, io.Discard); code != 0 {
@@ -240,26 +274,7 @@ func TestKafkaDownMidRun(t *testing.T) {
 }
 
 func testKafkaDownMidRun(t *testing.T, kb testenv.KafkaBackend) {
-	var p *pipeline
-	var down, up func()
-	if kb.Name == testenv.BackendKfake {
-		p = newPipeline(t)
-		c := p.kafka(t)
-		down = c.Close
-		up = func() { c = p.kafka(t) }
-		defer func() { c.Close() }()
-	} else {
-		b := testenv.OwnApacheKafka(t, testenv.KafkaBrokerOptions{})
-		b.CreateTopics(t, 3, topic)
-		b.CreateTopics(t, 1, "benchpipe.dead-letter", perftoolTopic)
-		p = newPipeline(t, &testenv.KafkaCluster{Backend: kb.Name, Brokers: b.Brokers(), Apache: b}) // the broker is the test's own: names as they are
-		down = func() { _ = b.Stop() }
-		up = func() {
-			if err := b.Start(context.Background()); err != nil {
-				t.Error(err)
-			}
-		}
-	}
+	p, down, up := pipelineOwnKafka(t, kb)
 	p.sink(t)
 	summary := filepath.Join(p.dir, "summary.json")
 	done := make(chan int, 1)
@@ -297,17 +312,24 @@ func testKafkaDownMidRun(t *testing.T, kb testenv.KafkaBackend) {
 }
 
 // SIGKILL of the producer mid-run with Kafka unreachable: what it spooled is delivered later by `producer spool
-// flush`, exactly once.
+// flush`, exactly once. Kafka is kfake, or a real broker stopped for the whole run and started again on its log.
 func TestProducerSIGKILLThenFlush(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the producer binary; skipped with -short")
 	}
-	p := newPipeline(t)
-	bin := filepath.Join(p.dir, "producer")
+	bin := filepath.Join(t.TempDir(), "producer")
 	build := exec.Command("go", "build", "-o", bin, "../../producer")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build producer: %v\n%s", err, out)
 	}
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testProducerSIGKILLThenFlush(t, kb, bin) })
+	}
+}
+
+func testProducerSIGKILLThenFlush(t *testing.T, kb testenv.KafkaBackend, bin string) {
+	p, down, up := pipelineOwnKafka(t, kb)
+	down() // for the whole producer run
 	cmd := exec.Command(bin, append([]string{"mqtt"}, p.mqttArgs("--duration", "30s")...)...)
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
@@ -325,8 +347,7 @@ func TestProducerSIGKILLThenFlush(t *testing.T) {
 	if st.Records < 3 || len(st.Runs) != 1 {
 		t.Fatalf("spool after SIGKILL: %d records in %d runs, want the run's first records (stderr: %s)", st.Records, len(st.Runs), stderr.String())
 	}
-	c := p.kafka(t)
-	defer c.Close()
+	up()
 	p.sink(t)
 	var out strings.Builder
 	if code := spoolcmd.Run(context.Background(), []string{"flush", "--config", p.cfgFile, "--timeout", "60s"}, &out, &out); code != 0 {
@@ -365,15 +386,24 @@ func (l testLog) Write(b []byte) (int, error) {
 }
 
 // --perftool-compat: the perftool-shaped result (SINETStream v3 framing) the producer publishes, decoded by the sink
-// into the seed viewer's perftool table, equals the run's own summary.
+// into the seed viewer's perftool table, equals the run's own summary. On kfake and on the real broker.
 func TestPerftoolCompatRoundTrip(t *testing.T) {
-	p := newPipeline(t)
-	c := p.kafka(t)
-	defer c.Close()
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testPerftoolCompatRoundTrip(t, kb) })
+	}
+}
+
+func testPerftoolCompatRoundTrip(t *testing.T, kb testenv.KafkaBackend) {
+	p := newPipeline(t, kb.Start(t, pipelineTopics))
+	// A perftool result is named after the client that measured: the device, not the run's --name.
+	p.cfg.Producer.Device = "pi-lab-7"
+	raw, _ := yaml.Marshal(p.cfg)
+	if err := os.WriteFile(p.cfgFile, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	p.sink(t)
 	summary := filepath.Join(p.dir, "summary.json")
-	args := p.mqttArgs("--duration", "3s", "--size", "200", "--summary-json", summary, "--perftool-compat", perftoolTopic)
-	args = append(args, "--name", "pi-lab-7")
+	args := p.mqttArgs("--duration", "3s", "--size", "200", "--summary-json", summary, "--perftool-compat", p.perftool)
 	if code := mqttload.Run(context.Background(), args, io.Discard, io.Discard); code != 0 {
 		t.Fatalf("producer mqtt exited %d", code)
 	}
@@ -414,11 +444,15 @@ func TestPerftoolCompatRoundTrip(t *testing.T) {
 // producer mqtt --compare-with: after the run its records reach the database through Kafka and the sink, the
 // producer waits until GraphQL shows the run finished, and compares it with the previous comparable run. The GraphQL
 // endpoint is internal/hasurastub, which stands in for Hasura (it cannot run here): it answers the same queries from
-// the same PostgreSQL with the anonymous role's permissions from deploy/hasura.
+// the same PostgreSQL with the anonymous role's permissions from deploy/hasura. On kfake and on the real broker.
 func TestCompareWithLastAfterRun(t *testing.T) {
-	p := newPipeline(t)
-	c := p.kafka(t)
-	defer c.Close()
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testCompareWithLastAfterRun(t, kb) })
+	}
+}
+
+func testCompareWithLastAfterRun(t *testing.T, kb testenv.KafkaBackend) {
+	p := newPipeline(t, kb.Start(t, pipelineTopics))
 	p.sink(t)
 	md, err := hasurastub.LoadMetadata("../../deploy/hasura/metadata")
 	if err != nil {
@@ -453,11 +487,16 @@ func TestCompareWithLastAfterRun(t *testing.T) {
 
 // producer pgbench --compare-with: a real pgbench run against a real PostgreSQL, its records through Kafka and the
 // sink, then compared over GraphQL (internal/hasurastub standing in for Hasura) with the previous comparable run.
+// On kfake and on the real broker.
 func TestPgbenchCompareWithLast(t *testing.T) {
 	testenv.Tool(t, "pgbench", "apt-get install -y postgresql-contrib")
-	p := newPipeline(t)
-	c := p.kafka(t)
-	defer c.Close()
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testPgbenchCompareWithLast(t, kb) })
+	}
+}
+
+func testPgbenchCompareWithLast(t *testing.T, kb testenv.KafkaBackend) {
+	p := newPipeline(t, kb.Start(t, pipelineTopics))
 	p.sink(t)
 	md, err := hasurastub.LoadMetadata("../../deploy/hasura/metadata")
 	if err != nil {
