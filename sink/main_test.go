@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -15,29 +14,43 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/producer/runrec"
+	"github.com/benchpipe/benchpipe/schema"
 	"github.com/benchpipe/benchpipe/sink/ingest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// The binary as an operator runs it: migrate, topics apply, run with health endpoints, SIGTERM.
+// The binary as an operator runs it: migrate, topics apply, run (which creates the topics) with health endpoints,
+// a run's records in Kafka become rows, SIGTERM. On kfake and on the real broker, which starts without the topics.
 func TestSinkBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the sink binary; skipped with -short")
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "sink")
+	bin := filepath.Join(t.TempDir(), "sink")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	_, brokers := testenv.Kafka(t)
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testSinkBinary(t, kb, bin) })
+	}
+}
+
+func testSinkBinary(t *testing.T, kb testenv.KafkaBackend, bin string) {
+	dir := t.TempDir()
+	kc := kb.Start(t, nil) // no topics: the sink creates them
+	records, deadLetter := kc.Topic("benchpipe.records"), kc.Topic("benchpipe.dead-letter")
 	httpAddr := freeAddr(t)
 	cfgFile := filepath.Join(dir, "benchpipe.yaml")
-	cfg := fmt.Sprintf("kafka: {brokers: [%s]}\nsink:\n  database_url: ${TEST_DB_URL}\n  http_addr: %q\n", brokers[0], httpAddr)
+	cfg := fmt.Sprintf("kafka: {brokers: [%s]}\ntopics:\n  - {name: %q, partitions: 2}\n"+
+		"sink:\n  database_url: ${TEST_DB_URL}\n  http_addr: %q\n  group: %q\n  dead_letter_topic: %q\n",
+		kc.Brokers[0], records, httpAddr, kc.Group("benchpipe-sink"), deadLetter)
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +70,7 @@ func TestSinkBinary(t *testing.T) {
 		t.Fatalf("second sink migrate: %v\n%s", err, out)
 	}
 	out, err := runCmd("topics", "apply", "--dry-run")
-	if err != nil || !strings.Contains(out, "dry run: nothing changed") || !strings.Contains(out, "create           benchpipe.records") {
+	if err != nil || !strings.Contains(out, "dry run: nothing changed") || !strings.Contains(out, "create           "+records) {
 		t.Fatalf("topics apply --dry-run: %v\n%s", err, out)
 	}
 	if out, err := runCmd("bogus"); err == nil || !strings.Contains(out, "unknown command") {
@@ -66,7 +79,7 @@ func TestSinkBinary(t *testing.T) {
 
 	cmd := exec.Command(bin, "--config", cfgFile, "run")
 	cmd.Env = env
-	var logs bytes.Buffer
+	var logs testenv.Buffer // read while the sink runs
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -94,6 +107,37 @@ func TestSinkBinary(t *testing.T) {
 		if resp != nil {
 			resp.Body.Close()
 		}
+	}
+	for _, topic := range []string{records, deadLetter} {
+		if !strings.Contains(logs.String(), "create           "+topic) {
+			t.Errorf("sink run did not say it created %s:\n%s", topic, logs.String())
+		}
+	}
+
+	// A whole run through the topics the sink created: exactly its rows.
+	r := runrec.New(schema.KindMQTT, schema.Started{Host: schema.Host{Hostname: "pi"}})
+	now := time.Now()
+	produce(t, kc.Brokers, records, r.Started(), r.Sample(schema.Sample{Start: now, End: now, Phase: schema.PhaseMeasure}),
+		r.Sample(schema.Sample{Start: now, End: now, Phase: schema.PhaseMeasure}), r.Finished(schema.StatusOK, "", nil))
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var status string
+	var samples int64
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		err := conn.QueryRow(context.Background(), "SELECT status, (SELECT count(*) FROM samples WHERE run_id = $1) FROM runs WHERE run_id = $1",
+			r.ID()).Scan(&status, &samples)
+		if err == nil && status == "ok" && samples == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s: status %q, %d samples (%v); want ok and 2; logs:\n%s", r.ID(), status, samples, err, logs.String())
+		}
+	}
+	if n := countRows(t, conn, "SELECT count(*) FROM samples"); n != 2 {
+		t.Errorf("samples = %d, want exactly 2", n)
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
@@ -144,6 +188,38 @@ func TestHTTPServerFailureStopsTheSink(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the sink kept running for 20 s after its HTTP server failed")
 	}
+}
+
+// produce writes records to topic as a producer does (keyed by run), and waits for the acknowledgements.
+func produce(t *testing.T, brokers []string, topic string, recs ...schema.Record) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var krs []*kgo.Record
+	for _, r := range recs {
+		v, err := schema.Encode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		krs = append(krs, &kgo.Record{Key: r.Key(), Value: v})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func countRows(t *testing.T, conn *pgx.Conn, sql string) int64 {
+	t.Helper()
+	var n int64
+	if err := conn.QueryRow(context.Background(), sql).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func freeAddr(t *testing.T) string {
