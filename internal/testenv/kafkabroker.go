@@ -578,6 +578,16 @@ func (b *KafkaBroker) Kill() {
 	b.cmd = nil
 }
 
+// Pid returns the broker's process id, 0 when it is not running (for measuring its CPU time).
+func (b *KafkaBroker) Pid() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil || b.cmd.Process == nil {
+		return 0
+	}
+	return b.cmd.Process.Pid
+}
+
 // Remove stops the broker and deletes its directory.
 func (b *KafkaBroker) Remove() {
 	_ = b.Stop()

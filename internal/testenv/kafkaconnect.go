@@ -278,6 +278,9 @@ func (c *KafkaConnect) LogTail(n int) string {
 	return b.String()
 }
 
+// Pid returns the worker's process id (for measuring its CPU time).
+func (c *KafkaConnect) Pid() int { return c.cmd.Process.Pid }
+
 // Remove stops the worker (SIGTERM, as docker stop; SIGKILL after 30 s) and deletes its directory.
 func (c *KafkaConnect) Remove() {
 	if c.cmd != nil && c.cmd.Process != nil {

@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"sync/atomic"
@@ -80,6 +81,7 @@ type phase struct {
 	rows    int
 	rate    float64       // rows/s, first to last row landing (raw COPY: start to end)
 	startup time.Duration // from starting the consumer to its first rows
+	cpu     string        // who used the CPU meanwhile (cpuMeter)
 	skipped string        // why it was not measured
 }
 
@@ -94,6 +96,7 @@ type lat struct {
 const recordsTopic = "benchpipe.records"
 
 func run(ctx context.Context, f flags) error {
+	meter := cpuMeter{"bench": func() float64 { return ownCPU(os.Getpid()) }}
 	admin := os.Getenv(testenv.EnvDatabaseURL)
 	if admin == "" {
 		pg, err := testenv.StartPostgres()
@@ -102,6 +105,7 @@ func run(ctx context.Context, f flags) error {
 		}
 		defer pg.Remove()
 		admin = pg.URL("postgres")
+		meter["PostgreSQL"] = func() float64 { return treeCPU(postmasterPid(filepath.Join(pg.Dir, "data"))) }
 		fmt.Printf("PostgreSQL: throw-away cluster on port %d (fsync off), the same server for every phase\n", pg.Port)
 	}
 	dbs := databases{admin: admin}
@@ -125,6 +129,7 @@ func run(ctx context.Context, f flags) error {
 	if env.brokerErr != nil {
 		fmt.Printf("Apache Kafka: skipped — %v\n", env.brokerErr)
 	} else {
+		meter["broker"] = func() float64 { return treeCPU(env.broker.Pid()) }
 		fmt.Printf("Apache Kafka %s: single node started in %v (docker-compose.yml's settings)\n", env.broker.Version, env.broker.StartTime.Round(time.Millisecond))
 	}
 	if env.connectErr != nil {
@@ -137,16 +142,17 @@ func run(ctx context.Context, f flags) error {
 	if err != nil {
 		return err
 	}
+	cpu0 := meter.snap()
 	copyRate, err := rawCopy(ctx, url, recs)
 	if err != nil {
 		return fmt.Errorf("raw copy: %w", err)
 	}
-	phases = append(phases, phase{name: "raw binary COPY (physical limit)", rows: len(recs), rate: copyRate})
+	phases = append(phases, phase{name: "raw binary COPY (physical limit)", rows: len(recs), rate: copyRate, cpu: meter.since(cpu0)})
 	fmt.Printf("raw COPY:        %10.0f rows/s\n", copyRate)
 
 	// 2. the sink from kfake
 	profileKfake := f.cpuprofile != "" && env.brokerErr != nil
-	p, err := sinkPhase(ctx, "sink ← kfake", dbs, "bench_sink_kfake", nil, recs, values, profileOrEmpty(profileKfake, f.cpuprofile))
+	p, err := sinkPhase(ctx, "sink ← kfake", dbs, meter, "bench_sink_kfake", nil, recs, values, profileOrEmpty(profileKfake, f.cpuprofile))
 	if err != nil {
 		return err
 	}
@@ -156,7 +162,7 @@ func run(ctx context.Context, f flags) error {
 	if env.brokerErr != nil {
 		phases = append(phases, phase{name: "sink ← Apache Kafka", skipped: "no broker (see above)"})
 	} else {
-		p, err := sinkPhase(ctx, "sink ← Apache Kafka "+env.broker.Version, dbs, "bench_sink_kafka", env, recs, values,
+		p, err := sinkPhase(ctx, "sink ← Apache Kafka "+env.broker.Version, dbs, meter, "bench_sink_kafka", env, recs, values,
 			profileOrEmpty(f.cpuprofile != "", f.cpuprofile))
 		if err != nil {
 			return err
@@ -169,7 +175,7 @@ func run(ctx context.Context, f flags) error {
 	if env.connectErr != nil {
 		phases = append(phases, phase{name: connectName, skipped: "no Kafka Connect (see above)"})
 	} else {
-		p, err := connectPhase(ctx, connectName, dbs, env, recs[:min(f.connectRecords, len(recs))], f)
+		p, err := connectPhase(ctx, connectName, dbs, meter, env, recs[:min(f.connectRecords, len(recs))], f)
 		if err != nil {
 			return err
 		}
@@ -411,7 +417,7 @@ func (l landing) rate(total int64) float64 {
 	return 0
 }
 
-func sinkPhase(ctx context.Context, name string, dbs databases, db string, env *kafkaEnv, recs []schema.Record, values [][]byte, profile string) (phase, error) {
+func sinkPhase(ctx context.Context, name string, dbs databases, meter cpuMeter, db string, env *kafkaEnv, recs []schema.Record, values [][]byte, profile string) (phase, error) {
 	fail := func(err error) (phase, error) { return phase{}, fmt.Errorf("%s: %w", name, err) }
 	url, err := dbs.fresh(ctx, db, false)
 	if err != nil {
@@ -465,6 +471,7 @@ func sinkPhase(ctx context.Context, name string, dbs databases, db string, env *
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
+	cpu0 := meter.snap()
 	l.began = time.Now()
 	go func() { errc <- s.Run(rctx) }()
 	select {
@@ -480,7 +487,7 @@ func sinkPhase(ctx context.Context, name string, dbs databases, db string, env *
 	if err := <-errc; err != nil {
 		return fail(err)
 	}
-	p := phase{name: name, rows: len(recs), rate: l.rate(target), startup: l.first.Sub(l.began)}
+	p := phase{name: name, rows: len(recs), rate: l.rate(target), startup: l.first.Sub(l.began), cpu: meter.since(cpu0)}
 	fmt.Printf("%-16s %10.0f rows/s (first to last row; start-up %v)\n", name+":", p.rate, p.startup.Round(time.Millisecond))
 	return p, nil
 }
@@ -541,7 +548,7 @@ func countRows(ctx context.Context, url string, want int64, kc *testenv.KafkaCon
 	}
 }
 
-func connectPhase(ctx context.Context, name string, dbs databases, env *kafkaEnv, recs []schema.Record, f flags) (phase, error) {
+func connectPhase(ctx context.Context, name string, dbs databases, meter cpuMeter, env *kafkaEnv, recs []schema.Record, f flags) (phase, error) {
 	fail := func(err error) (phase, error) { return phase{}, fmt.Errorf("%s: %w", name, err) }
 	url, err := dbs.fresh(ctx, "bench_connect", false)
 	if err != nil {
@@ -568,11 +575,14 @@ func connectPhase(ctx context.Context, name string, dbs databases, env *kafkaEnv
 	}
 	defer kc.Remove()
 	fmt.Printf("Kafka Connect: worker and connector running in %v (JVM start-up, not measured)\n", kc.StartTime.Round(time.Millisecond))
+	meter["Kafka Connect"] = func() float64 { return treeCPU(kc.Pid()) }
+	defer delete(meter, "Kafka Connect")
+	cpu0 := meter.snap()
 	l, err := countRows(ctx, url, int64(len(recs)), kc)
 	if err != nil {
 		return fail(err)
 	}
-	p := phase{name: name, rows: len(recs), rate: l.rate(int64(len(recs))), startup: l.first.Sub(began)}
+	p := phase{name: name, rows: len(recs), rate: l.rate(int64(len(recs))), startup: l.first.Sub(began), cpu: meter.since(cpu0)}
 	fmt.Printf("%-16s %10.0f rows/s (first to last row; start-up %v incl. the JVM)\n", "Kafka Connect:", p.rate, p.startup.Round(time.Millisecond))
 	return p, nil
 }

@@ -35,6 +35,11 @@ func printSummary(w io.Writer, phases []phase, lats []lat, f flags) {
 		fmt.Fprintf(w, "%-42s %9d %12.0f %8.2f %10s\n", p.name, p.rows, p.rate, p.rate/copyRate, startup)
 	}
 	fmt.Fprintln(w, "(rows/s: raw COPY from start to end; the consumers from their first rows landing to the last, start-up apart)")
+	for _, p := range phases {
+		if p.cpu != "" {
+			fmt.Fprintf(w, "  %-40s %s\n", p.name+":", p.cpu)
+		}
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "produce-to-row latency at %d records/s for %v (intended send time → row inserted):\n", f.rate, f.latencyFor)
 	for _, l := range lats {
