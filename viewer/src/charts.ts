@@ -150,6 +150,7 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
     const fixed = spec.xRange;
     // uPlot widens a single point's x to min + 86400/ms, i.e. 2.7 years with x in seconds; the data decides here.
     xScale.range = (u, dmin, dmax) => {
+      if (spec.group?.zoom) return [dmin, dmax]; // the user's window (zoom, picker, link) as asked
       const xs = u.data[0];
       const single = xs.length > 0 && xs[xs.length - 1] - xs[0] < (fixed[1] - fixed[0]) / 2;
       return single && dmin <= xs[0] && dmax >= xs[xs.length - 1] && dmax - dmin > fixed[1] - fixed[0] ? fixed : [dmin, dmax];
@@ -184,7 +185,9 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
     plugins: [...(spec.shade ? [shadeSpans(spec.shade)] : []), ...(spec.group ? [spec.group.plugin()] : [])],
     hooks: {
       draw: [
-        () => {
+        (u: uPlot) => {
+          // The x window drawn, on the chart's holder (data-x="min,max", x's unit): what a zoom or the picker did.
+          if (u.scales.x.min != null && u.scales.x.max != null) holder.setAttribute('data-x', `${u.scales.x.min},${u.scales.x.max}`);
           if (!drawn) {
             drawn = true;
             spec.onDrawn?.();

@@ -23,6 +23,20 @@ export const RUNS_QUERY = `query Runs($where: runs_bool_exp!, $limit: Int!, $off
   runs_aggregate(where: $where) { aggregate { count } }
 }`;
 
+/**
+ * Runs page, for the runs on it that are still running: their measurement so far, from their samples (Hasura's
+ * aggregate over the runs → samples array relationship; $phase is 'measure', the warm-up is left out as in the
+ * summary). Re-sent every few seconds while any of them runs.
+ */
+export const RUNS_PROGRESS_QUERY = `query RunsProgress($ids: [uuid!]!, $phase: String!) {
+  runs(where: {run_id: {_in: $ids}}) {
+    run_id status kind started_at finished_at parameters ops_rate lat_p99_ms errors mqtt_lost pg_failed
+    samples_aggregate(where: {phase: {_eq: $phase}}) {
+      aggregate { count sum { ops errors mqtt_lost } max { lat_p99_ms interval_end } min { interval_start } }
+    }
+  }
+}`;
+
 /** Runs page filter choices: the kinds and devices that exist. */
 export const RUN_FILTER_OPTIONS_QUERY = `query RunFilterOptions {
   kinds: runs(distinct_on: kind, order_by: {kind: asc}) { kind }
@@ -155,18 +169,22 @@ export const PERFTOOL_ALL_QUERIES = {
   perftool_10min: perftoolAllBuckets('perftool_10min'),
 } as const;
 
-/** Rows per PERFTOOL_THREADS_QUERY; well under the anonymous role's limit on perftool (100000). */
-export const PERFTOOL_THREADS_LIMIT = 20000;
-
-/**
- * perftool page, per thread: one publisher's results as perftool printed them, one row per thread and round
- * (the perftool table; its per-thread bucket views are not tracked in Hasura). Newest first, so a range with more
- * than the limit shows its latest results.
- */
-export const PERFTOOL_THREADS_QUERY = `query PerftoolThreads($publisher: String!, $from: timestamptz!, $to: timestamptz!, $limit: Int!) {
-  perftool(where: {publisher: {_eq: $publisher}, timestamp: {_gte: $from, _lte: $to}},
-           order_by: [{timestamp: desc}, {thread_number: asc}], limit: $limit) {
-    timestamp thread_number writer_bytes_rate reader_bytes_rate writer_count_rate reader_count_rate
-    writer_error_rate reader_error_rate
+const perftoolThreadBuckets = (view: string) => `query PerftoolThreadBuckets($publisher: String!, $from: timestamptz!, $to: timestamptz!) {
+  ${view}(where: {publisher: {_eq: $publisher}, timestamp: {_gte: $from, _lte: $to}},
+          order_by: [{timestamp: asc}, {thread_number: asc}]) {
+    timestamp thread_number reader_bytes_rate writer_bytes_rate reader_count_rate writer_count_rate
+    reader_error_rate writer_error_rate result_count
   }
 }`;
+
+/**
+ * perftool page, per thread: one publisher's buckets per thread (perftool_thread_<width>: each thread's results in
+ * the bucket averaged), the same buckets whose sum over threads perftool_<width> shows, so the thread lines add up
+ * to the publisher's line. Keyed by the per-publisher view's name: both are chosen from the time range alike.
+ */
+export const PERFTOOL_THREAD_QUERIES = {
+  perftool_30sec: perftoolThreadBuckets('perftool_thread_30sec'),
+  perftool_1min: perftoolThreadBuckets('perftool_thread_1min'),
+  perftool_2min: perftoolThreadBuckets('perftool_thread_2min'),
+  perftool_10min: perftoolThreadBuckets('perftool_thread_10min'),
+} as const;

@@ -53,8 +53,12 @@ export interface SampleSeries {
   /** Whether any sample has an MQTT loss count / a pgbench schedule lag above 0 (only -R runs lag). */
   hasLost: boolean;
   hasLag: boolean;
-  /** Running totals of the measurement phase (warm-up excluded), for a live run's figures. */
-  measure: { samples: number; ops: number; errors: number; lost: number; seconds: number; lastP99: number | null };
+  /**
+   * Running totals of the measurement phase (warm-up excluded), for a live run's figures. maxP99 is the worst
+   * interval's p99, an upper bound of the whole phase's p99 so far: if no interval has more than 1 % of its
+   * operations above x, neither has their union.
+   */
+  measure: { samples: number; ops: number; errors: number; lost: number; seconds: number; lastP99: number | null; maxP99: number | null };
   /** Per percentile, the smallest positive and the largest value in the measurement phase: the latency chart's
    * y range, so warm-up spikes don't squash it. null while there is none. */
   latRange: { min: number | null; max: number | null }[];
@@ -64,7 +68,7 @@ export function emptySeries(): SampleSeries {
   return {
     x: [], opsRate: [], errors: [], lost: [], latency: PERCENTILES.map(() => []), lag: [], warmup: [], totalErrors: 0,
     totalLost: 0, hasLost: false, hasLag: false,
-    measure: { samples: 0, ops: 0, errors: 0, lost: 0, seconds: 0, lastP99: null },
+    measure: { samples: 0, ops: 0, errors: 0, lost: 0, seconds: 0, lastP99: null, maxP99: null },
     latRange: PERCENTILES.map(() => ({ min: null, max: null })),
   };
 }
@@ -108,7 +112,10 @@ export function appendSamples(s: SampleSeries, rows: readonly SampleRow[]): Samp
       m.lost += l ?? 0;
       m.seconds += Date.parse(r.interval_end) / 1000 - start;
       const p99 = s.latency[3][s.latency[3].length - 1];
-      if (p99 !== null) m.lastP99 = p99;
+      if (p99 !== null) {
+        m.lastP99 = p99;
+        if (m.maxP99 === null || p99 > m.maxP99) m.maxP99 = p99;
+      }
     } else {
       const end = Date.parse(r.interval_end) / 1000;
       const last = s.warmup[s.warmup.length - 1];
@@ -443,14 +450,8 @@ export function headlineFigures(run: Record<string, unknown>, s: SampleSeries | 
   const running = run.status === 'running';
   if (running && s) {
     const m = s.measure;
-    const rate = m.seconds > 0 ? m.ops / m.seconds : null;
-    out.push({ label: 'throughput so far', value: rate === null ? '–' : `${formatNumber(rate)} ops/s`, title: `${formatNumber(m.ops)} operations in ${formatSeconds(m.seconds)} of measurement` });
+    out.push(...runningFigures(kind, run, { samples: m.samples, ops: m.ops, errors: m.errors, lost: s.hasLost ? m.lost : null, seconds: m.seconds, maxP99: m.maxP99 }, now));
     out.push({ label: 'p99 last interval', value: m.lastP99 === null ? '–' : `${formatNumber(m.lastP99)} ms` });
-    out.push({ label: 'errors so far', value: formatNumber(m.errors), tone: m.errors > 0 ? 'bad' : undefined });
-    if (s.hasLost) out.push({ label: 'lost so far', value: formatNumber(m.lost), tone: m.lost > 0 ? 'bad' : undefined });
-    const p = liveProgress(kind, run.parameters as Record<string, unknown>, run.started_at as string, now);
-    out.push({ label: 'elapsed', value: p.elapsed === null ? '–' : formatSeconds(p.elapsed) });
-    out.push({ label: 'remaining', value: p.remaining === null ? 'no planned end' : p.remaining === 0 ? 'finishing' : formatSeconds(p.remaining), title: p.planned === null ? undefined : `planned ${formatSeconds(p.planned)}` });
     return out;
   }
   const tps = kind === 'pgbench' && run.pg_tps != null;
@@ -469,6 +470,59 @@ export function headlineFigures(run: Record<string, unknown>, s: SampleSeries | 
     out.push({ label: 'failed tx', value: formatNumber(failed), tone: failed ? 'bad' : undefined });
   }
   out.push({ label: 'measured', value: formatDuration(run.measure_start as string, run.measure_end as string) });
+  return out;
+}
+
+/** A live run's measurement so far: from its samples (run page) or their aggregate (runs table). */
+export interface SoFar {
+  samples: number;
+  ops: number;
+  errors: number;
+  /** null: the kind counts no loss. */
+  lost: number | null;
+  seconds: number;
+  maxP99: number | null;
+}
+
+/** samples_aggregate of a run's measurement-phase samples (RUNS_PROGRESS_QUERY). */
+export interface ProgressAggregate {
+  count: number;
+  sum: { ops: number | null; errors: number | null; mqtt_lost: number | null };
+  max: { lat_p99_ms: number | null; interval_end: string | null };
+  min: { interval_start: string | null };
+}
+
+/** A running run's measurement so far from its samples' aggregate: the same totals the run page adds up. */
+export function soFarFromAggregate(a: ProgressAggregate, countsLoss: boolean): SoFar {
+  const start = a.min.interval_start ? Date.parse(a.min.interval_start) : NaN;
+  const end = a.max.interval_end ? Date.parse(a.max.interval_end) : NaN;
+  return {
+    samples: a.count,
+    ops: num(a.sum.ops) ?? 0,
+    errors: num(a.sum.errors) ?? 0,
+    lost: countsLoss ? (num(a.sum.mqtt_lost) ?? 0) : null,
+    seconds: Number.isNaN(start) || Number.isNaN(end) ? 0 : Math.max(0, (end - start) / 1000),
+    maxP99: num(a.max.lat_p99_ms),
+  };
+}
+
+/**
+ * The figures of a running run so far: messages (operations; pgbench transactions), throughput over the measured
+ * time, p99 as the worst interval's (an upper bound, see SampleSeries.measure), errors, loss, elapsed and remaining.
+ */
+export function runningFigures(kind: string, run: Record<string, unknown>, m: SoFar, now: Date): Headline[] {
+  const unit = kind === 'pgbench' ? 'tx' : kind === 'mqtt' ? 'msgs' : 'ops';
+  const rate = m.seconds > 0 ? m.ops / m.seconds : null;
+  const out: Headline[] = [
+    { label: `${unit} so far`, value: formatNumber(m.ops), title: `${m.samples} intervals of measurement (warm-up excluded)` },
+    { label: 'throughput so far', value: rate === null ? '–' : `${formatNumber(rate)} ${unit}/s`, title: `${formatNumber(m.ops)} ${unit} in ${formatSeconds(m.seconds)} of measurement` },
+    { label: 'p99 so far', value: m.maxP99 === null ? '–' : `≤ ${formatNumber(m.maxP99)} ms`, title: 'the worst interval\'s p99: the whole measurement\'s p99 is at most this' },
+    { label: 'errors so far', value: formatNumber(m.errors), tone: m.errors > 0 ? 'bad' : undefined },
+  ];
+  if (m.lost !== null) out.push({ label: 'lost so far', value: formatNumber(m.lost), tone: m.lost > 0 ? 'bad' : undefined });
+  const p = liveProgress(kind, run.parameters as Record<string, unknown>, run.started_at as string, now);
+  out.push({ label: 'elapsed', value: p.elapsed === null ? '–' : formatSeconds(p.elapsed) });
+  out.push({ label: 'remaining', value: p.remaining === null ? 'no planned end' : p.remaining === 0 ? 'finishing' : formatSeconds(p.remaining), title: p.planned === null ? undefined : `planned ${formatSeconds(p.planned)}` });
   return out;
 }
 

@@ -113,11 +113,21 @@ function checker(tables: Map<string, TableMeta>) {
       const n = s.name.value;
       if (n === '__typename') continue;
       const rel = t.relationships.get(n);
+      // <rel>_aggregate: Hasura's aggregate over an array relationship, when the remote table allows aggregations.
+      const aggRel = /^(.+)_aggregate$/.exec(n)?.[1];
       if (rel) {
         const rt = table(rel.remote, `${where}.${n}`);
         if (rt) {
           args(rt, rel.remote, s.arguments, `${where}.${n}`, false);
           selection(rt, rel.remote, s.selectionSet, `${where}.${n}`);
+        }
+      } else if (aggRel && t.relationships.get(aggRel)) {
+        const r = t.relationships.get(aggRel)!;
+        if (r.kind !== 'array') problems.push(`${where}: ${n} aggregates the object relationship ${aggRel}; Hasura has <rel>_aggregate for array relationships only`);
+        const rt = table(r.remote, `${where}.${n}`);
+        if (rt) {
+          args(rt, r.remote, s.arguments, `${where}.${n}`, false);
+          aggregate(rt, r.remote, s.selectionSet, `${where}.${n}`);
         }
       } else {
         column(t, tname, n, where);

@@ -2,7 +2,7 @@
 // exports. Pure functions from src/shape.ts; the browser tests show them drawn.
 import { describe, expect, it } from 'vitest';
 import {
-  compactTicks, distributionBars, headlineFigures, latencyRange, liveProgress, overlaySeries, parseUtc, pivot, resolveRange, samplesToSeries, sampleStep,
+  compactTicks, distributionBars, headlineFigures, latencyRange, liveProgress, runningFigures, soFarFromAggregate, overlaySeries, parseUtc, pivot, resolveRange, samplesToSeries, sampleStep,
   shellJoin, shortId, sparseXRange, toCsv, utcInputValue, utcTickLabels, withGaps, zeroBasedRange, type SampleRow,
 } from '../src/shape';
 
@@ -126,17 +126,31 @@ describe('live run figures', () => {
     expect(liveProgress('mqtt', { duration_s: 0, count: 1000 }, iso(0), now).remaining).toBeNull();
     expect(liveProgress('mqtt', { duration_s: 10 }, iso(0), now).remaining).toBe(0);
   });
-  it('running totals of the measurement phase: throughput so far, errors, loss, time left', () => {
-    const s = samplesToSeries([row(0, 'warmup', { ops: 50, errors: 9 }), row(1, 'measure', { ops: 100, errors: 1, mqtt_lost: 2 }), row(2, 'measure', { ops: 300, lat_p99_ms: 7 })]);
-    expect(s.measure).toEqual({ samples: 2, ops: 400, errors: 1, lost: 2, seconds: 2, lastP99: 7 });
+  it('running totals of the measurement phase: messages and throughput so far, p99 bound, errors, loss, time left', () => {
+    const s = samplesToSeries([row(0, 'warmup', { ops: 50, errors: 9, lat_p99_ms: 90 }), row(1, 'measure', { ops: 100, errors: 1, mqtt_lost: 2, lat_p99_ms: 9 }), row(2, 'measure', { ops: 300, lat_p99_ms: 7 })]);
+    expect(s.measure).toEqual({ samples: 2, ops: 400, errors: 1, lost: 2, seconds: 2, lastP99: 7, maxP99: 9 });
     const h = headlineFigures({ kind: 'mqtt', status: 'running', started_at: iso(0), parameters: { duration_s: 60, warmup_s: 1 } }, s, new Date(T0 + 3000));
     const by = Object.fromEntries(h.map((f) => [f.label, f]));
-    expect(by['throughput so far'].value).toBe('200 ops/s');
+    expect(by['msgs so far'].value).toBe('400');
+    expect(by['throughput so far'].value).toBe('200 msgs/s');
+    // The worst measured interval, not the warm-up's 90 ms: an upper bound of the phase's p99.
+    expect(by['p99 so far'].value).toBe('≤ 9 ms');
     expect(by['p99 last interval'].value).toBe('7 ms');
     expect(by['errors so far']).toMatchObject({ value: '1', tone: 'bad' });
     expect(by['lost so far'].value).toBe('2');
     expect(by.elapsed.value).toBe('3s');
     expect(by.remaining.value).toBe('58s');
+  });
+  it('the runs table\'s figures of a running run come from its samples\' aggregate, equal to the run page\'s', () => {
+    const rows = [row(1, 'measure', { ops: 100, errors: 1, mqtt_lost: 2, lat_p99_ms: 9 }), row(2, 'measure', { ops: 300, lat_p99_ms: 7 })];
+    const s = samplesToSeries(rows);
+    const agg = soFarFromAggregate({ count: 2, sum: { ops: 400, errors: 1, mqtt_lost: 2 }, max: { lat_p99_ms: 9, interval_end: rows[1].interval_end }, min: { interval_start: rows[0].interval_start } }, true);
+    const { lastP99: _, ...m } = s.measure;
+    expect(agg).toEqual(m);
+    const pg = soFarFromAggregate({ count: 0, sum: { ops: null, errors: null, mqtt_lost: null }, max: { lat_p99_ms: null, interval_end: null }, min: { interval_start: null } }, false);
+    expect(pg).toEqual({ samples: 0, ops: 0, errors: 0, lost: null, seconds: 0, maxP99: null });
+    const f = runningFigures('pgbench', { started_at: iso(0), parameters: { duration_s: 10 } }, pg, new Date(T0 + 12_000));
+    expect(f.map((x) => [x.label, x.value])).toEqual([['tx so far', '0'], ['throughput so far', '–'], ['p99 so far', '–'], ['errors so far', '0'], ['elapsed', '12s'], ['remaining', 'finishing']]);
   });
   it('a finished run: throughput, p99, errors, loss with its share; pgbench: tps and failed, no loss', () => {
     const mqtt = headlineFigures({ kind: 'mqtt', status: 'ok', ops_rate: 2000, lat_p99_ms: 2.353, errors: 0, mqtt_lost: 3, mqtt_sent: 30000 }, null, new Date());

@@ -8,6 +8,7 @@ import { formatNumber, overlaySeries, samplesToSeries, shortId, zeroBasedRange }
 import { chart, ChartGroup } from '../charts';
 import { distributionCard } from '../distribution';
 import { routeHash } from '../route';
+import { bindZoomToUrl } from '../zoom';
 import { fmtTime, h, message, table } from '../ui';
 import type { Page } from '../page';
 import { fetchSamples } from './run';
@@ -116,7 +117,8 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
       data: thr as uPlot.AlignedData });
     chart(el, { title: 'Latency p99', yLabel: 'ms', time: false, series: legend, group,
       yRange: () => (p99max > 0 ? zeroBasedRange(p99max) : null), data: p99 as uPlot.AlignedData });
-    el.append(h('p', { class: 'legend-note' }, 'Drag across a chart to zoom, double-click to reset; the crosshair is shared.'));
+    el.append(h('p', { class: 'legend-note' }, 'Drag across a chart to zoom (the range goes into the URL: xfrom/xto, seconds), double-click to reset; the crosshair is shared.'));
+    bindZoomToUrl(group, { keys: ['xfrom', 'xto'], time: false, reset: 'delete' });
   }
   return () => group.destroy();
 };

@@ -1,8 +1,8 @@
 // Devices page: every host that ran something, with its latest facts; for a chosen host, its recent runs and the
 // trend of throughput and p99 latency over them, one series per kind of run.
-import type uPlot from 'uplot';
 import { DEVICES_QUERY, DEVICE_RUNS_QUERY } from '../queries';
-import { chart } from '../charts';
+import { chart, ChartGroup } from '../charts';
+import { bindZoomToUrl } from '../zoom';
 import { sparseXRange } from '../shape';
 import { routeHash } from '../route';
 import { fmtTime, h, message, table } from '../ui';
@@ -51,18 +51,18 @@ export const devicesPage: Page = async ({ client, route, root, signal }) => {
   const kinds = Array.from(new Set(chrono.map((r) => r.kind))).sort();
   const x = chrono.map((r) => Date.parse(r.started_at!) / 1000);
   const col = (k: string, f: 'ops_rate' | 'lat_p99_ms') => chrono.map((r) => (r.kind === k && r[f] != null ? Number(r[f]) : null));
-  const charts: uPlot[] = [];
+  const group = new ChartGroup();
   // Runs are sparse points, not a continuous signal: drawn as dots joined across other kinds' runs.
   if (chrono.length) {
     const el = h('div', { class: 'charts' });
     root.append(h('h2', {}, 'Trend'), el);
     const series = kinds.map((k) => ({ label: k }));
     const xRange = sparseXRange(x, 3600); // one run alone: an hour either side
-    charts.push(
-      chart(el, { title: 'Throughput per run', yLabel: 'ops/s', series, points: true, spanGaps: true, zero: true, xRange, data: [x, ...kinds.map((k) => col(k, 'ops_rate'))] }),
-      chart(el, { title: 'p99 latency per run', yLabel: 'ms', series, points: true, spanGaps: true, zero: true, xRange, data: [x, ...kinds.map((k) => col(k, 'lat_p99_ms'))] }),
-    );
+    chart(el, { title: 'Throughput per run', yLabel: 'ops/s', series, points: true, spanGaps: true, zero: true, xRange, group, data: [x, ...kinds.map((k) => col(k, 'ops_rate'))] });
+    chart(el, { title: 'p99 latency per run', yLabel: 'ms', series, points: true, spanGaps: true, zero: true, xRange, group, data: [x, ...kinds.map((k) => col(k, 'lat_p99_ms'))] });
+    el.append(h('p', { class: 'legend-note' }, 'Drag across a chart to zoom (both follow; the range goes into the URL), double-click to reset. Times in UTC.'));
+    bindZoomToUrl(group, { keys: ['from', 'to'], time: true, reset: 'delete' });
   }
   root.append(h('h2', {}, 'Recent runs'), table(RUN_HEADERS, runRows(runs), 'runs-table'));
-  return () => charts.forEach((c) => c.destroy());
+  return () => group.destroy();
 };

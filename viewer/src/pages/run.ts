@@ -6,12 +6,13 @@ import type uPlot from 'uplot';
 import { RUN_QUERY, RUN_SAMPLES_QUERY, SAMPLES_PAGE_SIZE } from '../queries';
 import {
   appendSamples, emptySeries, formatDuration, formatNumber, headlineFigures, latencyRange, PERCENTILES, rowsAfter,
-  parseUtc, SAMPLE_COLUMNS, shellJoin, toCsv, type SampleRow, type SampleSeries,
+  SAMPLE_COLUMNS, shellJoin, toCsv, type SampleRow, type SampleSeries,
 } from '../shape';
 import { liveRun, newWsClient, wsUrl, type Live } from '../live';
 import { chart, ChartGroup } from '../charts';
 import { distributionCard } from '../distribution';
 import { routeHash } from '../route';
+import { bindZoomToUrl, replaceHashParams } from '../zoom';
 import { facts, fmtTime, h, message } from '../ui';
 import type { Client } from '../graphql';
 import type { Page } from '../page';
@@ -59,7 +60,8 @@ const TARGET_KEYS: [string, string][] = [
 
 /** The figures a benchmark engineer looks for first; for a running run, its running totals and time left. */
 function headline(run: Run, s: SampleSeries | null): HTMLElement {
-  return h('div', { class: 'headline' }, ...headlineFigures(run, s, new Date()).map((f) =>
+  // A running run's figures say which samples they add up (data-samples: the measurement intervals so far).
+  return h('div', { class: 'headline', 'data-samples': s ? s.measure.samples : null }, ...headlineFigures(run, s, new Date()).map((f) =>
     h('div', { class: `figure${f.tone ? ' ' + f.tone : ''}`, title: f.title }, h('div', { class: 'figure-value' }, f.value), h('div', { class: 'figure-label' }, f.label))));
 }
 
@@ -250,36 +252,15 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
       group.setX([ms, me]);
     } else group.setX([Math.max(s.x[0], end - Number(v)), end]);
   });
-  /** Page state that must not re-render the page (zoom, scale) goes into the URL without a hashchange. */
-  const replaceParams = (edit: (q: URLSearchParams) => void) => {
-    const q = new URLSearchParams(location.hash.split('?')[1] ?? '');
-    edit(q);
-    history.replaceState(null, '', `${location.pathname}${location.search}${routeHash('run', id, q)}`);
-  };
-  group.onZoom = (r) => {
+  // The shown range is in the URL (from/to, UTC), so a link opens the same view; the picker follows drag-zoom.
+  bindZoomToUrl(group, { keys: ['from', 'to'], time: true, reset: 'delete' }, (r) => {
     if (r && document.activeElement !== rangeSel) rangeSel.value = 'zoom';
     if (!r) rangeSel.value = 'all';
-    // The shown range is in the URL (from/to, UTC), so a link opens the same view.
-    replaceParams((q) => {
-      if (r) {
-        q.set('from', new Date(r[0] * 1000).toISOString());
-        q.set('to', new Date(r[1] * 1000).toISOString());
-      } else {
-        q.delete('from');
-        q.delete('to');
-      }
-    });
-  };
-  const linkFrom = parseUtc(params.get('from'));
-  const linkTo = parseUtc(params.get('to'));
-  if (linkFrom && linkTo && linkTo > linkFrom && charts.length) {
-    group.setX([linkFrom.getTime() / 1000, linkTo.getTime() / 1000]);
-    rangeSel.value = 'zoom';
-  }
+  });
   const logBox = h('input', { type: 'checkbox', name: 'lat-log', checked: logLatency });
   logBox.addEventListener('change', () => {
     logLatency = logBox.checked;
-    replaceParams((q) => (logLatency ? q.set('lat', 'log') : q.delete('lat')));
+    replaceHashParams((q) => (logLatency ? q.set('lat', 'log') : q.delete('lat')));
     const i = 1;
     const old = charts[i];
     if (!old) return;

@@ -1,6 +1,9 @@
 // Runs page: filterable, paged table of runs; select several to compare.
-import { RUNS_QUERY, RUN_FILTER_OPTIONS_QUERY } from '../queries';
-import { formatDuration, formatNumber, parseUtc, resolveRange, runsWhere, shortId, utcInputValue } from '../shape';
+import { RUNS_PROGRESS_QUERY, RUNS_QUERY, RUN_FILTER_OPTIONS_QUERY } from '../queries';
+import {
+  formatDuration, formatNumber, liveProgress, parseUtc, resolveRange, runningFigures, runsWhere, shortId, soFarFromAggregate, utcInputValue,
+  type ProgressAggregate, type SoFar,
+} from '../shape';
 import { baselineFirst } from '../compare';
 import { routeHash } from '../route';
 import { fmtTime, h, message, table } from '../ui';
@@ -24,7 +27,11 @@ export interface RunListRow {
   mqtt_lost?: number | null;
   pg_failed?: number | null;
   tags: Record<string, unknown>;
+  parameters?: Record<string, unknown> | null;
 }
+
+/** How often the runs page refreshes the figures of its running runs. */
+export const PROGRESS_POLL_MS = 3000;
 
 const STATUSES = ['running', 'ok', 'failed', 'aborted'];
 const RANGES = [['1h', 'last hour'], ['24h', 'last 24 h'], ['7d', 'last 7 days'], ['30d', 'last 30 days'], ['all', 'all time']];
@@ -49,8 +56,29 @@ function lossCell(r: RunListRow): HTMLElement {
   return h('span', { class: `num${n ? ' bad' : ''}`, title }, formatNumber(n));
 }
 
-/** Run table rows shared with the devices page. */
-export function runRows(runs: RunListRow[], select?: Set<string>): (Node | string)[][] {
+/**
+ * The cells of a running run that show its measurement so far (runs page): messages beside the status, elapsed
+ * and time left as the duration, throughput, p99 (worst interval, an upper bound), errors and loss so far.
+ */
+function runningCells(r: RunListRow, m: SoFar): (Node | string)[] {
+  const f = Object.fromEntries(runningFigures(r.kind, r as unknown as Record<string, unknown>, m, new Date()).map((x) => [x.label, x]));
+  const unit = r.kind === 'pgbench' ? 'tx' : r.kind === 'mqtt' ? 'msgs' : 'ops';
+  const p = liveProgress(r.kind, r.parameters, r.started_at, new Date());
+  const left = p.remaining === null ? '' : p.remaining === 0 ? ' (finishing)' : ` (${f.remaining.value} left)`;
+  const so = (v: string, title: string, bad = false) => h('span', { class: `num so-far${bad ? ' bad' : ''}`, title }, v);
+  return [
+    h('span', { class: 'running-now', 'data-samples': m.samples, 'data-ops': m.ops }, statusBadge(r.status), ' ', h('span', { class: 'so-far' }, `${formatNumber(m.ops)} ${unit} so far`)),
+    fmtTime(r.started_at),
+    h('span', { class: 'elapsed' }, `${f.elapsed.value}${left}`),
+    so(m.seconds > 0 ? formatNumber(m.ops / m.seconds) : '–', `throughput so far: ${f['throughput so far'].title}`),
+    so(m.maxP99 === null ? '–' : `≤ ${formatNumber(m.maxP99)}`, `p99 so far: ${f['p99 so far'].title}`),
+    so(formatNumber(m.errors), 'errors so far', m.errors > 0),
+    so(m.lost === null ? '–' : formatNumber(m.lost), 'lost so far', !!m.lost),
+  ];
+}
+
+/** Run table rows shared with the devices page; progress holds the measurement so far of running runs. */
+export function runRows(runs: RunListRow[], select?: Set<string>, progress?: Map<string, SoFar>): (Node | string)[][] {
   return runs.map((r) => [
     ...(select
       ? [
@@ -68,14 +96,18 @@ export function runRows(runs: RunListRow[], select?: Set<string>): (Node | strin
     r.kind,
     h('a', { href: routeHash('run', r.run_id) }, r.name || shortId(r.run_id)),
     r.host_name ?? '–',
-    statusCell(r),
-    fmtTime(r.started_at),
-    // Duration of the whole run; a running run counts up to now.
-    formatDuration(r.started_at, r.finished_at ?? (r.status === 'running' ? new Date().toISOString() : null)),
-    h('span', { class: 'num' }, formatNumber(r.ops_rate)),
-    h('span', { class: 'num' }, formatNumber(r.lat_p99_ms)),
-    h('span', { class: `num${r.errors ? ' bad' : ''}` }, formatNumber(r.errors)),
-    lossCell(r),
+    ...(r.status === 'running' && progress?.has(r.run_id)
+      ? runningCells(r, progress.get(r.run_id)!)
+      : [
+          statusCell(r),
+          fmtTime(r.started_at),
+          // Duration of the whole run; a running run counts up to now.
+          formatDuration(r.started_at, r.finished_at ?? (r.status === 'running' ? new Date().toISOString() : null)),
+          h('span', { class: 'num' }, formatNumber(r.ops_rate)),
+          h('span', { class: 'num' }, formatNumber(r.lat_p99_ms)),
+          h('span', { class: `num${r.errors ? ' bad' : ''}` }, formatNumber(r.errors)),
+          lossCell(r),
+        ]),
   ]);
 }
 
@@ -177,5 +209,35 @@ export const runsPage: Page = async ({ client, route, root, signal, setParams })
     offset + limit < total ? h('a', { href: routeHash('runs', null, { ...current, offset: offset + limit }), class: 'next' }, 'older →') : null,
     compare,
   );
-  body.append(pager, table(['', ...RUN_HEADERS], runRows(data.runs, selected), 'runs-table'));
+  let grid = table(['', ...RUN_HEADERS], runRows(data.runs, selected), 'runs-table');
+  body.append(pager, grid);
+
+  // Running runs: their figures so far, refreshed every few seconds until none on the page is running.
+  const progress = new Map<string, SoFar>();
+  let timer: number | undefined;
+  const refresh = async () => {
+    const running = data.runs.filter((r) => r.status === 'running').map((r) => r.run_id);
+    if (!running.length || signal.aborted) return;
+    try {
+      const { runs } = await client.request<{ runs: (RunListRow & { samples_aggregate: { aggregate: ProgressAggregate } })[] }>(
+        RUNS_PROGRESS_QUERY, { ids: running, phase: 'measure' }, signal);
+      for (const p of runs) {
+        const i = data.runs.findIndex((r) => r.run_id === p.run_id);
+        if (i < 0) continue;
+        const { samples_aggregate, ...row } = p;
+        data.runs[i] = { ...data.runs[i], ...row };
+        progress.set(p.run_id, soFarFromAggregate(samples_aggregate.aggregate, p.kind === 'mqtt'));
+      }
+      const next = table(['', ...RUN_HEADERS], runRows(data.runs, selected, progress), 'runs-table');
+      grid.replaceWith(next);
+      grid = next;
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') return;
+      // The table still shows what it had; the next refresh tries again.
+      grid.title = `Refreshing the running runs failed: ${(err as Error).message}`;
+    }
+    if (!signal.aborted && data.runs.some((r) => r.status === 'running')) timer = window.setTimeout(() => void refresh(), PROGRESS_POLL_MS);
+  };
+  void refresh();
+  return () => window.clearTimeout(timer);
 };

@@ -261,6 +261,80 @@ test('run page follows a running run live over a Hasura streaming subscription, 
   await page.close();
 });
 
+/** The first n measurement samples of a run (the sink writes a run's samples in seq order: a prefix). */
+async function measuredPrefix(id, n) {
+  const { samples } = await gql(`query ($id: uuid!, $n: Int!) { samples(where: {run_id: {_eq: $id}, phase: {_eq: "measure"}}, order_by: {seq: asc}, limit: $n) {
+    interval_start interval_end ops errors mqtt_lost lat_p99_ms } }`, { id, n });
+  assert.equal(samples.length, n);
+  return {
+    ops: samples.reduce((a, r) => a + r.ops, 0),
+    errors: samples.reduce((a, r) => a + r.errors, 0),
+    lost: samples.reduce((a, r) => a + (r.mqtt_lost ?? 0), 0),
+    maxP99: Math.max(...samples.map((r) => r.lat_p99_ms)),
+    seconds: samples.reduce((a, r) => a + (Date.parse(r.interval_end) - Date.parse(r.interval_start)) / 1000, 0),
+    span: (Math.max(...samples.map((r) => Date.parse(r.interval_end))) - Math.min(...samples.map((r) => Date.parse(r.interval_start)))) / 1000,
+  };
+}
+
+test('a running run shows its figures so far, live, on the run page and in the runs table', async () => {
+  await closeLeftovers();
+  server.setMode('ok');
+  server.setWsMode('ok');
+  liveId = await startLive('live figures', '12s');
+  const page = await open(`#/run/${liveId}`);
+  await page.waitForSelector('.live[data-mode="live"]');
+  // Figures at the top, from the samples streamed so far; read with the count of samples they add up.
+  await page.waitForFunction(() => Number(document.querySelector('.headline')?.getAttribute('data-samples')) >= 3, null, { timeout: 15_000 });
+  const read = () => page.evaluate(() => ({
+    n: Number(document.querySelector('.headline').getAttribute('data-samples')),
+    f: Object.fromEntries([...document.querySelectorAll('.headline .figure')].map((e) => [e.querySelector('.figure-label').textContent, e.querySelector('.figure-value').textContent])),
+  }));
+  const first = await read();
+  let m = await measuredPrefix(liveId, first.n);
+  assert.equal(first.f['msgs so far'], formatNumber(m.ops));
+  assert.equal(first.f['throughput so far'], `${formatNumber(m.ops / m.seconds)} msgs/s`);
+  assert.equal(first.f['p99 so far'], `≤ ${formatNumber(m.maxP99)} ms`);
+  assert.equal(first.f['errors so far'], formatNumber(m.errors));
+  assert.equal(first.f['lost so far'], formatNumber(m.lost));
+  assert.match(first.f.elapsed, /^\d+s$/);
+  assert.match(first.f.remaining, /^(\d+s|finishing)$/);
+  // Live: more samples arrive over the websocket and the figures follow them.
+  await page.waitForFunction((n) => Number(document.querySelector('.headline')?.getAttribute('data-samples')) > n, first.n, { timeout: 10_000 });
+  const later = await read();
+  m = await measuredPrefix(liveId, later.n);
+  assert.equal(later.f['msgs so far'], formatNumber(m.ops));
+  assert.ok(m.ops > 0);
+  await page.screenshot({ path: join(ARTIFACTS, 'run-live-figures.png'), fullPage: true });
+
+  // The runs table: the running run's row shows the same totals, from its samples' aggregate.
+  const runsPage = await open('#/runs');
+  await runsPage.waitForFunction(() => Number(document.querySelector('.running-now')?.getAttribute('data-samples')) >= 1, null, { timeout: 10_000 });
+  const row = await runsPage.evaluate(() => {
+    const cell = document.querySelector('.running-now');
+    const tds = [...cell.closest('tr').children].map((td) => td.textContent);
+    return { n: Number(cell.getAttribute('data-samples')), tds };
+  });
+  m = await measuredPrefix(liveId, row.n);
+  // checkbox, kind, name, device, status, start, duration, throughput, p99, errors, lost
+  assert.equal(row.tds[2], 'live figures');
+  assert.equal(row.tds[4], `running ${formatNumber(m.ops)} msgs so far`);
+  assert.match(row.tds[6], /^\d+s( \(\d+s left\)| \(finishing\))$/);
+  assert.deepEqual(row.tds.slice(7), [formatNumber(m.ops / m.span), `≤ ${formatNumber(m.maxP99)}`, formatNumber(m.errors), formatNumber(m.lost)]);
+  await runsPage.screenshot({ path: join(ARTIFACTS, 'runs-live-figures.png'), fullPage: true });
+  // Once the run has ended, the row shows its final summary and the refreshing stops.
+  await runsPage.waitForFunction(() => !document.querySelector('.running-now'), null, { timeout: 30_000 });
+  const { runs_by_pk: run } = await gql('query ($id: uuid!) { runs_by_pk(run_id: $id) { status ops_rate } }', { id: liveId });
+  assert.equal(run.status, 'ok');
+  const done = await runsPage.$$eval('table.runs-table tbody tr', (trs, id) => trs.map((tr) => [...tr.children].map((td) => td.textContent)).find((t) => t[2] === 'live figures'), liveId);
+  assert.equal(done[4], 'ok');
+  assert.equal(done[7], formatNumber(run.ops_rate));
+  const since = server.requests.length;
+  await new Promise((r) => setTimeout(r, 3500));
+  assert.equal(server.requests.slice(since).filter((r) => r.body.includes('RunsProgress')).length, 0, 'no refreshing once nothing runs');
+  await runsPage.close();
+  await page.close();
+});
+
 test('run page falls back to polling every 2 s when the websocket upgrade is refused', async () => {
   await closeLeftovers();
   server.setWsMode('refuse');
@@ -312,8 +386,8 @@ test('leaving a live run page closes its websocket', async () => {
   await page.waitForSelector('.live[data-mode="live"]');
   const conn = server.wsConnections.at(-1);
   assert.ok(conn.open);
-  await page.goto(`${server.url}#/runs`);
-  await page.waitForSelector('table.runs-table tbody tr');
+  await page.goto(`${server.url}#/devices`);
+  await page.waitForSelector('table.devices-table tbody tr');
   await until(() => !conn.open, 'the websocket to close on leaving');
   assert.equal(conn.closeCode, 1000);
   assert.equal(conn.completed.length, 2);
@@ -354,23 +428,172 @@ test('devices and perftool pages render', async () => {
   await page.screenshot({ path: join(ARTIFACTS, 'devices.png'), fullPage: true });
   await page.close();
 
-  // Both MQTT runs also published a SINETStream perftool result, which the sink wrote to the perftool table.
+  // Both MQTT runs also published a SINETStream perftool result (--perftool-compat), which the sink wrote to the
+  // perftool table under the client that measured: this machine, the runs' device. Beside it, perftool-pi.
   page = await open('#/perftool?range=24h');
   await page.waitForSelector('.view-name');
   assert.match(await page.textContent('.view-name'), /perftool_10min/);
+  const publishers = await page.$$eval('select[name="publisher"] option', (os) => os.map((o) => o.value));
+  assert.deepEqual(publishers, ['*', ...[host, 'perftool-pi'].sort()], 'one publisher per client, not per run');
   await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length >= 3);
-  await page.goto(`${server.url}#/perftool?range=1h&publisher=${encodeURIComponent('tuned qos1')}`);
+  await page.goto(`${server.url}#/perftool?range=1h&publisher=${encodeURIComponent(host)}`);
   await page.waitForFunction(() => /perftool_30sec/.test(document.querySelector('.view-name')?.textContent ?? ''));
   await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length >= 3);
   await page.screenshot({ path: join(ARTIFACTS, 'perftool.png'), fullPage: true });
-  // Every publisher on one chart, and one publisher's threads (each perftool result, not the views' buckets).
-  for (const [params, shot] of [['publisher=*', 'perftool-all.png'], [`publisher=${encodeURIComponent('baseline qos1')}&by=thread`, 'perftool-threads.png']]) {
-    const since = server.requests.length;
-    await page.goto(`${server.url}#/perftool?range=1h&${params}`);
-    await until(() => server.requests.slice(since).some((r) => /Perftool(AllBuckets|Threads)/.test(r.body) && r.status), `the ${params} query`);
-    await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length >= 1);
-    await page.screenshot({ path: join(ARTIFACTS, shot), fullPage: true });
+  // Every publisher on one chart: one line each.
+  const since = server.requests.length;
+  await page.goto(`${server.url}#/perftool?range=1h&publisher=*`);
+  await until(() => server.requests.slice(since).some((r) => /PerftoolAllBuckets/.test(r.body) && r.status), 'the all-publishers query');
+  await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length === 2);
+  await page.screenshot({ path: join(ARTIFACTS, 'perftool-all.png'), fullPage: true });
+  await page.close();
+});
+
+// perftool-pi (the fixture's SINETStream perftool client, 3 rounds of 4 threads through Kafka and the sink): one line
+// per thread from perftool_thread_30sec, bytes/s and msgs/s, and each thread's means as the view holds them.
+test('perftool page draws one line per thread from the per-thread view, with bytes/s and msgs/s', async () => {
+  const { perftool_thread_30sec: rows } = await gql(`query ($p: String!) { perftool_thread_30sec(where: {publisher: {_eq: $p}}, order_by: [{timestamp: asc}, {thread_number: asc}]) {
+    timestamp thread_number writer_count_rate reader_count_rate writer_bytes_rate reader_bytes_rate writer_error_rate result_count } }`, { p: 'perftool-pi' });
+  const threads = [...new Set(rows.map((r) => r.thread_number))].sort((a, b) => a - b);
+  assert.deepEqual(threads, [0, 1, 2, 3]);
+  assert.equal(rows.reduce((a, r) => a + r.result_count, 0), 12, '3 rounds of 4 threads');
+  const page = await open('#/perftool?range=1h&publisher=perftool-pi&by=thread');
+  await page.waitForFunction(() => /perftool_thread_30sec/.test(document.querySelector('.view-name')?.textContent ?? ''));
+  await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length === 2);
+  const charts = await page.$$eval('.chart', (cs) => cs.map((c) => [c.querySelector('.u-title')?.textContent, c.getAttribute('data-series')]));
+  assert.deepEqual(charts, [['Bytes rate per thread', 'thread 0,thread 1,thread 2,thread 3'], ['Message rate per thread', 'thread 0,thread 1,thread 2,thread 3']]);
+  const legend = await page.$$eval('.chart:first-of-type .u-legend .u-series .u-label', (ls) => ls.map((l) => l.textContent));
+  assert.deepEqual(legend.slice(1), threads.flatMap((t) => [`thread ${t} writer`, `thread ${t} reader`]));
+  // Thread 3's reader line (the palette's fourth colour, #ff7f0e) is drawn on the message-rate chart.
+  assert.ok((await strokePixels(page, 1, [0xff, 0x7f, 0x0e])) > 50, 'thread 3 drawn');
+  const table = await page.$$eval('table.thread-table tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.deepEqual(table, threads.map((t) => {
+    const mine = rows.filter((r) => r.thread_number === t);
+    return [String(t), String(mine.length), formatNumber(mine.reduce((a, r) => a + r.result_count, 0)),
+      ...['writer_count_rate', 'reader_count_rate', 'writer_bytes_rate', 'reader_bytes_rate', 'writer_error_rate'].map((f) => formatNumber(mean(mine.map((r) => r[f]))))];
+  }));
+  // Thread t writes 1000·(t+1) msg/s of 1 KiB in every round.
+  assert.deepEqual(table.map((r) => r[3]), ['1,000', '2,000', '3,000', '4,000']);
+  assert.deepEqual(table.map((r) => r[5]), ['1,024,000', '2,048,000', '3,072,000', '4,096,000']);
+  await page.screenshot({ path: join(ARTIFACTS, 'perftool-threads.png'), fullPage: true });
+  await page.close();
+});
+
+/** The x window each chart of the page shows (data-x), as [min, max] numbers. */
+const windows = (page) => page.$$eval('.chart', (cs) => cs.map((c) => (c.getAttribute('data-x') ?? '').split(',').map(Number)));
+
+/** Drags across the first chart from 30 % to 60 % of its plotting area (uPlot's drag-zoom). */
+async function dragZoom(page) {
+  const over = page.locator('.chart .u-over').first();
+  await over.scrollIntoViewIfNeeded(); // mouse events land at viewport coordinates
+  const box = await over.boundingBox();
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width * 0.3, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.45, y, { steps: 5 });
+  await page.mouse.move(box.x + box.width * 0.6, y, { steps: 5 });
+  await page.mouse.up();
+}
+
+const hashParams = (page) => new URLSearchParams(new URL(page.url()).hash.split('?')[1] ?? '');
+
+test('zoom: dragging narrows every chart of the page and puts the range in the URL; the URL opens the same view', async () => {
+  server.setMode('ok');
+  const { runs } = await gql('query ($id: uuid!) { runs(where: {run_id: {_eq: $id}}) { host_name } }', { id: IDS.base });
+  const pages = [
+    [`#/run/${IDS.base}`, ['from', 'to'], true, 3],
+    [`#/compare?ids=${IDS.base},${IDS.tuned}`, ['xfrom', 'xto'], false, 2],
+    [`#/devices?host=${encodeURIComponent(runs[0].host_name)}`, ['from', 'to'], true, 2],
+    [`#/perftool?range=1h&publisher=perftool-pi`, ['from', 'to'], true, 3],
+  ];
+  for (const [hash, keys, time, n] of pages) {
+    const page = await open(hash);
+    await page.waitForFunction((n) => [...document.querySelectorAll('.chart')].filter((c) => c.hasAttribute('data-x')).length === n, n);
+    const before = await windows(page);
+    await dragZoom(page);
+    await page.waitForFunction(([k]) => new URLSearchParams(location.hash.split('?')[1]).has(k), keys, { timeout: 5000 })
+      .catch((err) => { throw new Error(`${hash}: no ${keys} in the URL after a drag (${page.url()}; windows ${JSON.stringify(before)}): ${err.message}`); });
+    const after = await windows(page);
+    const q = hashParams(page);
+    const url = keys.map((k) => (time ? Date.parse(q.get(k)) / 1000 : Number(q.get(k))));
+    assert.equal(after.length, n, hash);
+    for (const w of after) {
+      assert.deepEqual(w, after[0], `${hash}: every chart follows the zoom`);
+      assert.ok(w[0] > before[0][0] && w[1] < before[0][1], `${hash}: narrower than ${before[0]}: ${w}`);
+      for (const i of [0, 1]) assert.ok(Math.abs(w[i] - url[i]) < 0.002, `${hash}: URL ${keys} ${url} = shown ${w}`);
+    }
+    await page.screenshot({ path: join(ARTIFACTS, `zoom-${hash.split(/[/?]/)[1]}.png`), fullPage: true });
+    // The link opens the zoomed view.
+    const shared = await open(new URL(page.url()).hash);
+    await shared.waitForFunction((n) => [...document.querySelectorAll('.chart')].filter((c) => c.hasAttribute('data-x')).length === n, n);
+    await shared.waitForFunction((w) => [...document.querySelectorAll('.chart')].every((c) => {
+      const x = (c.getAttribute('data-x') ?? '').split(',').map(Number);
+      return Math.abs(x[0] - w[0]) < 0.002 && Math.abs(x[1] - w[1]) < 0.002;
+    }), after[0]);
+    await shared.close();
+    await page.close();
   }
+});
+
+test('zoom: the run page\'s time-range picker shows the measurement phase and puts it in the URL', async () => {
+  const { runs_by_pk: run } = await gql('query ($id: uuid!) { runs_by_pk(run_id: $id) { measure_start measure_end } }', { id: IDS.base });
+  const page = await open(`#/run/${IDS.base}`);
+  await page.waitForSelector('.charts[data-drawn]');
+  await page.selectOption('select[name="range"]', 'measure');
+  const want = [Date.parse(run.measure_start) / 1000, Date.parse(run.measure_end) / 1000];
+  await page.waitForFunction(() => new URLSearchParams(location.hash.split('?')[1]).has('from'));
+  for (const w of await windows(page)) for (const i of [0, 1]) assert.ok(Math.abs(w[i] - want[i]) < 0.001, `shown ${w}, measured ${want}`);
+  const q = hashParams(page);
+  assert.deepEqual([Date.parse(q.get('from')) / 1000, Date.parse(q.get('to')) / 1000].map((v, i) => Math.abs(v - want[i]) < 0.001), [true, true]);
+  // Double-click resets: the whole run, and the range leaves the URL.
+  await page.locator('.chart .u-over').first().dblclick();
+  await page.waitForFunction(() => !new URLSearchParams(location.hash.split('?')[1]).has('from'));
+  assert.equal(await page.inputValue('select[name="range"]'), 'all');
+  await page.close();
+});
+
+test('export: the downloaded CSV and JSON hold exactly the run\'s samples', async () => {
+  const { samples } = await gql('query ($id: uuid!) { samples(where: {run_id: {_eq: $id}}, order_by: {seq: asc}) { seq ops } }', { id: IDS.base });
+  assert.equal(samples.length, await sampleCount(IDS.base));
+  const page = await open(`#/run/${IDS.base}`);
+  await page.waitForSelector('.charts[data-drawn]');
+  for (const kind of ['csv', 'json']) {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(`button.export-${kind}`)]);
+    assert.equal(download.suggestedFilename(), `run-${IDS.base}-samples.${kind}`);
+    const text = readFileSync(await download.path(), 'utf8');
+    let rows;
+    if (kind === 'csv') {
+      const lines = text.split('\r\n').filter(Boolean);
+      const head = lines[0].split(',');
+      rows = lines.slice(1).map((l) => Object.fromEntries(l.split(',').map((v, i) => [head[i], v])));
+      assert.equal(head[0], 'seq');
+      rows = rows.map((r) => ({ seq: Number(r.seq), ops: Number(r.ops) }));
+    } else {
+      const body = JSON.parse(text);
+      assert.equal(body.run_id, IDS.base);
+      rows = body.samples.map((r) => ({ seq: r.seq, ops: r.ops }));
+    }
+    assert.equal(rows.length, samples.length, `${kind}: one row per sample`);
+    assert.deepEqual(rows, samples, `${kind}: the run's samples, in order`);
+  }
+  await page.close();
+});
+
+test('retry: GraphQL down shows an error with a Retry button; once it is up, Retry shows the data', async () => {
+  server.setMode('down');
+  const page = await open('#/runs');
+  await page.waitForSelector('.msg-error');
+  assert.match(await page.textContent('.msg-error'), /answered HTTP 503/);
+  await page.click('button.retry'); // still down: the error again, with its button
+  await page.waitForSelector('button.retry');
+  assert.match(await page.textContent('.msg-error'), /answered HTTP 503/);
+  server.setMode('ok');
+  await page.click('button.retry');
+  await page.waitForSelector('table.runs-table tbody tr');
+  const { runs_aggregate: all } = await gql('{ runs_aggregate { aggregate { count } } }');
+  assert.equal(await page.locator('table.runs-table tbody tr').count(), all.aggregate.count);
+  assert.equal(await page.locator('.msg-error').count(), 0);
   await page.close();
 });
 
