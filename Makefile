@@ -66,7 +66,7 @@ images: ## container images (sink, perftarget, producer, viewer) with docker bui
 	  docker buildx build --platform $(PLATFORMS) -f deploy/docker/$$i.Dockerfile -t $(REGISTRY)/$$i:$(TAG) $(if $(PUSH),--push) . || exit 1; \
 	done
 
-bench-sink: ## sink vs raw binary COPY vs JDBC-style INSERT, 1M records, plus produce-to-row latency
+bench-sink: ## sink (kfake and real Kafka) vs raw binary COPY vs Kafka Connect (Debezium JDBC sink), plus produce-to-row latency; needs Java 17+ and Maven for the Kafka rows
 	$(GO) run ./sink/bench
 
 bench-mqtt: ## MQTT generator against the embedded target: QoS 0/1, 10 pub / 10 sub, 100 B, unlimited rate
