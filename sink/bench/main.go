@@ -190,6 +190,8 @@ func run(ctx context.Context, f flags) error {
 			return err
 		}
 		lats = append(lats, l)
+	} else {
+		lats = append(lats, lat{name: "sink ← Apache Kafka", skipped: "no broker"})
 	}
 	l, err := sinkLatency(ctx, "sink ← kfake", dbs, "bench_lat_sink_kfake", nil, f)
 	if err != nil {
