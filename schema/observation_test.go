@@ -1,0 +1,199 @@
+package schema_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/schema"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+func obsPtr[T any](v T) *T { return &v }
+
+// splitBrainObservation is a round as producer/observe makes it right after a promotion with the old primary
+// still running.
+func splitBrainObservation() schema.Observation {
+	at := time.Date(2026, 12, 3, 4, 16, 28, 865000000, time.UTC)
+	return schema.Observation{
+		Format: schema.ObservationFormat, Time: at, Primaries: 2,
+		Nodes: []schema.NodeSample{
+			{Node: "node0", Addr: "127.0.0.1:5432", Up: true, Role: "primary", Timeline: 1, WALLSN: "0/3000148", Connections: 3, ProbeMs: 1.2},
+			{Node: "node1", Addr: "127.0.0.1:5433", Up: true, Role: "primary", Timeline: 2, WALLSN: "0/30001C0", Connections: 0, ProbeMs: 1.1},
+			{Node: "node2", Addr: "127.0.0.1:5434", Up: true, Role: "standby", Timeline: 1, WALLSN: "0/3000148", LagBytes: obsPtr[int64](0), LagSeconds: obsPtr(0.0), Upstream: "127.0.0.1:5432"},
+			{Node: "node3", Addr: "127.0.0.1:5435", Error: "connection refused", ProbeMs: 0.3},
+		},
+		Pool: []schema.PoolNodeSample{
+			{NodeID: 0, Node: "node0", Addr: "127.0.0.1:5432", Status: "up", PgStatus: "up", Role: "primary", PgRole: "primary", LBWeight: 0.5, SelectCount: 120, SelectDelta: 20},
+			{NodeID: 1, Node: "node1", Addr: "127.0.0.1:5433", Status: "up", PgStatus: "up", Role: "standby", PgRole: "primary", LBWeight: 0.5, SelectCount: 80, SelectDelta: 0},
+		},
+		Events: []schema.ClusterEvent{
+			{Time: at, Kind: schema.EventRoleChange, Node: "node1", From: "standby", To: "primary"},
+			{Time: at, Kind: schema.EventSplitBrain, Nodes: []string{"node0", "node1"}},
+		},
+	}
+}
+
+func TestObservationValidate(t *testing.T) {
+	good := splitBrainObservation()
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back schema.Observation
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, good) {
+		t.Fatalf("JSON round trip: %v\n%+v\n%+v", err, back, good)
+	}
+	cases := []struct {
+		name   string
+		change func(o *schema.Observation)
+		field  string
+		err    error
+	}{
+		{"unknown format", func(o *schema.Observation) { o.Format = 2 }, "observation.format", schema.ErrUnknownVersion},
+		{"no time", func(o *schema.Observation) { o.Time = time.Time{} }, "observation.time", schema.ErrInvalid},
+		{"nameless node", func(o *schema.Observation) { o.Nodes[0].Node = "" }, "observation.nodes.0.node", schema.ErrInvalid},
+		{"node twice", func(o *schema.Observation) { o.Nodes[1].Node = "node0" }, "observation.nodes.1.node", schema.ErrInvalid},
+		{"password in addr", func(o *schema.Observation) { o.Nodes[0].Addr = "postgres://u:pw@db/x" }, "observation.nodes.0.addr", schema.ErrInvalid},
+		{"down node with figures", func(o *schema.Observation) { o.Nodes[3].Role = "standby" }, "observation.nodes.3.up", schema.ErrInvalid},
+		{"unknown role", func(o *schema.Observation) { o.Nodes[2].Role = "replica" }, "observation.nodes.2.role", schema.ErrInvalid},
+		{"negative lag", func(o *schema.Observation) { o.Nodes[2].LagBytes = obsPtr[int64](-1) }, "observation.nodes.2.lag_bytes", schema.ErrInvalid},
+		{"primaries miscounted", func(o *schema.Observation) { o.Primaries = 1 }, "observation.primaries", schema.ErrInvalid},
+		{"negative select delta", func(o *schema.Observation) { o.Pool[1].SelectDelta = -5 }, "observation.pool.1.select_cnt", schema.ErrInvalid},
+		{"unknown event", func(o *schema.Observation) { o.Events[0].Kind = "failover" }, "observation.events.0.kind", schema.ErrInvalid},
+		{"event without time", func(o *schema.Observation) { o.Events[1].Time = time.Time{} }, "observation.events.1.time", schema.ErrInvalid},
+		{"split brain of one", func(o *schema.Observation) { o.Events[1].Nodes = []string{"node1"} }, "observation.events.1.nodes", schema.ErrInvalid},
+		{"server facts without version", func(o *schema.Observation) { o.Server = &schema.ServerFacts{Time: o.Time} }, "observation.server", schema.ErrInvalid},
+	}
+	for _, c := range cases {
+		o := splitBrainObservation()
+		c.change(&o)
+		err := o.Validate()
+		var fe *schema.FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field || !errors.Is(err, c.err) {
+			t.Errorf("%s: %v; want a %v on %s", c.name, err, c.err, c.field)
+		}
+	}
+}
+
+func TestObservationRedaction(t *testing.T) {
+	o := splitBrainObservation()
+	o.Nodes[3].Error = `failed to connect to postgres://monitor:hunter22@db3/x: refused`
+	o.Events = append(o.Events, schema.ClusterEvent{Time: o.Time, Kind: schema.EventNodeDown, Node: "node3", Detail: "host=db3 password=hunter22 refused"})
+	o.PoolError = "SHOW POOL_NODES: password=hunter22"
+	r := schema.NewRedactor("hunter22").Observation(o)
+	b, _ := json.Marshal(r)
+	if strings.Contains(string(b), "hunter22") {
+		t.Errorf("redacted observation still holds the password: %s", b)
+	}
+	if r.Nodes[3].Error != "failed to connect to postgres://monitor@db3/x: refused" {
+		t.Errorf("error %q", r.Nodes[3].Error)
+	}
+	if o.Nodes[3].Error == r.Nodes[3].Error || !strings.Contains(o.Events[2].Detail, "hunter22") {
+		t.Error("Observation changed the caller's slices")
+	}
+	if !schema.TopologyChanged([]schema.Observation{r}) || schema.TopologyChanged([]schema.Observation{{Events: []schema.ClusterEvent{{Kind: schema.EventNodeUp}}}}) {
+		t.Error("TopologyChanged: a split brain flags a run, a node coming back alone does not")
+	}
+}
+
+// The migration draft applies on a database migrated as the sink does, and an observation's figures fit its typed
+// columns; its checks refuse what Validate refuses. Everything is rolled back.
+func TestObservationMigrationDraft(t *testing.T) {
+	draft, err := os.ReadFile("migrations/0005_observation.sql.draft")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, testenv.DatabaseURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := schema.Migrate(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SET LOCAL search_path = public"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, string(draft)); err != nil {
+		t.Fatalf("draft: %v", err)
+	}
+	o := splitBrainObservation()
+	const run = "00000000-0000-0000-0000-0000000000aa"
+	if _, err := tx.Exec(ctx, `INSERT INTO runs (run_id, kind, topology_changed, split_brain) VALUES ($1, 'pgbench', $2, true)`, run, schema.TopologyChanged([]schema.Observation{o})); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range o.Nodes {
+		var role, lsn *string
+		if n.Up {
+			role, lsn = &n.Role, &n.WALLSN
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO cluster_node_samples (run_id, seq, sampled_at, node, addr, up, error, role, timeline,
+			wal_lsn, lag_bytes, lag_seconds, connections, upstream, probe_ms) VALUES ($1, 7, $2, $3, $4, $5, nullif($6, ''), $7, $8, $9::pg_lsn, $10, $11, $12, nullif($13, ''), $14)`,
+			run, o.Time, n.Node, n.Addr, n.Up, n.Error, role, n.Timeline, lsn, n.LagBytes, n.LagSeconds, n.Connections, n.Upstream, n.ProbeMs); err != nil {
+			t.Fatalf("node %s: %v", n.Node, err)
+		}
+	}
+	for _, p := range o.Pool {
+		if _, err := tx.Exec(ctx, `INSERT INTO cluster_pool_samples (run_id, seq, sampled_at, node_id, node, addr, status, pg_status, role, pg_role,
+			lb_weight, select_cnt, select_delta, replication_delay) VALUES ($1, 7, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			run, o.Time, p.NodeID, p.Node, p.Addr, p.Status, p.PgStatus, p.Role, p.PgRole, p.LBWeight, p.SelectCount, p.SelectDelta, p.ReplicationDelay); err != nil {
+			t.Fatalf("pool node %d: %v", p.NodeID, err)
+		}
+	}
+	insertEvent := func(idx int, e schema.ClusterEvent) error {
+		_, err := tx.Exec(ctx, `INSERT INTO cluster_events (run_id, seq, idx, event_time, kind, node, from_state, to_state, nodes, detail)
+			VALUES ($1, 7, $2, $3, $4, nullif($5, ''), nullif($6, ''), nullif($7, ''), $8, nullif($9, ''))`,
+			run, idx, e.Time, e.Kind, e.Node, e.From, e.To, e.Nodes, e.Detail)
+		return err
+	}
+	for i, e := range o.Events {
+		if err := insertEvent(i, e); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+	var lagSum, deltaSum int64
+	var events int
+	if err := tx.QueryRow(ctx, `SELECT (SELECT sum(pg_wal_lsn_diff(wal_lsn, '0/0'))::bigint FROM cluster_node_samples WHERE run_id = $1),
+		(SELECT sum(select_delta) FROM cluster_pool_samples WHERE run_id = $1),
+		(SELECT count(*) FROM cluster_events WHERE run_id = $1 AND kind = 'split_brain' AND nodes = ARRAY['node0', 'node1'])`, run).
+		Scan(&lagSum, &deltaSum, &events); err != nil {
+		t.Fatal(err)
+	}
+	if lagSum != 0x3000148*2+0x30001C0 || deltaSum != 20 || events != 1 {
+		t.Errorf("stored: WAL positions sum %d, select deltas %d, split-brain rows %d", lagSum, deltaSum, events)
+	}
+	// The checks: a split brain of one node and an unknown kind are refused.
+	for _, bad := range []schema.ClusterEvent{
+		{Time: o.Time, Kind: schema.EventSplitBrain, Nodes: []string{"node1"}},
+		{Time: o.Time, Kind: "failover"},
+	} {
+		if _, err := tx.Exec(ctx, "SAVEPOINT s"); err != nil {
+			t.Fatal(err)
+		}
+		err := insertEvent(9, bad)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "23514" {
+			t.Errorf("event %+v: %v, want a check violation", bad, err)
+		}
+		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT s"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
