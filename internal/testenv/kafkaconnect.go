@@ -303,6 +303,8 @@ type JDBCSinkOptions struct {
 	Table       string // the existing table, schema-qualified (e.g. public.samples)
 	Tasks       int    // tasks.max; default 1
 	BatchSize   int    // batch.size and the tasks' consumer max.poll.records; default 10,000
+	// StatementBatches turns the UNNEST insert off: JDBC batches of single-row INSERTs, the connector's default.
+	StatementBatches bool
 }
 
 // DebeziumJDBCSink returns the connector properties of the Debezium JDBC sink at its documented best for an
@@ -337,7 +339,7 @@ func DebeziumJDBCSink(o JDBCSinkOptions) (map[string]string, error) {
 		"collection.name.format":                 o.Table,
 		"batch.size":                             fmt.Sprint(batch),
 		"use.reduction.buffer":                   "false",
-		"dialect.postgres.unnest.insert.enabled": "true",
+		"dialect.postgres.unnest.insert.enabled": fmt.Sprint(!o.StatementBatches),
 		"consumer.override.max.poll.records":     fmt.Sprint(batch),
 	}
 	if pw, ok := u.User.Password(); ok {

@@ -55,6 +55,7 @@ import (
 
 type flags struct {
 	records, connectRecords, connectTasks, connectBatch, rate int
+	connectStatements                                         bool
 	latencyFor                                                time.Duration
 	cpuprofile                                                string
 }
@@ -65,6 +66,7 @@ func main() {
 	flag.IntVar(&f.connectRecords, "connect-records", 200_000, "sample records for Kafka Connect (it is slow; its rate is what counts)")
 	flag.IntVar(&f.connectTasks, "connect-tasks", 2, "Kafka Connect tasks.max (the topic has 6 partitions; this machine has few cores)")
 	flag.IntVar(&f.connectBatch, "connect-batch", 10_000, "Kafka Connect batch.size and consumer max.poll.records")
+	flag.BoolVar(&f.connectStatements, "connect-statement-batches", false, "Kafka Connect without the UNNEST insert (JDBC batches of single-row INSERTs, the connector's default)")
 	flag.IntVar(&f.rate, "latency-rate", 1000, "records per second for the latency measurement")
 	flag.DurationVar(&f.latencyFor, "latency-duration", 15*time.Second, "how long to measure latency")
 	flag.StringVar(&f.cpuprofile, "cpuprofile", "", "write a CPU profile of the sink ← Kafka phase (← kfake without a broker) to this file")
@@ -171,7 +173,11 @@ func run(ctx context.Context, f flags) error {
 	}
 
 	// 4. Kafka Connect with the Debezium JDBC sink
-	connectName := fmt.Sprintf("Kafka Connect + Debezium JDBC (%d tasks)", f.connectTasks)
+	insert := "UNNEST"
+	if f.connectStatements {
+		insert = "INSERT batches"
+	}
+	connectName := fmt.Sprintf("Kafka Connect + Debezium JDBC (%d tasks, %s)", f.connectTasks, insert)
 	if env.connectErr != nil {
 		phases = append(phases, phase{name: connectName, skipped: "no Kafka Connect (see above)"})
 	} else {
@@ -506,7 +512,7 @@ func connectFields(ctx context.Context, url string) ([]testenv.ConnectField, err
 
 func startConnect(ctx context.Context, env *kafkaEnv, name, topic, url string, f flags) (*testenv.KafkaConnect, error) {
 	props, err := testenv.DebeziumJDBCSink(testenv.JDBCSinkOptions{Name: name, Topic: topic, DatabaseURL: url,
-		Table: "public.samples", Tasks: f.connectTasks, BatchSize: f.connectBatch})
+		Table: "public.samples", Tasks: f.connectTasks, BatchSize: f.connectBatch, StatementBatches: f.connectStatements})
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 // there is none, and the line before says so) and n/a stands for what could not be measured.
 func printSummary(w io.Writer, phases []phase, lats []lat, f flags) {
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-42s %9s %12s %8s %10s\n", "ingest of sample records", "rows", "rows/s", "× COPY", "start-up")
+	fmt.Fprintf(w, "%-50s %9s %12s %8s %10s\n", "ingest of sample records", "rows", "rows/s", "× COPY", "start-up")
 	var copyRate, kfakeRate, kafkaRate, connectRate float64
 	for i, p := range phases {
 		switch i {
@@ -25,19 +25,19 @@ func printSummary(w io.Writer, phases []phase, lats []lat, f flags) {
 			connectRate = p.rate
 		}
 		if p.skipped != "" {
-			fmt.Fprintf(w, "%-42s %9s %12s %8s %10s  skipped: %s\n", p.name, "-", "-", "-", "-", p.skipped)
+			fmt.Fprintf(w, "%-50s %9s %12s %8s %10s  skipped: %s\n", p.name, "-", "-", "-", "-", p.skipped)
 			continue
 		}
 		startup := "-"
 		if p.startup > 0 {
 			startup = p.startup.Round(10 * time.Millisecond).String()
 		}
-		fmt.Fprintf(w, "%-42s %9d %12.0f %8.2f %10s\n", p.name, p.rows, p.rate, p.rate/copyRate, startup)
+		fmt.Fprintf(w, "%-50s %9d %12.0f %8.2f %10s\n", p.name, p.rows, p.rate, p.rate/copyRate, startup)
 	}
 	fmt.Fprintln(w, "(rows/s: raw COPY from start to end; the consumers from their first rows landing to the last, start-up apart)")
 	for _, p := range phases {
 		if p.cpu != "" {
-			fmt.Fprintf(w, "  %-40s %s\n", p.name+":", p.cpu)
+			fmt.Fprintf(w, "  %-50s %s\n", p.name+":", p.cpu)
 		}
 	}
 	fmt.Fprintln(w)
