@@ -36,12 +36,14 @@ func (m cpuMeter) snap() cpuSnap {
 	return s
 }
 
-// since formats the cores each tree used between from and now, and what the rest of the machine used.
-func (m cpuMeter) since(from cpuSnap) string {
+// since formats the cores each tree used between from and now, and what the rest of the machine used, and returns
+// the CPU-seconds per name.
+func (m cpuMeter) since(from cpuSnap) (string, map[string]float64) {
 	to := m.snap()
 	wall := to.at.Sub(from.at).Seconds()
+	used := map[string]float64{}
 	if wall <= 0 || from.busy == 0 {
-		return "CPU: n/a (no /proc)"
+		return "CPU: n/a (no /proc)", used
 	}
 	busy := (to.busy - from.busy) / wall
 	var parts []string
@@ -52,12 +54,13 @@ func (m cpuMeter) since(from cpuSnap) string {
 		if !ok || !ok0 {
 			continue
 		}
+		used[name] = t - f
 		c := (t - f) / wall
 		ours += c
 		parts = append(parts, fmt.Sprintf("%s %.2f", name, c))
 	}
 	parts = append(parts, fmt.Sprintf("others %.2f", max(busy-ours, 0)))
-	return fmt.Sprintf("CPU (cores of %d): busy %.2f = %s", runtime.NumCPU(), busy, strings.Join(parts, ", "))
+	return fmt.Sprintf("CPU (cores of %d): busy %.2f = %s", runtime.NumCPU(), busy, strings.Join(parts, ", ")), used
 }
 
 // machineBusy is the CPU time of all cores not idle or waiting for I/O, from /proc/stat, in seconds.

@@ -81,10 +81,12 @@ func main() {
 type phase struct {
 	name    string
 	rows    int
-	rate    float64       // rows/s, first to last row landing (raw COPY: start to end)
-	startup time.Duration // from starting the consumer to its first rows
-	cpu     string        // who used the CPU meanwhile (cpuMeter)
-	skipped string        // why it was not measured
+	rate    float64            // rows/s, first to last row landing (raw COPY: start to end)
+	startup time.Duration      // from starting the consumer to its first rows
+	cpu     string             // who used the CPU meanwhile (cpuMeter)
+	used    map[string]float64 // CPU-seconds per process tree meanwhile (cpuMeter names)
+	client  string             // the name of the writing client's tree: bench or Kafka Connect
+	skipped string             // why it was not measured
 }
 
 // lat is one row of the latency table.
@@ -149,7 +151,8 @@ func run(ctx context.Context, f flags) error {
 	if err != nil {
 		return fmt.Errorf("raw copy: %w", err)
 	}
-	phases = append(phases, phase{name: "raw binary COPY (physical limit)", rows: len(recs), rate: copyRate, cpu: meter.since(cpu0)})
+	cpuText, used := meter.since(cpu0)
+	phases = append(phases, phase{name: "raw binary COPY (physical limit)", rows: len(recs), rate: copyRate, cpu: cpuText, used: used, client: "bench"})
 	fmt.Printf("raw COPY:        %10.0f rows/s\n", copyRate)
 
 	// 2. the sink from kfake
@@ -495,7 +498,8 @@ func sinkPhase(ctx context.Context, name string, dbs databases, meter cpuMeter, 
 	if err := <-errc; err != nil {
 		return fail(err)
 	}
-	p := phase{name: name, rows: len(recs), rate: l.rate(target), startup: l.first.Sub(l.began), cpu: meter.since(cpu0)}
+	cpuText, used := meter.since(cpu0)
+	p := phase{name: name, rows: len(recs), rate: l.rate(target), startup: l.first.Sub(l.began), cpu: cpuText, used: used, client: "bench"}
 	fmt.Printf("%-16s %10.0f rows/s (first to last row; start-up %v)\n", name+":", p.rate, p.startup.Round(time.Millisecond))
 	return p, nil
 }
@@ -590,7 +594,8 @@ func connectPhase(ctx context.Context, name string, dbs databases, meter cpuMete
 	if err != nil {
 		return fail(err)
 	}
-	p := phase{name: name, rows: len(recs), rate: l.rate(int64(len(recs))), startup: l.first.Sub(began), cpu: meter.since(cpu0)}
+	cpuText, used := meter.since(cpu0)
+	p := phase{name: name, rows: len(recs), rate: l.rate(int64(len(recs))), startup: l.first.Sub(began), cpu: cpuText, used: used, client: "Kafka Connect"}
 	fmt.Printf("%-16s %10.0f rows/s (first to last row; start-up %v incl. the JVM)\n", "Kafka Connect:", p.rate, p.startup.Round(time.Millisecond))
 	return p, nil
 }

@@ -35,11 +35,15 @@ func printSummary(w io.Writer, phases []phase, lats []lat, f flags) {
 		fmt.Fprintf(w, "%-50s %9d %12.0f %8.2f %10s\n", p.name, p.rows, p.rate, p.rate/copyRate, startup)
 	}
 	fmt.Fprintln(w, "(rows/s: raw COPY from start to end; the consumers from their first rows landing to the last, start-up apart)")
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-50s %10s %10s %10s   %s\n", "CPU per row (µs; less noisy than rows/s)", "client", "PostgreSQL", "broker", "who had the CPU meanwhile")
 	for _, p := range phases {
-		if p.cpu != "" {
-			fmt.Fprintf(w, "  %-50s %s\n", p.name+":", p.cpu)
+		if p.skipped != "" || p.rows == 0 {
+			continue
 		}
+		fmt.Fprintf(w, "%-50s %10s %10s %10s   %s\n", p.name, perRow(p, p.client), perRow(p, "PostgreSQL"), perRow(p, "broker"), p.cpu)
 	}
+	fmt.Fprintln(w, "(client: the bench process — COPY encoding, or the sink, with kfake inside it in the kfake row — or the Kafka Connect JVM)")
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "produce-to-row latency at %d records/s for %v (intended send time → row inserted):\n", f.rate, f.latencyFor)
 	for _, l := range lats {
@@ -58,6 +62,15 @@ func printSummary(w io.Writer, phases []phase, lats []lat, f flags) {
 	}
 	fmt.Fprintf(w, "%s; aim: sink/COPY ≥ 0.90, sink/KafkaConnect ≥ 10\n", which)
 	fmt.Fprintf(w, "ratios: sink/COPY = %s, sink/KafkaConnect = %s\n", ratio(sink, copyRate, "%.2f"), ratio(sink, connectRate, "%.1f"))
+}
+
+// perRow is the CPU time the named process tree used per row in the phase, in µs.
+func perRow(p phase, tree string) string {
+	sec, ok := p.used[tree]
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", sec/float64(p.rows)*1e6)
 }
 
 func ratio(a, b float64, format string) string {
