@@ -332,3 +332,42 @@ func TestClosedServerRefusesConnections(t *testing.T) {
 		t.Fatal("request to a closed stub succeeded")
 	}
 }
+
+// <rel>_aggregate follows the remote table's permission, as Hasura's schema does: without allow_aggregations on
+// samples the field does not exist on runs; with it, the remote row filter and row limit apply per parent row.
+func TestRelationshipAggregateFollowsTheRemotePermission(t *testing.T) {
+	db := migratedDB(t)
+	const q = `{ runs(where: {name: {_eq: "a"}}) { samples_aggregate { aggregate { count } } } }`
+
+	md := loadMetadata(t)
+	md.Tables["samples"].Select["anonymous"].AllowAggregations = false
+	got := post(t, hasurastub.New(t, db, md).URL, q, nil)
+	want := decode(t, `[{"message": "field 'samples_aggregate' not found in type: 'runs'",
+		"extensions": {"code": "validation-failed", "path": "$.selectionSet.runs.selectionSet.samples_aggregate"}}]`)
+	if !reflect.DeepEqual(got["errors"], want) {
+		t.Errorf("without allow_aggregations: errors = %v, want %v", got["errors"], want)
+	}
+
+	// Run a has 3 samples, 2 of them measured.
+	for _, tc := range []struct {
+		name   string
+		filter map[string]any
+		limit  int
+		want   string
+	}{
+		{"the remote row filter", map[string]any{"phase": map[string]any{"_eq": "measure"}}, 100000, `{"count": 2, "min": {"seq": 2}}`},
+		{"the remote row limit", nil, 1, `{"count": 1}`},
+	} {
+		md = loadMetadata(t)
+		md.Tables["samples"].Select["anonymous"].Filter = tc.filter
+		md.Tables["samples"].Select["anonymous"].Limit = tc.limit
+		sel := "count min { seq }"
+		if tc.limit == 1 {
+			sel = "count" // which row a limit without order keeps is the database's choice, in Hasura too
+		}
+		got = post(t, hasurastub.New(t, db, md).URL, `{ runs(where: {name: {_eq: "a"}}) { samples_aggregate { aggregate { `+sel+` } } } }`, nil)
+		if want := decode(t, `{"runs": [{"samples_aggregate": {"aggregate": `+tc.want+`}}]}`); !reflect.DeepEqual(got["data"], want) {
+			t.Errorf("%s: data = %v, want %v (errors %v)", tc.name, got["data"], want, got["errors"])
+		}
+	}
+}
