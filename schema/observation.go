@@ -63,7 +63,7 @@ func FlagsRun(kind string) bool {
 type Observation struct {
 	Format    int              `json:"format"`    // ObservationFormat
 	Time      time.Time        `json:"time"`      // when the round started
-	Nodes     []NodeSample     `json:"nodes"`     // one per configured node, in configuration order
+	Nodes     []NodeSample     `json:"nodes"`     // one per configured node, in configuration order; never nil
 	Primaries int              `json:"primaries"` // nodes that answered as primary in this round
 	Pool      []PoolNodeSample `json:"pool,omitempty"`
 	PoolError string           `json:"pool_error,omitempty"` // why SHOW POOL_NODES failed, when a Pgpool is observed
@@ -161,6 +161,9 @@ func (o *Observation) Validate() error {
 	}
 	if o.Time.IsZero() {
 		return bad("time", "missing")
+	}
+	if o.Nodes == nil {
+		return bad("nodes", "missing (an empty list when only Pgpool-II is observed)")
 	}
 	names := map[string]bool{}
 	primaries := 0

@@ -1,6 +1,7 @@
 package schema_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/benchpipe/benchpipe/schema"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 func obsPtr[T any](v T) *T { return &v }
@@ -62,6 +64,7 @@ func TestObservationValidate(t *testing.T) {
 	}{
 		{"unknown format", func(o *schema.Observation) { o.Format = 2 }, "observation.format", schema.ErrUnknownVersion},
 		{"no time", func(o *schema.Observation) { o.Time = time.Time{} }, "observation.time", schema.ErrInvalid},
+		{"nodes null", func(o *schema.Observation) { o.Nodes = nil }, "observation.nodes", schema.ErrInvalid},
 		{"nameless node", func(o *schema.Observation) { o.Nodes[0].Node = "" }, "observation.nodes.0.node", schema.ErrInvalid},
 		{"node twice", func(o *schema.Observation) { o.Nodes[1].Node = "node0" }, "observation.nodes.1.node", schema.ErrInvalid},
 		{"password in addr", func(o *schema.Observation) { o.Nodes[0].Addr = "postgres://u:pw@db/x" }, "observation.nodes.0.addr", schema.ErrInvalid},
@@ -194,6 +197,75 @@ func TestObservationMigrationDraft(t *testing.T) {
 		}
 		if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT s"); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// observation.schema.json describes what Validate accepts: the Go observations validate, and each invalid shape
+// fails both.
+func TestObservationJSONSchema(t *testing.T) {
+	raw, err := os.ReadFile("observation.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("observation.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	c.AssertFormat()
+	sch, err := c.Compile("observation.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	validate := func(b []byte) error {
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			return err
+		}
+		return sch.Validate(v)
+	}
+	withFacts := splitBrainObservation()
+	withFacts.Server = &schema.ServerFacts{Node: "node0", Time: withFacts.Time, Version: "PostgreSQL 15.10", VersionNum: 150010,
+		Settings: []schema.Setting{{Name: "fsync", Setting: "off", Source: "command line"}}, DatabaseSizeBytes: 7540515,
+		Database: map[string]float64{"xact_commit": 12}, Bgwriter: map[string]float64{"buffers_alloc": 3},
+		Delta: &schema.ServerDelta{Since: withFacts.Time, Seconds: 60, Database: map[string]float64{"xact_commit": 2}, Bgwriter: map[string]float64{}}}
+	pgpoolOnly := schema.Observation{Format: schema.ObservationFormat, Time: withFacts.Time, Nodes: []schema.NodeSample{}}
+	for name, o := range map[string]schema.Observation{"split brain": splitBrainObservation(), "with facts": withFacts, "pgpool only": pgpoolOnly} {
+		b, _ := json.Marshal(o)
+		if err := o.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if err := validate(b); err != nil {
+			t.Errorf("%s: valid observation fails the JSON Schema: %v\n%s", name, err, b)
+		}
+	}
+	good, _ := json.Marshal(splitBrainObservation())
+	for _, bad := range []string{
+		strings.Replace(string(good), `"format":1`, `"format":2`, 1),
+		strings.Replace(string(good), `"error":"connection refused"`, `"error":"connection refused","role":"standby"`, 1),
+		strings.Replace(string(good), `"nodes":["node0","node1"]`, `"nodes":["node1"]`, 1),
+		strings.Replace(string(good), `"kind":"role_change"`, `"kind":"failover"`, 1),
+		strings.Replace(string(good), `"role":"standby","timeline":1`, `"role":"replica","timeline":1`, 1),
+		strings.Replace(string(good), `"addr":"127.0.0.1:5432"`, `"addr":"postgres://u:pw@127.0.0.1:5432/x"`, 1),
+		strings.Replace(string(good), `"select_delta":20`, `"select_delta":-20`, 1),
+		strings.Replace(string(good), `"primaries":2`, `"primaries":2,"extra":1`, 1),
+		`{"format":1,"time":"2026-12-03T04:16:28Z","nodes":null,"primaries":0}`,
+	} {
+		if bad == string(good) {
+			t.Fatalf("replacement did not apply to %s", good)
+		}
+		if validate([]byte(bad)) == nil {
+			t.Errorf("JSON Schema accepts an invalid observation: %s", bad)
+		}
+		var o schema.Observation
+		dec := json.NewDecoder(strings.NewReader(bad))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&o); err == nil && o.Validate() == nil {
+			t.Errorf("Validate accepts an invalid observation: %s", bad)
 		}
 	}
 }

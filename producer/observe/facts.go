@@ -44,6 +44,9 @@ func ReadFacts(ctx context.Context, q Querier) (schema.ServerFacts, error) {
 	if err != nil {
 		return f, fmt.Errorf("read pg_settings: %w", err)
 	}
+	if f.Settings == nil {
+		f.Settings = []schema.Setting{} // [] in JSON, as the JSON Schema wants, not null
+	}
 	if f.Database, err = counters(ctx, q, `SELECT to_jsonb(d) - 'datid' - 'numbackends' FROM pg_stat_database d WHERE datname = current_database()`); err != nil {
 		return f, fmt.Errorf("read pg_stat_database: %w", err)
 	}

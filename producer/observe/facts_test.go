@@ -96,8 +96,8 @@ func TestFacts(t *testing.T) {
 	if len(d.Bgwriter) != len(start.Bgwriter) {
 		t.Errorf("bgwriter delta has %d counters, the facts %d", len(d.Bgwriter), len(start.Bgwriter))
 	}
-	o := schema.Observation{Format: schema.ObservationFormat, Time: time.Now(), Server: &start}
-	if err := o.Validate(); err != nil {
+	o := schema.Observation{Format: schema.ObservationFormat, Time: time.Now(), Nodes: []schema.NodeSample{}, Server: &start}
+	if err := checkObservation(o); err != nil {
 		t.Error(err)
 	}
 }

@@ -1,19 +1,72 @@
 package observe_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/producer/observe"
 	"github.com/benchpipe/benchpipe/schema"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
+
+var (
+	schemaOnce sync.Once
+	obsSchema  *jsonschema.Schema
+	schemaErr  error
+)
+
+// checkObservation returns why o is not a valid observation: Validate's verdict, then the JSON Schema's
+// (schema/observation.schema.json) on its JSON encoding, so every observation a test sees checks both.
+func checkObservation(o schema.Observation) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	schemaOnce.Do(func() {
+		raw, err := os.ReadFile("../../schema/observation.schema.json")
+		if err != nil {
+			schemaErr = err
+			return
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			schemaErr = err
+			return
+		}
+		c := jsonschema.NewCompiler()
+		if schemaErr = c.AddResource("observation.schema.json", doc); schemaErr != nil {
+			return
+		}
+		c.AssertFormat()
+		obsSchema, schemaErr = c.Compile("observation.schema.json")
+	})
+	if schemaErr != nil {
+		return schemaErr
+	}
+	b, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	if err := obsSchema.Validate(v); err != nil {
+		return fmt.Errorf("JSON Schema: %w\n%s", err, b)
+	}
+	return nil
+}
 
 // nodesOf returns the observer's node list for the fixture cluster, primary first.
 func nodesOf(c *testenv.PGCluster) []observe.Node {
@@ -39,7 +92,7 @@ func watch(t *testing.T, o *observe.Observer) <-chan schema.Observation {
 	go func() {
 		defer close(done)
 		_ = o.Run(ctx, func(obs schema.Observation) {
-			if err := obs.Validate(); err != nil {
+			if err := checkObservation(obs); err != nil {
 				t.Errorf("observation at %s does not validate: %v", obs.Time, err)
 			}
 			ch <- obs
@@ -87,6 +140,9 @@ func TestSelectDistribution(t *testing.T) {
 	o := newObserver(t, observe.Config{Nodes: nodesOf(c), Pgpool: c.Pool.URL("postgres")})
 	first := o.Round(ctx)
 	checkHealthy(t, first, c)
+	if err := checkObservation(first); err != nil {
+		t.Error(err)
+	}
 	if first.PoolError != "" || len(first.Pool) != 2 {
 		t.Fatalf("first round: pool %+v, error %q", first.Pool, first.PoolError)
 	}
@@ -101,6 +157,9 @@ func TestSelectDistribution(t *testing.T) {
 	}
 	second := o.Round(ctx)
 	checkHealthy(t, second, c)
+	if err := checkObservation(second); err != nil {
+		t.Error(err)
+	}
 	if len(second.Pool) != 2 {
 		t.Fatalf("second round: pool %+v, error %q", second.Pool, second.PoolError)
 	}

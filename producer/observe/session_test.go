@@ -103,7 +103,7 @@ func TestSession(t *testing.T) {
 		t.Errorf("summary counts %d rounds, %d were emitted plus the last", sum.Rounds, len(emitted))
 	}
 	for i, o := range append(emitted, last) {
-		if err := o.Validate(); err != nil {
+		if err := checkObservation(o); err != nil {
 			t.Errorf("observation %d: %v", i, err)
 		}
 		if i > 0 && !o.Time.After(emitted[i-1].Time) {
