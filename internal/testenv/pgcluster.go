@@ -136,11 +136,6 @@ func (c *PGCluster) Promote(ctx context.Context) error {
 	return nil
 }
 
-// Nodes returns the nodes' names and superuser URLs for database db, primary first, as an observer is given them.
-func (c *PGCluster) Nodes(db string) map[string]string {
-	return map[string]string{"node0": c.Primary.URL(db), "node1": c.Standby.URL(db)}
-}
-
 // Remove stops Pgpool and both servers and deletes their directories.
 func (c *PGCluster) Remove() {
 	if c.Pool != nil {

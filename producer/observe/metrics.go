@@ -96,6 +96,9 @@ func (m *Metrics) Update(o schema.Observation) {
 	for _, e := range o.Events {
 		m.events.WithLabelValues(e.Kind).Inc()
 	}
+	if o.PoolError != "" {
+		m.poolUp.Reset() // Pgpool did not answer: what it said last is no longer known
+	}
 	for _, p := range o.Pool {
 		id := strconv.Itoa(p.NodeID)
 		m.poolUp.WithLabelValues(id, p.Node).Set(b2f(p.Status == "up" || p.Status == "waiting"))
