@@ -183,6 +183,15 @@ func TestSelectDistribution(t *testing.T) {
 			t.Errorf("a round without load: node %d select_delta %d, want 0", i, p.SelectDelta)
 		}
 	}
+
+	// Pgpool alone: no nodes of its own, Pgpool's view of both, no primaries counted (only probed nodes count).
+	only := newObserver(t, observe.Config{Pgpool: c.Pool.URL("postgres")}).Round(ctx)
+	if err := checkObservation(only); err != nil {
+		t.Error(err)
+	}
+	if len(only.Nodes) != 0 || only.Primaries != 0 || len(only.Pool) != 2 || only.Pool[0].Node != "" || only.Pool[1].Status != "up" || len(only.Events) != 0 {
+		t.Errorf("Pgpool-only round: %+v", only)
+	}
 }
 
 // Promoting the standby while the old primary runs is a split brain, seen within 2 s of the promotion with both
