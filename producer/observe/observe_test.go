@@ -16,6 +16,7 @@ import (
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/producer/observe"
 	"github.com/benchpipe/benchpipe/schema"
+	"github.com/jackc/pgx/v5"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -380,4 +381,50 @@ func countKind(events []string, kind string) int {
 		}
 	}
 	return n
+}
+
+// The observer needs no superuser: a role in pg_monitor, logging in with a password (SCRAM), gets every figure,
+// the standby's upstream and timeline included, and the server facts.
+func TestMonitorRole(t *testing.T) {
+	c := testenv.StartPGCluster(t)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, c.Primary.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE ROLE monitor LOGIN PASSWORD 'mon-pass-7' IN ROLE pg_monitor"); err != nil {
+		t.Fatal(err)
+	}
+	asMonitor := func(p *testenv.Postgres) string {
+		return fmt.Sprintf("postgres://monitor:mon-pass-7@127.0.0.1:%d/postgres?sslmode=disable", p.Port)
+	}
+	var o schema.Observation
+	// The role reaches the standby by replication; wait until it can log in there.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		o = newObserver(t, observe.Config{Nodes: []observe.Node{{Name: "node0", DSN: asMonitor(c.Primary)}, {Name: "node1", DSN: asMonitor(c.Standby)}}}).Round(ctx)
+		if o.Nodes[1].Up || time.Now().After(deadline) {
+			break
+		}
+	}
+	checkHealthy(t, o, c)
+	if err := checkObservation(o); err != nil {
+		t.Error(err)
+	}
+	conn, err := pgx.Connect(ctx, asMonitor(c.Primary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	f, err := observe.ReadFacts(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dataDir bool
+	for _, s := range f.Settings {
+		dataDir = dataDir || s.Name == "data_directory" && s.Setting == c.Primary.Dir+"/data"
+	}
+	if !dataDir || f.Database["xact_commit"] <= 0 {
+		t.Errorf("facts as pg_monitor: data_directory shown %v, xact_commit %v", dataDir, f.Database["xact_commit"])
+	}
 }
