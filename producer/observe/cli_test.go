@@ -182,4 +182,5 @@ func TestCommandMetrics(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z split_brain primaries=node0,node1$`).MatchString(stdout.String()) {
 		t.Errorf("stdout %q lacks the split-brain line", stdout.String())
 	}
+	t.Logf("events printed:\n%s", stdout.String())
 }
