@@ -184,7 +184,11 @@ func run(ctx context.Context, f flags) error {
 	if env.connectErr != nil {
 		phases = append(phases, phase{name: connectName, skipped: "no Kafka Connect (see above)"})
 	} else {
-		p, err := connectPhase(ctx, connectName, dbs, meter, env, recs[:min(f.connectRecords, len(recs))], f)
+		crecs := recs[:min(f.connectRecords, len(recs))]
+		if f.connectRecords > len(recs) {
+			crecs = makeRecords(f.connectRecords)
+		}
+		p, err := connectPhase(ctx, connectName, dbs, meter, env, crecs, f)
 		if err != nil {
 			return err
 		}
