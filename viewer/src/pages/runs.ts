@@ -67,7 +67,7 @@ function runningCells(r: RunListRow, m: SoFar): (Node | string)[] {
   const left = p.remaining === null ? '' : p.remaining === 0 ? ' (finishing)' : ` (${f.remaining.value} left)`;
   const so = (v: string, title: string, bad = false) => h('span', { class: `num so-far${bad ? ' bad' : ''}`, title }, v);
   return [
-    h('span', { class: 'running-now', 'data-samples': m.samples, 'data-ops': m.ops }, statusBadge(r.status), ' ', h('span', { class: 'so-far' }, `${formatNumber(m.ops)} ${unit} so far`)),
+    h('span', { class: 'running-now', 'data-samples': m.samples, 'data-ops': m.ops }, statusBadge(r.status), ' ', h('span', { class: 'so-far', title: `${unit} so far (measurement phase)` }, `${formatNumber(m.ops)} ${unit}`)),
     fmtTime(r.started_at),
     h('span', { class: 'elapsed' }, `${f.elapsed.value}${left}`),
     so(m.seconds > 0 ? formatNumber(m.ops / m.seconds) : '–', `throughput so far: ${f['throughput so far'].title}`),

@@ -317,7 +317,7 @@ test('a running run shows its figures so far, live, on the run page and in the r
   m = await measuredPrefix(liveId, row.n);
   // checkbox, kind, name, device, status, start, duration, throughput, p99, errors, lost
   assert.equal(row.tds[2], 'live figures');
-  assert.equal(row.tds[4], `running ${formatNumber(m.ops)} msgs so far`);
+  assert.equal(row.tds[4], `running ${formatNumber(m.ops)} msgs`);
   assert.match(row.tds[6], /^\d+s( \(\d+s left\)| \(finishing\))$/);
   assert.deepEqual(row.tds.slice(7), [formatNumber(m.ops / m.span), `≤ ${formatNumber(m.maxP99)}`, formatNumber(m.errors), formatNumber(m.lost)]);
   await runsPage.screenshot({ path: join(ARTIFACTS, 'runs-live-figures.png'), fullPage: true });
