@@ -153,7 +153,7 @@ func run(ctx context.Context, f flags) error {
 	}
 	cpuText, used := meter.since(cpu0)
 	phases = append(phases, phase{name: "raw binary COPY (physical limit)", rows: len(recs), rate: copyRate, cpu: cpuText, used: used, client: "bench"})
-	fmt.Printf("raw COPY:        %10.0f rows/s\n", copyRate)
+	fmt.Printf("%-28s %10.0f rows/s\n", "raw COPY:", copyRate)
 
 	// 2. the sink from kfake
 	profileKfake := f.cpuprofile != "" && env.brokerErr != nil
@@ -504,7 +504,7 @@ func sinkPhase(ctx context.Context, name string, dbs databases, meter cpuMeter, 
 	}
 	cpuText, used := meter.since(cpu0)
 	p := phase{name: name, rows: len(recs), rate: l.rate(target), startup: l.first.Sub(l.began), cpu: cpuText, used: used, client: "bench"}
-	fmt.Printf("%-16s %10.0f rows/s (first to last row; start-up %v)\n", name+":", p.rate, p.startup.Round(time.Millisecond))
+	fmt.Printf("%-28s %10.0f rows/s (first to last row; start-up %v)\n", name+":", p.rate, p.startup.Round(time.Millisecond))
 	return p, nil
 }
 
@@ -600,7 +600,7 @@ func connectPhase(ctx context.Context, name string, dbs databases, meter cpuMete
 	}
 	cpuText, used := meter.since(cpu0)
 	p := phase{name: name, rows: len(recs), rate: l.rate(int64(len(recs))), startup: l.first.Sub(began), cpu: cpuText, used: used, client: "Kafka Connect"}
-	fmt.Printf("%-16s %10.0f rows/s (first to last row; start-up %v incl. the JVM)\n", "Kafka Connect:", p.rate, p.startup.Round(time.Millisecond))
+	fmt.Printf("%-28s %10.0f rows/s (first to last row; start-up %v incl. the JVM)\n", "Kafka Connect:", p.rate, p.startup.Round(time.Millisecond))
 	return p, nil
 }
 
@@ -701,7 +701,7 @@ func steadyLatency(ctx context.Context, name, url string, brokers []string, topi
 	}
 	out.p50, out.p99, out.max = float64(hist.ValueAtQuantile(50))/1000, float64(hist.ValueAtQuantile(99))/1000, float64(hist.Max())/1000
 	out.count = hist.TotalCount()
-	fmt.Printf("latency %-14s p50 %.0f ms, p99 %.0f ms (%d records)\n", name+":", out.p50, out.p99, out.count)
+	fmt.Printf("latency %-30s p50 %.0f ms, p99 %.0f ms (%d records)\n", name+":", out.p50, out.p99, out.count)
 	return out, nil
 }
 
