@@ -9,13 +9,17 @@
 //  3. sink ← Kafka  — the same from a real Apache Kafka broker (internal/testenv, configured like
 //     docker-compose.yml's kafka service, jars from Maven Central).
 //  4. Kafka Connect — a standalone Kafka Connect worker with the Debezium JDBC sink connector (insert mode, UNNEST
-//     batch insert, batch.size and max.poll.records 10,000; testenv.DebeziumJDBCSink) consuming the same sample
+//     batch insert, batch.size and max.poll.records 10,000, 2 tasks; testenv.DebeziumJDBCSink) consuming the same sample
 //     records from the same broker, each carrying its schema (JsonConverter envelope), into the same table.
 //
 // Every phase writes into a fresh database with the same samples table. The consuming phases (2–4) are timed from
 // the first rows landing to the last, so JVM start-up, consumer-group joins and the like are excluded for all three
 // alike (start-up is printed apart). Kafka Connect is slow: it gets fewer records (-connect-records); its rate is
 // what counts.
+//
+// Each phase also reports the CPU time per row of the client (the bench process or the Kafka Connect JVM),
+// PostgreSQL and the broker, and how busy the machine was with other people's work meanwhile (cpu.go): on a shared
+// 2-core machine that says more than rows/s alone.
 //
 // Then produce-to-row latency: records produced one at a time on a fixed schedule (-latency-rate) while the sink
 // (default flush_interval 200ms), or Kafka Connect with its default commit behaviour (offsets every 60 s, rows
