@@ -252,8 +252,15 @@ func testPostgresRestartMidIngest(t *testing.T, kb testenv.KafkaBackend) {
 	}
 }
 
+// /readyz, /metrics: what the sink reports about the records it consumed and wrote. On kfake and on the real broker.
 func TestHealthEndpoints(t *testing.T) {
-	e := newEnv(t, "")
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) { testHealthEndpoints(t, kb) })
+	}
+}
+
+func testHealthEndpoints(t *testing.T, kb testenv.KafkaBackend) {
+	e := newEnvOn(t, kb, "")
 	s, err := ingest.New(context.Background(), e.cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -264,7 +271,7 @@ func TestHealthEndpoints(t *testing.T) {
 	defer func() { cancel(); <-done; s.Close() }()
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
-	produce(t, e.brokers, recordsTopic, makeRun(3))
+	produce(t, e.brokers, e.topic, makeRun(3))
 	waitFor(t, 20*time.Second, "/readyz to report ready", func() (bool, string) {
 		resp, err := srv.Client().Get(srv.URL + "/readyz")
 		if err != nil {
@@ -290,7 +297,7 @@ func TestHealthEndpoints(t *testing.T) {
 		}
 	}
 	body := sb.String()
-	for _, want := range []string{`benchpipe_sink_records_consumed_total{topic="benchpipe.records"} 5`, `benchpipe_sink_rows_total{table="samples"} 3`, "benchpipe_sink_write_seconds_bucket", "benchpipe_sink_consumer_lag{"} {
+	for _, want := range []string{`benchpipe_sink_records_consumed_total{topic="` + e.topic + `"} 5`, `benchpipe_sink_rows_total{table="samples"} 3`, "benchpipe_sink_write_seconds_bucket", "benchpipe_sink_consumer_lag{"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
