@@ -79,8 +79,8 @@ func checkVersion(b []byte) error {
 	if probe.V == nil {
 		return &FieldError{Field: "v", Reason: "missing record version", Err: ErrUnknownVersion}
 	}
-	if *probe.V != Version {
-		return &FieldError{Field: "v", Reason: fmt.Sprintf("version %d is not supported (this build reads version %d)", *probe.V, Version), Err: ErrUnknownVersion}
+	if *probe.V < MinVersion || *probe.V > Version {
+		return &FieldError{Field: "v", Reason: fmt.Sprintf("version %d is not supported (this build reads versions %d to %d)", *probe.V, MinVersion, Version), Err: ErrUnknownVersion}
 	}
 	return nil
 }
@@ -128,7 +128,7 @@ func (r *Record) Validate() error {
 	bad := func(field, format string, args ...any) error {
 		return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...), Err: ErrInvalid}
 	}
-	if r.V != Version {
+	if r.V < MinVersion || r.V > Version {
 		return &FieldError{Field: "v", Reason: fmt.Sprintf("version %d is not supported", r.V), Err: ErrUnknownVersion}
 	}
 	if r.RunID == uuid.Nil {
@@ -165,12 +165,12 @@ func (r *Record) Validate() error {
 		if r.Seq == 0 {
 			return bad("seq", "sequence 0 is the run_started record; samples start at 1")
 		}
-		return r.Sample.validate()
+		return r.Sample.validate(r.V)
 	case TypeRunFinished:
 		if r.Finished == nil {
 			return bad("finished", "missing for a %s record", r.Type)
 		}
-		return r.Finished.validate()
+		return r.Finished.validate(r.V)
 	case "":
 		return &FieldError{Field: "type", Reason: "missing", Err: ErrUnknownType}
 	default:
@@ -209,7 +209,7 @@ func (s *Started) validate() error {
 	return nil
 }
 
-func (s *Sample) validate() error {
+func (s *Sample) validate(v int) error {
 	if s.Start.IsZero() || s.End.IsZero() {
 		return &FieldError{Field: "sample.start", Reason: "start and end are required", Err: ErrInvalid}
 	}
@@ -219,10 +219,10 @@ func (s *Sample) validate() error {
 	if s.Phase != PhaseWarmup && s.Phase != PhaseMeasure {
 		return &FieldError{Field: "sample.phase", Reason: fmt.Sprintf("%q is not warmup or measure", s.Phase), Err: ErrInvalid}
 	}
-	return s.Figures.validate("sample")
+	return s.Figures.validate("sample", v)
 }
 
-func (f *Finished) validate() error {
+func (f *Finished) validate(v int) error {
 	switch f.Status {
 	case StatusOK, StatusFailed, StatusAborted:
 	default:
@@ -240,10 +240,10 @@ func (f *Finished) validate() error {
 	if len(f.Summary.Extra) > 0 && !isJSONObject(f.Summary.Extra) {
 		return &FieldError{Field: "finished.summary.extra", Reason: "must be a JSON object", Err: ErrInvalid}
 	}
-	return f.Summary.Figures.validate("finished.summary")
+	return f.Summary.Figures.validate("finished.summary", v)
 }
 
-func (f *Figures) validate(prefix string) error {
+func (f *Figures) validate(prefix string, version int) error {
 	bad := func(field, format string, args ...any) error {
 		return &FieldError{Field: prefix + "." + field, Reason: fmt.Sprintf(format, args...), Err: ErrInvalid}
 	}
@@ -304,6 +304,29 @@ func (f *Figures) validate(prefix string) error {
 		}
 		if l.MeanMs < l.MinMs || l.MeanMs > l.MaxMs {
 			return bad("latency.mean_ms", "%v is outside [min, max] = [%v, %v]", l.MeanMs, l.MinMs, l.MaxMs)
+		}
+	}
+	type histField struct {
+		name  string
+		s     *string
+		cache *histCache
+	}
+	var hists []histField
+	if l := f.Latency; l != nil {
+		hists = append(hists, histField{"latency.hdr", &l.HDR, &l.hdr})
+	}
+	if m := f.MQTT; m != nil {
+		hists = append(hists, histField{"mqtt.uncorrected_hdr", &m.UncorrectedHDR, &m.uncorrectedHDR})
+	}
+	for _, h := range hists {
+		if *h.s == "" {
+			continue
+		}
+		if version < 2 {
+			return bad(h.name, "histograms came with record version 2; this record is version %d", version)
+		}
+		if err := h.cache.decode(*h.s); err != nil {
+			return bad(h.name, "%v", err)
 		}
 	}
 	return nil

@@ -19,23 +19,33 @@ var (
 	t0    = time.Date(2026, 11, 23, 12, 0, 0, 123456000, time.UTC)
 )
 
+// hdrFixture is a histogram in the contract's encoding.
+var hdrFixture, _ = schema.EncodeHist(histOf(latencies(3, 500, 900)))
+
 func validRecords() map[string]schema.Record {
-	lat := &schema.Latency{MinMs: 0.2, MeanMs: 1.1, P50Ms: 0.9, P90Ms: 1.8, P95Ms: 2.2, P99Ms: 4.1, P999Ms: 9, MaxMs: 12.5}
+	lat := func() *schema.Latency {
+		return &schema.Latency{MinMs: 0.2, MeanMs: 1.1, P50Ms: 0.9, P90Ms: 1.8, P95Ms: 2.2, P99Ms: 4.1, P999Ms: 9, MaxMs: 12.5, HDR: hdrFixture}
+	}
+	v1 := lat()
+	v1.HDR = ""
 	return map[string]schema.Record{
-		"started": {V: 1, Type: schema.TypeRunStarted, RunID: runID, Seq: 0, Time: t0, Started: &schema.Started{
+		"v1 sample": {V: 1, Type: schema.TypeSample, RunID: runID, Seq: 8, Time: t0, Sample: &schema.Sample{
+			Start: t0, End: t0.Add(time.Second), Phase: schema.PhaseMeasure,
+			Figures: schema.Figures{Ops: 2100, OpsRate: 2100, Latency: v1, MQTT: &schema.MQTTFigures{Sent: 10, Received: 9, UncorrectedP99Ms: 3}}}},
+		"started": {V: 2, Type: schema.TypeRunStarted, RunID: runID, Seq: 0, Time: t0, Started: &schema.Started{
 			Kind: schema.KindPgbench, Name: "nightly", Tags: map[string]string{"site": "lab"},
 			Parameters: json.RawMessage(`{"clients":8,"args":["-S"]}`),
 			Target:     schema.Target{URL: "postgres://bench@db:5432/bench", Host: "db", Port: 5432, Database: "bench", Version: "15.18"},
 			Host:       schema.Host{Hostname: "pi-3", OS: "Debian GNU/Linux 12", Kernel: "6.6.51", Arch: "arm64", CPUModel: "Cortex-A72", CPUCores: 4, MemoryBytes: 4 << 30, DeviceModel: "Raspberry Pi 4 Model B Rev 1.4"},
 			Tools:      map[string]string{"pgbench": "15.18"}, StartedAt: t0}},
-		"sample": {V: 1, Type: schema.TypeSample, RunID: runID, Seq: 7, Time: t0, Sample: &schema.Sample{
+		"sample": {V: 2, Type: schema.TypeSample, RunID: runID, Seq: 7, Time: t0, Sample: &schema.Sample{
 			Start: t0, End: t0.Add(time.Second), Phase: schema.PhaseMeasure,
-			Figures: schema.Figures{Ops: 2100, OpsRate: 2100, Errors: 1, Latency: lat,
+			Figures: schema.Figures{Ops: 2100, OpsRate: 2100, Errors: 1, Latency: lat(),
 				Pgbench: &schema.PgbenchFigures{TPS: 2100.5, StddevMs: 0.7, Failed: 1, Retried: 2, Retries: 3, LagMs: 0.1, Skipped: 4}}}},
-		"finished": {V: 1, Type: schema.TypeRunFinished, RunID: runID, Seq: 31, Time: t0, Finished: &schema.Finished{
+		"finished": {V: 2, Type: schema.TypeRunFinished, RunID: runID, Seq: 31, Time: t0, Finished: &schema.Finished{
 			Status: schema.StatusFailed, Error: "pgbench: error: Run was aborted", FinishedAt: t0.Add(30 * time.Second),
-			Summary: &schema.Summary{Start: t0, End: t0.Add(30 * time.Second), Figures: schema.Figures{Ops: 60000, OpsRate: 2000, Latency: lat,
-				MQTT: &schema.MQTTFigures{Sent: 10, Received: 9, Lost: 1}}, Extra: json.RawMessage(`{"pgbench":{"tps":1999.2}}`)}}},
+			Summary: &schema.Summary{Start: t0, End: t0.Add(30 * time.Second), Figures: schema.Figures{Ops: 60000, OpsRate: 2000, Latency: lat(),
+				MQTT: &schema.MQTTFigures{Sent: 10, Received: 9, Lost: 1, UncorrectedHDR: hdrFixture}}, Extra: json.RawMessage(`{"pgbench":{"tps":1999.2}}`)}}},
 	}
 }
 
@@ -72,7 +82,11 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"not json", `{"v":1,`, schema.ErrSyntax, ""},
 		{"no version", `{"type":"sample"}`, schema.ErrUnknownVersion, "v"},
-		{"future version", mutate(`"v":1`, `"v":2`), schema.ErrUnknownVersion, "v"},
+		{"future version", mutate(`"v":2`, `"v":3`), schema.ErrUnknownVersion, "v"},
+		{"version 0", mutate(`"v":2`, `"v":0`), schema.ErrUnknownVersion, "v"},
+		{"histogram in a version 1 record", mutate(`"v":2`, `"v":1`), schema.ErrInvalid, "sample.latency.hdr"},
+		{"histogram not base64", mutate(hdrFixture, "not*base64"), schema.ErrInvalid, "sample.latency.hdr"},
+		{"histogram cut short", mutate(hdrFixture, hdrFixture[:len(hdrFixture)-12]), schema.ErrInvalid, "sample.latency.hdr"},
 		{"unknown type", mutate(`"type":"sample"`, `"type":"probe"`), schema.ErrUnknownType, "type"},
 		{"wrong field type", mutate(`"seq":7`, `"seq":"7"`), schema.ErrInvalid, "seq"},
 		{"unknown field", mutate(`"seq":7`, `"seq":7,"sequence":7`), schema.ErrInvalid, "sequence"},
@@ -136,7 +150,8 @@ func TestJSONSchemaMatchesDecoder(t *testing.T) {
 	}
 	good, _ := schema.Encode(validRecords()["sample"])
 	for _, bad := range []string{
-		strings.Replace(string(good), `"v":1`, `"v":2`, 1),
+		strings.Replace(string(good), `"v":2`, `"v":3`, 1),
+		strings.Replace(string(good), `"v":2`, `"v":1`, 1), // a histogram in a version 1 record
 		strings.Replace(string(good), `"seq":7`, `"seq":"7"`, 1),
 		strings.Replace(string(good), `"phase":"measure"`, `"phase":"x"`, 1),
 		strings.Replace(string(good), `"ops":2100`, `"ops":-1`, 1),
@@ -160,6 +175,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte(`{"v":1,"type":"sample","run_id":"0192f0c4-7d1a-7cc1-9a52-3f1e5b7d9e01","seq":1,"time":"2026-01-01T00:00:00Z","sample":{"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z","phase":"warmup","ops":0,"ops_rate":0,"errors":0}}`))
 	f.Add([]byte(`{"v":1e400}`))
+	f.Add([]byte(`{"v":2,"type":"sample","run_id":"0192f0c4-7d1a-7cc1-9a52-3f1e5b7d9e01","seq":1,"time":"2026-01-01T00:00:00Z","sample":{"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:00Z","phase":"warmup","ops":0,"ops_rate":0,"errors":0,"latency":{"min_ms":0,"mean_ms":0,"p50_ms":0,"p90_ms":0,"p95_ms":0,"p99_ms":0,"p999_ms":0,"max_ms":0,"hdr":"` + hdrFixture + `"}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := schema.Decode(b)
 		if err != nil {

@@ -18,8 +18,15 @@ import (
 	"github.com/google/uuid"
 )
 
-// Version is the record format version this package writes. Decode rejects any other.
-const Version = 1
+// Version is the record format version this package writes. Decode also reads the older versions back to
+// MinVersion and rejects any other.
+//
+//	1  the first contract
+//	2  latency histograms: Latency.HDR, MQTTFigures.UncorrectedHDR (a version 1 record has none)
+const (
+	Version    = 2
+	MinVersion = 1
+)
 
 // Record types.
 const (
@@ -116,6 +123,11 @@ type Figures struct {
 }
 
 // Latency is a latency distribution in milliseconds.
+//
+// HDR (since version 2) is the whole distribution the figures were taken from: an HdrHistogram of the contract's
+// geometry (see HistSigFigs) in microseconds, in the V2 compressed encoding as base64 text, which HdrHistogram
+// libraries in Go, Java, JavaScript, Python, C and Rust read. Histograms of samples merge into the histogram of
+// any window, exactly to the histogram's precision, which percentiles cannot. Empty when the producer keeps none.
 type Latency struct {
 	MinMs  float64 `json:"min_ms"`
 	MeanMs float64 `json:"mean_ms"`
@@ -125,6 +137,9 @@ type Latency struct {
 	P99Ms  float64 `json:"p99_ms"`
 	P999Ms float64 `json:"p999_ms"`
 	MaxMs  float64 `json:"max_ms"`
+	HDR    string  `json:"hdr,omitempty"`
+
+	hdr histCache // HDR decoded by Validate
 }
 
 // MQTTFigures are the MQTT-specific figures. Latency in Figures is end-to-end from the intended send time
@@ -139,6 +154,9 @@ type MQTTFigures struct {
 	UncorrectedP50Ms float64 `json:"uncorrected_p50_ms,omitempty"`
 	UncorrectedP99Ms float64 `json:"uncorrected_p99_ms,omitempty"`
 	UncorrectedMaxMs float64 `json:"uncorrected_max_ms,omitempty"`
+	UncorrectedHDR   string  `json:"uncorrected_hdr,omitempty"` // since version 2; as Latency.HDR
+
+	uncorrectedHDR histCache
 }
 
 // PgbenchFigures are the pgbench-specific figures, as pgbench reports them.

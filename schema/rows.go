@@ -11,6 +11,7 @@ var figureColumns = []string{
 	"mqtt_sent", "mqtt_received", "mqtt_lost", "mqtt_duplicated", "mqtt_out_of_order", "mqtt_offered_rate",
 	"mqtt_uncorrected_p50_ms", "mqtt_uncorrected_p99_ms", "mqtt_uncorrected_max_ms",
 	"pg_tps", "pg_stddev_ms", "pg_failed", "pg_retried", "pg_retries", "pg_lag_ms", "pg_skipped",
+	"lat_hdr", "mqtt_uncorrected_hdr",
 }
 
 // figureValues flattens f into column values; absent groups become NULLs.
@@ -33,7 +34,36 @@ func figureValues(f *Figures) []any {
 	} else {
 		v = append(v, nil, nil, nil, nil, nil, nil, nil)
 	}
-	return v
+	// The histograms as their V2 compressed bytes (bytea): what HdrHistogram libraries read, a quarter smaller
+	// than the base64 text. NULL when the record has none.
+	var lat, unc []byte
+	if f.Latency != nil {
+		lat, _ = f.Latency.Hist()
+	}
+	if f.MQTT != nil {
+		unc, _ = f.MQTT.UncorrectedHist()
+	}
+	return append(v, nullBytes(lat), nullBytes(unc))
+}
+
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// SampleHists returns the latency histograms of a sample record, decoded: the corrected and, for MQTT, the
+// uncorrected one. Empty Hists when the record carries none.
+func (r *Record) SampleHists() (lat, uncorrected Hist) {
+	f := &r.Sample.Figures
+	if f.Latency != nil {
+		_, lat = f.Latency.Hist()
+	}
+	if f.MQTT != nil {
+		_, uncorrected = f.MQTT.UncorrectedHist()
+	}
+	return lat, uncorrected
 }
 
 // SampleColumns are the columns of the samples table in SampleRow order.

@@ -592,6 +592,7 @@ func (b *Bench) figures(w *stats.Window, d time.Duration) schema.Figures {
 	}
 	if u := stats.Latency(w.Hist(sUncorrected)); u != nil {
 		m.UncorrectedP50Ms, m.UncorrectedP99Ms, m.UncorrectedMaxMs = u.P50Ms, u.P99Ms, u.MaxMs
+		m.UncorrectedHDR = u.HDR
 	}
 	f.MQTT = m
 	return f
@@ -667,9 +668,19 @@ func (b *Bench) summarise(res *Result, measureStart, measureEnd time.Time) {
 		ReceivedUnconfirmed: unconfirmed,
 		ForeignMessages:     res.Totals.Foreign,
 		SentRate:            stats.Rate(res.Totals.Sent, d),
-		Uncorrected:         res.Uncorrected,
+		Uncorrected:         withoutHDR(res.Uncorrected), // the histogram is in mqtt.uncorrected_hdr
 	})
 	res.Summary = &schema.Summary{Start: measureStart, End: measureEnd, Figures: f, Extra: extra}
+}
+
+// withoutHDR returns a copy of l without its histogram, nil for nil.
+func withoutHDR(l *schema.Latency) *schema.Latency {
+	if l == nil {
+		return nil
+	}
+	c := *l
+	c.HDR = ""
+	return &c
 }
 
 // errUnconfirmed is the error of a publish still unconfirmed when the run stopped waiting.

@@ -60,7 +60,7 @@ func TestSamplerWaitsForEveryThreadsLog(t *testing.T) {
 		t.Fatalf("interval 1: %v ops %v", spans(got), got)
 	}
 	l := got[0].Latency
-	if l == nil || l.MinMs != 1 || l.MaxMs < 4 || l.MaxMs > 4.01 || math.Abs(l.MeanMs-8.0/3) > 1e-9 {
+	if l == nil || l.MinMs != 1 || l.MaxMs != float64(hdrHigh(4000))/1000 || math.Abs(l.MeanMs-8.0/3) > 1e-9 {
 		t.Errorf("latency %+v", l)
 	}
 	if pg := got[0].Pgbench; pg == nil || pg.TPS != 2 || pg.StddevMs != 0.5 {
@@ -164,7 +164,7 @@ func TestSamplerWarmup(t *testing.T) {
 			r.warmupSamples != len(tt.phases)-r.measured.samples {
 			t.Errorf("warm-up %v: phases %s (want %s), measured %d/%d", tt.warmup, phases, tt.phases, r.measured.counts.OK, measured)
 		}
-		if l := r.measured.latency(); l == nil || (tt.warmup == 2*time.Second && l.MinMs != 3) {
+		if l := r.measured.latency(); l == nil || (tt.warmup == 2*time.Second && l.MinMs != float64(hdrLow(3000))/1000) {
 			t.Errorf("warm-up %v: measured latency %+v", tt.warmup, l)
 		}
 	}
@@ -243,7 +243,7 @@ func TestSamplerProgressOnly(t *testing.T) {
 }
 
 // hdrHigh and hdrLow are the values the histogram reports for an exact value: the top and bottom of its
-// bucket (3 significant digits).
+// bucket (the contract's 2 significant digits).
 func hdrHigh(us int64) int64 {
 	h := stats.NewHistogram()
 	_ = h.RecordValue(us)
@@ -300,8 +300,8 @@ func checkLatency(t *testing.T, what string, l *schema.Latency, lats []int64) {
 			t.Errorf("%s: %s = %v ms, want %v ms (from %d sorted latencies)", what, c.name, c.got, c.want, len(sorted))
 		}
 	}
-	// And the bucket is tight: within 0.1% of the exact order statistic.
-	if p99 := float64(sorted[exactRank(99, len(sorted))-1]) / 1000; l.P99Ms < p99 || l.P99Ms > p99*1.001+0.001 {
+	// And the bucket is tight: within 1/128 of the exact order statistic (2 significant digits; was 0.1% at 3).
+	if p99 := float64(sorted[exactRank(99, len(sorted))-1]) / 1000; l.P99Ms < p99 || l.P99Ms > p99*(1+1.0/128)+0.001 {
 		t.Errorf("%s: p99 %v ms, exact %v ms", what, l.P99Ms, p99)
 	}
 }

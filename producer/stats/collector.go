@@ -5,13 +5,17 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/benchpipe/benchpipe/schema"
 )
 
-// Histogram geometry: microseconds from 1 µs to one hour, 3 significant digits.
+// Histogram geometry: the record contract's (schema.HistSigFigs), microseconds from 1 µs to one hour, 2
+// significant digits. One precision throughout, so that the percentiles of a run summary and those the database
+// merges from the samples' histograms are the same numbers.
 const (
-	LowestMicros  = 1
-	HighestMicros = int64(time.Hour / time.Microsecond)
-	SigFigs       = 3
+	LowestMicros  = schema.HistLowestMicros
+	HighestMicros = schema.HistHighestMicros
+	SigFigs       = schema.HistSigFigs
 )
 
 // NewHistogram returns an empty latency histogram of the package's geometry (values in microseconds).
@@ -87,7 +91,7 @@ func (w *Window) reset() {
 // goroutines never wait for each other.
 //
 // A shard buffers raw latencies rather than keeping its own histograms: an HDR histogram of this geometry is
-// about 190 KB, and a histogram pair per subscriber would cost tens of megabytes with a hundred clients, which
+// about 26 KB, and a histogram pair per subscriber would cost tens of megabytes with a hundred clients, which
 // a Raspberry Pi cannot spare. The buffer grows with the message rate, not with the number of clients, and Cut
 // moves its values into the Collector's histograms.
 type Shard struct {

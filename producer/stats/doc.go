@@ -19,6 +19,7 @@
 // counts a message in the phase in which it was scheduled to be sent, so that the measurement's sent, received
 // and lost add up even for messages in flight across the warm-up boundary.
 //
-// Latencies are kept in HDR histograms with microsecond resolution and 3 significant digits, from 1 µs to one
+// Latencies are kept in HDR histograms with microsecond resolution and 2 significant digits (the record
+// contract's geometry: each interval's histogram travels in its sample, see schema.Latency.HDR), from 1 µs to one
 // hour; longer values are clamped to one hour rather than dropped, so a stall still shows in the maximum.
 package stats

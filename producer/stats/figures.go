@@ -11,7 +11,8 @@ import (
 // Quantiles that Latency reports, in percent.
 var latencyPercentiles = []float64{50, 90, 95, 99, 99.9}
 
-// Latency summarises h (values in microseconds) in milliseconds; nil when h is empty.
+// Latency summarises h (values in microseconds) in milliseconds, with h itself in the contract's encoding
+// (Latency.HDR); nil when h is empty. h must have the package's geometry (NewHistogram).
 func Latency(h *hdrhistogram.Histogram) *schema.Latency {
 	if h == nil || h.TotalCount() == 0 {
 		return nil
@@ -27,6 +28,9 @@ func Latency(h *hdrhistogram.Histogram) *schema.Latency {
 		P999Ms: ms(p[4]),
 		MaxMs:  ms(h.Max()),
 	}
+	// NewHistogram's geometry is the contract's, so encoding cannot fail; a histogram of another geometry (a
+	// caller's own) goes without its HDR rather than with a wrong one.
+	l.HDR, _ = schema.EncodeHist(h)
 	// The mean is taken from bucket midpoints and the extremes from bucket edges; keep the contract's
 	// min ≤ mean ≤ max even for a histogram holding a single bucket.
 	l.MeanMs = min(max(l.MeanMs, l.MinMs), l.MaxMs)

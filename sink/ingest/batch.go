@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -22,6 +24,7 @@ type batch struct {
 	tables   map[string]*tableRows
 	order    []string // table names in first-seen order, for a stable write order
 	upserts  []upsert
+	hists    map[*kgo.Record]*sampleHist // the latency histograms of the samples that carry some
 	dead     []deadLetter
 	// deadSent holds dead letters Kafka already acknowledged, so a write retried after a failed transaction
 	// does not send them twice.
@@ -33,6 +36,9 @@ type tableRows struct {
 	columns []string
 	rows    [][]any
 	srcs    []*kgo.Record
+	// keyed: rows begin with the record's (run_id, seq), and the writer reports which rows went in (samples,
+	// whose histograms count only once their row is in).
+	keyed bool
 }
 
 type upsert struct {
@@ -55,7 +61,8 @@ var decoders = map[string]decoder{
 }
 
 func (s *Sink) decode(recs []*kgo.Record) *batch {
-	b := &batch{recs: recs, consumed: map[string]int{}, tables: map[string]*tableRows{}, deadSent: map[*kgo.Record]bool{}}
+	b := &batch{recs: recs, consumed: map[string]int{}, tables: map[string]*tableRows{}, hists: map[*kgo.Record]*sampleHist{},
+		deadSent: map[*kgo.Record]bool{}}
 	for _, r := range recs {
 		b.consumed[r.Topic]++
 		if len(r.Value) > s.cfg.Sink.MaxRecordBytes {
@@ -105,6 +112,7 @@ func (b *batch) reject(src *kgo.Record, reason string) {
 		}
 	}
 	b.upserts = keep
+	delete(b.hists, src)
 	b.dead = append(b.dead, deadLetter{src, reason})
 }
 
@@ -119,6 +127,10 @@ func decodeBenchpipe(b *batch, r *kgo.Record) error {
 	switch rec.Type {
 	case schema.TypeSample:
 		b.add("samples", schema.SampleColumns, rec.SampleRow(), r)
+		b.tables["samples"].keyed = true
+		if h := newSampleHist(&rec); h != nil {
+			b.hists[r] = h
+		}
 	case schema.TypeRunStarted:
 		b.upserts = append(b.upserts, upsert{runStartedSQL, rec.RunStartedRow(), r})
 	case schema.TypeRunFinished:
@@ -178,4 +190,24 @@ func truncate(b []byte, n int) string {
 		return string(b[:n]) + "…"
 	}
 	return string(b)
+}
+
+// sampleHist is what a sample adds to the histogram rollups (samples_hist_1m, _1h): its latency histograms,
+// decoded (schema.Decode already inflated them while validating), and where it belongs. The writer also uses it
+// for the sum of several samples (samples > 1).
+type sampleHist struct {
+	run      uuid.UUID
+	start    time.Time
+	phase    string
+	samples  int64
+	lat, unc schema.Hist
+}
+
+// newSampleHist returns the histograms of sample record r, or nil when it carries none.
+func newSampleHist(r *schema.Record) *sampleHist {
+	lat, unc := r.SampleHists()
+	if len(lat.V) == 0 && len(unc.V) == 0 {
+		return nil
+	}
+	return &sampleHist{run: r.RunID, start: r.Sample.Start, phase: string(r.Sample.Phase), samples: 1, lat: lat, unc: unc}
 }
