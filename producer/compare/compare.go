@@ -300,7 +300,13 @@ func (c *client) compare(ctx context.Context, baseline string, candID uuid.UUID,
 	if err != nil {
 		return ExitCode(err), err
 	}
+	from, notes, err := c.mergeLatency(ctx, base, cand)
+	if err != nil {
+		return ExitCode(err), err
+	}
 	rep.fill(base, cand, opts.MaxRegression)
+	rep.Baseline.LatencyFrom, rep.Candidate.LatencyFrom = from[0], from[1]
+	rep.Notes = append(rep.Notes, notes...)
 	if opts.JSON {
 		err = rep.writeJSON(stdout)
 	} else {

@@ -127,7 +127,7 @@ func newEnv(t *testing.T, edit ...func(*hasurastub.Metadata)) *env {
 // knownDocuments are the documents of queryShapes, as go-graphql-client builds them.
 func knownDocuments(t testing.TB) []string {
 	var out []string
-	for _, s := range queryShapes() {
+	for _, s := range append(queryShapes(), functionShapes()...) {
 		d, err := graphql.ConstructQuery(s.q, s.vars)
 		if err != nil {
 			t.Fatal(err)
@@ -149,6 +149,9 @@ type run struct {
 	summary   *schema.Figures // nil = finished without a summary
 	rates     []float64       // ops_rate of the per-second measurement samples (one warm-up sample comes first)
 	errText   string
+	// lats, when set, are the latencies (µs) of each measurement sample: the samples then carry their histograms
+	// (record version 2) and percentiles taken from them.
+	lats [][]int64
 }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -181,10 +184,14 @@ func (r run) records() []schema.Record {
 		if i == 0 {
 			phase = schema.PhaseWarmup
 		}
-		recs = append(recs, schema.Record{V: 1, Type: schema.TypeSample, RunID: r.id, Seq: int64(i + 1), Time: start.Add(time.Second),
+		lat := &schema.Latency{MinMs: 0.5, MeanMs: 1, P50Ms: 1, P90Ms: 2, P95Ms: 2.5, P99Ms: 3 + float64(i), P999Ms: 9, MaxMs: 10}
+		v := 1
+		if r.lats != nil && i > 0 {
+			lat, v = latencyOf(histOf(r.lats[i-1])), schema.Version
+		}
+		recs = append(recs, schema.Record{V: v, Type: schema.TypeSample, RunID: r.id, Seq: int64(i + 1), Time: start.Add(time.Second),
 			Sample: &schema.Sample{Start: start, End: start.Add(time.Second), Phase: phase, Figures: schema.Figures{
-				Ops: int64(rate), OpsRate: rate, Errors: int64(i % 2),
-				Latency: &schema.Latency{MinMs: 0.5, MeanMs: 1, P50Ms: 1, P90Ms: 2, P95Ms: 2.5, P99Ms: 3 + float64(i), P999Ms: 9, MaxMs: 10}}}})
+				Ops: int64(rate), OpsRate: rate, Errors: int64(i % 2), Latency: lat}}})
 	}
 	if r.status == "" {
 		return recs

@@ -39,6 +39,9 @@ type runReport struct {
 	Parameters   json.RawMessage `json:"parameters"`
 	Tags         json.RawMessage `json:"tags"`
 	Series       seriesStats     `json:"series"` // the per-second measurement samples
+	// LatencyFrom says where the latency percentiles come from: "histograms" (merged from the per-second
+	// samples' histograms, record version 2) or "summary" (the producer's run summary).
+	LatencyFrom string `json:"latency_from"`
 }
 
 func timeOf(t *timestamptz) *time.Time {
@@ -166,6 +169,9 @@ func describeRun(r *runReport) string {
 		fmt.Fprintf(&b, ", started %s", r.StartedAt.Format(time.RFC3339))
 	}
 	fmt.Fprintf(&b, ", %s", r.Status)
+	if r.LatencyFrom == latencyFromHistograms {
+		b.WriteString(", latency percentiles merged from its samples' histograms")
+	}
 	if r.MeasureStart != nil && r.MeasureEnd != nil {
 		fmt.Fprintf(&b, ", %.1f s measured", r.MeasureEnd.Sub(*r.MeasureStart).Seconds())
 	}
