@@ -1,0 +1,414 @@
+// Command bench measures what latency histograms in the record contract cost (`make bench-hist`), each figure
+// next to a baseline measured in the same run, ratios in the last line:
+//
+//  1. bytes per sample row — a real MQTT generator run (producer/mqttload against the embedded perftarget broker,
+//     the one `producer mqtt --embedded-target` starts) at -rate msg/s, one-second samples; the average V2
+//     compressed bytes of each sample's corrected and uncorrected histograms (what samples.lat_hdr and
+//     samples.mqtt_uncorrected_hdr store), against the sample record without them.
+//  2. sink rows/s — the real sink (sink/ingest) consuming a run of -hours × 3600 one-second samples from kfake
+//     into plain PostgreSQL, with histograms (the generator's recorded ones, cycled) and without (the same records
+//     with the histograms removed); with them it also decodes each histogram and merges it into samples_hist_1m.
+//     Alternated -rounds times; the best of each counts (this machine is shared).
+//  3. query time — p50/p99/p99.9 of that whole run from the merged histograms (run_latency_percentiles), against
+//     the baseline the database could give before: the worst per-second percentiles over the run's samples rows;
+//     and the run's samples_1m (per-minute rows with true percentiles, what long ranges read) against the plain
+//     aggregate over samples.
+//
+// Usage:
+//
+//	go run ./schema/bench [-rate 1000] [-duration 20s] [-hours 24] [-rounds 2]
+//
+// PostgreSQL: a throw-away cluster (internal/testenv), or the server at BENCHPIPE_TEST_DATABASE_URL.
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/perftarget/target"
+	"github.com/benchpipe/benchpipe/producer/mqttload"
+	"github.com/benchpipe/benchpipe/schema"
+	"github.com/benchpipe/benchpipe/sink/ingest"
+)
+
+type flags struct {
+	rate     float64
+	duration time.Duration
+	hours    int
+	rounds   int
+	queries  int
+	profile  string
+}
+
+func main() {
+	var f flags
+	flag.Float64Var(&f.rate, "rate", 1000, "MQTT messages per second of the generator run")
+	flag.DurationVar(&f.duration, "duration", 20*time.Second, "measured length of the generator run (one sample per second)")
+	flag.IntVar(&f.hours, "hours", 24, "length of the run the sink writes and the queries read, at one sample per second")
+	flag.IntVar(&f.rounds, "rounds", 2, "sink phases with and without histograms, alternated")
+	flag.IntVar(&f.queries, "queries", 10, "timed repetitions of each query (after one warm-up)")
+	flag.StringVar(&f.profile, "cpuprofile", "", "write a CPU profile of the last sink phase with histograms to this file")
+	flag.Parse()
+	if err := run(context.Background(), f); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-hist:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, f flags) error {
+	// 1. A real generator run.
+	samples, err := generate(ctx, f)
+	if err != nil {
+		return fmt.Errorf("generator run: %w", err)
+	}
+	var corrected, uncorrected, with, without float64
+	for _, s := range samples {
+		corrected += float64(rawLen(s.Latency.HDR))
+		uncorrected += float64(rawLen(s.MQTT.UncorrectedHDR))
+		w, _ := schema.Encode(sampleRecord(uuid.New(), 1, s))
+		wo, _ := schema.Encode(sampleRecord(uuid.New(), 1, stripped(s)))
+		with += float64(len(w))
+		without += float64(len(wo))
+	}
+	n := float64(len(samples))
+	corrected, uncorrected, with, without = corrected/n, uncorrected/n, with/n, without/n
+	var msgs int64
+	for _, s := range samples {
+		msgs += s.Ops
+	}
+	fmt.Printf("\n1. bytes per sample row: %d one-second MQTT samples, %.0f messages each on average (generator → embedded broker, 1 publisher, 1 subscriber, QoS 0)\n",
+		len(samples), float64(msgs)/n)
+	fmt.Printf("   %-46s %8.0f B\n", "histogram, corrected (samples.lat_hdr)", corrected)
+	fmt.Printf("   %-46s %8.0f B\n", "histogram, uncorrected (mqtt_uncorrected_hdr)", uncorrected)
+	fmt.Printf("   %-46s %8.0f B\n", "histograms per row, both", corrected+uncorrected)
+	fmt.Printf("   %-46s %8.0f B   baseline: %.0f B without histograms\n", "sample record on Kafka (JSON, base64 inside)", with, without)
+
+	// PostgreSQL.
+	admin := os.Getenv(testenv.EnvDatabaseURL)
+	if admin == "" {
+		pg, err := testenv.StartPostgres()
+		if err != nil {
+			return err
+		}
+		defer pg.Remove()
+		admin = pg.URL("postgres")
+		fmt.Printf("\nPostgreSQL: throw-away cluster on port %d (fsync off), the same server for every phase\n", pg.Port)
+	}
+
+	// 2. The sink, with and without histograms.
+	rows := f.hours * 3600
+	start := time.Now().UTC().Truncate(24 * time.Hour).Add(-48 * time.Hour)
+	histRun, plainRun := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	withVals, withoutVals := make([][]byte, rows), make([][]byte, rows)
+	for i := range rows {
+		s := samples[i%len(samples)]
+		s.Start = start.Add(time.Duration(i) * time.Second)
+		s.End = s.Start.Add(time.Second)
+		s.Phase = schema.PhaseMeasure
+		if withVals[i], err = schema.Encode(sampleRecord(histRun, int64(i+1), s)); err != nil {
+			return err
+		}
+		if withoutVals[i], err = schema.Encode(sampleRecord(plainRun, int64(i+1), stripped(s))); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("\n2. sink: %d one-second samples (a %d-hour run) from kfake into plain PostgreSQL, best of %d alternated rounds\n", rows, f.hours, f.rounds)
+	var bestWith, bestWithout float64
+	var histURL string
+	for r := 1; r <= f.rounds; r++ {
+		for _, ph := range []struct {
+			name string
+			run  uuid.UUID
+			vals [][]byte
+			best *float64
+		}{{"without histograms", plainRun, withoutVals, &bestWithout}, {"with histograms", histRun, withVals, &bestWith}} {
+			db := fmt.Sprintf("bench_hist_%s_%d", ph.name[:4], r)
+			url, err := fresh(ctx, admin, db)
+			if err != nil {
+				return err
+			}
+			profile := ""
+			if ph.best == &bestWith && r == f.rounds {
+				profile = f.profile
+			}
+			rate, err := sinkRate(ctx, url, ph.vals, ph.run, profile)
+			if err != nil {
+				return fmt.Errorf("sink %s: %w", ph.name, err)
+			}
+			fmt.Printf("   round %d  %-20s %10.0f rows/s\n", r, ph.name, rate)
+			*ph.best = max(*ph.best, rate)
+			if ph.best == &bestWith {
+				histURL = url
+			}
+		}
+	}
+
+	// 3. Queries over the whole run.
+	conn, err := pgx.Connect(ctx, histURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "VACUUM ANALYZE"); err != nil {
+		return err
+	}
+	var minutes, merged int64
+	if err := conn.QueryRow(ctx, "SELECT count(*), sum(samples) FROM samples_hist_1m WHERE run_id = $1", histRun).Scan(&minutes, &merged); err != nil {
+		return err
+	}
+	fmt.Printf("\n3. queries over the %d-hour run: %d sample rows, %d samples_hist_1m rows holding %d merged samples; median of %d\n",
+		f.hours, rows, minutes, merged, f.queries)
+	var p50, p99, p999 float64
+	merge, err := timeQuery(ctx, conn, f.queries, func() error {
+		return conn.QueryRow(ctx, "SELECT p50_ms, p99_ms, p999_ms FROM run_latency_percentiles($1) WHERE series = 'latency'", histRun).Scan(&p50, &p99, &p999)
+	})
+	if err != nil {
+		return err
+	}
+	var w50, w99, w999 float64
+	worst, err := timeQuery(ctx, conn, f.queries, func() error {
+		return conn.QueryRow(ctx, "SELECT max(lat_p50_ms), max(lat_p99_ms), max(lat_p999_ms) FROM samples WHERE run_id = $1 AND phase = 'measure'", histRun).Scan(&w50, &w99, &w999)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   %-58s %8.1f ms   p50/p99/p99.9 = %.3f/%.3f/%.3f ms\n", "run_latency_percentiles (merged histograms)", ms(merge), p50, p99, p999)
+	fmt.Printf("   %-58s %8.1f ms   p50/p99/p99.9 = %.3f/%.3f/%.3f ms (worst seconds)\n", "baseline: max of per-second percentiles over samples", ms(worst), w50, w99, w999)
+	var nRows int
+	read1m, err := timeQuery(ctx, conn, f.queries, func() error {
+		return countRows(ctx, conn, &nRows, "SELECT * FROM samples_1m WHERE run_id = $1", histRun)
+	})
+	if err != nil {
+		return err
+	}
+	var nBase int
+	readBase, err := timeQuery(ctx, conn, f.queries, func() error {
+		return countRows(ctx, conn, &nBase, "SELECT * FROM samples_1m_base WHERE run_id = $1", histRun)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   %-58s %8.1f ms   %d rows\n", "samples_1m of the run (per-minute true percentiles)", ms(read1m), nRows)
+	fmt.Printf("   %-58s %8.1f ms   %d rows\n", "baseline: the per-minute aggregate alone (samples_1m_base)", ms(readBase), nBase)
+
+	fmt.Printf("\nratios: histogram bytes per row %.0f B corrected, %.0f B both (aim ≤ 200) | sink with/without histograms %.2f× (aim ≥ 0.8×) | "+
+		"run percentiles %.0f ms (aim < 200 ms), %.2f× the worst-second baseline | samples_1m %.2f× its aggregate alone\n",
+		corrected, corrected+uncorrected, bestWith/bestWithout, ms(merge), ms(merge)/ms(worst), ms(read1m)/ms(readBase))
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func rawLen(s string) int {
+	if s == "" {
+		return 0
+	}
+	return base64.StdEncoding.DecodedLen(len(s)) - strings.Count(s[len(s)-2:], "=")
+}
+
+// generate runs the MQTT generator against the embedded broker and returns its measured one-second samples.
+func generate(ctx context.Context, f flags) ([]schema.Sample, error) {
+	srv, err := target.Start(target.Options{ServerName: "bench-hist", Host: "127.0.0.1", MQTTPort: -1, NATSPort: -1})
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Shutdown()
+	fmt.Printf("generator: %.0f msg/s for %v (+2 s warm-up) against the embedded broker at %s…\n", f.rate, f.duration, "tcp://"+srv.MQTTAddr())
+	var out []schema.Sample
+	res, err := mqttload.Measure(ctx, mqttload.Config{Broker: "tcp://" + srv.MQTTAddr(), Publishers: 1, Subscribers: 1, Rate: f.rate,
+		Duration: f.duration, Warmup: 2 * time.Second, Interval: time.Second}, func(iv mqttload.Interval) {
+		// Whole one-second measured samples with deliveries: the drain's tail is not a second at f.rate.
+		if iv.Phase == schema.PhaseMeasure && !iv.Draining && iv.Latency != nil && iv.End.Sub(iv.Start) >= 990*time.Millisecond {
+			out = append(out, iv.Sample)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Status != schema.StatusOK {
+		return nil, fmt.Errorf("generator run %s: %v", res.Status, res.Err)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("the generator run gave no measured one-second sample")
+	}
+	return out, nil
+}
+
+func sampleRecord(run uuid.UUID, seq int64, s schema.Sample) schema.Record {
+	return schema.Record{V: schema.Version, Type: schema.TypeSample, RunID: run, Seq: seq, Time: s.End, Sample: &s}
+}
+
+// stripped returns s without its histograms: the same record as a producer without them sends it.
+func stripped(s schema.Sample) schema.Sample {
+	if s.Latency != nil {
+		l := *s.Latency
+		l.HDR = ""
+		s.Latency = &l
+	}
+	if s.MQTT != nil {
+		m := *s.MQTT
+		m.UncorrectedHDR = ""
+		s.MQTT = &m
+	}
+	return s
+}
+
+// fresh creates database name, migrated, and returns its URL.
+func fresh(ctx context.Context, admin, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
+	}
+	url := strings.Replace(admin, "/postgres?", "/"+name+"?", 1)
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close(ctx)
+	if _, err := schema.Migrate(ctx, c); err != nil {
+		return "", err
+	}
+	return url, nil
+}
+
+// sinkRate produces vals to a kfake cluster of their own, runs the sink until every record is committed, and
+// returns records per second from the first commit to the last.
+func sinkRate(ctx context.Context, url string, vals [][]byte, key uuid.UUID, profile string) (float64, error) {
+	const topic = "benchpipe.records"
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topic), kfake.SeedTopics(1, topic+".dead-letter"))
+	if err != nil {
+		return 0, err
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchMaxBytes(1<<20))
+	if err != nil {
+		return 0, err
+	}
+	for i := 0; i < len(vals); i += 10000 {
+		var krs []*kgo.Record
+		for _, v := range vals[i:min(i+10000, len(vals))] {
+			krs = append(krs, &kgo.Record{Key: []byte(key.String()), Value: v})
+		}
+		if err := cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
+			cl.Close()
+			return 0, err
+		}
+	}
+	cl.Close()
+
+	cfg := config.Default()
+	cfg.Kafka.Brokers = brokers
+	cfg.Topics[0].Name = topic
+	cfg.Sink.DatabaseURL = url
+	cfg.Sink.Group = "bench-hist"
+	cfg.Sink.DeadLetterTopic = topic + ".dead-letter"
+	cfg.Sink.HTTPAddr = ""
+	var done, commits atomic.Int64
+	var first, firstN, last atomic.Int64
+	finished := make(chan struct{})
+	target := int64(len(vals))
+	s, err := ingest.New(ctx, &cfg, ingest.WithLogger(slog.New(slog.DiscardHandler)), ingest.WithCommitHook(func(ci ingest.CommitInfo) {
+		if ci.DeadLetters > 0 {
+			fmt.Fprintf(os.Stderr, "bench-hist: %d records dead-lettered\n", ci.DeadLetters)
+		}
+		commits.Add(1)
+		n := done.Add(int64(len(ci.Records)))
+		if n == int64(len(ci.Records)) {
+			first.Store(ci.CommittedAt.UnixNano())
+			firstN.Store(n)
+		}
+		if n == target {
+			last.Store(ci.CommittedAt.UnixNano())
+			close(finished)
+		}
+	}))
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	if profile != "" {
+		pf, err := os.Create(profile)
+		if err != nil {
+			return 0, err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return 0, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(rctx) }()
+	select {
+	case <-finished:
+	case err := <-errc:
+		return 0, fmt.Errorf("sink stopped: %v", err)
+	case <-time.After(10 * time.Minute):
+		return 0, fmt.Errorf("%d of %d records after 10 minutes", done.Load(), target)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		return 0, err
+	}
+	fmt.Printf("   (%d commits, %.0f records each)\n", commits.Load(), float64(target)/float64(commits.Load()))
+	d := time.Duration(last.Load() - first.Load())
+	if d <= 0 {
+		return 0, fmt.Errorf("all %d records came in one commit: too few to time", target)
+	}
+	return float64(target-firstN.Load()) / d.Seconds(), nil
+}
+
+// timeQuery runs q once to warm up, then n times, and returns the median time.
+func timeQuery(ctx context.Context, conn *pgx.Conn, n int, q func() error) (time.Duration, error) {
+	if err := q(); err != nil {
+		return 0, err
+	}
+	ds := make([]time.Duration, n)
+	for i := range ds {
+		t := time.Now()
+		if err := q(); err != nil {
+			return 0, err
+		}
+		ds[i] = time.Since(t)
+	}
+	slices.Sort(ds)
+	return ds[n/2], nil
+}
+
+func countRows(ctx context.Context, conn *pgx.Conn, n *int, sql string, args ...any) error {
+	rows, err := conn.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	*n = 0
+	for rows.Next() {
+		*n++
+	}
+	return rows.Err()
+}
