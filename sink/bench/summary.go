@@ -57,8 +57,22 @@ func printSummary(w io.Writer, phases []phase, lats []lat, f flags) {
 	fmt.Fprintln(w)
 
 	sink, which := kafkaRate, "sink = sink ← Apache Kafka"
+	sinkPhase := 2
 	if kafkaRate == 0 {
-		sink, which = kfakeRate, "sink = sink ← kfake (no real broker)"
+		sink, which, sinkPhase = kfakeRate, "sink = sink ← kfake (no real broker)", 1
+	}
+	// The same comparison by CPU time per row, all processes (client, PostgreSQL, broker): what other people's load
+	// on the machine moves least. Higher is better, like rows/s.
+	if len(phases) == 4 && phases[0].used != nil {
+		all := func(p phase) float64 {
+			if p.skipped != "" || p.rows == 0 {
+				return 0
+			}
+			return (p.used[p.client] + p.used["PostgreSQL"] + p.used["broker"]) / float64(p.rows) * 1e6
+		}
+		c, s, k := all(phases[0]), all(phases[sinkPhase]), all(phases[3])
+		fmt.Fprintf(w, "CPU per row in all (client + PostgreSQL + broker): COPY %.1f µs, sink %.1f µs, Kafka Connect %s µs → by CPU: sink/COPY = %s, sink/KafkaConnect = %s\n",
+			c, s, ratio(k, 1, "%.1f"), ratio(c, s, "%.2f"), ratio(k, s, "%.1f"))
 	}
 	fmt.Fprintf(w, "%s; aim: sink/COPY ≥ 0.90, sink/KafkaConnect ≥ 10\n", which)
 	fmt.Fprintf(w, "ratios: sink/COPY = %s, sink/KafkaConnect = %s\n", ratio(sink, copyRate, "%.2f"), ratio(sink, connectRate, "%.1f"))
