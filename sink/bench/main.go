@@ -346,8 +346,14 @@ func rawCopy(ctx context.Context, url string, recs []schema.Record) (float64, er
 		return 0, err
 	}
 	defer conn.Close(ctx)
-	// The same column-planned encoder the sink uses: the limit is the server's, not pgx's per-value planning.
-	table, err := pgcopy.LoadTable(ctx, conn, pgx.Identifier{"public", "samples"}, schema.SampleColumns)
+	// The same column-planned encoder the sink uses: the limit is the server's, not pgx's per-value planning. Like
+	// the sink (ingest.copyRows), pgx's CopyFrom when the table has a column type pgcopy can't encode.
+	ident := pgx.Identifier{"public", "samples"}
+	table, err := pgcopy.LoadTable(ctx, conn, ident, schema.SampleColumns)
+	if errors.Is(err, pgcopy.ErrUnsupportedType) {
+		fmt.Printf("raw COPY: %v; pgx CopyFrom instead, as the sink does\n", err)
+		table, err = nil, nil
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -358,6 +364,10 @@ func rawCopy(ctx context.Context, url string, recs []schema.Record) (float64, er
 			rows = append(rows, r.SampleRow())
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if table == nil {
+				_, err := tx.CopyFrom(ctx, ident, schema.SampleColumns, pgx.CopyFromRows(rows))
+				return err
+			}
 			_, err := table.Copy(ctx, tx.Conn().PgConn(), rows)
 			return err
 		})
