@@ -59,6 +59,8 @@ func EncodeHist(h *hdrhistogram.Histogram) (string, error) {
 type Hist struct {
 	V []int64
 	C []int64
+
+	idx []int32 // V's flat counts indexes when known (decoded histograms), for HistSum
 }
 
 // ErrHist is wrapped by the errors of DecodeHist.
@@ -177,7 +179,7 @@ func uvarint9(p []byte) (uint64, int, error) {
 func parseCounts(p []byte) (Hist, error) {
 	// Every bucket takes at least one byte: one allocation holds both slices.
 	backing := make([]int64, 2*len(p))
-	h := Hist{V: backing[:0:len(p)], C: backing[len(p):len(p)]}
+	h := Hist{V: backing[:0:len(p)], C: backing[len(p):len(p)], idx: make([]int32, 0, len(p))}
 	var idx, total int64
 	for len(p) > 0 {
 		u, n, err := uvarint9(p)
@@ -203,6 +205,7 @@ func parseCounts(p []byte) (Hist, error) {
 			total += c
 			h.V = append(h.V, valueOfIndex(idx))
 			h.C = append(h.C, c)
+			h.idx = append(h.idx, int32(idx))
 		}
 		idx++
 	}
@@ -352,12 +355,20 @@ type HistSum struct {
 
 // Add adds h's counts.
 func (s *HistSum) Add(h Hist) {
-	for i, v := range h.V {
-		idx := bucketIndex(v)
-		if idx >= len(s.counts) {
-			s.counts = slices.Grow(s.counts, idx+1-len(s.counts))[:idx+1]
+	if len(h.V) == 0 {
+		return
+	}
+	if top := bucketIndex(h.V[len(h.V)-1]); top >= len(s.counts) { // V ascends: the last bucket is the highest
+		s.counts = slices.Grow(s.counts, top+1-len(s.counts))[:top+1]
+	}
+	if len(h.idx) == len(h.V) {
+		for i, idx := range h.idx {
+			s.counts[idx] += h.C[i]
 		}
-		s.counts[idx] += h.C[i]
+		return
+	}
+	for i, v := range h.V {
+		s.counts[bucketIndex(v)] += h.C[i]
 	}
 }
 
@@ -372,10 +383,10 @@ func (s *HistSum) Hist() Hist {
 	if n == 0 {
 		return Hist{}
 	}
-	h := Hist{V: make([]int64, 0, n), C: make([]int64, 0, n)}
+	h := Hist{V: make([]int64, 0, n), C: make([]int64, 0, n), idx: make([]int32, 0, n)}
 	for idx, c := range s.counts {
 		if c != 0 {
-			h.V, h.C = append(h.V, valueOfIndex(int64(idx))), append(h.C, c)
+			h.V, h.C, h.idx = append(h.V, valueOfIndex(int64(idx))), append(h.C, c), append(h.idx, int32(idx))
 		}
 	}
 	return h

@@ -35,6 +35,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -78,17 +79,22 @@ func run(ctx context.Context, f flags) error {
 	if err != nil {
 		return fmt.Errorf("generator run: %w", err)
 	}
-	var corrected, uncorrected, with, without float64
+	var corrected, uncorrected, with, without, oneDigit float64
 	for _, s := range samples {
 		corrected += float64(rawLen(s.Latency.HDR))
 		uncorrected += float64(rawLen(s.MQTT.UncorrectedHDR))
+		n, err := oneDigitLen(s.Latency.HDR)
+		if err != nil {
+			return err
+		}
+		oneDigit += float64(n)
 		w, _ := schema.Encode(sampleRecord(uuid.New(), 1, s))
 		wo, _ := schema.Encode(sampleRecord(uuid.New(), 1, stripped(s)))
 		with += float64(len(w))
 		without += float64(len(wo))
 	}
 	n := float64(len(samples))
-	corrected, uncorrected, with, without = corrected/n, uncorrected/n, with/n, without/n
+	corrected, uncorrected, with, without, oneDigit = corrected/n, uncorrected/n, with/n, without/n, oneDigit/n
 	var msgs int64
 	for _, s := range samples {
 		msgs += s.Ops
@@ -98,6 +104,7 @@ func run(ctx context.Context, f flags) error {
 	fmt.Printf("   %-46s %8.0f B\n", "histogram, corrected (samples.lat_hdr)", corrected)
 	fmt.Printf("   %-46s %8.0f B\n", "histogram, uncorrected (mqtt_uncorrected_hdr)", uncorrected)
 	fmt.Printf("   %-46s %8.0f B\n", "histograms per row, both", corrected+uncorrected)
+	fmt.Printf("   %-46s %8.0f B   (1 significant digit, for comparison)\n", "histogram, corrected, at 1 digit", oneDigit)
 	fmt.Printf("   %-46s %8.0f B   baseline: %.0f B without histograms\n", "sample record on Kafka (JSON, base64 inside)", with, without)
 
 	// PostgreSQL.
@@ -212,6 +219,29 @@ func run(ctx context.Context, f flags) error {
 		"run percentiles %.0f ms (aim < 200 ms), %.2f× the worst-second baseline | samples_1m %.2f× its aggregate alone\n",
 		corrected, corrected+uncorrected, bestWith/bestWithout, ms(merge), ms(merge)/ms(worst), ms(read1m)/ms(readBase))
 	return nil
+}
+
+// oneDigitLen returns the V2 compressed size of the same latencies at 1 significant digit. It is exact: every
+// 2-digit bucket lies inside one 1-digit bucket (both are power-of-two aligned), so re-recording each 2-digit
+// bucket's lowest value gives the 1-digit histogram of the raw latencies.
+func oneDigitLen(hdr string) (int, error) {
+	h, err := hdrhistogram.Decode([]byte(hdr))
+	if err != nil {
+		return 0, err
+	}
+	one := hdrhistogram.New(schema.HistLowestMicros, schema.HistHighestMicros, 1)
+	for _, b := range h.Distribution() {
+		if b.Count > 0 {
+			if err := one.RecordValues(b.From, b.Count); err != nil {
+				return 0, err
+			}
+		}
+	}
+	enc, err := one.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return 0, err
+	}
+	return rawLen(string(enc)), nil
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
