@@ -2,8 +2,8 @@
 // one run on one PostgreSQL server, and prints rows/s side by side with ratios (this machine is noisy; only ratios
 // measured together mean something). Run it with `make bench-sink`.
 //
-//  1. raw COPY      — binary COPY of the already-decoded rows (internal/pgcopy, the encoder the sink uses), 10,000
-//     per transaction: the physical limit.
+//  1. raw COPY      — binary COPY of the already-decoded rows (internal/pgcopy, the encoder the sink uses; pgx's
+//     CopyFrom where pgcopy lacks a column type, as the sink falls back), 10,000 per transaction: the physical limit.
 //  2. sink ← kfake  — the real sink consuming the records from kfake (in-process Kafka): fetch, decode, validate,
 //     COPY, offsets in the same transaction, Kafka commit.
 //  3. sink ← Kafka  — the same from a real Apache Kafka broker (internal/testenv, configured like
