@@ -56,6 +56,7 @@ type flags struct {
 	rounds   int
 	queries  int
 	profile  string
+	fleet    int
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.IntVar(&f.hours, "hours", 24, "length of the run the sink writes and the queries read, at one sample per second")
 	flag.IntVar(&f.rounds, "rounds", 2, "sink phases with and without histograms, alternated")
 	flag.IntVar(&f.queries, "queries", 10, "timed repetitions of each query (after one warm-up)")
+	flag.IntVar(&f.fleet, "fleet", 500, "also measure the sink with the same samples spread over this many concurrent runs (0: skip)")
 	flag.StringVar(&f.profile, "cpuprofile", "", "write a CPU profile of the last sink phase with histograms to this file")
 	flag.Parse()
 	if err := run(context.Background(), f); err != nil {
@@ -155,7 +157,7 @@ func run(ctx context.Context, f flags) error {
 			if ph.best == &bestWith && r == f.rounds {
 				profile = f.profile
 			}
-			rate, err := sinkRate(ctx, url, ph.vals, ph.run, profile)
+			rate, err := sinkRate(ctx, url, ph.vals, func(int) uuid.UUID { return ph.run }, profile)
 			if err != nil {
 				return fmt.Errorf("sink %s: %w", ph.name, err)
 			}
@@ -164,6 +166,45 @@ func run(ctx context.Context, f flags) error {
 			if ph.best == &bestWith {
 				histURL = url
 			}
+		}
+	}
+
+	// 2b. The same number of samples from a fleet: f.fleet runs at once, one sample per second each, so that every
+	// batch touches a minute and an hour row per run instead of a few rows of one run.
+	var fleetWith, fleetWithout float64
+	if f.fleet > 0 {
+		ids := make([]uuid.UUID, f.fleet)
+		for i := range ids {
+			ids[i] = uuid.Must(uuid.NewV7())
+		}
+		fleetVals, fleetPlain := make([][]byte, rows), make([][]byte, rows)
+		for i := range rows {
+			s := samples[i%len(samples)]
+			s.Start = start.Add(time.Duration(i/f.fleet) * time.Second)
+			s.End = s.Start.Add(time.Second)
+			s.Phase = schema.PhaseMeasure
+			if fleetVals[i], err = schema.Encode(sampleRecord(ids[i%f.fleet], int64(i/f.fleet+1), s)); err != nil {
+				return err
+			}
+			if fleetPlain[i], err = schema.Encode(sampleRecord(ids[i%f.fleet], int64(i/f.fleet+1), stripped(s))); err != nil {
+				return err
+			}
+		}
+		key := func(i int) uuid.UUID { return ids[i%f.fleet] }
+		fmt.Printf("   the same %d samples from a fleet of %d runs at once (%d s each):\n", rows, f.fleet, rows/f.fleet)
+		for _, ph := range []struct {
+			name string
+			vals [][]byte
+			rate *float64
+		}{{"without histograms", fleetPlain, &fleetWithout}, {"with histograms", fleetVals, &fleetWith}} {
+			url, err := fresh(ctx, admin, "bench_hist_fleet_"+ph.name[:4])
+			if err != nil {
+				return err
+			}
+			if *ph.rate, err = sinkRate(ctx, url, ph.vals, key, ""); err != nil {
+				return fmt.Errorf("sink fleet %s: %w", ph.name, err)
+			}
+			fmt.Printf("   fleet    %-20s %10.0f rows/s\n", ph.name, *ph.rate)
 		}
 	}
 
@@ -215,9 +256,13 @@ func run(ctx context.Context, f flags) error {
 	fmt.Printf("   %-58s %8.1f ms   %d rows\n", "samples_1m of the run (per-minute true percentiles)", ms(read1m), nRows)
 	fmt.Printf("   %-58s %8.1f ms   %d rows\n", "baseline: the per-minute aggregate alone (samples_1m_base)", ms(readBase), nBase)
 
-	fmt.Printf("\nratios: histogram bytes per row %.0f B corrected, %.0f B both (aim ≤ 200) | sink with/without histograms %.2f× (aim ≥ 0.8×) | "+
+	fleetRatio := "n/a"
+	if fleetWithout > 0 {
+		fleetRatio = fmt.Sprintf("%.2f×", fleetWith/fleetWithout)
+	}
+	fmt.Printf("\nratios: histogram bytes per row %.0f B corrected, %.0f B both (aim ≤ 200) | sink with/without histograms %.2f× one run, %s a fleet (aim ≥ 0.8×) | "+
 		"run percentiles %.0f ms (aim < 200 ms), %.2f× the worst-second baseline | samples_1m %.2f× its aggregate alone\n",
-		corrected, corrected+uncorrected, bestWith/bestWithout, ms(merge), ms(merge)/ms(worst), ms(read1m)/ms(readBase))
+		corrected, corrected+uncorrected, bestWith/bestWithout, fleetRatio, ms(merge), ms(merge)/ms(worst), ms(read1m)/ms(readBase))
 	return nil
 }
 
@@ -325,7 +370,7 @@ func fresh(ctx context.Context, admin, name string) (string, error) {
 
 // sinkRate produces vals to a kfake cluster of their own, runs the sink until every record is committed, and
 // returns records per second from the first commit to the last.
-func sinkRate(ctx context.Context, url string, vals [][]byte, key uuid.UUID, profile string) (float64, error) {
+func sinkRate(ctx context.Context, url string, vals [][]byte, key func(i int) uuid.UUID, profile string) (float64, error) {
 	const topic = "benchpipe.records"
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topic), kfake.SeedTopics(1, topic+".dead-letter"))
 	if err != nil {
@@ -339,8 +384,8 @@ func sinkRate(ctx context.Context, url string, vals [][]byte, key uuid.UUID, pro
 	}
 	for i := 0; i < len(vals); i += 10000 {
 		var krs []*kgo.Record
-		for _, v := range vals[i:min(i+10000, len(vals))] {
-			krs = append(krs, &kgo.Record{Key: []byte(key.String()), Value: v})
+		for j := i; j < min(i+10000, len(vals)); j++ {
+			krs = append(krs, &kgo.Record{Key: []byte(key(j).String()), Value: vals[j]})
 		}
 		if err := cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
 			cl.Close()

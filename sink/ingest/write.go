@@ -466,28 +466,43 @@ func mergeInto(ctx context.Context, tx pgx.Tx, table string, width time.Duration
 		r.lat.Add(h.lat)
 		r.unc.Add(h.unc)
 	}
-	upsert := `INSERT INTO ` + ident + ` (run_id, bucket, phase, samples, lat_v, lat_c, unc_v, unc_c,
-		lat_count, lat_p50_ms, lat_p90_ms, lat_p99_ms, lat_p999_ms, lat_max_ms,
-		unc_count, unc_p50_ms, unc_p90_ms, unc_p99_ms, unc_p999_ms, unc_max_ms)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-	ON CONFLICT (run_id, bucket, phase) DO UPDATE SET samples = EXCLUDED.samples,
-		lat_v = EXCLUDED.lat_v, lat_c = EXCLUDED.lat_c, unc_v = EXCLUDED.unc_v, unc_c = EXCLUDED.unc_c,
-		lat_count = EXCLUDED.lat_count, lat_p50_ms = EXCLUDED.lat_p50_ms, lat_p90_ms = EXCLUDED.lat_p90_ms,
-		lat_p99_ms = EXCLUDED.lat_p99_ms, lat_p999_ms = EXCLUDED.lat_p999_ms, lat_max_ms = EXCLUDED.lat_max_ms,
-		unc_count = EXCLUDED.unc_count, unc_p50_ms = EXCLUDED.unc_p50_ms, unc_p90_ms = EXCLUDED.unc_p90_ms,
-		unc_p99_ms = EXCLUDED.unc_p99_ms, unc_p999_ms = EXCLUDED.unc_p999_ms, unc_max_ms = EXCLUDED.unc_max_ms`
-	var pb pgx.Batch
+	// One COPY into a staging table and one INSERT … SELECT rather than a statement per row: a fleet's batch
+	// touches a minute and an hour row per run.
+	stageName := pgx.Identifier{"pg_temp", "stage_" + table}
+	stage := stageName.Sanitize()
+	if _, err := tx.Exec(ctx, "CREATE TEMP TABLE IF NOT EXISTS "+stage+" (LIKE "+ident+") ON COMMIT DELETE ROWS"); err != nil {
+		return 0, err
+	}
+	copyRows := make([][]any, 0, len(order))
 	for _, k := range order {
 		r := rows[k]
 		lat, unc := r.lat.Hist(), r.unc.Hist()
-		args := []any{k.run, k.bucket, k.phase, r.samples, lat.V, lat.C, unc.V, unc.C}
-		args = append(args, percentileArgs(lat)...)
-		pb.Queue(upsert, append(args, percentileArgs(unc)...)...)
+		row := append([]any{k.run, k.bucket, k.phase, r.samples, lat.V, lat.C, unc.V, unc.C}, percentileArgs(lat)...)
+		copyRows = append(copyRows, append(row, percentileArgs(unc)...))
 	}
-	if err := tx.SendBatch(ctx, &pb).Close(); err != nil {
+	if _, err := tx.CopyFrom(ctx, stageName, rollupColumns, pgx.CopyFromRows(copyRows)); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, rollupUpsert(ident, stage)); err != nil {
 		return 0, err
 	}
 	return len(order), nil
+}
+
+// rollupColumns are the columns of samples_hist_1m and samples_hist_1h the sink writes, in its row order.
+var rollupColumns = []string{"run_id", "bucket", "phase", "samples", "lat_v", "lat_c", "unc_v", "unc_c",
+	"lat_count", "lat_p50_ms", "lat_p90_ms", "lat_p99_ms", "lat_p999_ms", "lat_max_ms",
+	"unc_count", "unc_p50_ms", "unc_p90_ms", "unc_p99_ms", "unc_p999_ms", "unc_max_ms"}
+
+// rollupUpsert moves the staged rows into table, replacing the rows they update (already merged in Go).
+func rollupUpsert(table, stage string) string {
+	cols := strings.Join(rollupColumns, ", ")
+	sets := make([]string, 0, len(rollupColumns)-3)
+	for _, c := range rollupColumns[3:] {
+		sets = append(sets, c+" = EXCLUDED."+c)
+	}
+	return "INSERT INTO " + table + " (" + cols + ") SELECT " + cols + " FROM " + stage +
+		" ON CONFLICT (run_id, bucket, phase) DO UPDATE SET " + strings.Join(sets, ", ")
 }
 
 // percentileArgs are h's count and percentiles as column values; NULLs for an empty histogram.
