@@ -42,6 +42,8 @@ func encoderFor(oid uint32) encodeFunc {
 		return encodeJSON
 	case pgtype.JSONBOID:
 		return encodeJSONB
+	case pgtype.ByteaOID:
+		return encodeBytea
 	}
 	return nil
 }
@@ -209,6 +211,15 @@ func encodeText(buf []byte, v any) ([]byte, error) {
 		return appendBytes(buf, nil, v, v == nil)
 	case json.RawMessage:
 		return appendBytes(buf, nil, v, v == nil)
+	}
+	return buf, wrongType(v)
+}
+
+// encodeBytea writes bytes as they are: binary bytea is the raw bytes. A nil slice is NULL, as pgx writes it (the
+// samples' latency histograms are nil for version 1 records).
+func encodeBytea(buf []byte, v any) ([]byte, error) {
+	if b, ok := v.([]byte); ok {
+		return appendBytes(buf, nil, b, b == nil)
 	}
 	return buf, wrongType(v)
 }

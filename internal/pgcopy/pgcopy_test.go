@@ -592,3 +592,35 @@ func TestQualifiedTableIgnoresSearchPath(t *testing.T) {
 		}
 	}
 }
+
+// TestByteaMatchesPgx: the samples' histograms (bytea) are copied byte for byte, NUL and high bytes included; nil
+// is NULL and an empty slice is an empty value, as pgx writes them.
+func TestByteaMatchesPgx(t *testing.T) {
+	conn := connect(t)
+	exec(t, conn, "CREATE TABLE ours (id int4, b bytea)")
+	exec(t, conn, "CREATE TABLE theirs (id int4, b bytea)")
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	rows := [][]any{{1, all}, {2, []byte{}}, {3, []byte(nil)}, {4, nil}, {5, []byte(strings.Repeat("\x00\xff", 200000))}}
+	for i := 10; i < 2010; i++ {
+		rows = append(rows, []any{i, []byte(fmt.Sprintf("HISTFAA%d\x00", i))})
+	}
+	copyRows(t, conn, load(t, conn, "ours", []string{"id", "b"}), rows)
+	pgxCopy(t, conn, "theirs", []string{"id", "b"}, rows)
+	sameRows(t, conn, "ours", "theirs", []string{"id", "b"}, len(rows))
+	var n256, empty, nulls int
+	if err := conn.QueryRow(context.Background(), `SELECT
+		(SELECT length(b) FROM ours WHERE id = 1 AND b = '\x'::bytea || decode(string_agg(lpad(to_hex(g), 2, '0'), '' ORDER BY g), 'hex')),
+		(SELECT count(*) FROM ours WHERE b = ''::bytea), (SELECT count(*) FROM ours WHERE b IS NULL)
+		FROM generate_series(0, 255) g`).Scan(&n256, &empty, &nulls); err != nil {
+		t.Fatal(err)
+	}
+	if n256 != 256 || empty != 1 || nulls != 2 {
+		t.Errorf("all 256 byte values: length %d (want 256), empty values %d (want 1), NULLs %d (want 2)", n256, empty, nulls)
+	}
+	if _, err := load(t, conn, "ours", []string{"id", "b"}).Copy(context.Background(), conn.PgConn(), [][]any{{6, "a string"}}); err == nil || !strings.Contains(err.Error(), "cannot encode a Go string") {
+		t.Errorf("a string into bytea: error %v, want a refusal", err)
+	}
+}
