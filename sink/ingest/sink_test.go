@@ -129,7 +129,7 @@ func testPoisonRecordsGoToDeadLetterTopic(t *testing.T, kb testenv.KafkaBackend)
 	good := makeRun(10)
 	id := uuid.Must(uuid.NewV7())
 	wrongType := `{"v":1,"type":"sample","run_id":"` + id.String() + `","seq":"three","time":"2026-01-01T00:00:00Z"}`
-	futureVersion := `{"v":2,"type":"sample","run_id":"` + id.String() + `","seq":3,"time":"2026-01-01T00:00:00Z"}`
+	futureVersion := `{"v":3,"type":"sample","run_id":"` + id.String() + `","seq":3,"time":"2026-01-01T00:00:00Z"}`
 	badOrder := strings.Replace(mustEncode(t, good[3]), `"p99_ms":`, `"p99_ms":-`, 1)
 	huge := `{"v":1,"pad":"` + strings.Repeat("x", 2<<20) + `"}`
 	manyCores := strings.Replace(mustEncode(t, makeRun(1)[0]), `"cpu_cores":4`, `"cpu_cores":5000000000`, 1)
@@ -138,7 +138,7 @@ func testPoisonRecordsGoToDeadLetterTopic(t *testing.T, kb testenv.KafkaBackend)
 	poison := []struct{ value, reason string }{
 		{`{not json`, "invalid character"},
 		{wrongType, "seq"},
-		{futureVersion, "version 2 is not supported"},
+		{futureVersion, "version 3 is not supported"},
 		{badOrder, "p99_ms"},
 		{huge, "record too large"},
 		{manyCores, "cpu_cores"},
