@@ -14,7 +14,7 @@ import (
 )
 
 // EnvKafkaBackends names the variable that picks the Kafka backends KafkaBackends returns: "kfake", "apache" or
-// "kfake,apache" (the default: the same test runs on both).
+// "kfake,apache" or "both" (the default: the same test runs on both).
 const EnvKafkaBackends = "BENCHPIPE_KAFKA"
 
 // The backends.
@@ -46,8 +46,10 @@ func KafkaBackends(tb testing.TB) []KafkaBackend {
 		switch name = strings.TrimSpace(name); name {
 		case BackendKfake, BackendApache:
 			out = append(out, KafkaBackend{Name: name})
+		case "both":
+			out = append(out, KafkaBackend{Name: BackendKfake}, KafkaBackend{Name: BackendApache})
 		default:
-			tb.Fatalf("%s=%q: want %s, %s or both, comma-separated", EnvKafkaBackends, sel, BackendKfake, BackendApache)
+			tb.Fatalf("%s=%q: want %s, %s or both (comma-separated, or the word both)", EnvKafkaBackends, sel, BackendKfake, BackendApache)
 		}
 	}
 	return out
