@@ -8,7 +8,7 @@ TEST_TIMEOUT ?= 30m
 # The race detector is on for every package: the sink, the spool and the load generators are all concurrent.
 RACE      ?= -race
 
-.PHONY: help demo test tools test-go test-viewer lint build cross images bench-sink bench-mqtt bench-pgbench clean
+.PHONY: help demo test tools test-go test-kafka test-viewer lint build cross images bench-sink bench-hist bench-mqtt bench-pgbench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ lint: ## gofmt, go vet and go mod tidy must be clean
 test-go: ## Go tests (with the race detector; RACE= to run without)
 	$(GO) test $(RACE) -timeout $(TEST_TIMEOUT) ./...
 
+# The tests that run on both Kafka backends, and the real-broker-only ones, on the real broker alone.
+KAFKA_TESTS = ^(TestEndToEndFieldByField|TestProducerResendIsDeduplicated|TestHealthEndpoints|TestPoisonRecordsGoToDeadLetterTopic|TestTwoSinksShareTheGroup|TestPostgresRestartMidIngest|TestCrashSafetySIGKILL|TestApplyCreatesAndAltersWhatTheYAMLSays|TestConcurrentAppliesAllSucceed|TestSinkBinary|TestDeliversWhenKafkaComesUp|TestStatusThenFlushAfterOutage|TestWhileAProducerRuns|TestRunRowsMatchSummaryJSON|TestKafkaDownMidRun|TestProducerSIGKILLThenFlush|TestPerftoolCompatRoundTrip|TestCompareWithLastAfterRun|TestPgbenchCompareWithLast|TestApache.*|TestSASLSSLEndToEnd|TestKafkaConnect.*)$$
+KAFKA_PKGS  = ./sink/ ./sink/ingest/ ./sink/topics/ ./producer/publish/ ./producer/spoolcmd/ ./internal/e2e/ ./internal/testenv/
+test-kafka: ## the real-broker tier alone: Apache Kafka 4.1.1 (from Maven Central, configured like docker-compose.yml) under the Kafka tests; needs Java >= 17 and Maven
+	BENCHPIPE_KAFKA=apache $(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) -run '$(KAFKA_TESTS)' $(KAFKA_PKGS)
+
 test-viewer: ## viewer unit, contract and browser tests (needs npm and chromium)
 	@if [ -f viewer/package.json ]; then \
 	  cd viewer && (npm ci --no-audit --no-fund >/dev/null) && npm run build && npm test && npm run test:browser; \
@@ -68,6 +74,9 @@ images: ## container images (sink, perftarget, producer, viewer) with docker bui
 
 bench-sink: ## sink (kfake and real Kafka) vs raw binary COPY vs Kafka Connect (Debezium JDBC sink), plus produce-to-row latency; needs Java 17+ and Maven for the Kafka rows
 	$(GO) run ./sink/bench
+
+bench-hist: ## what latency histograms cost: bytes per sample, sink rows/s with vs without, a 24-hour run's percentiles
+	$(GO) run ./schema/bench
 
 bench-mqtt: ## MQTT generator against the embedded target: QoS 0/1, 10 pub / 10 sub, 100 B, unlimited rate
 	$(GO) run ./producer/mqttload/bench
