@@ -13,6 +13,7 @@ import (
 	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/producer/mqttload"
+	"github.com/benchpipe/benchpipe/producer/observe"
 	"github.com/benchpipe/benchpipe/producer/pgbench"
 	"github.com/benchpipe/benchpipe/producer/spoolcmd"
 )
@@ -25,6 +26,7 @@ Usage:
                                       real pgbench with exact latency percentiles from every transaction
   producer compare RUN_A RUN_B        compare two runs over GraphQL (also --baseline last|RUN_ID RUN_ID)
   producer spool status|flush         records waiting for Kafka, or deliver them now
+  producer observe --node NAME=DSN    watch a PostgreSQL cluster (roles, lag, Pgpool reads, split brain) on /metrics
 
 Run "producer COMMAND --help" for a command's flags.
 Configuration: --config FILE, else $BENCHPIPE_CONFIG, else /etc/benchpipe/benchpipe.yaml, else defaults
@@ -38,6 +40,7 @@ var commands = map[string]command{
 	"pgbench": pgbench.Run,
 	"compare": compare.Run,
 	"spool":   spoolcmd.Run,
+	"observe": observe.Run,
 }
 
 func main() {
@@ -49,7 +52,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		return cli.Fail(stderr, "producer", cli.Errorf("missing command: mqtt, pgbench, compare or spool"))
+		return cli.Fail(stderr, "producer", cli.Errorf("missing command: mqtt, pgbench, compare, spool or observe"))
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
@@ -58,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return cli.Fail(stderr, "producer", cli.Errorf("unknown command %q (mqtt, pgbench, compare or spool)", args[0]))
+		return cli.Fail(stderr, "producer", cli.Errorf("unknown command %q (mqtt, pgbench, compare, spool or observe)", args[0]))
 	}
 	return cmd(ctx, args[1:], stdout, stderr)
 }

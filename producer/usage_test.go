@@ -44,7 +44,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"compare", "--wait", "5", "--baseline", "last", "01937d3c-0000-7000-8000-000000000000"}, "producer compare: --wait \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer compare --help' for usage.\n"},
 		{[]string{"spool", "flush", "--timeout", "5"}, "producer spool flush: --timeout \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer spool flush --help' for usage.\n"},
 		{[]string{"spool", "status", "--jason"}, "producer spool status: unknown flag --jason (did you mean --json?)\nRun 'producer spool status --help' for usage.\n"},
-		{[]string{"mqttt"}, "producer: unknown command \"mqttt\" (mqtt, pgbench, compare or spool)\nRun 'producer --help' for usage.\n"},
+		{[]string{"mqttt"}, "producer: unknown command \"mqttt\" (mqtt, pgbench, compare, spool or observe)\nRun 'producer --help' for usage.\n"},
 	} {
 		stdout, stderr, code := producerCmd(t, []string{"BENCHPIPE_CONFIG=" + empty}, tc.args...)
 		if code != 2 || stderr != tc.want || stdout != "" {
@@ -53,7 +53,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 	var stdout, stderr strings.Builder // no arguments: the child switch needs some, so in this process
 	if code := run(context.Background(), nil, &stdout, &stderr); code != 2 || stdout.Len() != 0 ||
-		stderr.String() != "producer: missing command: mqtt, pgbench, compare or spool\nRun 'producer --help' for usage.\n" {
+		stderr.String() != "producer: missing command: mqtt, pgbench, compare, spool or observe\nRun 'producer --help' for usage.\n" {
 		t.Errorf("producer: exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
