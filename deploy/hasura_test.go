@@ -11,6 +11,7 @@ package deploy_test
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,7 +31,22 @@ var trackedTables = []string{
 	"perftool", "perftool_30sec", "perftool_1min", "perftool_2min", "perftool_10min",
 	"perftool_thread_30sec", "perftool_thread_1min", "perftool_thread_2min", "perftool_thread_10min",
 	"viewer_config",
+	// The row types of the tracked functions: empty tables whose permissions decide what the functions return.
+	"latency_percentiles", "latency_distribution",
 }
+
+// trackedFunctions are the SQL functions the GraphQL API serves (schema/migrations/0004_histograms.sql), with the
+// table each returns a set of.
+var trackedFunctions = map[string]string{
+	"run_latency_percentiles":    "latency_percentiles",
+	"runs_latency_percentiles":   "latency_percentiles",
+	"tagged_latency_percentiles": "latency_percentiles",
+	"device_latency_percentiles": "latency_percentiles",
+	"runs_latency_distribution":  "latency_distribution",
+}
+
+// returnTypeTables are tracked tables that only describe what functions return: they hold no rows.
+var returnTypeTables = []string{"latency_percentiles", "latency_distribution"}
 
 // hiddenColumns are columns of tracked tables that the anonymous role deliberately cannot read. A column that is
 // neither granted nor listed here fails the test, so that a migration adding a column makes someone decide.
@@ -106,8 +122,18 @@ type hasuraSourceMeta struct {
 			PoolSettings          map[string]any `yaml:"pool_settings"`
 		} `yaml:"connection_info"`
 	} `yaml:"configuration"`
-	Tables    []hasuraTable `yaml:"tables"`
-	Functions []any         `yaml:"functions"`
+	Tables    []hasuraTable    `yaml:"tables"`
+	Functions []hasuraFunction `yaml:"functions"`
+}
+
+// hasuraFunction is one tracked function (Hasura v2 metadata, functions.yaml). configuration (custom names,
+// exposed_as, session_argument) is decoded so that the test can refuse it; any other key fails the strict decode.
+type hasuraFunction struct {
+	Function      hasuraQualifiedTable `yaml:"function"`
+	Configuration map[string]any       `yaml:"configuration"`
+	Permissions   []struct {
+		Role string `yaml:"role"`
+	} `yaml:"permissions"`
 }
 
 // loadHasuraYAML reads a metadata file and replaces every "!include FILE" string with the parsed FILE, relative
@@ -194,8 +220,22 @@ func TestHasuraMetadataLayout(t *testing.T) {
 	if src.Kind != "postgres" || src.Configuration.ConnectionInfo.DatabaseURL.FromEnv == "" {
 		t.Errorf("source %q: kind %q, database_url.from_env %q; want postgres from an environment variable", src.Name, src.Kind, src.Configuration.ConnectionInfo.DatabaseURL.FromEnv)
 	}
-	if len(src.Functions) != 0 {
-		t.Errorf("tracked functions %v: not part of the API", src.Functions)
+	var fns []string
+	for _, f := range src.Functions {
+		if f.Function.Schema != "public" {
+			t.Errorf("function %s.%s: only schema public is served", f.Function.Schema, f.Function.Name)
+		}
+		if len(f.Configuration) != 0 {
+			t.Errorf("function %s: configuration %v: the root field is the function's name, as a query", f.Function.Name, f.Configuration)
+		}
+		if len(f.Permissions) != 1 || f.Permissions[0].Role != "anonymous" {
+			t.Errorf("function %s: permissions %v; want exactly [{role: anonymous}]", f.Function.Name, f.Permissions)
+		}
+		fns = append(fns, f.Function.Name)
+	}
+	sort.Strings(fns)
+	if want := slices.Sorted(maps.Keys(trackedFunctions)); !slices.Equal(fns, want) {
+		t.Errorf("tracked functions %v, want %v", fns, want)
 	}
 	var names []string
 	for _, tb := range src.Tables {
@@ -329,6 +369,31 @@ func TestHasuraMetadataConsistent(t *testing.T) {
 				}
 			}
 			checkFilter(t, name, sp.Permission.Filter, fields)
+		}
+	}
+
+	// Tracked functions: what Hasura checks when it tracks one (https://hasura.io/docs/latest/schema/postgres/custom-functions/#pg-supported-sql-functions):
+	// the function exists, returns SETOF a tracked table, and is STABLE or IMMUTABLE (a VOLATILE one would be a
+	// mutation, which the read-only API has none of).
+	for _, f := range src.Functions {
+		var n int
+		var setof bool
+		var volatility, returns string
+		err := conn.QueryRow(ctx, `SELECT count(*) OVER (), p.proretset, p.provolatile::text, t.typname
+			FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_type t ON t.oid = p.prorettype
+			WHERE n.nspname = $1 AND p.proname = $2`, f.Function.Schema, f.Function.Name).Scan(&n, &setof, &volatility, &returns)
+		if err != nil {
+			t.Errorf("function %s.%s: %v (does it exist after the migrations?)", f.Function.Schema, f.Function.Name, err)
+			continue
+		}
+		if n != 1 {
+			t.Errorf("function %s: %d overloads; Hasura tracks a function by name, so want exactly one", f.Function.Name, n)
+		}
+		if !setof || returns != trackedFunctions[f.Function.Name] || tables[returns] == nil {
+			t.Errorf("function %s returns setof=%v %s; want SETOF the tracked table %s", f.Function.Name, setof, returns, trackedFunctions[f.Function.Name])
+		}
+		if volatility == "v" {
+			t.Errorf("function %s is VOLATILE: Hasura would serve it as a mutation", f.Function.Name)
 		}
 	}
 
