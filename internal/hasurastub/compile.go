@@ -149,6 +149,9 @@ func (c *compiler) root(f *ast.Field, path string) (string, *gqlError) {
 		}
 		return "'query_root'::text", nil
 	}
+	if expr, ok, gerr := c.function(f, path); ok {
+		return expr, gerr
+	}
 	names := make([]string, 0, len(c.s.tables))
 	for n := range c.s.tables {
 		names = append(names, n)

@@ -43,6 +43,12 @@
 //     aggregations (the same arguments and fields as t_aggregate, over the parent row's related rows); boolean expressions with _and, _or, _not, relationships, the comparison operators _eq _neq _gt
 //     _gte _lt _lte _in _nin _is_null, the text operators (_like, _ilike, _regex, …) and the jsonb operators
 //     (_contains, _contained_in, _has_key, _has_keys_any, _has_keys_all).
+//   - tracked SQL functions (functions.yaml; STABLE or IMMUTABLE, returning SETOF a tracked table), for the roles
+//     of their permissions: <fn>(args: {name: value, …}, where, order_by, limit, offset, distinct_on) and
+//     <fn>_aggregate, run as SELECT … FROM <schema>.<fn>(name => $n, …) with named arguments, so omitted ones take
+//     their SQL defaults; the return table's permission decides the columns, rows and row limit; arguments take
+//     Hasura's scalars (uuid[] is _uuid, a PostgreSQL array literal "{a,b}"); an unknown argument is "field 'x'
+//     not found in type: '<fn>_args'" (https://hasura.io/docs/latest/schema/postgres/custom-functions/).
 //
 // Checked against Hasura's documentation (above) and its own test fixtures and source
 // (hasura/graphql-engine server/tests-py/queries/graphql_query, server/src-lib/Hasura/GraphQL/Schema/Select.hs).

@@ -15,7 +15,16 @@ import (
 // source named "default", their manual relationships and their select permissions. Tests may edit a loaded
 // Metadata (revoke a column, drop a permission) before passing it to New, to exercise the permission errors.
 type Metadata struct {
-	Tables map[string]*Table // by GraphQL name: the table name in schema public, else schema_name
+	Tables    map[string]*Table    // by GraphQL name: the table name in schema public, else schema_name
+	Functions map[string]*Function // tracked SQL functions, by GraphQL name (the same naming as tables)
+}
+
+// Function is a tracked SQL function: Hasura serves it as the root field <name>(args: {…}, where, order_by,
+// limit, offset, distinct_on) and <name>_aggregate, over the rows of the tracked table it returns a set of.
+type Function struct {
+	Schema, Name string
+	GraphQLName  string
+	Roles        []string // the roles of its permissions: the roles that may call it
 }
 
 // Table is one tracked table or view.
@@ -105,11 +114,21 @@ func LoadMetadata(dir string) (*Metadata, error) {
 				} `yaml:"permission"`
 			} `yaml:"select_permissions"`
 		} `yaml:"tables"`
+		Functions []struct {
+			Function struct {
+				Name   string `yaml:"name"`
+				Schema string `yaml:"schema"`
+			} `yaml:"function"`
+			Configuration map[string]any `yaml:"configuration"`
+			Permissions   []struct {
+				Role string `yaml:"role"`
+			} `yaml:"permissions"`
+		} `yaml:"functions"`
 	}
 	if err := root.Decode(&sources); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", filepath.Join(dir, "databases", "databases.yaml"), err)
 	}
-	md := &Metadata{Tables: map[string]*Table{}}
+	md := &Metadata{Tables: map[string]*Table{}, Functions: map[string]*Function{}}
 	for _, src := range sources {
 		if src.Name != "default" {
 			continue
@@ -161,6 +180,20 @@ func LoadMetadata(dir string) (*Metadata, error) {
 				tab.Select[sp.Role] = p
 			}
 			md.Tables[tab.GraphQLName] = tab
+		}
+		for _, f := range src.Functions {
+			fn := &Function{Schema: f.Function.Schema, Name: f.Function.Name}
+			if fn.Schema == "" {
+				fn.Schema = "public"
+			}
+			fn.GraphQLName = graphQLName(fn.Schema, fn.Name)
+			if len(f.Configuration) > 0 {
+				return nil, fmt.Errorf("function %s: configuration %v is not supported by the stub", fn.GraphQLName, f.Configuration)
+			}
+			for _, p := range f.Permissions {
+				fn.Roles = append(fn.Roles, p.Role)
+			}
+			md.Functions[fn.GraphQLName] = fn
 		}
 	}
 	if len(md.Tables) == 0 {

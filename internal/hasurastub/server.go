@@ -32,6 +32,7 @@ type Server struct {
 	role   string
 	pool   *pgxpool.Pool
 	tables map[string]*tableInfo // by GraphQL name
+	funcs  map[string]*funcInfo  // by GraphQL name
 	srv    *httptest.Server
 
 	ctx         context.Context // ends with Close, and with it every websocket
@@ -112,6 +113,10 @@ func Open(ctx context.Context, databaseURL string, md *Metadata, opts ...Option)
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	if s.tables, err = introspect(ctx, s.pool, md); err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	if s.funcs, err = introspectFunctions(ctx, s.pool, md, s.tables); err != nil {
 		s.pool.Close()
 		return nil, err
 	}
