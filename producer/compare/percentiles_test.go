@@ -15,11 +15,14 @@ import (
 	"github.com/google/uuid"
 	"gopkg.in/yaml.v3"
 
+	"github.com/benchpipe/benchpipe/internal/hasurastub"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
-// functionShapes are the queries of database functions the package sends (percentiles.go). They are checked
-// apart from queryShapes: hasurastub.Metadata has no functions yet, so contractChecker cannot walk them.
+// functionShapes are the queries of database functions the package sends (percentiles.go). contractChecker walks
+// tables only, so they are checked apart from queryShapes: TestFunctionQueriesAreTracked checks the metadata
+// tracks the function, and the stand-in (which serves tracked functions with the return table's permission) runs
+// them in TestLatencyFromMergedHistograms.
 func functionShapes() []queryShape {
 	id := uuid.MustParse("0190a000-0000-7000-8000-000000000001")
 	return []queryShape{{"merged percentiles", &percentilesQuery{}, percentilesVars(id)}}
@@ -69,16 +72,10 @@ func histRun(seed uint64, n int, baseUs float64) (run, *hdrhistogram.Histogram) 
 	return r, whole
 }
 
-// The function query is tracked in Hasura's metadata for the anonymous role, with its row type. Skipped until
-// deploy/hasura tracks it (another engineer's): what it must contain is in the skip message.
+// The function query is tracked in Hasura's metadata for the anonymous role, with its row type.
 func TestFunctionQueriesAreTracked(t *testing.T) {
 	file := filepath.Join(metadataDir, "databases", "default", "functions", "functions.yaml")
 	b, err := os.ReadFile(file)
-	if errors.Is(err, os.ErrNotExist) || err == nil && !strings.Contains(string(b), "run_latency_percentiles") {
-		t.Skipf("%s does not track run_latency_percentiles yet: it needs `- function: {schema: public, name: run_latency_percentiles}` "+
-			"(with permissions for role anonymous, or inferred from the tracked table latency_percentiles, whose select permission "+
-			"for anonymous allows columns series, count, p50_ms, p90_ms, p99_ms, p999_ms, max_ms)", file)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,12 +100,12 @@ func TestFunctionQueriesAreTracked(t *testing.T) {
 	}
 }
 
-// Where the endpoint does not serve run_latency_percentiles (the stand-in today, Hasura with older metadata),
-// compare keeps the run summaries' percentiles and says so.
+// Where the endpoint does not serve run_latency_percentiles (Hasura with metadata from before the function was
+// tracked), compare keeps the run summaries' percentiles and says so.
 func TestLatencyFromSummaryWhenPercentilesAreNotServed(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, func(md *hasurastub.Metadata) { delete(md.Functions, "run_latency_percentiles") })
 	if e.servesPercentiles(t) {
-		t.Skip("the stand-in serves run_latency_percentiles: TestLatencyFromMergedHistograms covers it")
+		t.Fatal("the stand-in serves run_latency_percentiles with metadata that does not track it")
 	}
 	base, _ := histRun(1, 5, 800)
 	cand, _ := histRun(2, 5, 900)
@@ -134,9 +131,7 @@ func TestLatencyFromSummaryWhenPercentilesAreNotServed(t *testing.T) {
 func TestLatencyFromMergedHistograms(t *testing.T) {
 	e := newEnv(t)
 	if !e.servesPercentiles(t) {
-		t.Skip("internal/hasurastub does not serve run_latency_percentiles yet: it needs tracked functions returning SETOF a " +
-			"tracked table (root field run_latency_percentiles(args: {run_id: uuid!}) → [latency_percentiles!]!, run as " +
-			"SELECT * FROM public.run_latency_percentiles($1) with the anonymous role's select permission on latency_percentiles)")
+		t.Fatal("the stand-in does not serve run_latency_percentiles, which deploy/hasura tracks")
 	}
 	base, baseWhole := histRun(3, 8, 700)
 	cand, candWhole := histRun(4, 8, 1400)
