@@ -98,6 +98,9 @@ type inflater struct {
 	src *bytes.Reader
 	zr  io.ReadCloser
 	buf []byte
+	// scratch for parseCounts: the populated buckets' indexes and counts, copied out at their exact length
+	idx []int32
+	cnt []int64
 }
 
 var inflaters = sync.Pool{New: func() any { return &inflater{src: bytes.NewReader(nil)} }}
@@ -148,7 +151,7 @@ func decodeV2(raw []byte) (Hist, error) {
 		// stated length and the zlib checksum was verified on the way to EOF.
 		return Hist{}, fmt.Errorf("payload: %d bytes, header says %d (%v)", got, payloadLen, err)
 	}
-	return parseCounts(inf.buf[:payloadLen])
+	return inf.parseCounts(inf.buf[:payloadLen])
 }
 
 // The contract's geometry has unit magnitude 0 and 2^(subBucketBits−1) sub-buckets per bucket above the first;
@@ -176,10 +179,11 @@ func uvarint9(p []byte) (uint64, int, error) {
 	return 0, 0, errors.New("payload ends inside a number")
 }
 
-func parseCounts(p []byte) (Hist, error) {
-	// Every bucket takes at least one byte: one allocation holds both slices.
-	backing := make([]int64, 2*len(p))
-	h := Hist{V: backing[:0:len(p)], C: backing[len(p):len(p)], idx: make([]int32, 0, len(p))}
+// parseCounts reads the payload's populated buckets into the inflater's scratch, then copies them out into one
+// allocation of their exact size: a payload holds several bytes per populated bucket, and sizing the result by
+// the payload (as before) allocated and cleared about three times the memory.
+func (inf *inflater) parseCounts(p []byte) (Hist, error) {
+	inf.idx, inf.cnt = inf.idx[:0], inf.cnt[:0]
 	var idx, total int64
 	for len(p) > 0 {
 		u, n, err := uvarint9(p)
@@ -203,11 +207,20 @@ func parseCounts(p []byte) (Hist, error) {
 				return Hist{}, errors.New("counts overflow")
 			}
 			total += c
-			h.V = append(h.V, valueOfIndex(idx))
-			h.C = append(h.C, c)
-			h.idx = append(h.idx, int32(idx))
+			inf.idx = append(inf.idx, int32(idx))
+			inf.cnt = append(inf.cnt, c)
 		}
 		idx++
+	}
+	n := len(inf.idx)
+	if n == 0 {
+		return Hist{}, nil
+	}
+	backing := make([]int64, 2*n)
+	h := Hist{V: backing[:n:n], C: backing[n:], idx: slices.Clone(inf.idx)}
+	copy(h.C, inf.cnt)
+	for i, x := range h.idx {
+		h.V[i] = valueOfIndex(int64(x))
 	}
 	return h, nil
 }
