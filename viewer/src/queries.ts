@@ -188,3 +188,28 @@ export const PERFTOOL_THREAD_QUERIES = {
   perftool_2min: perftoolThreadBuckets('perftool_thread_2min'),
   perftool_10min: perftoolThreadBuckets('perftool_thread_10min'),
 } as const;
+
+/**
+ * Run page: the true latency percentiles of a window of the run ($from/$to, UTC; null: open), merged by the database
+ * from the run's per-minute histograms (run_latency_percentiles, schema/migrations/0004_histograms.sql). Windows
+ * are minute-granular: $from is rounded down to its minute, and a minute counts when it starts before $to. One row
+ * per series ("latency"; MQTT also "uncorrected"); no row for a run without histograms (producers before record
+ * version 2).
+ */
+export const RUN_WINDOW_PERCENTILES_QUERY = `query RunWindowPercentiles($id: uuid!, $from: timestamptz, $to: timestamptz) {
+  run_latency_percentiles(args: {run_id: $id, from_time: $from, to_time: $to}) {
+    series count p50_ms p90_ms p99_ms p999_ms max_ms
+  }
+}`;
+
+/**
+ * Run and compare pages: the merged latency histogram of each run (measurement phase), bucket by bucket, for its
+ * CDF. $ids is a PostgreSQL array literal of one run id ("{id}"): runs_latency_distribution merges the runs it is
+ * given, so the compare page asks once per run to overlay them. A histogram has a few thousand buckets at most,
+ * well under the anonymous role's limit on latency_distribution.
+ */
+export const RUN_DISTRIBUTION_QUERY = `query RunDistribution($ids: _uuid!) {
+  runs_latency_distribution(args: {run_ids: $ids}, order_by: [{series: asc}, {value_ms: asc}]) {
+    series value_ms count cumulative quantile
+  }
+}`;

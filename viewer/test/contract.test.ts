@@ -13,11 +13,23 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Kind, parse, type ArgumentNode, type SelectionSetNode, type ValueNode, visit } from 'graphql';
 import * as queries from '../src/queries';
-import { loadTables, type TableMeta } from './hasura-metadata';
+import { loadFunctions, loadSqlFunctions, loadTables, type FunctionMeta, type SqlFunction, type TableMeta } from './hasura-metadata';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // HASURA_METADATA_DIR: to check the viewer against another metadata tree (or to see the missing-metadata failure).
 const METADATA = process.env.HASURA_METADATA_DIR ?? resolve(HERE, '../../deploy/hasura/metadata');
+const MIGRATIONS = resolve(HERE, '../../schema/migrations');
+
+/**
+ * Tracked functions, each with its SQL signature: a root field <fn>(args: {…}) is the return table's list field
+ * over the function's rows (Hasura v2), so its columns and where/order_by are checked against the return table's
+ * permission, and args' keys against the function's argument names.
+ */
+interface Fn extends FunctionMeta { sql: SqlFunction | undefined }
+function functions(): Map<string, Fn> {
+  const sql = loadSqlFunctions(MIGRATIONS);
+  return new Map([...loadFunctions(METADATA)].map(([k, f]) => [k, { ...f, sql: sql.get(f.name) }]));
+}
 
 /** Every exported document: exported strings, and strings inside exported objects (PERFTOOL_QUERIES). */
 function documents(): [string, string][] {
@@ -33,7 +45,7 @@ const OPERATORS = new Set(['_eq', '_neq', '_gt', '_gte', '_lt', '_lte', '_in', '
   '_ilike', '_nilike', '_similar', '_nsimilar', '_regex', '_iregex', '_contains', '_contained_in', '_has_key',
   '_has_keys_any', '_has_keys_all', '_cast']);
 
-function checker(tables: Map<string, TableMeta>) {
+function checker(tables: Map<string, TableMeta>, fns: Map<string, Fn> = new Map()) {
   const problems: string[] = [];
 
   const column = (t: TableMeta, tname: string, col: string, where: string) => {
@@ -178,7 +190,21 @@ function checker(tables: Map<string, TableMeta>) {
           const root = sel.name.value;
           const where = `${docName} ${root}`;
           let m: RegExpExecArray | null;
-          if ((m = /^(.+)_aggregate$/.exec(root)) && !tables.has(root)) {
+          const fn = fns.get(root);
+          if (fn) {
+            if (!fn.permitted) problems.push(`${where}: anonymous has no permission on function ${root}`);
+            if (!fn.sql) { problems.push(`${where}: function ${root} is tracked but no migration creates it RETURNS SETOF a table`); continue; }
+            const argsArg = sel.arguments?.find((a) => a.name.value === 'args');
+            if (argsArg?.value.kind === Kind.OBJECT) {
+              for (const f of argsArg.value.fields) if (!fn.sql.args.includes(f.name.value)) problems.push(`${where}: function ${root} has no argument ${f.name.value}`);
+            }
+            const t = table(fn.sql.returns, where);
+            if (t) {
+              visible(t, fn.sql.returns, 'select', where);
+              args(t, fn.sql.returns, sel.arguments?.filter((a) => a.name.value !== 'args'), where, false);
+              selection(t, fn.sql.returns, sel.selectionSet, where);
+            }
+          } else if ((m = /^(.+)_aggregate$/.exec(root)) && !tables.has(root)) {
             const t = table(m[1], where);
             if (t) { visible(t, m[1], 'select_aggregate', where); args(t, m[1], sel.arguments, where, false); aggregate(t, m[1], sel.selectionSet, where); }
           } else if ((m = /^(.+)_by_pk$/.exec(root)) && !tables.has(root)) {
@@ -213,9 +239,23 @@ describe('GraphQL documents against deploy/hasura metadata (anonymous role)', ()
     // never passes on an empty contract.
     const tables = loadTables(METADATA);
     expect(tables.size, 'deploy/hasura metadata missing: no tracked tables').toBeGreaterThan(0);
-    const c = checker(tables);
+    const c = checker(tables, functions());
     for (const [name, text] of documents()) c.check(name, text);
     expect(c.problems).toEqual([]);
+  });
+
+  it('checks function root fields against the function and its return table (self-test)', () => {
+    const fns = functions();
+    expect([...fns.keys()].sort()).toEqual(['device_latency_percentiles', 'run_latency_percentiles', 'runs_latency_distribution',
+      'runs_latency_percentiles', 'tagged_latency_percentiles']);
+    expect(fns.get('run_latency_percentiles')?.sql).toEqual({ args: ['run_id', 'from_time', 'to_time', 'include_warmup'], returns: 'latency_percentiles' });
+    const c = checker(loadTables(METADATA), fns);
+    c.check('bad', 'query Bad($id: uuid!) { run_latency_percentiles(args: {run: $id}, where: {nope: {_eq: 1}}) { p99_ms lat_p99_ms } }');
+    const all = c.problems.join('\n');
+    expect(all).toMatch(/function run_latency_percentiles has no argument run/);
+    expect(all).toMatch(/latency_percentiles\.nope is not in anonymous's select permission/);
+    expect(all).toMatch(/latency_percentiles\.lat_p99_ms is not in anonymous's select permission/);
+    expect(all).not.toMatch(/latency_percentiles\.p99_ms is not/);
   });
 
   it('catches a column outside the permission and an untracked table (self-test)', () => {

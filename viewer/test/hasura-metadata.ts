@@ -1,7 +1,7 @@
 // Reads the Hasura metadata directory (config v3) the way the CLI does: databases/databases.yaml, then the tables
 // it includes. Includes are strings "!include <path>" (what `hasura metadata export` writes) or YAML tags
 // `!include <path>`, resolved against the including file's directory.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 
@@ -84,6 +84,54 @@ export function loadTables(metadataDir: string, role = 'anonymous'): Map<string,
         queryRootFields: Array.isArray(perm?.query_root_fields) ? new Set<string>(perm.query_root_fields) : null,
         subscriptionRootFields: Array.isArray(perm?.subscription_root_fields) ? new Set<string>(perm.subscription_root_fields) : null,
       });
+    }
+  }
+  return out;
+}
+
+export interface FunctionMeta {
+  name: string;
+  schema: string;
+  /** The role is in the function's permissions (may call it). */
+  permitted: boolean;
+}
+
+/** Tracked functions by GraphQL root name (public schema: the function name), for role. */
+export function loadFunctions(metadataDir: string, role = 'anonymous'): Map<string, FunctionMeta> {
+  const dbFile = resolve(metadataDir, 'databases/databases.yaml');
+  if (!existsSync(dbFile)) throw new MetadataMissing(`deploy/hasura metadata missing: ${dbFile} not found`);
+  const sources = load(dbFile) as { name: string; functions?: unknown }[];
+  const out = new Map<string, FunctionMeta>();
+  for (const src of sources ?? []) {
+    for (const f of (src.functions as Record<string, any>[]) ?? []) {
+      const name: string = f.function.name;
+      const schema: string = f.function.schema ?? 'public';
+      const permitted = (f.permissions ?? []).some((p: { role: string }) => p.role === role);
+      out.set(schema === 'public' ? name : `${schema}_${name}`, { name, schema, permitted });
+    }
+  }
+  return out;
+}
+
+export interface SqlFunction {
+  /** Input argument names, in order. */
+  args: string[];
+  /** The table it returns a set of. */
+  returns: string;
+}
+
+/**
+ * The set-returning SQL functions the migrations create (CREATE FUNCTION name(arg type [DEFAULT …], …) RETURNS
+ * SETOF table): what Hasura reads from the database when it tracks a function, read here from the SQL since no
+ * database runs in these tests.
+ */
+export function loadSqlFunctions(migrationsDir: string): Map<string, SqlFunction> {
+  const out = new Map<string, SqlFunction>();
+  for (const f of readdirSync(migrationsDir).filter((n) => n.endsWith('.sql')).sort()) {
+    const sql = readFileSync(resolve(migrationsDir, f), 'utf8');
+    for (const m of sql.matchAll(/CREATE (?:OR REPLACE )?FUNCTION (\w+)\s*\(([^)]*)\)\s*RETURNS SETOF (\w+)/gi)) {
+      const args = m[2].split(',').map((a) => a.trim().split(/\s+/)[0]).filter((a) => a && !/^(OUT|IN)$/i.test(a));
+      out.set(m[1], { args, returns: m[3] });
     }
   }
   return out;
