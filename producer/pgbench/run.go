@@ -247,6 +247,9 @@ func (b *benchRun) run(ctx context.Context, sigs <-chan os.Signal) (*benchOutcom
 	}
 	lt.close()
 	out.badLogLines, out.firstBadLog = lt.bad, lt.firstBad
+	if sum, err := ParseSummary(bytes.NewReader(stdout.Bytes())); err == nil {
+		b.sampler.progressTail(sum.Processed, time.Now())
+	}
 	b.sampler.finish()
 	b.deliver()
 

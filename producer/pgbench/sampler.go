@@ -396,6 +396,31 @@ func (s *sampler) signal() {
 	}
 }
 
+// progressTail places what pgbench processed after its last progress line, when no per-transaction log says it
+// (modeProgress): pgbench prints no progress line for the interval it ends in, so without this the run's last
+// partial interval — up to a whole second of transactions — would be missing from the samples. processed is
+// pgbench's own total ("number of transactions actually processed"); the tail holds what the samples lack of it.
+func (s *sampler) progressTail(processed int64, end time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished || s.cfg.mode != modeProgress || s.bound == 0 {
+		return
+	}
+	counted := s.whole.counts.OK
+	for _, sp := range s.pending {
+		counted += s.counts(sp, time.Duration(sp.end-sp.start)*time.Microsecond).OK
+	}
+	last := end.UnixMicro()
+	if processed <= counted || last <= s.bound {
+		return
+	}
+	sp := s.newSpan(s.bound, last)
+	sp.nominalStart, sp.nominalEnd = s.boundNominal, max(s.nominal(last), s.boundNominal)
+	sp.log.n.OK = processed - counted
+	s.pending = append(s.pending, sp)
+	s.bound, s.boundNominal = last, sp.nominalEnd
+}
+
 // finish ends the run: pgbench has exited and the tailer has read the logs to their end. It places the
 // transactions logged after the last progress line and emits everything still pending.
 func (s *sampler) finish() {
