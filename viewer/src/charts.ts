@@ -105,8 +105,12 @@ export interface ChartSpec {
   /** pointSize: this series' point diameter (perftool's writer, drawn larger under the reader's). */
   series: { label: string; color?: string; width?: number; dash?: number[]; fill?: string; pointSize?: number }[];
   data: uPlot.AlignedData;
-  /** x is Unix seconds (time axis) unless false: then plain seconds (compare page's offsets). */
+  /** x is Unix seconds (time axis) unless false: then plain seconds (compare page's offsets), or xLabel's unit. */
   time?: boolean;
+  /** The x axis's label when x is not time (default: seconds from measure start). */
+  xLabel?: string;
+  /** Logarithmic x (a latency CDF); the data must have no x ≤ 0. */
+  xLog?: boolean;
   shade?: () => [number, number][];
   /** Sparse data (one point per run or bucket): draw points. */
   points?: boolean;
@@ -145,7 +149,7 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
       return spec.log ? uPlot.rangeLog(dmin, dmax, 10, true) : uPlot.rangeNum(dmin, dmax, 0.1, true);
     };
   }
-  const xScale: uPlot.Scale = { time };
+  const xScale: uPlot.Scale = spec.xLog ? { time: false, distr: 3, log: 10 } : { time };
   if (spec.xRange) {
     const fixed = spec.xRange;
     // uPlot widens a single point's x to min + 86400/ms, i.e. 2.7 years with x in seconds; the data decides here.
@@ -165,7 +169,7 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
     tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
     cursor: spec.group ? { sync: { key: spec.group.key, setSeries: false } } : {},
     series: [
-      time ? { label: 'time (UTC)', value: utcValue } : { label: 's from measure start' },
+      time ? { label: 'time (UTC)', value: utcValue } : { label: spec.xLabel ?? 's from measure start' },
       ...spec.series.map((s, i) => ({
         label: s.label,
         stroke: s.color ?? PALETTE[i % PALETTE.length],
@@ -179,7 +183,7 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
     ],
     axes: [
       // Wide labels ("18:35:46Z"): more space per tick than uPlot's default, or they overlap.
-      time ? { values: (_u, ticks) => utcTickLabels(ticks), size: 48, space: 110 } : { label: 'seconds from measure start' },
+      time ? { values: (_u, ticks) => utcTickLabels(ticks), size: 48, space: 110 } : { label: spec.xLabel ?? 'seconds from measure start' },
       { label: spec.yLabel, size: 64, values: (_u, ticks) => compactTicks(ticks) },
     ],
     plugins: [...(spec.shade ? [shadeSpans(spec.shade)] : []), ...(spec.group ? [spec.group.plugin()] : [])],

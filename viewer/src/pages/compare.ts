@@ -6,6 +6,7 @@ import { COMPARE_RUNS_QUERY } from '../queries';
 import { compareCommand, compareDeltas, compareNotes, formatPercent, type DeltaCell } from '../compare';
 import { formatNumber, overlaySeries, samplesToSeries, shortId, zeroBasedRange } from '../shape';
 import { chart, ChartGroup } from '../charts';
+import { cdfCard, fetchCdf } from '../cdf';
 import { distributionCard } from '../distribution';
 import { routeHash } from '../route';
 import { bindZoomToUrl } from '../zoom';
@@ -91,6 +92,12 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
   const dist = distributionCard(order.map((o) => o.run), 'Latency distribution (measurement phase, ms, log scale)',
     order.map((o, i) => `${role(i)} ${shortId(o.id)}`));
   if (dist) root.append(dist);
+  // The runs' CDFs from their merged histograms, overlaid in the same colours.
+  const cdfEl = h('div', { class: 'cdf-holder' });
+  root.append(cdfEl);
+  Promise.all(order.map((o) => fetchCdf(client, o.id, signal)))
+    .then((cdfs) => cdfCard(cdfEl, cdfs, order.map((o, i) => `${role(i)} ${shortId(o.id)}`), 'Latency distributions from the merged histograms (CDF, overlaid)'))
+    .catch((e: Error) => { if (!signal.aborted) cdfEl.append(message('error', `Latency distributions unavailable: ${e.message}`)); });
 
   const series = order.map((o) => samplesToSeries(o.rows));
   const group = new ChartGroup();

@@ -10,6 +10,7 @@ import {
 } from '../shape';
 import { liveRun, newWsClient, wsUrl, type Live } from '../live';
 import { chart, ChartGroup } from '../charts';
+import { cdfCard, fetchCdf, windowPercentiles } from '../cdf';
 import { distributionCard } from '../distribution';
 import { routeHash } from '../route';
 import { bindZoomToUrl, replaceHashParams } from '../zoom';
@@ -164,7 +165,15 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   root.append(head, top, live);
   const toolbar = h('div', { class: 'toolbar' });
   const chartsEl = h('div', { class: 'charts' });
-  root.append(h('h2', {}, 'Per interval'), toolbar, chartsEl, det);
+  // The true percentiles of the shown window, from the merged per-minute histograms; follows every zoom.
+  const wp = windowPercentiles(client, id, signal);
+  // The run's latency distribution (CDF) from its merged histograms.
+  const cdfEl = h('div', { class: 'cdf-holder' });
+  root.append(h('h2', {}, 'Per interval'), toolbar, wp.el, chartsEl, det, cdfEl);
+  void wp.update(null);
+  fetchCdf(client, id, signal)
+    .then((c) => cdfCard(cdfEl, [c], ['this run'], 'Latency distribution from the merged histograms (CDF)'))
+    .catch((e: Error) => { if (!signal.aborted) cdfEl.append(message('error', `Latency distribution unavailable: ${e.message}`)); });
 
   const rows = await rowsP;
   performance.mark('samples-received');
@@ -254,6 +263,7 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   });
   // The shown range is in the URL (from/to, UTC), so a link opens the same view; the picker follows drag-zoom.
   bindZoomToUrl(group, { keys: ['from', 'to'], time: true, reset: 'delete' }, (r) => {
+    void wp.update(r);
     if (r && document.activeElement !== rangeSel) rangeSel.value = 'zoom';
     if (!r) rangeSel.value = 'all';
   });
