@@ -119,15 +119,21 @@ func testCrashSafetySIGKILL(t *testing.T, kb testenv.KafkaBackend) {
 	for kills < 6 {
 		before := count(t, conn, "SELECT count(*) FROM samples")
 		cmd := start()
-		// Kill at a random point once this sink is writing, so every kill interrupts an ingest.
+		// Kill at a random point once this sink is writing, spread over the whole ingest (kill k after k/7 of the
+		// rows), so every kill interrupts an ingest and the last ones come late in it, not all at its start.
+		target := max(before+1, int64(kills+1)*runs*samples/7)
 		waitFor(t, 60*time.Second, "the restarted sink to write", func() (bool, string) {
-			return count(t, conn, "SELECT count(*) FROM samples") > before, ""
+			return count(t, conn, "SELECT count(*) FROM samples") >= target, ""
 		})
-		time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
+		time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		kills++
-		t.Logf("kill %d: %d sample rows so far", kills, count(t, conn, "SELECT count(*) FROM samples"))
+		n := count(t, conn, "SELECT count(*) FROM samples")
+		if n >= runs*samples {
+			t.Fatalf("kill %d came after the last row was written (%d rows): it interrupted nothing", kills, n)
+		}
+		t.Logf("kill %d: %d sample rows so far", kills, n)
 	}
 	<-produced
 	last := start()
