@@ -67,7 +67,7 @@ export function cdfCard(parent: HTMLElement, cdfs: (Cdf | null)[], names: string
     title: 'Share of latencies at or below (merged histograms, measurement phase)', yLabel: 'quantile', time: false, xLog: true, xLabel: 'ms (log)',
     series: shown.map((s) => ({ label: names[s.i] ?? `run ${s.i + 1}`, color: PALETTE[s.i % PALETTE.length], width: 1.5 })),
     data: alignCdfs(shown.map((s) => s.c)) as uPlot.AlignedData,
-    yRange: () => [0, 1],
+    yRange: () => [0, 1], className: 'cdf-chart',
   });
   card.append(h('table', { class: 'cdf-quantiles' },
     h('thead', {}, h('tr', {}, h('th', {}, 'run'), h('th', {}, 'values'), h('th', {}, 'p50 ms'), h('th', {}, 'p99 ms'), h('th', {}, 'p99.9 ms'))),

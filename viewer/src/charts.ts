@@ -127,6 +127,8 @@ export interface ChartSpec {
   /** A fixed x range when the data's own is no good (a single perftool bucket). */
   xRange?: [number, number] | null;
   group?: ChartGroup;
+  /** The holder's class (default 'chart': the page's time charts, which zoom together; a CDF is 'cdf-chart'). */
+  className?: string;
   /** Called once, after the chart's first draw. */
   onDrawn?: () => void;
 }
@@ -136,7 +138,7 @@ const utcValue = (_u: uPlot, v: number | null) => (v == null ? '–' : fmtTime(n
 /** Creates a chart in parent, sized to parent's width, and returns it (call .destroy() when leaving). */
 export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
   const holder = document.createElement('div');
-  holder.className = 'chart';
+  holder.className = spec.className ?? 'chart';
   parent.append(holder);
   let drawn = false;
   const time = spec.time !== false;

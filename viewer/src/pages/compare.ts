@@ -92,9 +92,8 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
   const dist = distributionCard(order.map((o) => o.run), 'Latency distribution (measurement phase, ms, log scale)',
     order.map((o, i) => `${role(i)} ${shortId(o.id)}`));
   if (dist) root.append(dist);
-  // The runs' CDFs from their merged histograms, overlaid in the same colours.
+  // The runs' CDFs from their merged histograms, overlaid in the same colours (below the time charts).
   const cdfEl = h('div', { class: 'cdf-holder' });
-  root.append(cdfEl);
   Promise.all(order.map((o) => fetchCdf(client, o.id, signal)))
     .then((cdfs) => cdfCard(cdfEl, cdfs, order.map((o, i) => `${role(i)} ${shortId(o.id)}`), 'Latency distributions from the merged histograms (CDF, overlaid)'))
     .catch((e: Error) => { if (!signal.aborted) cdfEl.append(message('error', `Latency distributions unavailable: ${e.message}`)); });
@@ -127,5 +126,6 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
     el.append(h('p', { class: 'legend-note' }, 'Drag across a chart to zoom (the range goes into the URL: xfrom/xto, seconds), double-click to reset; the crosshair is shared.'));
     bindZoomToUrl(group, { keys: ['xfrom', 'xto'], time: false, reset: 'delete' });
   }
+  root.append(cdfEl);
   return () => group.destroy();
 };

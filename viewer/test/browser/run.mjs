@@ -619,6 +619,55 @@ test('errors show a message, not a blank page', async () => {
 
 // The page is loaded three times and the fastest render counts: on a shared 2-core machine other work only ever
 // adds time, so the minimum is the app's own cost; every attempt is printed.
+test('merged histograms: a zoomed run shows the window\'s true p50/p99/p99.9 (minute-granular), the whole run\'s after a reset, and its CDF', async () => {
+  server.setMode('ok');
+  // The 100k-sample run's histograms (internal/demo/fixture.go): measurement minute m holds 60 values of
+  // (1 + (m − 1) mod 5) ms, minutes 1–1665; the warm-up minute 0 is left out.
+  const Q = 'query ($id: uuid!, $from: timestamptz, $to: timestamptz) { run_latency_percentiles(args: {run_id: $id, from_time: $from, to_time: $to}) { series count p50_ms p99_ms p999_ms } }';
+  assert.deepEqual((await gql(Q, { id: IDS.big })).run_latency_percentiles, [{ series: 'latency', count: 99900, p50_ms: 3, p99_ms: 5, p999_ms: 5 }]);
+  // A link to 00:01:30–00:03:00: minute-granular, so minutes 00:01 and 00:02 — 60 values at 1 ms, 60 at 2 ms.
+  const page = await open(`#/run/${IDS.big}?from=2026-01-01T00:01:30.000Z&to=2026-01-01T00:03:00.000Z`);
+  const wp = '.window-percentiles[data-state="done"]';
+  await page.waitForSelector(`${wp}[data-from="2026-01-01T00:01:30.000Z"]`, { timeout: 60_000 });
+  const attrs = (sel) => page.$eval(sel, (el) => Object.fromEntries(['data-count', 'data-p50', 'data-p99', 'data-p999', 'data-to', 'title'].map((k) => [k, el.getAttribute(k)])));
+  let a = await attrs(wp);
+  assert.deepEqual([a['data-count'], a['data-p50'], a['data-p99'], a['data-p999'], a['data-to']], ['120', '1', '2', '2', '2026-01-01T00:03:00.000Z']);
+  assert.match(a.title, /minute-granular/);
+  assert.match(await page.textContent(wp), /p50 1 ms · p99 2 ms · p99\.9 2 ms/);
+  // Double-click resets the zoom: the whole measurement's figures.
+  await page.locator('.chart .u-over').first().dblclick();
+  await page.waitForSelector(`${wp}[data-from=""]`);
+  a = await attrs(wp);
+  assert.deepEqual([a['data-count'], a['data-p50'], a['data-p99'], a['data-p999']], ['99900', '3', '5', '5']);
+  // The run's CDF: five buckets (1–5 ms), and its percentiles read off it.
+  await page.waitForSelector('.cdf[data-runs="1"] .cdf-chart canvas');
+  assert.equal(await page.getAttribute('.cdf', 'data-buckets'), '5');
+  assert.deepEqual(await page.$$eval('.cdf-quantiles tbody td', (tds) => tds.map((td) => td.textContent)), ['this run', '99,900', '3', '5', '5']);
+  await page.screenshot({ path: join(ARTIFACTS, 'run-window-percentiles.png'), fullPage: true });
+  await page.close();
+});
+
+test('merged histograms: compare overlays the runs\' CDFs, each with as many buckets as its merged histogram', async () => {
+  server.setMode('ok');
+  const D = 'query ($ids: _uuid!) { runs_latency_distribution(args: {run_ids: $ids}, where: {series: {_eq: "latency"}}) { value_ms } }';
+  const buckets = [];
+  for (const id of [IDS.base, IDS.tuned]) buckets.push((await gql(D, { ids: `{${id}}` })).runs_latency_distribution.length);
+  assert.ok(buckets.every((n) => n > 1), `buckets ${buckets}: the MQTT runs carry histograms`);
+  const page = await open(`#/compare?ids=${IDS.base},${IDS.tuned}`);
+  await page.waitForSelector('.cdf[data-runs="2"] .cdf-chart canvas');
+  assert.equal(await page.getAttribute('.cdf', 'data-buckets'), buckets.join(','));
+  const red = await page.evaluate(() => {
+    const c = document.querySelector('.cdf-chart canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - 0xd6) < 40 && Math.abs(d[i + 1] - 0x27) < 40 && Math.abs(d[i + 2] - 0x28) < 40 && d[i + 3] >= 128) n++;
+    return n;
+  });
+  assert.ok(red > 50, `candidate's CDF drawn (${red} px)`);
+  await page.screenshot({ path: join(ARTIFACTS, 'compare-cdf.png'), fullPage: true });
+  await page.close();
+});
+
 test('a run with 100k samples goes from data received to charts drawn in under a second', async () => {
   server.setMode('ok');
   const times = [];
