@@ -14,7 +14,10 @@ package main
 //	pg      pgbench "tpcb scale 1" (the real pgbench against the fixture's PostgreSQL)
 //	failed  MQTT "unreachable broker", which fails to connect: a failed run with its error
 //	big     "100k samples": 100,000 one-second samples inserted directly (not through the sink), for the render
-//	        timing test only; the sink's throughput is measured by make bench-sink, not here
+//	        timing test, with merged per-minute histograms of known figures for the window-percentile test; the
+//	        sink's throughput is measured by make bench-sink, not here
+//	long    "30 h run": 108,000 one-second samples inserted directly, more than the anonymous row limit, which the
+//	        viewer draws from samples_1m
 //
 // POST /_fixture/live?name=N&duration=D starts a live MQTT run named N measuring for D (after a 1 s warm-up) and
 // answers {"run_id": …} once the sink has written its first sample, so a page opened then sees it running; it
@@ -103,6 +106,9 @@ func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) 
 		return err
 	}
 	if ids["big"], err = insertBigRun(ctx, p.db); err != nil {
+		return err
+	}
+	if ids["long"], err = insertLongRun(ctx, p.db); err != nil {
 		return err
 	}
 
@@ -196,6 +202,34 @@ func insertBigRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
 		GROUP BY run_id, hour, phase`, id)
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("insert the 100k-sample run's histograms: %w", err)
+	}
+	return id, nil
+}
+
+// insertLongRun writes a finished 30-hour run, 108,000 one-second samples: more than the anonymous role's row limit
+// on samples (100,000), so the viewer draws it from samples_1m, 1,800 minutes, to show it whole. Its rate steps up
+// by 1,000 ops/s in its last hour, which a view cut at the row limit would never show.
+func insertLongRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
+	id := uuid.New()
+	_, err := db.Exec(ctx, `
+		INSERT INTO public.runs (run_id, kind, name, tags, parameters, host_name, started_at, status, finished_at,
+			measure_start, measure_end, ops, ops_rate, errors, lat_p50_ms, lat_p99_ms)
+		VALUES ($1, 'mqtt', '30 h run', '{}', '{}', 'pi-big', '2025-12-01 00:00:00+00', 'ok',
+			'2025-12-01 00:00:00+00'::timestamptz + interval '108000 s', '2025-12-01 00:01:00+00',
+			'2025-12-01 00:00:00+00'::timestamptz + interval '108000 s', 543600000, 5033, 0, 1, 3)`, id)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("insert the 30-hour run: %w", err)
+	}
+	_, err = db.Exec(ctx, `
+		INSERT INTO public.samples (run_id, seq, interval_start, interval_end, phase, ops, ops_rate, errors,
+			lat_p50_ms, lat_p90_ms, lat_p95_ms, lat_p99_ms, lat_p999_ms, lat_max_ms, mqtt_lost)
+		SELECT $1, i, t, t + interval '1 s', CASE WHEN i <= 60 THEN 'warmup' ELSE 'measure' END,
+			r, r, 0, 1, 1.5, 2, 3, 5, 8, 0
+		FROM generate_series(1, 108000) AS i,
+			LATERAL (SELECT '2025-12-01 00:00:00+00'::timestamptz + (i - 1) * interval '1 s' AS t,
+				CASE WHEN i > 104400 THEN 6000 ELSE 5000 END AS r) AS v`, id)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("insert the 30-hour run: %w", err)
 	}
 	return id, nil
 }

@@ -213,3 +213,29 @@ export const RUN_DISTRIBUTION_QUERY = `query RunDistribution($ids: _uuid!) {
     series value_ms count cumulative quantile
   }
 }`;
+
+/**
+ * Run page, before fetching samples: is the run longer than one page of samples (the anonymous role's row limit)?
+ * beyond is the first sample past SAMPLES_PAGE_SIZE ($offset), last the run's last sample (where live updates go on
+ * from). A run with a sample beyond is drawn from samples_1m instead (RUN_MINUTES_QUERY), so it is shown whole.
+ */
+export const RUN_LENGTH_PROBE_QUERY = `query RunLengthProbe($id: uuid!, $offset: Int!) {
+  beyond: samples(where: {run_id: {_eq: $id}}, order_by: {seq: asc}, offset: $offset, limit: 1) { seq }
+  last: samples(where: {run_id: {_eq: $id}}, order_by: {seq: desc}, limit: 1) { seq }
+}`;
+
+/**
+ * Rows per RUN_MINUTES_QUERY page: the anonymous role's limit on samples_1m (deploy/hasura), 50,000 minutes, about
+ * 35 days. Checked by test/contract.test.ts.
+ */
+export const MINUTES_PAGE_SIZE = 50000;
+
+/**
+ * Run page, for a run longer than one page of samples: its minutes from samples_1m after $after, in order. The
+ * minute's percentiles are its merged histogram's (true per-minute percentiles) where its samples carry histograms.
+ */
+export const RUN_MINUTES_QUERY = `query RunMinutes($id: uuid!, $after: timestamptz!, $limit: Int!) {
+  samples_1m(where: {run_id: {_eq: $id}, bucket: {_gte: $after}}, order_by: [{bucket: asc}, {phase: desc}], limit: $limit) {
+    bucket phase samples ops ops_rate bytes errors lat_p50_ms lat_p90_ms lat_p99_ms lat_p999_ms lat_max_ms hist_samples mqtt_lost
+  }
+}`;

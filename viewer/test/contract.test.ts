@@ -303,6 +303,8 @@ describe('GraphQL documents against deploy/hasura metadata (anonymous role)', ()
     const limit = loadTables(METADATA).get('samples')?.limit;
     expect(limit == null || queries.SAMPLES_PAGE_SIZE <= limit).toBe(true);
     expect(limit == null || queries.SAMPLES_STREAM_BATCH <= limit).toBe(true);
+    const minutes = loadTables(METADATA).get('samples_1m')?.limit;
+    expect(minutes == null || queries.MINUTES_PAGE_SIZE <= minutes).toBe(true);
   });
 
   it('sends no admin secret or role header anywhere in the app', () => {

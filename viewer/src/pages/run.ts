@@ -3,7 +3,7 @@
 // websocket (live.ts), or, when that can't be used, by polling every 2 s for the run row and for samples after the
 // last seq it has.
 import type uPlot from 'uplot';
-import { RUN_QUERY, RUN_SAMPLES_QUERY, SAMPLES_PAGE_SIZE } from '../queries';
+import { MINUTES_PAGE_SIZE, RUN_LENGTH_PROBE_QUERY, RUN_MINUTES_QUERY, RUN_QUERY, RUN_SAMPLES_QUERY, SAMPLES_PAGE_SIZE } from '../queries';
 import {
   appendSamples, emptySeries, formatDuration, formatNumber, headlineFigures, latencyRange, PERCENTILES, rowsAfter,
   SAMPLE_COLUMNS, shellJoin, toCsv, type SampleRow, type SampleSeries,
@@ -36,6 +36,51 @@ export async function fetchSamples(client: Client, id: string, afterSeq: number,
     if (samples.length < SAMPLES_PAGE_SIZE) return all;
     afterSeq = samples[samples.length - 1].seq;
   }
+}
+
+/** A samples_1m row (RUN_MINUTES_QUERY). */
+interface MinuteRow {
+  bucket: string; phase: 'warmup' | 'measure'; samples: number; ops: number | null; ops_rate: number | null; bytes: number | null;
+  errors: number | null; lat_p50_ms: number | null; lat_p90_ms: number | null; lat_p99_ms: number | null; lat_p999_ms: number | null;
+  lat_max_ms: number | null; hist_samples: number | null; mqtt_lost: number | null;
+}
+
+/** What the run page draws: the samples, or for a run longer than one page of them its minutes as rows. */
+export interface RunRows { rows: SampleRow[]; perMinute: boolean; lastSeq: number }
+
+/**
+ * The rows to draw for a run. A run with more samples than one page (the anonymous role's row limit, 100,000: about
+ * 28 hours at one a second) is drawn from samples_1m, a row a minute, so that a run of any length is shown whole
+ * and the page stays fast; each minute becomes a row over [bucket, bucket + 1 min), seq counting the minutes.
+ */
+export async function fetchRunRows(client: Client, id: string, signal: AbortSignal): Promise<RunRows> {
+  const probe = await client.request<{ beyond: { seq: number }[]; last: { seq: number }[] }>(
+    RUN_LENGTH_PROBE_QUERY, { id, offset: SAMPLES_PAGE_SIZE }, signal);
+  if (!probe.beyond.length) {
+    const rows = await fetchSamples(client, id, -1, signal);
+    return { rows, perMinute: false, lastSeq: rows.length ? rows[rows.length - 1].seq : -1 };
+  }
+  const minutes: MinuteRow[] = [];
+  let after = '1970-01-01T00:00:00Z';
+  for (;;) {
+    const page = (await client.request<{ samples_1m: MinuteRow[] }>(RUN_MINUTES_QUERY, { id, after, limit: MINUTES_PAGE_SIZE }, signal)).samples_1m;
+    if (page.length < MINUTES_PAGE_SIZE) {
+      minutes.push(...page);
+      break;
+    }
+    // A full page may end inside a minute (its two phases): keep the whole minutes and start again at the last one.
+    const lastBucket = page[page.length - 1].bucket;
+    const whole = page.filter((m) => m.bucket !== lastBucket);
+    if (!whole.length) throw new Error(`samples_1m: a page of ${MINUTES_PAGE_SIZE} rows holds a single minute`);
+    minutes.push(...whole);
+    after = lastBucket;
+  }
+  const rows = minutes.map((m, i): SampleRow => ({
+    seq: i + 1, interval_start: m.bucket, interval_end: new Date(Date.parse(m.bucket) + 60_000).toISOString(), phase: m.phase,
+    ops: m.ops, bytes: m.bytes, ops_rate: m.ops_rate ?? 0, errors: m.errors ?? 0, lat_p50_ms: m.lat_p50_ms, lat_p90_ms: m.lat_p90_ms,
+    lat_p95_ms: null, lat_p99_ms: m.lat_p99_ms, lat_p999_ms: m.lat_p999_ms, lat_max_ms: m.lat_max_ms, mqtt_lost: m.mqtt_lost, pg_lag_ms: null,
+  }));
+  return { rows, perMinute: true, lastSeq: probe.last[0]?.seq ?? -1 };
 }
 
 const SUMMARY_KEYS: [string, string][] = [
@@ -150,7 +195,7 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
     return;
   }
   const runP = client.request<{ runs_by_pk: Run | null }>(RUN_QUERY, { id }, signal);
-  const rowsP = fetchSamples(client, id, -1, signal);
+  const rowsP = fetchRunRows(client, id, signal);
   rowsP.catch(() => undefined); // awaited after the run row: no unhandled rejection if it fails first
   const first = (await runP).runs_by_pk;
   if (!first) {
@@ -175,12 +220,20 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
     .then((c) => cdfCard(cdfEl, [c], ['this run'], 'Latency distribution from the merged histograms (CDF)'))
     .catch((e: Error) => { if (!signal.aborted) cdfEl.append(message('error', `Latency distribution unavailable: ${e.message}`)); });
 
-  const rows = await rowsP;
+  const { rows, perMinute, lastSeq: fetchedLastSeq } = await rowsP;
   performance.mark('samples-received');
   const s: SampleSeries = appendSamples(emptySeries(), rows);
   // Every row, for CSV/JSON export; live updates append to it.
   const allRows: SampleRow[] = rows;
-  let lastSeq = rows.length ? rows[rows.length - 1].seq : -1;
+  let lastSeq = fetchedLastSeq;
+  // A run longer than one page of samples is drawn a minute a row (fetchRunRows); say so above the charts.
+  chartsEl.setAttribute('data-resolution', perMinute ? 'minute' : 'sample');
+  if (perMinute) {
+    wp.el.after(h('p', { class: 'per-minute-note' },
+      `This run has more than ${SAMPLES_PAGE_SIZE.toLocaleString('en-US')} samples: it is drawn a minute a point from samples_1m `
+      + '(each minute\'s percentiles from its merged histogram where the samples carry one), so the whole run is shown; '
+      + 'the export holds these minutes. p95 is not kept per minute.'));
+  }
   const group = new ChartGroup();
   const charts = group.charts;
   const refreshHeadline = () => {

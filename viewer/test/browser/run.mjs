@@ -135,12 +135,12 @@ test('runs page lists runs, filters by kind, pages', async () => {
   const page = await open('#/runs');
   await page.waitForSelector('table.runs-table tbody tr');
   const rows = await page.$$eval('table.runs-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
-  assert.equal(rows.length, 5, rows.join('\n'));
-  for (const name of ['baseline qos1', 'tuned qos1', 'tpcb scale 1', 'unreachable broker', '100k samples']) {
+  assert.equal(rows.length, 6, rows.join('\n'));
+  for (const name of ['baseline qos1', 'tuned qos1', 'tpcb scale 1', 'unreachable broker', '100k samples', '30 h run']) {
     assert.equal(rows.filter((r) => r.includes(name)).length, 1, `${name} in ${rows.join('\n')}`);
   }
   assert.match(rows.find((r) => r.includes('unreachable broker')), /failed/);
-  assert.match(await page.textContent('.pager'), /1–5 of 5/);
+  assert.match(await page.textContent('.pager'), /1–6 of 6/);
   await page.screenshot({ path: join(ARTIFACTS, 'runs.png'), fullPage: true });
 
   await page.goto(`${server.url}#/runs?kind=pgbench`);
@@ -148,7 +148,7 @@ test('runs page lists runs, filters by kind, pages', async () => {
   assert.match(await page.textContent('table.runs-table tbody'), /tpcb scale 1.*ok/s);
 
   await page.goto(`${server.url}#/runs?limit=2&offset=2`);
-  await page.waitForFunction(() => /3–4 of 5/.test(document.querySelector('.pager')?.textContent ?? ''));
+  await page.waitForFunction(() => /3–4 of 6/.test(document.querySelector('.pager')?.textContent ?? ''));
 
   await page.goto(`${server.url}#/runs?tag=env%3Dnowhere`);
   await page.waitForSelector('.msg-empty');
@@ -665,6 +665,30 @@ test('merged histograms: compare overlays the runs\' CDFs, each with as many buc
   });
   assert.ok(red > 50, `candidate's CDF drawn (${red} px)`);
   await page.screenshot({ path: join(ARTIFACTS, 'compare-cdf.png'), fullPage: true });
+  await page.close();
+});
+
+test('a run longer than the anonymous row limit is drawn whole from samples_1m, a minute a point', async () => {
+  server.setMode('ok');
+  // 108,000 one-second samples (internal/demo/fixture.go), 8,000 more than one page: its last hour runs at 6,000 ops/s.
+  const { samples_aggregate: agg } = await gql('query ($id: uuid!) { samples_aggregate(where: {run_id: {_eq: $id}}) { aggregate { count } } }', { id: IDS.long });
+  assert.equal(agg.aggregate.count, 100000, 'the row limit caps what one query sees');
+  const page = await open(`#/run/${IDS.long}`);
+  await page.waitForSelector('.charts[data-drawn]', { timeout: 60_000 });
+  assert.equal(await page.getAttribute('.charts', 'data-resolution'), 'minute');
+  assert.equal(await page.getAttribute('.charts', 'data-drawn'), '1800');
+  assert.match(await page.textContent('.per-minute-note'), /more than 100,000 samples: it is drawn a minute a point from samples_1m/);
+  // The whole run is on the x axis: from its start to its last minute's end (30 h later).
+  const start = Date.parse('2025-12-01T00:00:00Z') / 1000;
+  for (const w of await windows(page)) assert.ok(Math.abs(w[0] - start) < 1 && Math.abs(w[1] - (start + 108000 - 60)) < 61, `shown ${w}`);
+  // The last hour's step to 6,000 ops/s, past the first 100,000 samples, is drawn.
+  const over = page.locator('.chart .u-over').first();
+  const box = await over.boundingBox();
+  await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
+  await page.waitForFunction(() => document.querySelector('.chart .u-legend .u-series:nth-child(2) .u-value')?.textContent === '6,000');
+  await page.mouse.move(box.x + 2, box.y + box.height / 2);
+  await page.waitForFunction(() => document.querySelector('.chart .u-legend .u-series:nth-child(2) .u-value')?.textContent === '5,000');
+  await page.screenshot({ path: join(ARTIFACTS, 'run-30h.png'), fullPage: true });
   await page.close();
 });
 
