@@ -8,7 +8,9 @@
 //  2. sink rows/s — the real sink (sink/ingest) consuming a run of -hours × 3600 one-second samples from kfake
 //     into plain PostgreSQL, with histograms (the generator's recorded ones, cycled) and without (the same records
 //     with the histograms removed); with them it also decodes each histogram and merges it into samples_hist_1m.
-//     Alternated -rounds times; the best of each counts (this machine is shared).
+//     Alternated -rounds times; the best of each counts (this machine is shared). Each phase also reports its CPU
+//     time per row, the sink's (this process) and PostgreSQL's, and the ratios are given by that too: the figure
+//     other people's load on a shared machine moves least.
 //  3. query time — p50/p99/p99.9 of that whole run from the merged histograms (run_latency_percentiles), against
 //     the baseline the database could give before: the worst per-second percentiles over the run's samples rows;
 //     and the run's samples_1m (per-minute rows with true percentiles, what long ranges read) against the plain
@@ -118,6 +120,7 @@ func run(ctx context.Context, f flags) error {
 		}
 		defer pg.Remove()
 		admin = pg.URL("postgres")
+		serverPID = postmasterPID(pg.Dir)
 		fmt.Printf("\nPostgreSQL: throw-away cluster on port %d (fsync off), the same server for every phase\n", pg.Port)
 	}
 
@@ -140,6 +143,7 @@ func run(ctx context.Context, f flags) error {
 	}
 	fmt.Printf("\n2. sink: %d one-second samples (a %d-hour run) from kfake into plain PostgreSQL, best of %d alternated rounds\n", rows, f.hours, f.rounds)
 	var bestWith, bestWithout float64
+	cpuWith, cpuWithout := phaseCPU{client: -1}, phaseCPU{client: -1}
 	var histURL string
 	for r := 1; r <= f.rounds; r++ {
 		for _, ph := range []struct {
@@ -147,7 +151,8 @@ func run(ctx context.Context, f flags) error {
 			run  uuid.UUID
 			vals [][]byte
 			best *float64
-		}{{"without histograms", plainRun, withoutVals, &bestWithout}, {"with histograms", histRun, withVals, &bestWith}} {
+			cpu  *phaseCPU
+		}{{"without histograms", plainRun, withoutVals, &bestWithout, &cpuWithout}, {"with histograms", histRun, withVals, &bestWith, &cpuWith}} {
 			db := fmt.Sprintf("bench_hist_%s_%d", ph.name[:4], r)
 			url, err := fresh(ctx, admin, db)
 			if err != nil {
@@ -157,12 +162,15 @@ func run(ctx context.Context, f flags) error {
 			if ph.best == &bestWith && r == f.rounds {
 				profile = f.profile
 			}
-			rate, err := sinkRate(ctx, url, ph.vals, func(int) uuid.UUID { return ph.run }, profile)
+			rate, cpu, err := sinkRate(ctx, url, ph.vals, func(int) uuid.UUID { return ph.run }, profile)
 			if err != nil {
 				return fmt.Errorf("sink %s: %w", ph.name, err)
 			}
-			fmt.Printf("   round %d  %-20s %10.0f rows/s\n", r, ph.name, rate)
+			fmt.Printf("   round %d  %-20s %10.0f rows/s   %v\n", r, ph.name, rate, cpu)
 			*ph.best = max(*ph.best, rate)
+			if ph.cpu.client < 0 || cpu.total() < ph.cpu.total() {
+				*ph.cpu = cpu
+			}
 			if ph.best == &bestWith {
 				histURL = url
 			}
@@ -172,6 +180,7 @@ func run(ctx context.Context, f flags) error {
 	// 2b. The same number of samples from a fleet: f.fleet runs at once, one sample per second each, so that every
 	// batch touches a minute and an hour row per run instead of a few rows of one run.
 	var fleetWith, fleetWithout float64
+	var fleetCPUWith, fleetCPUWithout phaseCPU
 	if f.fleet > 0 {
 		ids := make([]uuid.UUID, f.fleet)
 		for i := range ids {
@@ -196,15 +205,16 @@ func run(ctx context.Context, f flags) error {
 			name string
 			vals [][]byte
 			rate *float64
-		}{{"without histograms", fleetPlain, &fleetWithout}, {"with histograms", fleetVals, &fleetWith}} {
+			cpu  *phaseCPU
+		}{{"without histograms", fleetPlain, &fleetWithout, &fleetCPUWithout}, {"with histograms", fleetVals, &fleetWith, &fleetCPUWith}} {
 			url, err := fresh(ctx, admin, "bench_hist_fleet_"+ph.name[:4])
 			if err != nil {
 				return err
 			}
-			if *ph.rate, err = sinkRate(ctx, url, ph.vals, key, ""); err != nil {
+			if *ph.rate, *ph.cpu, err = sinkRate(ctx, url, ph.vals, key, ""); err != nil {
 				return fmt.Errorf("sink fleet %s: %w", ph.name, err)
 			}
-			fmt.Printf("   fleet    %-20s %10.0f rows/s\n", ph.name, *ph.rate)
+			fmt.Printf("   fleet    %-20s %10.0f rows/s   %v\n", ph.name, *ph.rate, *ph.cpu)
 		}
 	}
 
@@ -256,13 +266,15 @@ func run(ctx context.Context, f flags) error {
 	fmt.Printf("   %-58s %8.1f ms   %d rows\n", "samples_1m of the run (per-minute true percentiles)", ms(read1m), nRows)
 	fmt.Printf("   %-58s %8.1f ms   %d rows\n", "baseline: the per-minute aggregate alone (samples_1m_base)", ms(readBase), nBase)
 
-	fleetRatio := "n/a"
+	fleetRatio, fleetCPURatio := "n/a", "n/a"
 	if fleetWithout > 0 {
 		fleetRatio = fmt.Sprintf("%.2f×", fleetWith/fleetWithout)
+		fleetCPURatio = fmt.Sprintf("%.2f×", fleetCPUWithout.total().Seconds()/fleetCPUWith.total().Seconds())
 	}
-	fmt.Printf("\nratios: histogram bytes per row %.0f B corrected, %.0f B both (aim ≤ 200) | sink with/without histograms %.2f× one run, %s a fleet (aim ≥ 0.8×) | "+
-		"run percentiles %.0f ms (aim < 200 ms), %.2f× the worst-second baseline | samples_1m %.2f× its aggregate alone\n",
-		corrected, corrected+uncorrected, bestWith/bestWithout, fleetRatio, ms(merge), ms(merge)/ms(worst), ms(read1m)/ms(readBase))
+	fmt.Printf("\nratios: histogram bytes per row %.0f B corrected, %.0f B both (aim ≤ 200) | sink with/without histograms %.2f× one run, %s a fleet (aim ≥ 0.8×); "+
+		"by CPU time per row (sink+kfake + PostgreSQL) %.2f× one run, %s a fleet | ",
+		corrected, corrected+uncorrected, bestWith/bestWithout, fleetRatio, cpuWithout.total().Seconds()/cpuWith.total().Seconds(), fleetCPURatio)
+	fmt.Printf("run percentiles %.0f ms (aim < 200 ms), %.2f× the worst-second baseline | samples_1m %.2f× its aggregate alone\n", ms(merge), ms(merge)/ms(worst), ms(read1m)/ms(readBase))
 	return nil
 }
 
@@ -368,19 +380,47 @@ func fresh(ctx context.Context, admin, name string) (string, error) {
 	return url, nil
 }
 
+// serverPID is the postmaster of the throw-away cluster, for its CPU time (0: a server elsewhere).
+var serverPID int
+
+// phaseCPU is the CPU time per record of a sink phase: the bench process's (the sink, and kfake serving it the
+// records) and the server's (-1: n/a).
+type phaseCPU struct{ client, server time.Duration }
+
+// total is the CPU time per record of sink and server together (the sink's alone when the server's is n/a).
+func (c phaseCPU) total() time.Duration { return c.client + max(c.server, 0) }
+
+func (c phaseCPU) String() string {
+	s := fmt.Sprintf("CPU/row: sink+kfake %5.1f µs", float64(c.client)/1e3)
+	if c.server >= 0 {
+		s += fmt.Sprintf(", PostgreSQL %5.1f µs", float64(c.server)/1e3)
+	}
+	return s
+}
+
 // sinkRate produces vals to a kfake cluster of their own, runs the sink until every record is committed, and
-// returns records per second from the first commit to the last.
-func sinkRate(ctx context.Context, url string, vals [][]byte, key func(i int) uuid.UUID, profile string) (float64, error) {
+// returns records per second from the first commit to the last, and the CPU time per record from the sink's
+// start to the last commit (the sink's own: this process less the producing done before).
+func sinkRate(ctx context.Context, url string, vals [][]byte, key func(i int) uuid.UUID, profile string) (float64, phaseCPU, error) {
+	rate, cpu, err := sinkRun(ctx, url, vals, key, profile)
+	if cpu.server >= 0 {
+		cpu.server /= time.Duration(len(vals))
+	}
+	cpu.client /= time.Duration(len(vals))
+	return rate, cpu, err
+}
+
+func sinkRun(ctx context.Context, url string, vals [][]byte, key func(i int) uuid.UUID, profile string) (float64, phaseCPU, error) {
 	const topic = "benchpipe.records"
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, topic), kfake.SeedTopics(1, topic+".dead-letter"))
 	if err != nil {
-		return 0, err
+		return 0, phaseCPU{}, err
 	}
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchMaxBytes(1<<20))
 	if err != nil {
-		return 0, err
+		return 0, phaseCPU{}, err
 	}
 	for i := 0; i < len(vals); i += 10000 {
 		var krs []*kgo.Record
@@ -389,7 +429,7 @@ func sinkRate(ctx context.Context, url string, vals [][]byte, key func(i int) uu
 		}
 		if err := cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
 			cl.Close()
-			return 0, err
+			return 0, phaseCPU{}, err
 		}
 	}
 	cl.Close()
@@ -421,20 +461,21 @@ func sinkRate(ctx context.Context, url string, vals [][]byte, key func(i int) uu
 		}
 	}))
 	if err != nil {
-		return 0, err
+		return 0, phaseCPU{}, err
 	}
 	defer s.Close()
 	if profile != "" {
 		pf, err := os.Create(profile)
 		if err != nil {
-			return 0, err
+			return 0, phaseCPU{}, err
 		}
 		defer pf.Close()
 		if err := pprof.StartCPUProfile(pf); err != nil {
-			return 0, err
+			return 0, phaseCPU{}, err
 		}
 		defer pprof.StopCPUProfile()
 	}
+	client0, server0 := ownCPU(), serverCPU(serverPID)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)
@@ -442,20 +483,24 @@ func sinkRate(ctx context.Context, url string, vals [][]byte, key func(i int) uu
 	select {
 	case <-finished:
 	case err := <-errc:
-		return 0, fmt.Errorf("sink stopped: %v", err)
+		return 0, phaseCPU{}, fmt.Errorf("sink stopped: %v", err)
 	case <-time.After(10 * time.Minute):
-		return 0, fmt.Errorf("%d of %d records after 10 minutes", done.Load(), target)
+		return 0, phaseCPU{}, fmt.Errorf("%d of %d records after 10 minutes", done.Load(), target)
+	}
+	cpu := phaseCPU{client: ownCPU() - client0, server: -1}
+	if server0 >= 0 {
+		cpu.server = serverCPU(serverPID) - server0
 	}
 	cancel()
 	if err := <-errc; err != nil {
-		return 0, err
+		return 0, phaseCPU{}, err
 	}
 	fmt.Printf("   (%d commits, %.0f records each)\n", commits.Load(), float64(target)/float64(commits.Load()))
 	d := time.Duration(last.Load() - first.Load())
 	if d <= 0 {
-		return 0, fmt.Errorf("all %d records came in one commit: too few to time", target)
+		return 0, phaseCPU{}, fmt.Errorf("all %d records came in one commit: too few to time", target)
 	}
-	return float64(target-firstN.Load()) / d.Seconds(), nil
+	return float64(target-firstN.Load()) / d.Seconds(), cpu, nil
 }
 
 // timeQuery runs q once to warm up, then n times, and returns the median time.
