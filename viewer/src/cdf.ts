@@ -65,7 +65,7 @@ export function cdfCard(parent: HTMLElement, cdfs: (Cdf | null)[], names: string
   }
   chart(card, {
     title: 'Share of latencies at or below (merged histograms, measurement phase)', yLabel: 'quantile', time: false, xLog: true, xLabel: 'ms (log)',
-    series: shown.map((s) => ({ label: names[s.i] ?? `run ${s.i + 1}`, color: PALETTE[s.i % PALETTE.length], width: 1.5 })),
+    series: shown.map((s) => ({ label: names[s.i] ?? `run ${s.i + 1}`, color: PALETTE[s.i % PALETTE.length], width: 1.5, stepped: true })),
     data: alignCdfs(shown.map((s) => s.c)) as uPlot.AlignedData,
     yRange: () => [0, 1], className: 'cdf-chart',
   });
@@ -114,7 +114,7 @@ export function windowPercentiles(client: Client, id: string, signal: AbortSigna
       ? h('span', {}, h('strong', {}, `Latency of ${where}: `),
         `p50 ${formatNumber(lat.p50_ms)} ms · p99 ${formatNumber(lat.p99_ms)} ms · p99.9 ${formatNumber(lat.p999_ms)} ms · max ${formatNumber(lat.max_ms)} ms`,
         ` (${formatNumber(lat.count)} values, merged histograms)`)
-      : `No latency histograms for ${where}: the per-interval percentiles above are all there is.`);
+      : `No latency histograms for ${where}: the charts' per-interval percentiles are all there is.`);
   };
   return { el, update };
 }

@@ -103,7 +103,8 @@ export interface ChartSpec {
   title: string;
   yLabel: string;
   /** pointSize: this series' point diameter (perftool's writer, drawn larger under the reader's). */
-  series: { label: string; color?: string; width?: number; dash?: number[]; fill?: string; pointSize?: number }[];
+  /** stepped: draw as steps holding each value until the next x (a CDF of histogram buckets). */
+  series: { label: string; color?: string; width?: number; dash?: number[]; fill?: string; pointSize?: number; stepped?: boolean }[];
   data: uPlot.AlignedData;
   /** x is Unix seconds (time axis) unless false: then plain seconds (compare page's offsets), or xLabel's unit. */
   time?: boolean;
@@ -181,6 +182,7 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
         spanGaps: !!spec.spanGaps,
         points: { show: !!spec.points || !!spec.pointsOnly, size: s.pointSize ?? 6, ...(s.pointSize ? { fill: s.color } : {}) },
         ...(spec.pointsOnly ? { paths: () => null } : {}),
+        ...(s.stepped && !spec.pointsOnly ? { paths: uPlot.paths.stepped!({ align: 1 }) } : {}),
       })),
     ],
     axes: [
