@@ -100,9 +100,11 @@ export const perftoolPage: Page = async ({ client, route, root, signal, setParam
     new FormData(form).forEach((v, k) => (next[k] = String(v)));
     setParams(next);
   });
+  // Per thread, the perftool_thread_<width> view of the same buckets (PERFTOOL_THREAD_QUERIES[view] asks it).
+  const threadView = `perftool_thread_${view.slice('perftool_'.length)}`;
   root.append(form, h('p', { class: 'muted view-name' },
     `${fmtTime(from.toISOString())} → ${fmtTime(to.toISOString())} (UTC), `,
-    `from view ${perThread ? `perftool_thread_${view.slice('perftool_'.length)}` : view} (${width} s buckets)`));
+    `from view ${perThread ? threadView : view} (${width} s buckets)`));
 
   const el = h('div', { class: 'charts' });
   const group = new ChartGroup();
@@ -120,7 +122,7 @@ export const perftoolPage: Page = async ({ client, route, root, signal, setParam
 
   if (perThread) {
     const data = await client.request<Record<string, ThreadRow[]>>(PERFTOOL_THREAD_QUERIES[view], { ...vars, publisher }, signal);
-    const rows = data[`perftool_thread_${view.slice('perftool_'.length)}`] ?? [];
+    const rows = data[threadView] ?? [];
     if (!rows.length) {
       root.append(message('empty', `No results from ${publisher} in this time range.`));
       return;
