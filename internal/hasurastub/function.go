@@ -94,11 +94,11 @@ func introspectFunctions(ctx context.Context, pool *pgxpool.Pool, md *Metadata, 
 // SELECT … FROM fn(arg => value, …), with the return table's permission (its columns, row filter and limit).
 // Arguments are passed by name, so omitted ones take their SQL defaults.
 func (c *compiler) function(f *ast.Field, path string) (expr string, ok bool, gerr *gqlError) {
-	name, aggregate := f.Name, false
-	fi := c.s.funcs[name]
+	aggregate := false
+	fi := c.s.funcs[f.Name]
 	if fi == nil {
-		if base, cut := strings.CutSuffix(name, "_aggregate"); cut {
-			name, aggregate, fi = base, true, c.s.funcs[base]
+		if base, cut := strings.CutSuffix(f.Name, "_aggregate"); cut {
+			aggregate, fi = true, c.s.funcs[base]
 		}
 	}
 	if fi == nil || !slices.Contains(fi.meta.Roles, c.s.role) {
