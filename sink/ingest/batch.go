@@ -142,7 +142,8 @@ func (s *Sink) decodeRecords(recs []*kgo.Record) *batch {
 	return b
 }
 
-func (b *batch) add(table string, columns []string, row []any, src *kgo.Record) {
+// add appends row, from src, to table and returns the table.
+func (b *batch) add(table string, columns []string, row []any, src *kgo.Record) *tableRows {
 	t := b.tables[table]
 	if t == nil {
 		t = &tableRows{table: table, columns: columns}
@@ -151,6 +152,7 @@ func (b *batch) add(table string, columns []string, row []any, src *kgo.Record) 
 	}
 	t.rows = append(t.rows, row)
 	t.srcs = append(t.srcs, src)
+	return t
 }
 
 // reject moves everything src contributed to the dead letters.
@@ -186,8 +188,7 @@ func decodeBenchpipe(b *batch, r *kgo.Record) error {
 	}
 	switch rec.Type {
 	case schema.TypeSample:
-		b.add("samples", schema.SampleColumns, rec.SampleRow(), r)
-		b.tables["samples"].keyed = true
+		b.add("samples", schema.SampleColumns, rec.SampleRow(), r).keyed = true
 		if h := newSampleHist(&rec); h != nil {
 			b.hists[r] = h
 		}
