@@ -1,10 +1,14 @@
 package testenv
 
 import (
+	"context"
+	"net"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -26,4 +30,56 @@ func Kafka(tb testing.TB, opts ...kfake.Opt) (*kfake.Cluster, []string) {
 func Consume(tb testing.TB, brokers []string, topic string, want int, timeout time.Duration) []*kgo.Record {
 	tb.Helper()
 	return ConsumeWith(tb, config.Kafka{Brokers: brokers}, topic, want, timeout)
+}
+
+// ConsumeAll reads every record in topic (its end offsets say how many there are), failing the test when fewer
+// arrive.
+func ConsumeAll(tb testing.TB, brokers []string, topic string) []*kgo.Record {
+	tb.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		tb.Fatalf("list end offsets: %v", err)
+	}
+	total := 0
+	ends.Each(func(o kadm.ListedOffset) { total += int(o.Offset) })
+	recs := Consume(tb, brokers, topic, total, 20*time.Second)
+	if len(recs) != total {
+		tb.Fatalf("consumed %d records, the topic holds %d", len(recs), total)
+	}
+	return recs
+}
+
+// Down returns the seeds of a Kafka of the test's own that is down, with topic (partitions), and the function that
+// brings it up and returns its brokers: kfake started on a port nothing listened on, or a real broker of the test's
+// own (configured from docker-compose.yml) stopped after creating the topic and started again on the same ports.
+func (b KafkaBackend) Down(tb testing.TB, topic string, partitions int32) (seeds []string, up func() []string) {
+	tb.Helper()
+	if b.Name == BackendKfake {
+		port, err := freePort()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}, func() []string {
+			_, brokers := Kafka(tb, kfake.Ports(port), kfake.SeedTopics(partitions, topic))
+			return brokers
+		}
+	}
+	k := OwnApacheKafka(tb, KafkaBrokerOptions{})
+	k.CreateTopics(tb, partitions, topic)
+	if err := k.Stop(); err != nil {
+		tb.Fatal(err)
+	}
+	return k.Brokers(), func() []string {
+		if err := k.Start(context.Background()); err != nil {
+			tb.Fatal(err)
+		}
+		return k.Brokers()
+	}
 }

@@ -1,7 +1,6 @@
 package publish_test
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"sort"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -50,25 +48,10 @@ func kafkaOn(t testing.TB, port int) []string {
 }
 
 // kafkaDown returns the seeds of a Kafka that is down, with the records topic, and the function that brings it up
-// and returns its brokers: kfake started on a port nothing listened on, or the real broker (its own, from
-// docker-compose.yml) stopped after creating the topic and started again on the same ports.
+// and returns its brokers (testenv.KafkaBackend.Down).
 func kafkaDown(t testing.TB, kb testenv.KafkaBackend) (seeds []string, up func() []string) {
 	t.Helper()
-	if kb.Name == testenv.BackendKfake {
-		port := freePort(t)
-		return []string{addr(port)}, func() []string { return kafkaOn(t, port) }
-	}
-	b := testenv.OwnApacheKafka(t, testenv.KafkaBrokerOptions{})
-	b.CreateTopics(t, 3, topic)
-	if err := b.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Brokers(), func() []string {
-		if err := b.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return b.Brokers()
-	}
+	return kb.Down(t, topic, 3)
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -112,24 +95,7 @@ func runRecords(n int) (uuid.UUID, []schema.Record) {
 // consumeAll reads every record in topic: the end offsets say how many there are.
 func consumeAll(t testing.TB, brokers []string) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatalf("list end offsets: %v", err)
-	}
-	total := 0
-	ends.Each(func(o kadm.ListedOffset) { total += int(o.Offset) })
-	recs := testenv.Consume(t, brokers, topic, total, 20*time.Second)
-	if len(recs) != total {
-		t.Fatalf("consumed %d records, the topic holds %d", len(recs), total)
-	}
-	return recs
+	return testenv.ConsumeAll(t, brokers, topic)
 }
 
 // delivery is what arrived in Kafka, by run.

@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.etcd.io/bbolt"
 
 	"github.com/benchpipe/benchpipe/config"
@@ -40,52 +38,11 @@ func freeAddr(t *testing.T) (string, int) {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), port
 }
 
-// kafkaDown returns the seeds of a Kafka that is down, with the records topic (partitions), and the function that
-// brings it up and returns its brokers: kfake started on a port nothing listened on, or a real broker of the test's
-// own (configured from docker-compose.yml) stopped after creating the topic and started again on the same ports.
-func kafkaDown(t *testing.T, kb testenv.KafkaBackend, partitions int32) (seeds []string, up func() []string) {
-	t.Helper()
-	if kb.Name == testenv.BackendKfake {
-		broker, port := freeAddr(t)
-		return []string{broker}, func() []string {
-			_, brokers := testenv.Kafka(t, kfake.Ports(port), kfake.SeedTopics(partitions, topic))
-			return brokers
-		}
-	}
-	b := testenv.OwnApacheKafka(t, testenv.KafkaBrokerOptions{})
-	b.CreateTopics(t, partitions, topic)
-	if err := b.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Brokers(), func() []string {
-		if err := b.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return b.Brokers()
-	}
-}
-
 // delivered reads every record in the records topic (its end offsets say how many there are) and counts each
 // run_id/seq it holds.
 func delivered(t *testing.T, brokers []string) map[string]int {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatalf("list end offsets: %v", err)
-	}
-	total := 0
-	ends.Each(func(o kadm.ListedOffset) { total += int(o.Offset) })
-	recs := testenv.Consume(t, brokers, topic, total, 20*time.Second)
-	if len(recs) != total {
-		t.Fatalf("consumed %d records, the topic holds %d", len(recs), total)
-	}
+	recs := testenv.ConsumeAll(t, brokers, topic)
 	got := map[string]int{}
 	for _, kr := range recs {
 		r, err := schema.Decode(kr.Value)
@@ -193,7 +150,7 @@ func TestStatusThenFlushAfterOutage(t *testing.T) {
 }
 
 func testStatusThenFlushAfterOutage(t *testing.T, kb testenv.KafkaBackend) {
-	seeds, up := kafkaDown(t, kb, 2)
+	seeds, up := kb.Down(t, topic, 2)
 	broker := seeds[0]
 	dir := t.TempDir()
 	cfgFile := writeConfig(t, dir, broker)
@@ -258,7 +215,7 @@ func TestWhileAProducerRuns(t *testing.T) {
 }
 
 func testWhileAProducerRuns(t *testing.T, kb testenv.KafkaBackend) {
-	seeds, up := kafkaDown(t, kb, 2)
+	seeds, up := kb.Down(t, topic, 2)
 	dir := t.TempDir()
 	cfgFile := writeConfig(t, dir, seeds...)
 	cfg, err := config.Load(cfgFile)
