@@ -141,13 +141,13 @@ func (r *Record) Validate() error {
 		return bad("time", "missing")
 	}
 	payloads := 0
-	for _, set := range []bool{r.Started != nil, r.Sample != nil, r.Finished != nil} {
+	for _, set := range []bool{r.Started != nil, r.Sample != nil, r.Finished != nil, r.Observation != nil} {
 		if set {
 			payloads++
 		}
 	}
 	if payloads > 1 {
-		return bad("", "exactly one of started, sample and finished may be set")
+		return bad("", "exactly one of started, sample, finished and observation may be set")
 	}
 	switch r.Type {
 	case TypeRunStarted:
@@ -171,10 +171,18 @@ func (r *Record) Validate() error {
 			return bad("finished", "missing for a %s record", r.Type)
 		}
 		return r.Finished.validate(r.V)
+	case TypeObservation:
+		if r.Observation == nil {
+			return bad("observation", "missing for an %s record", r.Type)
+		}
+		if r.Seq == 0 {
+			return bad("seq", "sequence 0 is the run_started record; observations start at 1")
+		}
+		return r.Observation.Validate()
 	case "":
 		return &FieldError{Field: "type", Reason: "missing", Err: ErrUnknownType}
 	default:
-		return &FieldError{Field: "type", Reason: fmt.Sprintf("%q is not one of run_started, sample, run_finished", r.Type), Err: ErrUnknownType}
+		return &FieldError{Field: "type", Reason: fmt.Sprintf("%q is not one of run_started, sample, run_finished, observation", r.Type), Err: ErrUnknownType}
 	}
 }
 

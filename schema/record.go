@@ -8,6 +8,9 @@
 //	seq 1..n     sample        one per measurement interval
 //	seq n+1      run_finished  status, error text and the summary of the measurement phase
 //
+// A run that watches a database cluster (pgbench --observe) adds observation records, one per round of probes,
+// numbered in the same sequence as its samples (see observation.go).
+//
 // (run_id, seq) identifies a record, so a redelivered record is recognised and written once.
 package schema
 
@@ -33,6 +36,7 @@ const (
 	TypeRunStarted  = "run_started"
 	TypeSample      = "sample"
 	TypeRunFinished = "run_finished"
+	// TypeObservation (observation.go) is the fourth.
 )
 
 // Run kinds known to benchpipe. Other producers may use their own kind names.
@@ -61,7 +65,7 @@ const (
 	PhaseMeasure Phase = "measure"
 )
 
-// Record is one Kafka message. Exactly one of Started, Sample and Finished is set, matching Type.
+// Record is one Kafka message. Exactly one of Started, Sample, Finished and Observation is set, matching Type.
 type Record struct {
 	V        int       `json:"v"`
 	Type     string    `json:"type"`
@@ -71,6 +75,8 @@ type Record struct {
 	Started  *Started  `json:"started,omitempty"`
 	Sample   *Sample   `json:"sample,omitempty"`
 	Finished *Finished `json:"finished,omitempty"`
+
+	Observation *Observation `json:"observation,omitempty"`
 }
 
 // Key is the Kafka record key: the run id, so that all records of a run stay in order on one partition.

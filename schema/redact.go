@@ -620,6 +620,10 @@ func (r *Redactor) Record(rec Record) Record {
 		}
 		rec.Finished = &f
 	}
+	if rec.Observation != nil {
+		o := r.Observation(*rec.Observation)
+		rec.Observation = &o
+	}
 	return rec
 }
 

@@ -56,6 +56,13 @@ func (r *Run) Sample(s schema.Sample) schema.Record {
 	return schema.Record{V: schema.Version, Type: schema.TypeSample, RunID: r.id, Seq: seq, Time: now, Sample: &s}
 }
 
+// Observation returns an observation record (a round of cluster probes) with the next sequence number: a run's
+// observations and samples share one sequence.
+func (r *Run) Observation(o schema.Observation) schema.Record {
+	seq, now := r.take()
+	return schema.Record{V: schema.Version, Type: schema.TypeObservation, RunID: r.id, Seq: seq, Time: now, Observation: &o}
+}
+
 // Finished returns the run_finished record with the next sequence number. summary is nil when the run failed
 // before measuring anything. Call it once, after the last Sample: a sample made later gets a higher sequence
 // number than run_finished.
