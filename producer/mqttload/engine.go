@@ -129,6 +129,10 @@ type Bench struct {
 	failErr  error         // written before failed is closed
 
 	closeOnce sync.Once
+
+	// onDelivery, when set (by tests), sees every delivery's latencies as the subscriber measured them, for an
+	// independent computation of the distribution the histograms summarise. Called from paho's delivery goroutines.
+	onDelivery func(corrected, uncorrected time.Duration, measured bool)
 }
 
 // Connect validates cfg, connects every subscriber and publisher (subscribers first, each subscribed before

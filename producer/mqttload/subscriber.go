@@ -34,6 +34,9 @@ func (s *subscriber) onMessage(_ mqtt.Client, m mqtt.Message) {
 	fresh := false
 	// The message belongs to the phase it was scheduled in, whenever it arrives.
 	measured := h.intended >= s.b.measureNs
+	if f := s.b.onDelivery; f != nil {
+		f(time.Duration(now-h.intended), time.Duration(now-h.sent), measured)
+	}
 	s.shard.Update(func(r *stats.Rec) {
 		st := s.streams[h.pub]
 		if st == nil {
