@@ -97,7 +97,7 @@ func Apply(ctx context.Context, adm *kadm.Client, topics []config.Topic, dryRun 
 		want := wantedConfigs(t)
 		d, exists := details[t.Name]
 		if !exists || d.Err != nil {
-			changes = append(changes, Change{t.Name, Create, fmt.Sprintf("%d partitions, replication %d%s", t.Partitions, t.ReplicationFactor, describeConfigs(want))})
+			changes = append(changes, Change{t.Name, Create, fmt.Sprintf("%s, replication %d%s", plural(int(t.Partitions), "partition"), t.ReplicationFactor, describeConfigs(want))})
 			if dryRun {
 				continue
 			}
@@ -137,7 +137,7 @@ func Apply(ctx context.Context, adm *kadm.Client, topics []config.Topic, dryRun 
 				}
 			}
 		case have > t.Partitions:
-			changes = append(changes, Change{t.Name, Warning, fmt.Sprintf("has %d partitions, config says %d; Kafka cannot remove partitions", have, t.Partitions)})
+			changes = append(changes, Change{t.Name, Warning, fmt.Sprintf("has %s, config says %d; Kafka cannot remove partitions", plural(int(have), "partition"), t.Partitions)})
 		}
 		if rf := int16(d.Partitions.NumReplicas()); rf != t.ReplicationFactor && rf > 0 {
 			changes = append(changes, Change{t.Name, Warning, fmt.Sprintf("replication factor is %d, config says %d; change it with a partition reassignment", rf, t.ReplicationFactor)})
@@ -236,4 +236,12 @@ func orDefault(v string, ok bool) string {
 		return "unset"
 	}
 	return v
+}
+
+// plural returns "1 partition", "3 partitions".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

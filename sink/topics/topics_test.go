@@ -64,7 +64,7 @@ producer:
 	}
 	want := []string{"create           " + records + ": 6 partitions, replication 1, retention.ms=172800000",
 		"add partitions   " + existing + ": 2 → 4", "set config       " + existing + ": cleanup.policy = compact",
-		"create           " + perftool, "create           " + dead + ": 1 partitions"}
+		"create           " + perftool, "create           " + dead + ": 1 partition, replication 1"}
 	report := join(dry)
 	for _, w := range want {
 		if !strings.Contains(report, w) {
