@@ -7,6 +7,7 @@
 package config
 
 import (
+	"sort"
 	"time"
 )
 
@@ -92,9 +93,34 @@ type Producer struct {
 	Pgbench  PgbenchTool       `yaml:"pgbench"`
 }
 
-// PgbenchTool locates the pgbench binary.
+// PgbenchTool locates the pgbench binary and says which cluster `producer pgbench --observe` watches.
 type PgbenchTool struct {
-	Path string `yaml:"path"` // default "pgbench" from PATH
+	Path    string  `yaml:"path"` // default "pgbench" from PATH
+	Observe Observe `yaml:"observe"`
+}
+
+// Observe is the PostgreSQL cluster `producer pgbench --observe` watches while the load runs: each node by a name
+// of the user's choosing and a libpq connection string (URI or key=value), and/or Pgpool-II's SQL port for SHOW
+// POOL_NODES. Passwords come from ${VAR} references in the strings, PGPASSWORD or ~/.pgpass, never literals.
+// Nodes are observed, and appear in every observation, in the order of their names.
+type Observe struct {
+	Nodes    map[string]string `yaml:"nodes"`    // NAME: connection string; the role needs pg_monitor
+	Pgpool   string            `yaml:"pgpool"`   // Pgpool-II's SQL port as a connection string; "" = none
+	Interval time.Duration     `yaml:"interval"` // between rounds of probes, default 1s
+	Timeout  time.Duration     `yaml:"timeout"`  // a node that has not answered within it is down; default 800ms, below interval
+}
+
+// Configured reports whether a cluster to observe is given.
+func (o Observe) Configured() bool { return len(o.Nodes) > 0 || o.Pgpool != "" }
+
+// NodeNames returns the names of the observed nodes, sorted: the order they are observed in.
+func (o Observe) NodeNames() []string {
+	names := make([]string, 0, len(o.Nodes))
+	for n := range o.Nodes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Perftarget configures the embedded NATS MQTT target.
@@ -136,7 +162,10 @@ func Default() Config {
 		Producer: Producer{
 			Topic:    "benchpipe.records",
 			SpoolDir: defaultSpoolDir(),
-			Pgbench:  PgbenchTool{Path: "pgbench"},
+			Pgbench: PgbenchTool{
+				Path:    "pgbench",
+				Observe: Observe{Interval: time.Second, Timeout: 800 * time.Millisecond},
+			},
 		},
 		Perftarget: Perftarget{
 			ServerName:  "benchpipe-perftarget",

@@ -255,3 +255,58 @@ func TestShippedFilesPerProgram(t *testing.T) {
 		t.Errorf("sink without DATABASE_URL: %v", err)
 	}
 }
+
+// The cluster pgbench --observe watches: nodes by name with passwords from the environment, and every problem of
+// the section at its line.
+func TestObserveSection(t *testing.T) {
+	src := `producer:
+  pgbench:
+    observe:
+      nodes:
+        db2: host=db2 user=monitor password='${OBS_PW}'
+        db1: postgres://monitor:${OBS_PW}@db1:5432/postgres
+      pgpool: postgres://monitor@pgpool:9999/postgres
+      interval: 500ms
+      timeout: 300ms
+`
+	cfg, err := Parse("obs.yaml", []byte(src), env(map[string]string{"OBS_PW": "s3cret"}), SectionProducer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := cfg.Producer.Pgbench.Observe
+	want := Observe{
+		Nodes:  map[string]string{"db1": "postgres://monitor:s3cret@db1:5432/postgres", "db2": "host=db2 user=monitor password='s3cret'"},
+		Pgpool: "postgres://monitor@pgpool:9999/postgres", Interval: 500 * time.Millisecond, Timeout: 300 * time.Millisecond,
+	}
+	if !reflect.DeepEqual(o, want) || !o.Configured() || !reflect.DeepEqual(o.NodeNames(), []string{"db1", "db2"}) {
+		t.Errorf("observe = %+v (names %v), want %+v", o, o.NodeNames(), want)
+	}
+	if def := Default().Producer.Pgbench.Observe; def.Configured() || def.Interval != time.Second || def.Timeout != 800*time.Millisecond {
+		t.Errorf("default observe = %+v, want nothing to observe, 1s, 800ms", def)
+	}
+
+	bad := `producer:
+  pgbench:
+    observe:
+      nodes:
+        "db 1": postgres://db1/postgres
+        db2: ""
+        db3: postgres://monitor:${UNSET_PW}@db3/postgres
+      interval: 1s
+      timeout: 2s
+      extra: 1
+`
+	_, err = Parse("obs.yaml", []byte(bad), env(nil), SectionProducer)
+	assertProblems(t, err, []string{
+		`obs.yaml:5: producer.pgbench.observe.nodes.db 1: node name "db 1": use letters, digits`,
+		`obs.yaml:6: producer.pgbench.observe.nodes.db2: missing the node's connection string`,
+		`obs.yaml:7: environment variable UNSET_PW is not set`,
+		`obs.yaml:9: producer.pgbench.observe.timeout: 2s must be shorter than interval (1s)`,
+		`obs.yaml:10: producer.pgbench.observe.extra: unknown key (known keys here: nodes, pgpool, interval, timeout)`,
+	})
+	_, err = Parse("obs.yaml", []byte("producer:\n  pgbench:\n    observe:\n      interval: 0s\n      timeout: -1s\n"), env(nil), SectionProducer)
+	assertProblems(t, err, []string{
+		"obs.yaml:4: producer.pgbench.observe.interval: must be > 0",
+		"obs.yaml:5: producer.pgbench.observe.timeout: must be > 0",
+	})
+}

@@ -110,6 +110,7 @@ func (c *Config) validate() Problems {
 	if c.Producer.SpoolDir == "" {
 		add("producer.spool_dir", "missing")
 	}
+	validateObserve(c.Producer.Pgbench.Observe, "producer.pgbench.observe", add)
 
 	pt := c.Perftarget
 	for _, port := range []struct {
@@ -135,6 +136,41 @@ func (c *Config) validate() Problems {
 		add("graphql.timeout", "must be > 0")
 	}
 	return ps
+}
+
+// validateObserve checks the shape of the cluster to observe. Whether a connection string parses is for the
+// driver to say when the observer starts (pgx reads it as libpq would, environment included); here only what needs
+// no driver: names the observations can carry, strings that are there, an interval the probes fit in.
+func validateObserve(o Observe, path string, add func(string, string, ...any)) {
+	for _, name := range o.NodeNames() {
+		p := path + ".nodes." + name
+		if !isNodeName(name) {
+			add(p, "node name %q: use letters, digits, '-', '_' and '.'", name)
+		}
+		if strings.TrimSpace(o.Nodes[name]) == "" {
+			add(p, "missing the node's connection string")
+		}
+	}
+	if o.Interval <= 0 {
+		add(path+".interval", "must be > 0")
+	}
+	if o.Timeout <= 0 {
+		add(path+".timeout", "must be > 0")
+	} else if o.Interval > 0 && o.Timeout >= o.Interval {
+		add(path+".timeout", "%s must be shorter than interval (%s): a round's probes end before the next round", o.Timeout, o.Interval)
+	}
+}
+
+func isNodeName(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 func validateTLS(t TLS, path string, add func(string, string, ...any), server bool) {
