@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/benchpipe/benchpipe/internal/testenv"
 )
 
 const (
@@ -200,25 +202,35 @@ func goSources(t *testing.T, dirs ...string) string {
 
 // Prometheus scrapes the ports the programs' configs serve metrics on, under their compose service names.
 func TestPrometheusConfig(t *testing.T) {
+	type fileSD struct {
+		Files []string `yaml:"files"`
+	}
 	var cfg struct {
 		Global        map[string]string `yaml:"global"`
+		RuleFiles     []string          `yaml:"rule_files"`
 		ScrapeConfigs []struct {
 			JobName       string `yaml:"job_name"`
 			MetricsPath   string `yaml:"metrics_path"`
 			StaticConfigs []struct {
 				Targets []string `yaml:"targets"`
 			} `yaml:"static_configs"`
+			FileSDConfigs []fileSD `yaml:"file_sd_configs"`
 		} `yaml:"scrape_configs"`
 	}
-	dec := yaml.NewDecoder(strings.NewReader(readFile(t, "deploy/monitoring/prometheus/prometheus.yml")))
+	raw := readFile(t, "deploy/monitoring/prometheus/prometheus.yml")
+	dec := yaml.NewDecoder(strings.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil {
 		t.Fatal(err)
 	}
 	var targets []string
+	var sdFiles []string
 	for _, sc := range cfg.ScrapeConfigs {
 		for _, st := range sc.StaticConfigs {
 			targets = append(targets, st.Targets...)
+		}
+		for _, sd := range sc.FileSDConfigs {
+			sdFiles = append(sdFiles, sd.Files...)
 		}
 	}
 	p := mustLoadCompose(t)
@@ -229,7 +241,59 @@ func TestPrometheusConfig(t *testing.T) {
 			t.Errorf("prometheus scrapes %v, not %s", targets, want)
 		}
 	}
-	if promtool, err := lookPathOptional("promtool"); err == nil {
-		runChecked(t, promtool, "check", "config", "--syntax-only", path(t, "deploy/monitoring/prometheus/prometheus.yml"))
+
+	// Every path the configuration names is mounted into the prometheus service: the rules load (the split-brain
+	// alert among them), and each file_sd glob matches the example next to it once copied.
+	hostPath := func(container string) string {
+		for _, v := range p.Services["prometheus"].Volumes {
+			if rel, ok := strings.CutPrefix(container, v.Target+"/"); ok {
+				return filepath.Join(v.Source, rel)
+			}
+		}
+		t.Errorf("%s is not under a volume of the prometheus service", container)
+		return ""
 	}
+	var rules []string
+	for _, g := range cfg.RuleFiles {
+		m, _ := filepath.Glob(hostPath(g))
+		rules = append(rules, m...)
+	}
+	if !slices.ContainsFunc(rules, func(f string) bool { return strings.HasSuffix(f, "/cluster.rules.yml") }) {
+		t.Errorf("rule_files %v load %v: not the cluster rules", cfg.RuleFiles, rules)
+	}
+	if len(sdFiles) != 2 {
+		t.Errorf("file_sd files %v, want the postgres exporters' and producer observe's", sdFiles)
+	}
+	for _, g := range sdFiles {
+		host := hostPath(g)
+		examples, _ := filepath.Glob(host + ".example")
+		if len(examples) != 1 {
+			t.Errorf("%s: %d examples (%s.example), want 1", g, len(examples), host)
+			continue
+		}
+		if ok, _ := filepath.Match(filepath.Base(g), strings.TrimSuffix(filepath.Base(examples[0]), ".example")); !ok {
+			t.Errorf("%s copied without .example does not match %s", examples[0], g)
+		}
+		var groups []struct {
+			Targets []string          `yaml:"targets"`
+			Labels  map[string]string `yaml:"labels"`
+		}
+		d := yaml.NewDecoder(strings.NewReader(readFile(t, strings.TrimPrefix(examples[0], root(t)+"/"))))
+		d.KnownFields(true)
+		if err := d.Decode(&groups); err != nil || len(groups) == 0 || len(groups[0].Targets) == 0 {
+			t.Errorf("%s is not a file_sd target list: %v", examples[0], err)
+		}
+	}
+
+	// promtool checks the configuration with the rule files as the container sees them, here at their host paths.
+	promtool := testenv.Tool(t, "promtool", "apt-get install -y prometheus")
+	hostCfg := raw
+	for _, g := range append(slices.Clone(cfg.RuleFiles), sdFiles...) {
+		hostCfg = strings.ReplaceAll(hostCfg, g, hostPath(g))
+	}
+	f := filepath.Join(t.TempDir(), "prometheus.yml")
+	if err := os.WriteFile(f, []byte(hostCfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runChecked(t, promtool, "check", "config", f)
 }
