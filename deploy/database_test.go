@@ -118,6 +118,20 @@ func seedStack(t *testing.T, ownerURL string) {
 			t.Fatal(err)
 		}
 	}
+	// A round of cluster observation (issue 15) with a split brain, as the sink writes it.
+	if _, err := owner.Exec(ctx, `
+		UPDATE public.runs SET topology_changed = true, split_brain = true WHERE run_id = '00000000-0000-0000-0000-000000000001';
+		INSERT INTO public.cluster_node_samples (run_id, seq, sampled_at, node, addr, up, role, timeline, wal_lsn, connections, probe_ms)
+			VALUES ('00000000-0000-0000-0000-000000000001', 6, now(), 'node0', '127.0.0.1:5432', true, 'primary', 1, '0/3000148', 3, 1.2),
+			       ('00000000-0000-0000-0000-000000000001', 6, now(), 'node1', '127.0.0.1:5433', true, 'primary', 2, '0/30001C0', 0, 1.1);
+		INSERT INTO public.cluster_pool_samples (run_id, seq, sampled_at, node_id, node, addr, status, select_cnt, select_delta)
+			VALUES ('00000000-0000-0000-0000-000000000001', 6, now(), 0, 'node0', '127.0.0.1:5432', 'up', 120, 20);
+		INSERT INTO public.cluster_events (run_id, seq, idx, event_time, kind, nodes)
+			VALUES ('00000000-0000-0000-0000-000000000001', 6, 0, now(), 'split_brain', '{node0,node1}');
+		INSERT INTO public.run_settings (run_id, name, setting, source)
+			VALUES ('00000000-0000-0000-0000-000000000001', 'fsync', 'off', 'configuration file');`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := owner.Exec(ctx, `INSERT INTO public.perftool ("timestamp", publisher, thread_number, writer_time, writer_bytes_rate, published_at)
 		VALUES ($1, 'pi-1', 0, 10, 123456, $1)`, now.Add(-time.Minute)); err != nil {
 		t.Fatal(err)

@@ -1,21 +1,23 @@
--- DRAFT of 0005_observation.sql (issue 15). Kept as .draft so that schema.Migrations (migrations/*.sql) does not
--- embed it yet: the sink does not write these tables and Hasura does not track them yet. To enable: rename to
--- 0005_observation.sql once 0004 is in, add the sink's writer and the Hasura metadata.
---
--- Cluster observation: what each node of a measured PostgreSQL cluster was, once a second, during a run; what
--- Pgpool-II saw; the events (role change, node down, split brain); the server's facts at the run's start and end.
--- Go side: schema.Observation (schema/observation.go), made by producer/observe.
--- Runs on plain PostgreSQL inside the migration transaction; a 0005_observation.timescale.sql could make
+-- Cluster observation (issue 15): what each node of a measured PostgreSQL cluster was, once a second, during a run;
+-- what Pgpool-II saw; the events (role change, node down, split brain); the server's facts at the run's start and
+-- end. Go side: schema.Observation (schema/observation.go), made by producer/observe, written by the sink
+-- (schema/observation_rows.go, sink/ingest) in the transaction that stores the observation record's offset.
+-- Runs on plain PostgreSQL inside the migration transaction; 0005_observation.timescale.sql makes
 -- cluster_node_samples and cluster_pool_samples hypertables on sampled_at (it is in both primary keys for that).
+-- Names, columns and types are the same in both variants, so Hasura's metadata does not depend on the variant.
+-- Grants: the sink's role owns what it creates here, and the readers (Hasura, Grafana) get SELECT through the
+-- owner's default privileges (deploy/timescaledb/100-benchpipe-roles.sh), as for every earlier table.
 
 -- The run flag: set by the sink when an observation of the run carries an event that schema.FlagsRun accepts
 -- (role_change, node_down, split_brain, pool_status); split_brain separately, for the banner's wording. Written
 -- with OR (never cleared), so observations may arrive in any order after a producer's spool resends.
 -- Server facts: the first observation's version and size, and the last one's counter deltas. The deltas stay
 -- jsonb: pg_stat_database, pg_stat_bgwriter and pg_stat_checkpointer columns differ between server versions.
+-- server_version is version() as the server reports it (target_version is what the producer's run_started says).
 ALTER TABLE runs
     ADD COLUMN topology_changed     boolean NOT NULL DEFAULT false,
     ADD COLUMN split_brain          boolean NOT NULL DEFAULT false,
+    ADD COLUMN server_version       text,
     ADD COLUMN server_version_num   integer,
     ADD COLUMN database_size_bytes  bigint,
     ADD COLUMN server_delta         jsonb;
@@ -23,8 +25,8 @@ ALTER TABLE runs
 CREATE INDEX runs_topology_changed_idx ON runs (started_at DESC) WHERE topology_changed;
 
 -- cluster_node_samples: one row per observation and node (schema.NodeSample). (run_id, seq) is the observation
--- record, node its node; sampled_at is in the key for a future hypertable. A node that did not answer has up =
--- false, its error, and no figures.
+-- record, node its node; sampled_at is in the key for the hypertable of the timescale part. A node that did not
+-- answer has up = false, its error, and no figures.
 CREATE TABLE cluster_node_samples (
     run_id          uuid        NOT NULL,
     seq             bigint      NOT NULL,
