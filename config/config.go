@@ -7,8 +7,14 @@
 package config
 
 import (
+	"fmt"
+	"math/bits"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Record formats a topic can carry.
@@ -86,11 +92,14 @@ type Timescale struct {
 
 // Producer configures the load generators on edge devices.
 type Producer struct {
-	Topic    string            `yaml:"topic"`     // where run and sample records go, default "benchpipe.records"
-	SpoolDir string            `yaml:"spool_dir"` // durable queue of unacknowledged records
-	Device   string            `yaml:"device"`    // a name for this device; default the hostname
-	Tags     map[string]string `yaml:"tags"`      // added to every run's tags
-	Pgbench  PgbenchTool       `yaml:"pgbench"`
+	Topic    string `yaml:"topic"`     // where run and sample records go, default "benchpipe.records"
+	SpoolDir string `yaml:"spool_dir"` // durable queue of unacknowledged records
+	// SpoolMaxBytes caps spool.db on disk: runs fail loudly before it is reached, records already spooled are
+	// kept. Default 4GiB, 1GiB on 32-bit builds (SpoolMaxDefault).
+	SpoolMaxBytes ByteSize          `yaml:"spool_max_bytes"`
+	Device        string            `yaml:"device"` // a name for this device; default the hostname
+	Tags          map[string]string `yaml:"tags"`   // added to every run's tags
+	Pgbench       PgbenchTool       `yaml:"pgbench"`
 }
 
 // PgbenchTool locates the pgbench binary and says which cluster `producer pgbench --observe` watches.
@@ -160,8 +169,9 @@ func Default() Config {
 			HTTPAddr:        ":8080",
 		},
 		Producer: Producer{
-			Topic:    "benchpipe.records",
-			SpoolDir: defaultSpoolDir(),
+			Topic:         "benchpipe.records",
+			SpoolDir:      defaultSpoolDir(),
+			SpoolMaxBytes: SpoolMaxDefault(bits.UintSize),
 			Pgbench: PgbenchTool{
 				Path:    "pgbench",
 				Observe: Observe{Interval: time.Second, Timeout: 800 * time.Millisecond},
@@ -217,4 +227,82 @@ func (c *Config) Topic(name string) (Topic, bool) {
 		}
 	}
 	return Topic{}, false
+}
+
+// Spool size caps. A 32-bit process maps the spool (bbolt) into an address space of 2-3 GiB: bbolt doubles its
+// map up to 1 GiB and its next step would be 2 GiB - 1, a contiguous mapping a 32-bit process rarely finds free.
+// So on 32-bit builds (linux/arm for the older boards) the cap defaults to, and may not exceed, 1 GiB. On 64-bit
+// builds the default is 4 GiB: a week-long Kafka outage of a busy run fits, and a small SD card is not filled.
+const (
+	MinSpoolMaxBytes   ByteSize = 1 << 20 // below this, compaction and the delivery reserve leave no room for records
+	MaxSpoolMaxBytes32 ByteSize = 1 << 30
+	spoolMaxDefault64  ByteSize = 4 << 30
+)
+
+// SpoolMaxDefault is producer.spool_max_bytes' default for a build whose words are wordSize bits (bits.UintSize).
+func SpoolMaxDefault(wordSize int) ByteSize {
+	if wordSize == 32 {
+		return MaxSpoolMaxBytes32
+	}
+	return spoolMaxDefault64
+}
+
+// SpoolMaxLimit is the largest producer.spool_max_bytes a build of wordSize bits accepts; 0 means no limit.
+func SpoolMaxLimit(wordSize int) ByteSize {
+	if wordSize == 32 {
+		return MaxSpoolMaxBytes32
+	}
+	return 0
+}
+
+// ByteSize is a size in bytes, written in the file as a number of bytes or with a binary unit: 512MiB, 1GiB,
+// 1.5GiB, 64KiB (B, KiB, MiB, GiB, TiB; no space needed).
+type ByteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	size   ByteSize
+}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+// ParseByteSize reads a ByteSize as the file writes it.
+func ParseByteSize(s string) (ByteSize, error) {
+	t := strings.TrimSpace(s)
+	unit := ByteSize(1)
+	for _, u := range byteUnits {
+		if strings.HasSuffix(t, u.suffix) {
+			t, unit = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.size
+			break
+		}
+	}
+	if n, err := strconv.ParseInt(t, 10, 64); err == nil && n >= 0 && n <= int64(1<<62)/int64(unit) {
+		return ByteSize(n) * unit, nil
+	}
+	if f, err := strconv.ParseFloat(t, 64); err == nil && unit > 1 && f >= 0 && f*float64(unit) < 1<<62 {
+		return ByteSize(f * float64(unit)), nil
+	}
+	return 0, fmt.Errorf("%q is not a size (bytes, or a number with KiB, MiB, GiB or TiB, e.g. 512MiB)", s)
+}
+
+// UnmarshalYAML reads a number of bytes or a size with a unit.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		if err == nil {
+			err = fmt.Errorf("expected a size, e.g. 512MiB")
+		}
+		// A TypeError, so that yaml.v3 goes on with the rest of the file and Parse reports it with its line.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+	}
+	*b = v
+	return nil
+}
+
+// String writes b with the largest binary unit that keeps it exact, e.g. 4GiB, 1536MiB, 1000B.
+func (b ByteSize) String() string {
+	for _, u := range byteUnits {
+		if b >= u.size && b%u.size == 0 {
+			return strconv.FormatInt(int64(b/u.size), 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10) + "B"
 }

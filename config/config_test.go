@@ -2,10 +2,12 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -309,4 +311,60 @@ func TestObserveSection(t *testing.T) {
 		"obs.yaml:4: producer.pgbench.observe.interval: must be > 0",
 		"obs.yaml:5: producer.pgbench.observe.timeout: must be > 0",
 	})
+}
+
+// producer.spool_max_bytes takes bytes or a binary unit; a value that is not a size, or below the smallest
+// spool, is a problem at its line like any other.
+func TestSpoolMaxBytes(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  ByteSize
+	}{
+		{"1048576", 1 << 20},
+		{"512MiB", 512 << 20},
+		{"0.75GiB", 3 << 28},
+		{`"1 GiB"`, 1 << 30},
+		{"${SPOOL_MAX:-64MiB}", 64 << 20},
+	} {
+		cfg, err := Parse("s.yaml", []byte("producer:\n  spool_max_bytes: "+tc.value+"\n"), env(nil), SectionProducer)
+		if err != nil {
+			t.Errorf("%s: %v", tc.value, err)
+			continue
+		}
+		if got := cfg.Producer.SpoolMaxBytes; got != tc.want {
+			t.Errorf("%s = %d, want %d", tc.value, got, tc.want)
+		}
+	}
+	cfg, err := Parse("s.yaml", nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Producer.SpoolMaxBytes, SpoolMaxDefault(strconv.IntSize); got != want {
+		t.Errorf("default = %s, want %s", got, want)
+	}
+	_, err = Parse("s.yaml", []byte("producer:\n  topic: benchpipe.records\n  spool_max_bytes: lots\n"), env(nil), SectionProducer)
+	assertProblems(t, err, []string{`s.yaml:3: producer.spool_max_bytes: "lots" is not a size`})
+	_, err = Parse("s.yaml", []byte("producer:\n  spool_max_bytes: 64KiB\n"), env(nil), SectionProducer)
+	assertProblems(t, err, []string{"s.yaml:2: producer.spool_max_bytes: 64KiB is below the smallest spool, 1MiB"})
+}
+
+// On a 32-bit build the cap defaults to 1 GiB and may not pass it: bbolt's next map would be 2 GiB.
+func TestSpoolMaxWordSize(t *testing.T) {
+	if SpoolMaxDefault(32) != 1<<30 || SpoolMaxDefault(64) != 4<<30 {
+		t.Errorf("defaults: 32-bit %s, 64-bit %s; want 1GiB and 4GiB", SpoolMaxDefault(32), SpoolMaxDefault(64))
+	}
+	var got []string
+	add := func(path, format string, args ...any) { got = append(got, path+": "+fmt.Sprintf(format, args...)) }
+	validateSpoolMax(3<<29, 32, add)
+	validateSpoolMax(3<<29, 64, add)
+	validateSpoolMax(1<<30, 32, add)
+	want := []string{"producer.spool_max_bytes: 1536MiB is more than a 32-bit build can map (at most 1GiB)"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+	for _, s := range []ByteSize{1 << 30, 3 << 29, 1000, 4 << 10} {
+		if back, err := ParseByteSize(s.String()); err != nil || back != s {
+			t.Errorf("%d → %q → %d, %v", s, s.String(), back, err)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math/bits"
 	"net"
 	"net/url"
 	"strconv"
@@ -110,6 +111,7 @@ func (c *Config) validate() Problems {
 	if c.Producer.SpoolDir == "" {
 		add("producer.spool_dir", "missing")
 	}
+	validateSpoolMax(c.Producer.SpoolMaxBytes, bits.UintSize, add)
 	validateObserve(c.Producer.Pgbench.Observe, "producer.pgbench.observe", add)
 
 	pt := c.Perftarget
@@ -171,6 +173,16 @@ func isNodeName(s string) bool {
 		}
 	}
 	return true
+}
+
+// validateSpoolMax checks producer.spool_max_bytes for a build of wordSize bits.
+func validateSpoolMax(v ByteSize, wordSize int, add func(string, string, ...any)) {
+	if v < MinSpoolMaxBytes {
+		add("producer.spool_max_bytes", "%s is below the smallest spool, %s", v, MinSpoolMaxBytes)
+	}
+	if limit := SpoolMaxLimit(wordSize); limit > 0 && v > limit {
+		add("producer.spool_max_bytes", "%s is more than a %d-bit build can map (at most %s)", v, wordSize, limit)
+	}
 }
 
 func validateTLS(t TLS, path string, add func(string, string, ...any), server bool) {
