@@ -28,21 +28,81 @@ function shadeSpans(spans: () => [number, number][], color = 'rgba(255, 193, 7, 
   };
 }
 
+/** A vertical line at x (an event: failover, node down, split brain), in color; label is its tooltip text. */
+export interface Mark { x: number; color: string; label: string }
+
+/** Draws marks as dashed vertical lines over the series, where they fall inside the shown x range. */
+function markLines(marks: () => readonly Mark[]): uPlot.Plugin {
+  return {
+    hooks: {
+      draw: (u: uPlot) => {
+        const { ctx } = u;
+        const { top, height } = u.bbox;
+        const { min, max } = u.scales.x;
+        ctx.save();
+        ctx.lineWidth = 2 * devicePixelRatio;
+        ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+        for (const m of marks()) {
+          if (min == null || max == null || m.x < min || m.x > max) continue;
+          const x = Math.round(u.valToPos(m.x, 'x', true));
+          ctx.strokeStyle = m.color;
+          ctx.beginPath();
+          ctx.moveTo(x, top);
+          ctx.lineTo(x, top + height);
+          ctx.stroke();
+        }
+        ctx.restore();
+      },
+    },
+  };
+}
+
 let groups = 0;
 
 /**
  * The charts of one page: one crosshair (moving over one chart shows the same instant on all) and one x range
  * (zooming one zooms all). onZoom hears every range change, null when reset to the whole data.
+ *
+ * A follower (follower()) is a set of more charts in the same crosshair and x range, drawn and destroyed on their
+ * own: the run page's cluster charts, which come from other tables than its sample charts and must survive the
+ * sample charts being rebuilt (and the other way round). Its zoom, setX and onZoom are the leader's.
  */
 export class ChartGroup {
-  readonly key = `benchpipe-${++groups}`;
+  readonly key: string;
   readonly charts: uPlot[] = [];
-  /** The x range the user chose (zoom or range picker); null = the whole data, so live updates extend it. */
-  zoom: [number, number] | null = null;
   onZoom?: (range: [number, number] | null) => void;
   private syncing = false;
+  private ownZoom: [number, number] | null = null;
+  private readonly followers: ChartGroup[] = [];
+
+  constructor(private readonly leader?: ChartGroup) {
+    this.key = leader ? leader.key : `benchpipe-${++groups}`;
+    leader?.followers.push(this);
+  }
+
+  /** A new follower: more charts that share this group's crosshair and x range. */
+  follower(): ChartGroup {
+    return new ChartGroup(this.leader ?? this);
+  }
+
+  /** The x range the user chose (zoom or range picker); null = the whole data, so live updates extend it. */
+  get zoom(): [number, number] | null {
+    return this.leader ? this.leader.zoom : this.ownZoom;
+  }
+
+  set zoom(r: [number, number] | null) {
+    if (this.leader) this.leader.zoom = r;
+    else this.ownZoom = r;
+  }
+
+  /** Every chart that zooms with this group's: the leader's and all its followers'. */
+  private all(): uPlot[] {
+    const l = this.leader ?? this;
+    return [...l.charts, ...l.followers.flatMap((f) => f.charts)];
+  }
 
   plugin(): uPlot.Plugin {
+    if (this.leader) return this.leader.plugin();
     return {
       hooks: {
         setSelect: (u: uPlot) => {
@@ -65,7 +125,7 @@ export class ChartGroup {
             this.onZoom?.(null);
           }
           this.syncing = true;
-          for (const c of this.charts) if (c !== u) c.setScale('x', { min, max });
+          for (const c of this.all()) if (c !== u) c.setScale('x', { min, max });
           this.syncing = false;
         },
       },
@@ -74,9 +134,10 @@ export class ChartGroup {
 
   /** Shows [min, max] on every chart; null shows the whole data. */
   setX(range: [number, number] | null): void {
+    if (this.leader) return this.leader.setX(range);
     this.zoom = range;
     this.syncing = true;
-    for (const c of this.charts) {
+    for (const c of this.all()) {
       const xs = c.data[0];
       const r = range ?? (xs.length ? [xs[0], xs[xs.length - 1]] : null);
       if (r) c.setScale('x', { min: r[0], max: r[1] });
@@ -93,6 +154,7 @@ export class ChartGroup {
     } else c.setData(data);
   }
 
+  /** Destroys this group's own charts (a leader's, not its followers'). */
   destroy(): void {
     this.charts.forEach((c) => c.destroy());
     this.charts.length = 0;
@@ -130,6 +192,10 @@ export interface ChartSpec {
   group?: ChartGroup;
   /** The holder's class (default 'chart': the page's time charts, which zoom together; a CDF is 'cdf-chart'). */
   className?: string;
+  /** Vertical marks (events) over the series; the holder's data-marks counts them. */
+  marks?: () => readonly Mark[];
+  /** A categorical y axis: ticks only at these values, labelled (the cluster's role lanes). */
+  yTicks?: { value: number; label: string }[];
   /** Called once, after the chart's first draw. */
   onDrawn?: () => void;
 }
@@ -188,14 +254,25 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
     axes: [
       // Wide labels ("18:35:46Z"): more space per tick than uPlot's default, or they overlap.
       time ? { values: (_u, ticks) => utcTickLabels(ticks), size: 48, space: 110 } : { label: spec.xLabel ?? 'seconds from measure start' },
-      { label: spec.yLabel, size: 64, values: (_u, ticks) => compactTicks(ticks) },
+      spec.yTicks
+        ? {
+            label: spec.yLabel,
+            size: Math.max(64, 16 + 7 * Math.max(...spec.yTicks.map((t) => t.label.length))),
+            splits: () => spec.yTicks!.map((t) => t.value),
+            values: (_u, ticks) => ticks.map((v) => spec.yTicks!.find((t) => t.value === v)?.label ?? ''),
+          }
+        : { label: spec.yLabel, size: 64, values: (_u, ticks) => compactTicks(ticks) },
     ],
-    plugins: [...(spec.shade ? [shadeSpans(spec.shade)] : []), ...(spec.group ? [spec.group.plugin()] : [])],
+    plugins: [...(spec.shade ? [shadeSpans(spec.shade)] : []), ...(spec.marks ? [markLines(spec.marks)] : []), ...(spec.group ? [spec.group.plugin()] : [])],
     hooks: {
       draw: [
         (u: uPlot) => {
           // The x window drawn, on the chart's holder (data-x="min,max", x's unit): what a zoom or the picker did.
           if (u.scales.x.min != null && u.scales.x.max != null) holder.setAttribute('data-x', `${u.scales.x.min},${u.scales.x.max}`);
+          // What it draws, for the browser tests: series (x excluded), x values, and marks.
+          holder.setAttribute('data-series', String(u.data.length - 1));
+          holder.setAttribute('data-points', String(u.data[0].length));
+          if (spec.marks) holder.setAttribute('data-marks', String(spec.marks().length));
           if (!drawn) {
             drawn = true;
             spec.onDrawn?.();

@@ -7,7 +7,7 @@ import { SAMPLE_COLUMNS } from './shape';
 
 /** Columns of a run shown in lists. */
 const RUN_LIST_FIELDS = `run_id kind name host_name status error started_at finished_at measure_start measure_end
-  ops_rate lat_p99_ms errors mqtt_sent mqtt_lost pg_failed tags`;
+  ops_rate lat_p99_ms errors mqtt_sent mqtt_lost pg_failed tags topology_changed split_brain`;
 
 /** Summary figures of a run (measurement phase, warm-up excluded), used by the detail and compare pages. */
 const RUN_SUMMARY_FIELDS = `ops ops_rate bytes errors lat_min_ms lat_mean_ms lat_p50_ms lat_p90_ms lat_p95_ms
@@ -53,6 +53,7 @@ export const SAMPLES_PAGE_SIZE = 100000;
 const RUN_DETAIL_FIELDS = `run_id kind name tags parameters target_url target_host target_port target_database target_version
     host_name host_os host_kernel host_arch host_cpu_model host_cpu_cores host_memory_bytes host_device_model
     tools started_at status error finished_at measure_start measure_end updated_at summary_extra
+    topology_changed split_brain server_version server_version_num database_size_bytes server_delta
     ${RUN_SUMMARY_FIELDS}`;
 
 /** Columns of a sample the run page draws, totals and exports (shape.SAMPLE_COLUMNS). */
@@ -109,6 +110,7 @@ export const RUN_SAMPLES_STREAM = `subscription RunSamplesStream($id: uuid!, $af
 export const COMPARE_RUNS_QUERY = `query CompareRuns($ids: [uuid!]!) {
   runs(where: {run_id: {_in: $ids}}) {
     run_id kind name host_name status error started_at measure_start measure_end parameters tags
+    topology_changed split_brain
     ${RUN_SUMMARY_FIELDS}
   }
 }`;
@@ -237,5 +239,37 @@ export const MINUTES_PAGE_SIZE = 50000;
 export const RUN_MINUTES_QUERY = `query RunMinutes($id: uuid!, $after: timestamptz!, $limit: Int!) {
   samples_1m(where: {run_id: {_eq: $id}, bucket: {_gte: $after}}, order_by: [{bucket: asc}, {phase: desc}], limit: $limit) {
     bucket phase samples ops ops_rate bytes errors lat_p50_ms lat_p90_ms lat_p99_ms lat_p999_ms lat_max_ms hist_samples mqtt_lost
+  }
+}`;
+
+/**
+ * Rows per RUN_NODE_SAMPLES_QUERY / RUN_POOL_SAMPLES_QUERY page: the anonymous role's limit on cluster_node_samples
+ * and cluster_pool_samples (deploy/hasura). Checked by test/contract.test.ts.
+ */
+export const OBSERVATION_PAGE_SIZE = 100000;
+
+/**
+ * Run page, cluster observation (issue 15): the run's events (failover, node down, split brain, Pgpool status) and
+ * the server's non-default settings at its start. Sent for every run; a run without observations gets empty lists
+ * and the page shows none of it.
+ */
+export const RUN_OBSERVATION_QUERY = `query RunObservation($id: uuid!) {
+  cluster_events(where: {run_id: {_eq: $id}}, order_by: [{event_time: asc}, {seq: asc}, {idx: asc}]) {
+    seq idx event_time kind node from_state to_state nodes detail
+  }
+  run_settings(where: {run_id: {_eq: $id}}, order_by: {name: asc}) { name setting unit source }
+}`;
+
+/** Run page: what each observed node was, round by round (one row per round and node), a page from $offset. */
+export const RUN_NODE_SAMPLES_QUERY = `query RunNodeSamples($id: uuid!, $offset: Int!, $limit: Int!) {
+  cluster_node_samples(where: {run_id: {_eq: $id}}, order_by: [{sampled_at: asc}, {node: asc}], offset: $offset, limit: $limit) {
+    seq sampled_at node addr up error role timeline lag_bytes lag_seconds connections
+  }
+}`;
+
+/** Run page: Pgpool-II's SHOW POOL_NODES, round by round (one row per round and backend), a page from $offset. */
+export const RUN_POOL_SAMPLES_QUERY = `query RunPoolSamples($id: uuid!, $offset: Int!, $limit: Int!) {
+  cluster_pool_samples(where: {run_id: {_eq: $id}}, order_by: [{sampled_at: asc}, {node_id: asc}], offset: $offset, limit: $limit) {
+    seq sampled_at node_id node addr status role select_delta
   }
 }`;

@@ -305,6 +305,10 @@ describe('GraphQL documents against deploy/hasura metadata (anonymous role)', ()
     expect(limit == null || queries.SAMPLES_STREAM_BATCH <= limit).toBe(true);
     const minutes = loadTables(METADATA).get('samples_1m')?.limit;
     expect(minutes == null || queries.MINUTES_PAGE_SIZE <= minutes).toBe(true);
+    for (const t of ['cluster_node_samples', 'cluster_pool_samples']) {
+      const l = loadTables(METADATA).get(t)?.limit;
+      expect(l == null || queries.OBSERVATION_PAGE_SIZE <= l, `${t}: limit ${l}`).toBe(true);
+    }
   });
 
   it('sends no admin secret or role header anywhere in the app', () => {

@@ -13,6 +13,8 @@ import { bindZoomToUrl } from '../zoom';
 import { fmtTime, h, message, table } from '../ui';
 import type { Page } from '../page';
 import { fetchSamples } from './run';
+import { topologyFlagEl } from './cluster';
+import { topologyFlag } from '../observe';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -75,12 +77,21 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
     const notes = compareNotes(order[0].run, o.run);
     return notes.length ? h('ul', { class: 'compare-notes' }, ...notes.map((n) => h('li', {}, `${order.length > 2 ? `${role(i + 1)}: ` : ''}note: ${n}`))) : null;
   });
+  // A run whose cluster changed under it (failover, node down, split brain) measured something else than the other.
+  const topologyWarnings = () => order.flatMap((o, i) => {
+    const f = topologyFlag(o.run);
+    return f ? [h('div', { class: `msg topology-banner topology-warning ${f.cls}`, role: 'alert' },
+      `${role(i)} ${shortId(o.id)}: ${f.label} during the run (${f.title.toLowerCase()}); `,
+      'its figures are not comparable as they stand: see ', h('a', { href: routeHash('run', o.id) }, 'its run page'), ' for when.')] : [];
+  });
   const reorder = (first: string) => routeHash('compare', null, { ids: [first, ...order.map((o) => o.id).filter((x) => x !== first)].join(',') });
   root.append(
     h('h2', {}, 'Summary and change against the baseline'),
     h('ul', { class: 'compare-runs' }, ...order.map((o, i) => h('li', {}, h('strong', {}, `${role(i)}: `),
       h('a', { href: routeHash('run', o.id) }, runLabel(o.run)), ` [${o.run.kind}, ${o.run.status}]`,
+      topologyFlag(o.run) ? ' ' : null, topologyFlagEl(o.run),
       i ? h('a', { class: 'make-baseline', href: reorder(o.id) }, ' make this the baseline') : null))),
+    ...topologyWarnings(),
     deltas.length ? table(head, rows, 'delta-table') : message('empty', 'These runs have no summary figures yet.'),
     ...notesOf().filter((n): n is HTMLUListElement => n !== null),
     h('p', { class: 'legend-note' },

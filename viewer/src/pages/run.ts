@@ -9,7 +9,7 @@ import {
   SAMPLE_COLUMNS, shellJoin, toCsv, type SampleRow, type SampleSeries,
 } from '../shape';
 import { liveRun, newWsClient, wsUrl, type Live } from '../live';
-import { chart, ChartGroup } from '../charts';
+import { chart, ChartGroup, type Mark } from '../charts';
 import { cdfCard, fetchCdf, windowPercentiles } from '../cdf';
 import { distributionCard } from '../distribution';
 import { routeHash } from '../route';
@@ -18,10 +18,12 @@ import { facts, fmtTime, h, message } from '../ui';
 import type { Client } from '../graphql';
 import type { Page } from '../page';
 import { statusBadge } from './runs';
+import { fetchObservation, renderCluster, topologyBannerEl, type Observation } from './cluster';
+import { eventMarks, type ObservedRun } from '../observe';
 
 export const POLL_MS = 2000;
 
-type Run = Record<string, unknown> & { run_id: string; status: string; name: string | null; kind: string };
+type Run = Record<string, unknown> & ObservedRun & { run_id: string; status: string; name: string | null; kind: string };
 
 /** All samples of a run after afterSeq, following pages until one comes back short. */
 export async function fetchSamples(client: Client, id: string, afterSeq: number, signal: AbortSignal): Promise<SampleRow[]> {
@@ -207,18 +209,31 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   let det = details(run);
   const live = h('p', { class: 'live', 'aria-live': 'polite' });
   let top = headline(run, null);
-  root.append(head, top, live);
+  // The topology banner (issue 15): from the run's flags at once, with the events' times once they are here.
+  const banner = h('div', { class: 'topology-holder' });
+  root.append(head, banner, top, live);
   const toolbar = h('div', { class: 'toolbar' });
   const chartsEl = h('div', { class: 'charts' });
   // The true percentiles of the shown window, from the merged per-minute histograms; follows every zoom.
   const wp = windowPercentiles(client, id, signal);
   // The run's latency distribution (CDF) from its merged histograms.
   const cdfEl = h('div', { class: 'cdf-holder' });
-  root.append(h('h2', {}, 'Per interval'), toolbar, wp.el, chartsEl, det, cdfEl);
+  // Cluster observation (issue 15): events, node roles, lag, reads per node, server facts; nothing without any.
+  const clusterEl = h('div', { class: 'cluster', 'data-observation': 'loading' });
+  root.append(h('h2', {}, 'Per interval'), toolbar, wp.el, chartsEl, clusterEl, det, cdfEl);
   void wp.update(null);
   fetchCdf(client, id, signal)
     .then((c) => cdfCard(cdfEl, [c], ['this run'], 'Latency distribution from the merged histograms (CDF)'))
     .catch((e: Error) => { if (!signal.aborted) cdfEl.append(message('error', `Latency distribution unavailable: ${e.message}`)); });
+
+  const obsP = fetchObservation(client, id, signal);
+  obsP.catch(() => undefined); // handled where it is awaited
+  let obs: Observation = { nodes: [], pool: [], events: [], settings: [] };
+  // The events as marks on every time chart of the page (the sample charts' too: a failover's effect on throughput).
+  let marks: Mark[] = [];
+  const markFn = () => marks;
+  const showBanner = () => banner.replaceChildren(...[topologyBannerEl(run, obs.events)].filter((b): b is HTMLElement => b !== null));
+  showBanner();
 
   const { rows, perMinute, lastSeq: fetchedLastSeq } = await rowsP;
   performance.mark('samples-received');
@@ -236,6 +251,7 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   }
   const group = new ChartGroup();
   const charts = group.charts;
+  const clusterGroup = group.follower();
   const refreshHeadline = () => {
     const t2 = headline(run, run.status === 'running' ? s : null);
     top.replaceWith(t2);
@@ -269,7 +285,7 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
     'Drag across a chart to zoom (all charts follow), double-click to reset; the crosshair is shared. Times in UTC.');
   const latencyChart = (onDrawn?: () => void) => chart(chartsEl, {
     title: `Latency percentiles${logLatency ? ' (log scale)' : ''}`, yLabel: 'ms', series: PERCENTILES.map((p) => ({ label: p.label })),
-    data: latencyData(), shade, group, log: logLatency, yRange: () => latencyRange(s.latRange, logLatency), onDrawn,
+    data: latencyData(), shade, group, marks: markFn, log: logLatency, yRange: () => latencyRange(s.latRange, logLatency), onDrawn,
   });
   const drawCharts = () => {
     chartsEl.replaceChildren(note);
@@ -283,7 +299,7 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
         chartsEl.setAttribute('data-points', String(s.x.length));
       }
     };
-    chart(chartsEl, { title: 'Throughput', yLabel: isPgbench ? 'tx/s' : 'ops/s', series: [{ label: isPgbench ? 'tx/s' : 'ops/s', width: 1.5 }], data: dataOf[0](), shade, group, zero: true, onDrawn: drawn });
+    chart(chartsEl, { title: 'Throughput', yLabel: isPgbench ? 'tx/s' : 'ops/s', series: [{ label: isPgbench ? 'tx/s' : 'ops/s', width: 1.5 }], data: dataOf[0](), shade, group, marks: markFn, zero: true, onDrawn: drawn });
     latencyChart(drawn);
     chart(chartsEl, {
       title: isPgbench
@@ -291,13 +307,31 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
         : `Errors and loss (total errors ${formatNumber(s.totalErrors)}, lost ${formatNumber(s.totalLost)})`,
       yLabel: 'count',
       series: lossSeries() ? [{ label: 'errors', color: '#d62728' }, { label: 'MQTT lost', color: '#9467bd' }] : [{ label: isPgbench ? 'failed' : 'errors', color: '#d62728' }],
-      data: dataOf[2](), shade, group, zero: true, onDrawn: drawn,
+      data: dataOf[2](), shade, group, marks: markFn, zero: true, onDrawn: drawn,
     });
     if (withLag) {
-      chart(chartsEl, { title: 'Schedule lag (pgbench -R): how late transactions started', yLabel: 'ms', series: [{ label: 'lag', color: '#8c564b' }], data: dataOf[3](), shade, group, zero: true, onDrawn: drawn });
+      chart(chartsEl, { title: 'Schedule lag (pgbench -R): how late transactions started', yLabel: 'ms', series: [{ label: 'lag', color: '#8c564b' }], data: dataOf[3](), shade, group, marks: markFn, zero: true, onDrawn: drawn });
     }
   };
   if (rows.length) drawCharts();
+
+  /** Fetches the run's observation and shows it: banner, cluster section, marks on the sample charts. */
+  const showObservation = async (p: Promise<Observation>) => {
+    try {
+      obs = await p;
+    } catch (err) {
+      if ((err as Error).name === 'AbortError' || signal.aborted) return;
+      clusterEl.setAttribute('data-observation', 'error');
+      clusterEl.replaceChildren(message('error', `Cluster observation unavailable: ${(err as Error).message}`));
+      return;
+    }
+    if (signal.aborted) return;
+    marks = eventMarks(obs.events);
+    showBanner();
+    renderCluster(clusterEl, clusterGroup, run, obs, markFn);
+    for (const c of charts) c.redraw(false);
+  };
+  void showObservation(obsP);
 
   // Toolbar: time range (all charts), latency scale, export of the samples.
   const rangeSel = h('select', { name: 'range', 'aria-label': 'time range' },
@@ -382,6 +416,7 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   const showRun = (next: Run) => {
     const changed = next.status !== run.status || next.updated_at !== run.updated_at;
     run = next;
+    showBanner(); // the sink may set the flags while the run goes on
     const h2 = header(run);
     head.replaceWith(h2);
     head = h2;
@@ -433,7 +468,11 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
     finishing = true;
     stopAll();
     try {
+      // The cluster's rounds and events written while it ran, too (shown whole once the run is over; it handles its
+      // own failure). Awaited before 'done', so nothing is in flight once the page says the run has ended.
+      const observed = showObservation(fetchObservation(client, id, signal));
       addRows(await fetchSamples(client, id, lastSeq, signal));
+      await observed;
     } catch (err) {
       if ((err as Error).name === 'AbortError') return;
       setMode('done');
@@ -500,6 +539,7 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   }
   const leave = () => {
     stopAll();
+    clusterGroup.destroy();
     group.destroy();
   };
   signal.addEventListener('abort', stopAll, { once: true });

@@ -8,6 +8,12 @@ import { baselineFirst } from '../compare';
 import { routeHash } from '../route';
 import { fmtTime, h, message, table } from '../ui';
 import type { Page } from '../page';
+import { topologyFlagEl } from './cluster';
+
+const flagged = (r: RunListRow): (Node | string)[] => {
+  const f = topologyFlagEl(r);
+  return f ? [' ', f] : [];
+};
 
 export interface RunListRow {
   run_id: string;
@@ -28,6 +34,9 @@ export interface RunListRow {
   pg_failed?: number | null;
   tags: Record<string, unknown>;
   parameters?: Record<string, unknown> | null;
+  /** Cluster observation (issue 15): the cluster's topology changed during the run / two primaries at once. */
+  topology_changed?: boolean | null;
+  split_brain?: boolean | null;
 }
 
 /** How often the runs page refreshes the figures of its running runs. */
@@ -94,7 +103,8 @@ export function runRows(runs: RunListRow[], select?: Set<string>, progress?: Map
         ]
       : []),
     r.kind,
-    h('a', { href: routeHash('run', r.run_id) }, r.name || shortId(r.run_id)),
+    // A run whose cluster changed under it is flagged beside its name (its run page says what happened when).
+    h('span', {}, h('a', { href: routeHash('run', r.run_id) }, r.name || shortId(r.run_id)), ...flagged(r)),
     r.host_name ?? '–',
     ...(r.status === 'running' && progress?.has(r.run_id)
       ? runningCells(r, progress.get(r.run_id)!)
