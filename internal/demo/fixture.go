@@ -18,6 +18,8 @@ package main
 //	        sink's throughput is measured by make bench-sink, not here
 //	long    "30 h run": 108,000 one-second samples inserted directly, more than the anonymous row limit, which the
 //	        viewer draws from samples_1m
+//	observed  pgbench "observed failover": 90 s with cluster observation (issue 15) inserted directly: two nodes and
+//	        Pgpool-II, a split brain at 10:03:14 for 10 s, a node down at 10:03:24, the flags, server facts, settings
 //
 // POST /_fixture/live?name=N&duration=D starts a live MQTT run named N measuring for D (after a 1 s warm-up) and
 // answers {"run_id": …} once the sink has written its first sample, so a page opened then sees it running; it
@@ -109,6 +111,9 @@ func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) 
 		return err
 	}
 	if ids["long"], err = insertLongRun(ctx, p.db); err != nil {
+		return err
+	}
+	if ids["observed"], err = insertObservedRun(ctx, p.db); err != nil {
 		return err
 	}
 
@@ -230,6 +235,84 @@ func insertLongRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
 				CASE WHEN i > 104400 THEN 6000 ELSE 5000 END AS r) AS v`, id)
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("insert the 30-hour run: %w", err)
+	}
+	return id, nil
+}
+
+// insertObservedRun writes a finished pgbench run with cluster observation (issue 15) straight into the tables, as
+// the sink stores an observed run's records, for the viewer's cluster charts, banner and flag. 90 one-second rounds
+// from 2026-02-01 10:02:00 (round k at 10:02:00 + k s; observations take the even seqs of the run's sequence,
+// samples the odd ones), nodes pg-a (127.0.0.1:5433) and pg-b (127.0.0.1:5434) behind Pgpool-II:
+//
+//	k <  74  pg-a primary (timeline 1), pg-b standby lagging (k mod 5)·8 KiB and (k mod 5)·0.05 s
+//	k = 74   pg-b promoted while pg-a runs on: role_change and split_brain [pg-a pg-b] at 10:03:14
+//	k = 84   pg-a down ("connection refused"): node_down and split_brain_end at 10:03:24 (10 s of split brain)
+//	k = 85   Pgpool marks backend 0 (pg-a) down: pool_status up → down at 10:03:25
+//
+// Reads per round: 0 in round 0, then 120 to pg-a and 80 to pg-b up to round 83, then 0 and 200. The run is
+// flagged (topology_changed, split_brain) and carries server facts (17.2, 22.4 MiB, counter deltas, 3 settings).
+// So the viewer must show 2 node lanes, 1 standby's lag, 2 backends' reads, each over 90 rounds, and 5 events.
+func insertObservedRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
+	id := uuid.New()
+	steps := []struct{ what, sql string }{
+		{"run", `
+		INSERT INTO public.runs (run_id, kind, name, tags, parameters, host_name, target_host, target_port, target_database,
+			started_at, status, finished_at, measure_start, measure_end, ops, ops_rate, errors, pg_tps, pg_failed,
+			lat_p50_ms, lat_p99_ms, topology_changed, split_brain, server_version, server_version_num, database_size_bytes, server_delta)
+		VALUES ($1, 'pgbench', 'observed failover', '{"env": "lab"}', '{"clients": 4, "observe": true}', 'pg-lab', '127.0.0.1', 9999, 'bench',
+			'2026-02-01 10:02:00+00', 'ok', '2026-02-01 10:03:30+00', '2026-02-01 10:02:05+00', '2026-02-01 10:03:30+00',
+			39500, 464.7, 40, 464.7, 40, 2, 9, true, true, 'PostgreSQL 17.2 on x86_64-pc-linux-gnu (fixture)', 170002, 23456789,
+			'{"since": "2026-02-01T10:02:00Z", "seconds": 90, "database_size_bytes": 1048576,
+			  "database": {"xact_commit": 37040, "xact_rollback": 40, "blks_hit": 1234567, "blks_read": 321, "deadlocks": 0},
+			  "bgwriter": {"buffers_clean": 12, "maxwritten_clean": 0}}')`},
+		// Throughput drops while two primaries take writes, and transactions fail while pg-a is gone.
+		{"samples", `
+		INSERT INTO public.samples (run_id, seq, interval_start, interval_end, phase, ops, ops_rate, errors,
+			lat_p50_ms, lat_p90_ms, lat_p95_ms, lat_p99_ms, lat_p999_ms, lat_max_ms)
+		SELECT $1, 2 * k + 1, t, t + interval '1 s', CASE WHEN k < 5 THEN 'warmup' ELSE 'measure' END, r, r,
+			CASE WHEN k IN (84, 85) THEN 20 ELSE 0 END, 2, 4, 5, 9, 12, 15
+		FROM generate_series(0, 89) AS k,
+			LATERAL (SELECT '2026-02-01 10:02:00+00'::timestamptz + k * interval '1 s' AS t,
+				CASE WHEN k BETWEEN 74 AND 83 THEN 300 WHEN k IN (84, 85) THEN 0 ELSE 500 END AS r) AS v`},
+		{"node samples", `
+		INSERT INTO public.cluster_node_samples (run_id, seq, sampled_at, node, addr, up, error, role, timeline, wal_lsn,
+			lag_bytes, lag_seconds, connections, upstream, probe_ms)
+		SELECT $1, 2 * k + 2, '2026-02-01 10:02:00+00'::timestamptz + k * interval '1 s', n.node, n.addr, n.up,
+			CASE WHEN n.up THEN NULL ELSE 'connection refused' END, n.role,
+			CASE WHEN NOT n.up THEN NULL WHEN n.node = 'pg-b' AND k >= 74 THEN 2 ELSE 1 END,
+			CASE WHEN n.up THEN ('0/' || to_hex(16777216 + k * 65536))::pg_lsn END,
+			CASE WHEN n.role = 'standby' THEN (k % 5) * 8192 END, CASE WHEN n.role = 'standby' THEN (k % 5) * 0.05 END,
+			CASE WHEN n.up THEN 5 END, CASE WHEN n.role = 'standby' THEN '127.0.0.1:5433' END, 1.5
+		FROM generate_series(0, 89) AS k,
+			LATERAL (VALUES
+				('pg-a', '127.0.0.1:5433', k < 84, CASE WHEN k < 84 THEN 'primary' END),
+				('pg-b', '127.0.0.1:5434', true, CASE WHEN k < 74 THEN 'standby' ELSE 'primary' END)) AS n(node, addr, up, role)`},
+		{"pool samples", `
+		INSERT INTO public.cluster_pool_samples (run_id, seq, sampled_at, node_id, node, addr, status, pg_status, role, pg_role,
+			lb_weight, select_cnt, select_delta, replication_delay)
+		SELECT $1, 2 * k + 2, '2026-02-01 10:02:00+00'::timestamptz + k * interval '1 s', b.id, b.node, b.addr,
+			CASE WHEN b.id = 0 AND k >= 85 THEN 'down' ELSE 'up' END, CASE WHEN b.id = 0 AND k >= 84 THEN 'down' ELSE 'up' END,
+			CASE WHEN b.id = 0 THEN 'primary' ELSE 'standby' END, CASE WHEN b.id = 0 OR k < 74 THEN (CASE WHEN b.id = 0 THEN 'primary' ELSE 'standby' END) ELSE 'primary' END,
+			0.5, b.per_round * LEAST(k, 83) + b.after * GREATEST(k - 83, 0),
+			CASE WHEN k = 0 THEN 0 WHEN k <= 83 THEN b.per_round ELSE b.after END, 0
+		FROM generate_series(0, 89) AS k,
+			LATERAL (VALUES (0, 'pg-a', '127.0.0.1:5433', 120, 0), (1, 'pg-b', '127.0.0.1:5434', 80, 200)) AS b(id, node, addr, per_round, after)`},
+		{"events", `
+		INSERT INTO public.cluster_events (run_id, seq, idx, event_time, kind, node, from_state, to_state, nodes, detail)
+		VALUES ($1, 150, 0, '2026-02-01 10:03:14+00', 'role_change', 'pg-b', 'standby', 'primary', NULL, NULL),
+			($1, 150, 1, '2026-02-01 10:03:14+00', 'split_brain', NULL, NULL, NULL, '{pg-a,pg-b}', NULL),
+			($1, 170, 0, '2026-02-01 10:03:24+00', 'node_down', 'pg-a', 'primary', NULL, NULL, 'connection refused'),
+			($1, 170, 1, '2026-02-01 10:03:24+00', 'split_brain_end', NULL, NULL, NULL, '{pg-b}', NULL),
+			($1, 172, 0, '2026-02-01 10:03:25+00', 'pool_status', 'pg-a', 'up', 'down', NULL, NULL)`},
+		{"settings", `
+		INSERT INTO public.run_settings (run_id, name, setting, unit, source)
+		VALUES ($1, 'max_connections', '200', NULL, 'configuration file'), ($1, 'shared_buffers', '16384', '8kB', 'configuration file'),
+			($1, 'synchronous_commit', 'off', NULL, 'configuration file')`},
+	}
+	for _, s := range steps {
+		if _, err := db.Exec(ctx, s.sql, id); err != nil {
+			return uuid.Nil, fmt.Errorf("insert the observed run's %s: %w", s.what, err)
+		}
 	}
 	return id, nil
 }

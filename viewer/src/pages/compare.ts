@@ -81,7 +81,7 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
   const topologyWarnings = () => order.flatMap((o, i) => {
     const f = topologyFlag(o.run);
     return f ? [h('div', { class: `msg topology-banner topology-warning ${f.cls}`, role: 'alert' },
-      `${role(i)} ${shortId(o.id)}: ${f.label} during the run (${f.title.toLowerCase()}); `,
+      `${role(i)} ${shortId(o.id)}: ${f.label} (${f.title.toLowerCase()}); `,
       'its figures are not comparable as they stand: see ', h('a', { href: routeHash('run', o.id) }, 'its run page'), ' for when.')] : [];
   });
   const reorder = (first: string) => routeHash('compare', null, { ids: [first, ...order.map((o) => o.id).filter((x) => x !== first)].join(',') });

@@ -135,20 +135,21 @@ test('runs page lists runs, filters by kind, pages', async () => {
   const page = await open('#/runs');
   await page.waitForSelector('table.runs-table tbody tr');
   const rows = await page.$$eval('table.runs-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
-  assert.equal(rows.length, 6, rows.join('\n'));
-  for (const name of ['baseline qos1', 'tuned qos1', 'tpcb scale 1', 'unreachable broker', '100k samples', '30 h run']) {
+  assert.equal(rows.length, 7, rows.join('\n'));
+  for (const name of ['baseline qos1', 'tuned qos1', 'tpcb scale 1', 'unreachable broker', '100k samples', '30 h run', 'observed failover']) {
     assert.equal(rows.filter((r) => r.includes(name)).length, 1, `${name} in ${rows.join('\n')}`);
   }
   assert.match(rows.find((r) => r.includes('unreachable broker')), /failed/);
-  assert.match(await page.textContent('.pager'), /1–6 of 6/);
+  assert.match(await page.textContent('.pager'), /1–7 of 7/);
   await page.screenshot({ path: join(ARTIFACTS, 'runs.png'), fullPage: true });
 
   await page.goto(`${server.url}#/runs?kind=pgbench`);
-  await page.waitForFunction(() => document.querySelectorAll('table.runs-table tbody tr').length === 1);
+  await page.waitForFunction(() => document.querySelectorAll('table.runs-table tbody tr').length === 2);
   assert.match(await page.textContent('table.runs-table tbody'), /tpcb scale 1.*ok/s);
+  assert.match(await page.textContent('table.runs-table tbody'), /observed failover.*ok/s);
 
   await page.goto(`${server.url}#/runs?limit=2&offset=2`);
-  await page.waitForFunction(() => /3–4 of 6/.test(document.querySelector('.pager')?.textContent ?? ''));
+  await page.waitForFunction(() => /3–4 of 7/.test(document.querySelector('.pager')?.textContent ?? ''));
 
   await page.goto(`${server.url}#/runs?tag=env%3Dnowhere`);
   await page.waitForSelector('.msg-empty');
@@ -189,6 +190,94 @@ test('a pgbench run shows pgbench\'s figures, and a failed run its reason', asyn
   await page.waitForFunction(() => document.querySelector('.run-header .status')?.textContent === 'failed');
   assert.ok((await page.textContent('main')).includes(failed.error), `the reason: ${failed.error}`);
   await page.screenshot({ path: join(ARTIFACTS, 'run-failed.png'), fullPage: true });
+  await page.close();
+});
+
+test('cluster observation: a run with a split brain and a node down has the banner, the events, the cluster charts, and its flag in the runs list and on compare', async () => {
+  // The fixture's observed run (internal/demo/fixture.go insertObservedRun): 90 rounds of pg-a and pg-b behind
+  // Pgpool-II, pg-b promoted at 10:03:14 while pg-a ran on, pg-a down at 10:03:24, Pgpool's backend 0 down at 10:03:25.
+  const db = await gql(`query ($id: uuid!) {
+    nodes: cluster_node_samples_aggregate(where: {run_id: {_eq: $id}}) { aggregate { count } }
+    pool: cluster_pool_samples_aggregate(where: {run_id: {_eq: $id}}) { aggregate { count } }
+    events: cluster_events_aggregate(where: {run_id: {_eq: $id}}) { aggregate { count } } }`, { id: IDS.observed });
+  assert.deepEqual([db.nodes, db.pool, db.events].map((a) => a.aggregate.count), [180, 180, 5]);
+  const page = await open(`#/run/${IDS.observed}`);
+  await page.waitForSelector('.cluster[data-observation="shown"]');
+  await page.waitForSelector('.charts[data-drawn]');
+  await page.waitForFunction(() => [...document.querySelectorAll('.chart')].every((c) => c.getAttribute('data-marks') === '5'));
+
+  assert.match(await page.textContent('.topology-banner.split-brain strong'), /^Split brain during this run: two or more primaries at once\./);
+  assert.deepEqual(await page.$$eval('.topology-banner li', (lis) => lis.map((li) => li.textContent)), [
+    'Failover: pg-b promoted (standby → primary) at 10:03:14Z',
+    'Split brain: 2 primaries (pg-a, pg-b) at 10:03:14Z, for 10 s',
+    'Node down: pg-a (connection refused) at 10:03:24Z, still down at the end of the observation',
+    'Pgpool: backend pg-a up → down at 10:03:25Z',
+  ]);
+  assert.deepEqual(await page.$$eval('table.cluster-events tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim()))), [
+    ['2026-02-01 10:03:14Z', 'Failover: pg-b promoted (standby → primary)'],
+    ['2026-02-01 10:03:14Z', 'Split brain: 2 primaries (pg-a, pg-b)'],
+    ['2026-02-01 10:03:24Z', 'Node down: pg-a (connection refused)'],
+    ['2026-02-01 10:03:24Z', 'Split brain over: fewer than two primaries'],
+    ['2026-02-01 10:03:25Z', 'Pgpool: backend pg-a up → down'],
+  ]);
+  // The cluster charts: title, series (x excluded), points (rounds) and event marks of each; the series' names.
+  const charts = await page.$$eval('.cluster .chart', (cs) => cs.map((c) => ({
+    title: c.querySelector('.u-title')?.textContent, series: Number(c.dataset.series), points: Number(c.dataset.points), marks: Number(c.dataset.marks),
+    labels: [...c.querySelectorAll('.u-legend .u-series .u-label')].slice(1).map((l) => l.textContent),
+  })));
+  assert.deepEqual(charts, [
+    { title: 'Node roles (a lane per node: down, standby, primary)', series: 2, points: 90, marks: 5, labels: ['pg-a', 'pg-b'] },
+    { title: 'Replication lag per standby (bytes behind its primary)', series: 1, points: 90, marks: 5, labels: ['pg-b'] },
+    { title: 'Replication lag per standby (seconds since the last replayed transaction)', series: 1, points: 90, marks: 5, labels: ['pg-b'] },
+    { title: 'Reads per node (Pgpool-II: SELECTs sent to each backend per round)', series: 2, points: 90, marks: 5, labels: ['pg-a (backend 0)', 'pg-b (backend 1)'] },
+  ]);
+  // Drawn: the lanes' lines (pg-a blue, pg-b red), and the split brain's red mark on the throughput chart (index 0,
+  // whose only series is blue).
+  assert.equal(await page.locator('.chart canvas').count(), 3 + 4);
+  assert.ok((await strokePixels(page, 3, [0x1f, 0x77, 0xb4])) > 200, 'pg-a\'s lane drawn');
+  assert.ok((await strokePixels(page, 3, [0xd6, 0x27, 0x28])) > 200, 'pg-b\'s lane drawn');
+  assert.ok((await strokePixels(page, 0, [0xd6, 0x27, 0x28])) > 50, 'the split brain marked on the throughput chart');
+  const text = await page.textContent('.server-facts');
+  for (const want of ['server version17.2 (170002)', 'database size at start22.4 MiB', 'non-default settings3', 'Δ database.xact_commit37,040']) {
+    assert.ok(text.includes(want), `${want} in ${text}`);
+  }
+  assert.equal(await page.locator('table.run-settings tbody tr').count(), 3);
+  await page.screenshot({ path: join(ARTIFACTS, 'run-observed.png'), fullPage: true });
+
+  // A zoom of the sample charts zooms the cluster charts too (one x range per page).
+  const from = '2026-02-01T10:03:10.000Z';
+  const to = '2026-02-01T10:03:20.000Z';
+  await page.goto(`${server.url}#/run/${IDS.observed}?from=${from}&to=${to}`);
+  await page.reload();
+  await page.waitForSelector('.cluster[data-observation="shown"] .chart[data-x]');
+  const want = `${Date.parse(from) / 1000},${Date.parse(to) / 1000}`;
+  await page.waitForFunction((w) => [...document.querySelectorAll('.chart')].every((c) => c.getAttribute('data-x') === w), want);
+
+  // The runs list flags it, and only it; compare warns about it.
+  await page.goto(`${server.url}#/runs`);
+  await page.reload();
+  await page.waitForSelector('table.runs-table tbody tr');
+  const flagged = await page.$$eval('table.runs-table tbody tr', (trs) => trs.filter((tr) => tr.querySelector('.topology-flag'))
+    .map((tr) => [tr.children[2].querySelector('a').textContent, tr.querySelector('.topology-flag').textContent]));
+  assert.deepEqual(flagged, [['observed failover', 'split brain']]);
+  await page.goto(`${server.url}#/compare?ids=${IDS.pg},${IDS.observed}`);
+  await page.reload();
+  await page.waitForSelector('table.delta-table');
+  assert.deepEqual(await page.$$eval('.topology-warning', (ws) => ws.map((w) => w.textContent)), [
+    `candidate …${IDS.observed.slice(-8)}: split brain (two or more primaries at once during this run); its figures are not comparable as they stand: see its run page for when.`,
+  ]);
+  assert.equal(await page.locator('.compare-runs .topology-flag').count(), 1);
+  await page.screenshot({ path: join(ARTIFACTS, 'compare-observed.png'), fullPage: true });
+
+  // A run without observations shows none of it: no banner, no section, no empty charts.
+  await page.goto(`${server.url}#/run/${IDS.pg}`);
+  await page.reload();
+  await page.waitForSelector('.cluster[data-observation="none"]', { state: 'attached' });
+  await page.waitForSelector('.charts[data-drawn]');
+  assert.equal(await page.locator('.topology-banner').count(), 0);
+  assert.equal(await page.textContent('.cluster'), '');
+  assert.equal(await page.locator('.chart canvas').count(), 3);
+  assert.ok(await page.$$eval('.chart', (cs) => cs.every((c) => c.getAttribute('data-marks') === '0')));
   await page.close();
 });
 
