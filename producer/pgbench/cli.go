@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/producer/compare"
+	"github.com/benchpipe/benchpipe/producer/observe"
 	"github.com/benchpipe/benchpipe/producer/recorder"
 	"github.com/benchpipe/benchpipe/producer/stats"
 	"github.com/benchpipe/benchpipe/schema"
@@ -81,6 +83,7 @@ type cliFlags struct {
 	logDir      string
 	compareWith string
 	maxRegress  compare.Thresholds
+	observe     bool
 	pgbenchArgs []string
 }
 
@@ -106,6 +109,7 @@ func parseFlags(args []string, stdout io.Writer) (*cliFlags, error) {
 	fs.StringVar(&f.summaryJSON, "summary-json", "", "write the run's summary as JSON to `FILE`")
 	fs.StringVar(&f.compareWith, "compare-with", "", "after the run, wait until it is in the database and compare it over GraphQL (graphql.url) with `last|RUN_ID`: last = the latest finished run with the same kind, device and parameters")
 	fs.Var(&f.maxRegress, "max-regression", "with --compare-with: exit 1 when a figure is worse by more than `SPEC`, e.g. 5% or tps=3%,p99=10% (repeatable)")
+	fs.BoolVar(&f.observe, "observe", false, "watch the cluster in producer.pgbench.observe while the load runs (roles, lag, reads per node, split brain); each round is recorded with the run")
 	fs.BoolVar(&f.keepLogs, "keep-logs", false, "keep the per-transaction log files the producer had pgbench write (their directory is printed and in --summary-json)")
 	fs.StringVar(&f.logDir, "log-dir", "", "create the private per-transaction log directory in `DIR` (default $TMPDIR); it grows by about 35 bytes per transaction, freed as it is read")
 	if err := cli.Parse(fs, args); err != nil {
@@ -182,6 +186,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 		cfg.Producer.SpoolDir = f.spoolDir
 	}
 	red.Add(cfg.Kafka.SASL.Password, cfg.Perftarget.Password)
+	var obsCfg observe.Config
+	if f.observe {
+		if obsCfg, err = observeConfig(cfg); err != nil {
+			return cli.Fail(stderr, "producer pgbench", err)
+		}
+		red.Add(observeSecrets(obsCfg)...)
+	}
 	// Signals are caught here rather than with signal.NotifyContext so the very signal can be passed on.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -308,13 +319,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 		mode: p.mode, interval: p.interval, warmup: f.warmup, threads: b.threads, logOpts: b.logOptions(),
 		duration: b.duration, samplingRate: b.samplingRate,
 	})
+	var watch *clusterWatch
+	if f.observe {
+		if watch, err = r.startWatch(ctx, obsCfg, conn); err != nil {
+			return r.fail(schema.StatusFailed, ExitFailed, err.Error())
+		}
+	}
 	progress := stats.NewProgress(stdout, stats.IsTerminal(stdout))
 	br := &benchRun{
 		path: path, args: cmdArgs, logOpts: b.logOptions(), sampler: s, stderr: stderr,
 		reclaim: p.privateLog && !f.keepLogs,
 		onSample: func(iv intervalSample) {
 			progress.Show(progressLine(iv, p))
-			r.Publish(r.Run().Sample(iv.Sample))
+			r.publishInOrder(func() schema.Record { return r.Run().Sample(iv.Sample) })
 		},
 	}
 	if p.mode != modeProgress {
@@ -322,6 +339,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	}
 	out, err := br.run(ctx, sigs)
 	progress.Done()
+	r.extra.Observation = watch.stop(ctx)
+	defer watch.warn(stderr)
 	if err != nil && out == nil {
 		return r.fail(schema.StatusFailed, ExitFailed, err.Error())
 	}
@@ -445,6 +464,7 @@ type cliRun struct {
 	pgbenchCPU float64
 	stdout     io.Writer
 	stderr     io.Writer
+	seqMu      sync.Mutex // see publishInOrder
 }
 
 // fail finishes a run that measured nothing.

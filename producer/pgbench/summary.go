@@ -179,6 +179,8 @@ type runExtra struct {
 	LogTruncated     bool            `json:"log_truncated,omitempty"`
 	LateTransactions int64           `json:"late_transactions,omitempty"`
 	UnparsedLogLines int64           `json:"unparsed_log_lines,omitempty"`
+	// Observation is --observe's account of the cluster during the load (observe.go).
+	Observation *observationExtra `json:"observation,omitempty"`
 }
 
 func timePtr(us int64) *time.Time {
