@@ -300,11 +300,21 @@ func (c *client) compare(ctx context.Context, baseline string, candID uuid.UUID,
 	if err != nil {
 		return ExitCode(err), err
 	}
+	cluster, clusterOK, clusterNote, err := c.fetchCluster(ctx, baseID, candID)
+	if err != nil {
+		return ExitCode(err), err
+	}
 	from, notes, err := c.mergeLatency(ctx, base, cand)
 	if err != nil {
 		return ExitCode(err), err
 	}
 	rep.fill(base, cand, opts.MaxRegression)
+	rep.Warnings = []string{}
+	if clusterOK {
+		rep.addCluster(cluster)
+	} else if clusterNote != "" {
+		rep.Notes = append(rep.Notes, clusterNote)
+	}
 	rep.Baseline.LatencyFrom, rep.Candidate.LatencyFrom = from[0], from[1]
 	rep.Notes = append(rep.Notes, notes...)
 	if opts.JSON {

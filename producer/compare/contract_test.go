@@ -45,13 +45,14 @@ func queryShapes() []queryShape {
 		{"baseline", &baselineQuery{}, baselineVars(id, "mqtt", "pi-7", params, before, nil)},
 		{"baseline with equal tags", &baselineSameTagsQuery{}, baselineVars(id, "mqtt", "pi-7", params, before, tags)},
 		{"baseline with contained tags", &baselineTagsContainQuery{}, baselineVars(id, "mqtt", "pi-7", params, before, tags)},
+		{"cluster", &clusterQuery{}, clusterVars(id, uuid.MustParse("0190a000-0000-7000-8000-000000000002"))},
 	}
 }
 
 // hasuraTypes are the GraphQL types Hasura gives the variables' positions.
 var hasuraTypes = map[string]string{
 	"id": "uuid!", "phase": "String!", "kind": "String!", "host": "String!", "parameters": "jsonb!",
-	"status": "String!", "before": "timestamptz!", "tags": "jsonb!",
+	"status": "String!", "before": "timestamptz!", "tags": "jsonb!", "baseline": "uuid!", "candidate": "uuid!",
 }
 
 func TestQueriesUseOnlyWhatTheAnonymousRoleMaySelect(t *testing.T) {

@@ -8,6 +8,7 @@
 // anonymous role; contract_test.go holds them to that.
 //
 // The pieces are separate so that each can be tested alone: queries.go and client.go fetch (and turn Hasura's
-// errors into ErrUnreachable, ErrRejected, …), figures.go compares numbers against thresholds, report.go prints,
-// cli.go parses the command line.
+// errors into ErrUnreachable, ErrRejected, …), figures.go compares numbers against thresholds, cluster.go warns
+// about runs whose database cluster changed topology and lists the server settings that differ (pgbench
+// --observe), report.go prints, cli.go parses the command line.
 package compare

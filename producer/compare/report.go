@@ -20,8 +20,14 @@ type report struct {
 	BaselineSelection string         `json:"baseline_selection"` // "explicit" or "last"
 	Figures           []figureResult `json:"figures"`
 	Regressions       []string       `json:"regressions"` // names of figures worse than their threshold
-	Notes             []string       `json:"notes"`
-	ExitCode          int            `json:"exit_code"`
+	// Warnings say that a run's figures are suspect: its cluster changed topology while it ran (cluster.go).
+	// They do not change the exit code.
+	Warnings []string `json:"warnings"`
+	// SettingsDiffer lists the server settings that differ between the runs; null when they were not compared
+	// (a run without recorded settings, or an endpoint that does not serve them: see the notes).
+	SettingsDiffer []settingDiff `json:"settings_differ"`
+	Notes          []string      `json:"notes"`
+	ExitCode       int           `json:"exit_code"`
 }
 
 // runReport describes one of the compared runs.
@@ -42,6 +48,10 @@ type runReport struct {
 	// LatencyFrom says where the latency percentiles come from: "histograms" (merged from the per-second
 	// samples' histograms, record version 2) or "summary" (the producer's run summary).
 	LatencyFrom string `json:"latency_from"`
+	// TopologyChanged and SplitBrain are the run's cluster flags (pgbench --observe); null when the endpoint does
+	// not serve them.
+	TopologyChanged *bool `json:"topology_changed"`
+	SplitBrain      *bool `json:"split_brain"`
 }
 
 func timeOf(t *timestamptz) *time.Time {
@@ -116,6 +126,9 @@ func (r *report) writeText(w io.Writer) error {
 	if r.BaselineSelection == BaselineLast {
 		fmt.Fprintf(ew, "baseline chosen as the last run that finished ok before the candidate: same kind, device and parameters\n")
 	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(ew, "WARNING: %s\n", w)
+	}
 	fmt.Fprintln(ew)
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIGURE\tBETTER\tBASELINE\tCANDIDATE\tDELTA\tDELTA%\tMAX\tVERDICT")
@@ -138,6 +151,9 @@ func (r *report) writeText(w io.Writer) error {
 	b, c := r.Baseline.Series, r.Candidate.Series
 	if b.Intervals > 0 || c.Intervals > 0 {
 		fmt.Fprintf(ew, "\nper-second throughput (measurement phase): baseline %s, candidate %s\n", formatSeries(b), formatSeries(c))
+	}
+	if err := writeSettings(ew, r.SettingsDiffer); err != nil {
+		return err
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(ew, "note: %s\n", n)
