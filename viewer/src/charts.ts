@@ -270,7 +270,7 @@ export function chart(parent: HTMLElement, spec: ChartSpec): uPlot {
           // The x window drawn, on the chart's holder (data-x="min,max", x's unit): what a zoom or the picker did.
           if (u.scales.x.min != null && u.scales.x.max != null) holder.setAttribute('data-x', `${u.scales.x.min},${u.scales.x.max}`);
           // What it draws, for the browser tests: series (x excluded), x values, and marks.
-          holder.setAttribute('data-series', String(u.data.length - 1));
+          holder.setAttribute('data-series-count', String(u.data.length - 1));
           holder.setAttribute('data-points', String(u.data[0].length));
           if (spec.marks) holder.setAttribute('data-marks', String(spec.marks().length));
           if (!drawn) {

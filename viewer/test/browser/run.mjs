@@ -222,7 +222,7 @@ test('cluster observation: a run with a split brain and a node down has the bann
   ]);
   // The cluster charts: title, series (x excluded), points (rounds) and event marks of each; the series' names.
   const charts = await page.$$eval('.cluster .chart', (cs) => cs.map((c) => ({
-    title: c.querySelector('.u-title')?.textContent, series: Number(c.dataset.series), points: Number(c.dataset.points), marks: Number(c.dataset.marks),
+    title: c.querySelector('.u-title')?.textContent, series: Number(c.dataset.seriesCount), points: Number(c.dataset.points), marks: Number(c.dataset.marks),
     labels: [...c.querySelectorAll('.u-legend .u-series .u-label')].slice(1).map((l) => l.textContent),
   })));
   assert.deepEqual(charts, [
@@ -511,7 +511,7 @@ test('devices and perftool pages render', async () => {
   let page = await open('#/devices');
   await page.waitForSelector('table.devices-table');
   const hosts = await page.$$eval('table.devices-table tbody tr td:first-child', (tds) => tds.map((t) => t.textContent));
-  assert.deepEqual(hosts, [host, 'pi-big'].sort());
+  assert.deepEqual(hosts, [host, 'pi-big', 'pg-lab'].sort());
   await page.goto(`${server.url}#/devices?host=${encodeURIComponent(host)}`);
   await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length === 2);
   await page.screenshot({ path: join(ARTIFACTS, 'devices.png'), fullPage: true });
