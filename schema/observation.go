@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"time"
 )
@@ -45,6 +46,17 @@ const (
 	EventSplitBrainEnd = "split_brain_end" // fewer than two primaries answer again
 	EventPoolStatus    = "pool_status"     // Pgpool-II changed a backend's status (e.g. up → down after a failed health check)
 )
+
+// Limits the tables (schema/migrations/0005_observation.sql) hold an observation to; Validate refuses what they
+// would refuse, so a bad record goes to the dead letters with a reason instead of failing a database write.
+const (
+	maxNodeName          = 256  // cluster_node_samples.node: octet_length ≤ 256
+	maxObservationEvents = 1000 // cluster_events.idx is a smallint; a round sees a handful
+	maxInt4              = math.MaxInt32
+)
+
+// walLSN is pg_lsn's text form as PostgreSQL prints it.
+var walLSN = regexp.MustCompile(`^[0-9A-F]{1,8}/[0-9A-F]{1,8}$`)
 
 // eventKinds lists the known kinds, for validation.
 var eventKinds = []string{EventRoleChange, EventNodeDown, EventNodeUp, EventSplitBrain, EventSplitBrainEnd, EventPoolStatus}
@@ -172,6 +184,9 @@ func (o *Observation) Validate() error {
 		if n.Node == "" {
 			return bad(f+"node", "missing")
 		}
+		if len(n.Node) > maxNodeName {
+			return bad(f+"node", "%d bytes long, at most %d", len(n.Node), maxNodeName)
+		}
 		if names[n.Node] {
 			return bad(f+"node", "%q appears twice", n.Node)
 		}
@@ -198,17 +213,31 @@ func (o *Observation) Validate() error {
 		if l := n.LagSeconds; l != nil && (*l < 0 || math.IsNaN(*l) || math.IsInf(*l, 0)) {
 			return bad(f+"lag_seconds", "must be a finite number ≥ 0, got %v", *l)
 		}
-		if n.Timeline < 0 || n.Connections < 0 {
-			return bad(f+"timeline", "negative timeline or connections")
+		if n.Timeline < 0 || n.Connections < 0 || n.Timeline > maxInt4 || n.Connections > maxInt4 {
+			return bad(f+"timeline", "timeline or connections negative or above %d", maxInt4)
+		}
+		if n.WALLSN != "" && !walLSN.MatchString(n.WALLSN) {
+			return bad(f+"wal_lsn", "%q is not a WAL position (like 0/3000148)", n.WALLSN)
 		}
 	}
 	if o.Primaries != primaries {
 		return bad("primaries", "%d, but %d nodes answered as primary", o.Primaries, primaries)
 	}
+	ids := map[int]bool{}
 	for i, p := range o.Pool {
 		if p.SelectCount < 0 || p.SelectDelta < 0 {
 			return bad(fmt.Sprintf("pool.%d.select_cnt", i), "negative")
 		}
+		if p.NodeID < 0 || p.NodeID > maxInt4 {
+			return bad(fmt.Sprintf("pool.%d.node_id", i), "%d is not a Pgpool-II node id", p.NodeID)
+		}
+		if ids[p.NodeID] {
+			return bad(fmt.Sprintf("pool.%d.node_id", i), "%d appears twice", p.NodeID)
+		}
+		ids[p.NodeID] = true
+	}
+	if len(o.Events) > maxObservationEvents {
+		return bad("events", "%d events in one round, at most %d", len(o.Events), maxObservationEvents)
 	}
 	for i, e := range o.Events {
 		f := fmt.Sprintf("events.%d.", i)
@@ -229,12 +258,23 @@ func (o *Observation) Validate() error {
 		if s.DatabaseSizeBytes < 0 {
 			return bad("server.database_size_bytes", "negative")
 		}
+		if s.VersionNum < 0 || s.VersionNum > maxInt4 {
+			return bad("server.version_num", "%d is not a server_version_num", s.VersionNum)
+		}
+		settings := map[string]bool{}
+		for i, st := range s.Settings {
+			if st.Name == "" || settings[st.Name] {
+				return bad(fmt.Sprintf("server.settings.%d.name", i), "%q is empty or appears twice", st.Name)
+			}
+			settings[st.Name] = true
+		}
 	}
 	return nil
 }
 
-// Observation returns o with its free-text fields cleaned (node errors, event details, addresses), like Record.
-// o's own slices are not modified.
+// Observation returns o with its free-text fields cleaned (node errors, event details, addresses, and the server's
+// setting values: a standby's primary_conninfo holds the replication password), like Record. o's own slices and
+// facts are not modified.
 func (r *Redactor) Observation(o Observation) Observation {
 	o.Nodes = slices.Clone(o.Nodes)
 	for i := range o.Nodes {
@@ -245,6 +285,14 @@ func (r *Redactor) Observation(o Observation) Observation {
 	o.Events = slices.Clone(o.Events)
 	for i := range o.Events {
 		o.Events[i].Detail = r.Text(o.Events[i].Detail)
+	}
+	if o.Server != nil {
+		s := *o.Server
+		s.Settings = slices.Clone(s.Settings)
+		for i := range s.Settings {
+			s.Settings[i].Setting = r.Text(s.Settings[i].Setting)
+		}
+		o.Server = &s
 	}
 	return o
 }

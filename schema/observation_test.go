@@ -5,12 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/schema"
@@ -95,6 +96,8 @@ func TestObservationRedaction(t *testing.T) {
 	o.Nodes[3].Error = `failed to connect to postgres://monitor:hunter22@db3/x: refused`
 	o.Events = append(o.Events, schema.ClusterEvent{Time: o.Time, Kind: schema.EventNodeDown, Node: "node3", Detail: "host=db3 password=hunter22 refused"})
 	o.PoolError = "SHOW POOL_NODES: password=hunter22"
+	o.Server = &schema.ServerFacts{Version: "PostgreSQL 16.4", Time: o.Time, Settings: []schema.Setting{
+		{Name: "primary_conninfo", Setting: "user=rep password=hunter22 host=db0", Source: "configuration file"}}}
 	r := schema.NewRedactor("hunter22").Observation(o)
 	b, _ := json.Marshal(r)
 	if strings.Contains(string(b), "hunter22") {
@@ -103,7 +106,10 @@ func TestObservationRedaction(t *testing.T) {
 	if r.Nodes[3].Error != "failed to connect to postgres://monitor@db3/x: refused" {
 		t.Errorf("error %q", r.Nodes[3].Error)
 	}
-	if o.Nodes[3].Error == r.Nodes[3].Error || !strings.Contains(o.Events[2].Detail, "hunter22") {
+	if got, want := r.Server.Settings[0].Setting, "user=rep password="+schema.Mask+" host=db0"; got != want {
+		t.Errorf("primary_conninfo %q, want %q", got, want)
+	}
+	if o.Nodes[3].Error == r.Nodes[3].Error || !strings.Contains(o.Events[2].Detail, "hunter22") || !strings.Contains(o.Server.Settings[0].Setting, "hunter22") {
 		t.Error("Observation changed the caller's slices")
 	}
 	if !schema.TopologyChanged([]schema.Observation{r}) || schema.TopologyChanged([]schema.Observation{{Events: []schema.ClusterEvent{{Kind: schema.EventNodeUp}}}}) {
@@ -199,32 +205,37 @@ func TestObservationMigration(t *testing.T) {
 	}
 }
 
-// observation.schema.json describes what Validate accepts: the Go observations validate, and each invalid shape
-// fails both.
+// record.schema.json's observation branch describes what Decode accepts for an observation record: the Go
+// observations validate, and each invalid shape fails both. Its $defs.observation alone (what producer/observe's
+// tests compile) is checked too.
 func TestObservationJSONSchema(t *testing.T) {
-	raw, err := os.ReadFile("observation.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema.JSONSchema))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := jsonschema.NewCompiler()
-	if err := c.AddResource("observation.schema.json", doc); err != nil {
+	if err := c.AddResource("record.schema.json", doc); err != nil {
 		t.Fatal(err)
 	}
 	c.AssertFormat()
-	sch, err := c.Compile("observation.schema.json")
+	sch, err := c.Compile("record.schema.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	validate := func(b []byte) error {
+	payload, err := c.Compile("record.schema.json#/$defs/observation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	validate := func(sch *jsonschema.Schema, b []byte) error {
 		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 		if err != nil {
 			return err
 		}
 		return sch.Validate(v)
+	}
+	record := func(o schema.Observation) schema.Record {
+		return schema.Record{V: schema.Version, Type: schema.TypeObservation, RunID: uuid.MustParse("0192f0c4-7d1a-7cc1-9a52-3f1e5b7d9e01"),
+			Seq: 3, Time: o.Time, Observation: &o}
 	}
 	withFacts := splitBrainObservation()
 	withFacts.Server = &schema.ServerFacts{Node: "node0", Time: withFacts.Time, Version: "PostgreSQL 15.10", VersionNum: 150010,
@@ -233,15 +244,28 @@ func TestObservationJSONSchema(t *testing.T) {
 		Delta: &schema.ServerDelta{Since: withFacts.Time, Seconds: 60, Database: map[string]float64{"xact_commit": 2}, Bgwriter: map[string]float64{}}}
 	pgpoolOnly := schema.Observation{Format: schema.ObservationFormat, Time: withFacts.Time, Nodes: []schema.NodeSample{}}
 	for name, o := range map[string]schema.Observation{"split brain": splitBrainObservation(), "with facts": withFacts, "pgpool only": pgpoolOnly} {
-		b, _ := json.Marshal(o)
-		if err := o.Validate(); err != nil {
+		b, err := schema.Encode(record(o))
+		if err != nil {
 			t.Errorf("%s: %v", name, err)
+			continue
 		}
-		if err := validate(b); err != nil {
-			t.Errorf("%s: valid observation fails the JSON Schema: %v\n%s", name, err, b)
+		if err := validate(sch, b); err != nil {
+			t.Errorf("%s: valid observation record fails the JSON Schema: %v\n%s", name, err, b)
+		}
+		p, _ := json.Marshal(o)
+		if err := validate(payload, p); err != nil {
+			t.Errorf("%s: valid observation fails $defs.observation: %v\n%s", name, err, p)
 		}
 	}
-	good, _ := json.Marshal(splitBrainObservation())
+	good, err := schema.Encode(record(splitBrainObservation()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	manyEvents := splitBrainObservation()
+	for range 1000 {
+		manyEvents.Events = append(manyEvents.Events, manyEvents.Events[0])
+	}
+	tooMany, _ := json.Marshal(record(manyEvents)) // json.Marshal: Encode would refuse it
 	for _, bad := range []string{
 		strings.Replace(string(good), `"format":1`, `"format":2`, 1),
 		strings.Replace(string(good), `"error":"connection refused"`, `"error":"connection refused","role":"standby"`, 1),
@@ -251,19 +275,38 @@ func TestObservationJSONSchema(t *testing.T) {
 		strings.Replace(string(good), `"addr":"127.0.0.1:5432"`, `"addr":"postgres://u:pw@127.0.0.1:5432/x"`, 1),
 		strings.Replace(string(good), `"select_delta":20`, `"select_delta":-20`, 1),
 		strings.Replace(string(good), `"primaries":2`, `"primaries":2,"extra":1`, 1),
-		`{"format":1,"time":"2026-12-03T04:16:28Z","nodes":null,"primaries":0}`,
+		strings.Replace(string(good), `"wal_lsn":"0/3000148"`, `"wal_lsn":"0/zz"`, 1),
+		strings.Replace(string(good), `"timeline":2`, `"timeline":2147483648`, 1),
+		strings.Replace(string(good), `"node":"node0"`, `"node":"`+strings.Repeat("n", 257)+`"`, 1),
+		strings.Replace(string(good), `"node_id":1`, `"node_id":-1`, 1),
+		strings.Replace(string(good), `"seq":3`, `"seq":0`, 1),
+		strings.Replace(string(good), `"type":"observation"`, `"type":"sample"`, 1),
+		string(tooMany),
+		`{"v":2,"type":"observation","run_id":"0192f0c4-7d1a-7cc1-9a52-3f1e5b7d9e01","seq":3,"time":"2026-12-03T04:16:28Z","observation":{"format":1,"time":"2026-12-03T04:16:28Z","nodes":null,"primaries":0}}`,
 	} {
 		if bad == string(good) {
 			t.Fatalf("replacement did not apply to %s", good)
 		}
-		if validate([]byte(bad)) == nil {
-			t.Errorf("JSON Schema accepts an invalid observation: %s", bad)
+		if validate(sch, []byte(bad)) == nil {
+			t.Errorf("JSON Schema accepts an invalid observation record: %.300s", bad)
 		}
-		var o schema.Observation
-		dec := json.NewDecoder(strings.NewReader(bad))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&o); err == nil && o.Validate() == nil {
-			t.Errorf("Validate accepts an invalid observation: %s", bad)
+		if _, err := schema.Decode([]byte(bad)); err == nil {
+			t.Errorf("Decode accepts an invalid observation record: %.300s", bad)
+		}
+	}
+}
+
+// WAL positions reach pg_lsn columns in PostgreSQL's notation and back.
+func TestParseLSN(t *testing.T) {
+	for s, want := range map[string]schema.LSN{"0/0": 0, "0/3000148": 0x3000148, "16/B374D848": 0x16B374D848, "FFFFFFFF/FFFFFFFF": -1} {
+		l, err := schema.ParseLSN(s)
+		if err != nil || l != want || l.String() != s {
+			t.Errorf("ParseLSN(%q) = %v (%s), %v; want %v", s, int64(l), l, err, int64(want))
+		}
+	}
+	for _, s := range []string{"", "0", "0/", "/1", "0/1/2", "1FFFFFFFF/0", "0/g", "-1/0"} {
+		if _, err := schema.ParseLSN(s); err == nil {
+			t.Errorf("ParseLSN(%q) accepted", s)
 		}
 	}
 }

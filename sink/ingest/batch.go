@@ -196,8 +196,41 @@ func decodeBenchpipe(b *batch, r *kgo.Record) error {
 		b.upserts = append(b.upserts, upsert{runStartedSQL, rec.RunStartedRow(), r})
 	case schema.TypeRunFinished:
 		b.upserts = append(b.upserts, upsert{runFinishedSQL, rec.RunFinishedRow(), r})
+	case schema.TypeObservation:
+		b.addObservation(&rec, r)
 	}
 	return nil
+}
+
+// addObservation adds the rows of an observation record: its nodes, Pgpool-II backends, events and (the run's
+// first) settings, each keyed so that a redelivery adds nothing; and the runs columns it sets, as upserts that
+// work in any order and whether or not the run's row exists yet (records may arrive before run_started after a
+// producer's spool resends).
+func (b *batch) addObservation(rec *schema.Record, r *kgo.Record) {
+	rows := rec.ObservationRows()
+	for _, t := range []struct {
+		table   string
+		columns []string
+		rows    [][]any
+	}{
+		{"cluster_node_samples", schema.ClusterNodeColumns, rows.Nodes},
+		{"cluster_pool_samples", schema.ClusterPoolColumns, rows.Pool},
+		{"cluster_events", schema.ClusterEventColumns, rows.Events},
+		{"run_settings", schema.RunSettingColumns, rows.Settings},
+	} {
+		for _, row := range t.rows {
+			b.add(t.table, t.columns, row, r)
+		}
+	}
+	if rows.TopologyChanged || rows.SplitBrain {
+		b.upserts = append(b.upserts, upsert{runFlagsSQL, []any{rec.RunID, rows.TopologyChanged, rows.SplitBrain}, r})
+	}
+	if rows.Start != nil {
+		b.upserts = append(b.upserts, upsert{startFactsSQL, rows.Start, r})
+	}
+	if rows.End != nil {
+		b.upserts = append(b.upserts, upsert{endFactsSQL, rows.End, r})
+	}
 }
 
 // decodePerftool reads a SINETStream perftool result as existing devices publish it (v2/v3 framing or plain JSON)
@@ -244,6 +277,20 @@ func upsertSQL(table string, columns []string) string {
 var (
 	runStartedSQL  = upsertSQL("runs", schema.RunStartedColumns)
 	runFinishedSQL = upsertSQL("runs", schema.RunFinishedColumns)
+	startFactsSQL  = upsertSQL("runs", schema.StartFactsColumns)
+
+	// runFlagsSQL raises a run's flags and never lowers them: observations arrive in any order and may be
+	// redelivered, and one without events must not clear what an earlier one saw.
+	runFlagsSQL = "INSERT INTO " + pgx.Identifier{apiSchema, "runs"}.Sanitize() + ` AS r (run_id, topology_changed, split_brain)
+		VALUES ($1, $2, $3) ON CONFLICT (run_id) DO UPDATE SET topology_changed = r.topology_changed OR EXCLUDED.topology_changed,
+		split_brain = r.split_brain OR EXCLUDED.split_brain, updated_at = now()`
+
+	// endFactsSQL stores the counters' change over the run. The version there is the first facts' (the same server),
+	// kept only for a run whose first facts never arrived, so the result does not depend on the order.
+	endFactsSQL = "INSERT INTO " + pgx.Identifier{apiSchema, "runs"}.Sanitize() + ` AS r (run_id, server_version, server_version_num, server_delta)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (run_id) DO UPDATE SET server_version = coalesce(r.server_version, EXCLUDED.server_version),
+		server_version_num = coalesce(r.server_version_num, EXCLUDED.server_version_num), server_delta = EXCLUDED.server_delta,
+		updated_at = now()`
 )
 
 func truncate(b []byte, n int) string {
