@@ -825,10 +825,17 @@ func (d *fastJSON) int(dst *int) bool {
 }
 
 // float reads a number as the decoder does, with strconv.ParseFloat, which refuses what does not fit a float64.
+// The figures producers send (1.52, 10432, 0.113) are read here instead: up to 15 digits without an exponent are
+// a whole number m below 2^53 over 10^k, both exact in a float64, and one IEEE division rounds m/10^k correctly,
+// as strconv does (its own first case, after more general parsing).
 func (d *fastJSON) float(dst *float64) bool {
-	num, _, ok := d.number()
+	num, integer, ok := d.number()
 	if !ok {
 		return false
+	}
+	if f, ok := exactDecimal(num, integer); ok {
+		*dst = f
+		return true
 	}
 	f, err := strconv.ParseFloat(unsafeString(num), 64)
 	if err != nil {
@@ -841,3 +848,43 @@ func (d *fastJSON) float(dst *float64) bool {
 // unsafeString is b as a string, without copying, for a call that does not keep it (strconv clones the text it
 // puts in an error).
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// float64pow10 are the powers of ten a float64 holds exactly.
+var float64pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+	1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// exactDecimal returns the value of JSON number num when it has no exponent (integer, or with a fraction) and
+// at most 15 digits, so that the division is exact but for its one correct rounding; ok is false otherwise.
+func exactDecimal(num []byte, integer bool) (f float64, ok bool) {
+	neg := num[0] == '-'
+	if neg {
+		num = num[1:]
+	}
+	var m uint64
+	digits, frac := 0, -1
+	for _, c := range num {
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && !integer:
+			frac = 0
+		default: // an exponent
+			return 0, false
+		}
+	}
+	if digits > 15 {
+		return 0, false
+	}
+	f = float64(m)
+	if frac > 0 {
+		f /= float64pow10[frac] // frac ≤ digits ≤ 15
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}

@@ -1,9 +1,12 @@
 package schema_test
 
 import (
+	"bytes"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -235,5 +238,57 @@ func TestDecodeSampleAllocations(t *testing.T) {
 		}
 	}); n > 4 {
 		t.Fatalf("Decode of a sample: %v allocations, want at most 4", n)
+	}
+}
+
+// Decode reads every figure to the float64 strconv.ParseFloat gives (the JSON v2 decoder's), whatever its digits.
+func TestDecodeFloats(t *testing.T) {
+	good, err := schema.Encode(mqttSample(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const field = `"ops_rate":10432`
+	if !bytes.Contains(good, []byte(field)) {
+		t.Fatalf("fixture lacks %s", field)
+	}
+	rng := rand.New(rand.NewPCG(3, 5))
+	var texts []string
+	for range 50000 {
+		intDigits, fracDigits := rng.IntN(18), rng.IntN(19)
+		var sb strings.Builder
+		if intDigits == 0 {
+			sb.WriteByte('0')
+		} else {
+			sb.WriteByte(byte('1' + rng.IntN(9)))
+			for range intDigits - 1 {
+				sb.WriteByte(byte('0' + rng.IntN(10)))
+			}
+		}
+		if fracDigits > 0 {
+			sb.WriteByte('.')
+			for range fracDigits {
+				sb.WriteByte(byte('0' + rng.IntN(10)))
+			}
+		}
+		if rng.IntN(8) == 0 {
+			sb.WriteString([]string{"e", "E", "e+", "e-"}[rng.IntN(4)] + strconv.Itoa(rng.IntN(30)))
+		}
+		texts = append(texts, sb.String())
+	}
+	texts = append(texts, "0", "0.0", "0.5", "1.52", "0.113", "999999999999999", "9007199254740993", "0.1000000000000000055511151231257827",
+		"123456789012345.6", "12345678901234.56", "4.35", "0.30000000000000004", "1e22", "1e23", "2.2250738585072011e-308")
+	for _, text := range texts {
+		want, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			continue
+		}
+		b := bytes.Replace(good, []byte(field), []byte(`"ops_rate":`+text), 1)
+		got, err := schema.Decode(b)
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		if math.Float64bits(got.Sample.OpsRate) != math.Float64bits(want) {
+			t.Fatalf("ops_rate %s decoded to %v, strconv.ParseFloat gives %v", text, got.Sample.OpsRate, want)
+		}
 	}
 }
