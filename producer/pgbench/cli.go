@@ -61,6 +61,12 @@ Examples:
   producer pgbench --init-scale 10 --warmup 10s -- -S -c 8 -j 2 -T 70 -h db.lab -U bench bench
   PGPASSWORD=secret producer pgbench --name nightly --tag site=lab -- -R 500 -L 20 -T 300 postgresql://bench@db/bench
   producer pgbench --summary-json out.json -- -f ./mix.sql@3 -b select-only@1 -c 16 -T 120 bench
+  producer pgbench --observe -- -S -c 8 -T 60 postgresql://bench@pgpool:9999/bench   # watch producer.pgbench.observe's cluster
+
+With --observe, the cluster in producer.pgbench.observe (nodes, Pgpool-II) is probed every second while the load
+runs: roles, timeline, WAL position, lag, connections, reads per node. Each round is recorded with the run, events
+(role change, node down, two primaries at once) are printed as they come, and a run whose topology changed is
+flagged in its record and ends with a warning.
 
 The warm-up is part of pgbench's -T: with -T 70 --warmup 10s, 60 s are measured. Exit status: pgbench's own
 (0 ok, 1 bad options or no connection, 2 aborted by errors), 2 also for bad producer flags, 130 interrupted;

@@ -417,3 +417,25 @@ func TestObserveLagUnderWrites(t *testing.T) {
 		t.Errorf("extra %+v; want no events", x)
 	}
 }
+
+// With --observe, a target the observer cannot read its facts from fails the run before the load, in one line,
+// with a failed run record and no sample.
+func TestObserveTargetUnreachable(t *testing.T) {
+	pgbenchBin(t)
+	_, brokers := kafka(t)
+	port := freePort(t)
+	cfg := writeObserveConfig(t, brokers, observeYAML(map[string]string{"db1": fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres", port)}, "", time.Second))
+	res := runCLI(t, context.Background(), "--config", cfg, "--observe", "--", "-T", "1", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres", port))
+	if res.code != ExitFailed {
+		t.Fatalf("exit %d, want %d", res.code, ExitFailed)
+	}
+	lines := strings.Split(strings.TrimSuffix(res.stderr, "\n"), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "producer pgbench: --observe: connect to the target for its server facts: ") {
+		t.Errorf("stderr %q; want one line saying the target's facts could not be read", res.stderr)
+	}
+	recs := runRecords(t, brokers, runIDOf(t, res.stdout))
+	if len(recs) != 2 || recs[1].Type != schema.TypeRunFinished || recs[1].Finished.Status != schema.StatusFailed ||
+		recs[1].Finished.Summary != nil || !strings.HasPrefix(recs[1].Finished.Error, "--observe: connect to the target") {
+		t.Errorf("records %+v; want run_started and a failed run_finished without a summary", recs)
+	}
+}
