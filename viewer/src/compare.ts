@@ -163,3 +163,67 @@ export function compareNotes(base: Record<string, unknown>, cand: Record<string,
   }
   return notes;
 }
+
+/** A run's cluster flags (pgbench --observe, issue 15), as compare reads them. */
+export interface ClusterFlags { topology_changed?: boolean | null; split_brain?: boolean | null }
+
+/**
+ * producer compare's warning about a run whose cluster changed topology while it ran (producer/compare/cluster.go
+ * addCluster), role "baseline" or "candidate" (the viewer: "candidate 2" … with more than two runs); null for a
+ * steady run. A split brain is named as such, the other changes together.
+ */
+export function topologyWarning(role: string, r: ClusterFlags): string | null {
+  if (r.split_brain) return `the ${role} run saw a split brain (two or more primaries at once): its figures are not a steady cluster's`;
+  if (r.topology_changed) return `the ${role} run saw the cluster's topology change (a failover, switchover or node down): its figures are not a steady cluster's`;
+  return null;
+}
+
+/** A run_settings row. */
+export interface Setting { name: string; setting: string; unit?: string | null; source?: string }
+
+/** A server setting whose value differs; null on a side whose server had it at its default. */
+export interface SettingDiff { name: string; baseline: string | null; candidate: string | null }
+
+/**
+ * The settings whose value (with its unit) differs between two runs, by name, as producer compare's diffSettings.
+ * Where a setting came from (file, command line, ALTER SYSTEM) is not a difference: the server ran with the same value.
+ */
+export function settingsDiffer(base: readonly Setting[], cand: readonly Setting[]): SettingDiff[] {
+  const value = (s: Setting) => (s.unit ? `${s.setting} ${s.unit}` : s.setting);
+  const b = new Map(base.map((s) => [s.name, value(s)]));
+  const c = new Map(cand.map((s) => [s.name, value(s)]));
+  return [...new Set([...b.keys(), ...c.keys()])].sort()
+    .filter((n) => b.get(n) === undefined || c.get(n) === undefined || b.get(n) !== c.get(n))
+    .map((n) => ({ name: n, baseline: b.get(n) ?? null, candidate: c.get(n) ?? null }));
+}
+
+/**
+ * producer compare's note when only one of two runs recorded its server's settings (nothing is compared then);
+ * null when both or neither did.
+ */
+export function settingsNote(base: readonly Setting[], cand: readonly Setting[]): string | null {
+  const b = base.length > 0;
+  const c = cand.length > 0;
+  if (b === c) return null;
+  const [has, lacks] = b ? ['baseline', 'candidate'] : ['candidate', 'baseline'];
+  return `only the ${has} run recorded its server's settings (producer pgbench --observe); the ${lacks}'s are unknown, so none are compared`;
+}
+
+/**
+ * The compare page's settings table for 2–5 runs (the first the baseline): the names producer compare's
+ * settingsDiffer lists between the baseline and any candidate when both recorded settings, in name order, with
+ * each run's value: the setting with its unit, "-" at its default, "?" for a run that recorded no settings. Empty
+ * when nothing differs (or nothing was compared).
+ */
+export function settingsRows(sets: readonly (readonly Setting[])[]): { name: string; values: string[] }[] {
+  const [base, ...cands] = sets;
+  const names = [...new Set(cands.flatMap((c) => (base.length && c.length ? settingsDiffer(base, c).map((d) => d.name) : [])))].sort();
+  return names.map((name) => ({
+    name,
+    values: sets.map((s) => {
+      if (!s.length) return '?';
+      const x = s.find((y) => y.name === name);
+      return x ? (x.unit ? `${x.setting} ${x.unit}` : x.setting) : '-';
+    }),
+  }));
+}

@@ -106,11 +106,14 @@ export const RUN_SAMPLES_STREAM = `subscription RunSamplesStream($id: uuid!, $af
   }
 }`;
 
-/** Compare page: the summaries of the chosen runs. */
+/**
+ * Compare page: the summaries of the chosen runs, their cluster flags and server settings (issue 15: producer
+ * compare's topology warnings and the settings that differ).
+ */
 export const COMPARE_RUNS_QUERY = `query CompareRuns($ids: [uuid!]!) {
   runs(where: {run_id: {_in: $ids}}) {
     run_id kind name host_name status error started_at measure_start measure_end parameters tags
-    topology_changed split_brain
+    topology_changed split_brain run_settings(order_by: {name: asc}) { name setting unit source }
     ${RUN_SUMMARY_FIELDS}
   }
 }`;

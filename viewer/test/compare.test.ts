@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { baselineFirst, compareDeltas, compareFigure, COMPARE_FIGURES, compareNotes, formatPercent, jsonDiff } from '../src/compare';
+import {
+  baselineFirst, compareDeltas, compareFigure, COMPARE_FIGURES, compareNotes, formatPercent, jsonDiff, settingsDiffer, settingsNote, settingsRows, topologyWarning,
+} from '../src/compare';
 
 const fig = (name: string) => COMPARE_FIGURES.find((f) => f.name === name)!;
 
@@ -95,5 +97,47 @@ describe('notes, as producer compare prints them', () => {
       'the baseline started after the candidate',
     ]);
     expect(compareNotes(base, { ...base })).toEqual([]);
+  });
+});
+
+// producer/compare/cluster_test.go's cases (TestCluster): the same warnings, settings and notes, word for word.
+describe('cluster observation in compare = producer compare', () => {
+  it('warns about a run whose cluster changed topology, a split brain by name', () => {
+    expect([topologyWarning('baseline', { topology_changed: true, split_brain: false }), topologyWarning('candidate', { topology_changed: true, split_brain: true })]).toEqual([
+      'the baseline run saw the cluster\'s topology change (a failover, switchover or node down): its figures are not a steady cluster\'s',
+      'the candidate run saw a split brain (two or more primaries at once): its figures are not a steady cluster\'s',
+    ]);
+    expect(topologyWarning('candidate', { topology_changed: false, split_brain: false })).toBeNull();
+    expect(topologyWarning('candidate', {})).toBeNull();
+  });
+  it('lists the settings whose value and unit differ, not where they came from', () => {
+    const base = [
+      { name: 'max_connections', setting: '100', unit: null, source: 'configuration file' },
+      { name: 'shared_buffers', setting: '16384', unit: '8kB', source: 'configuration file' },
+      { name: 'work_mem', setting: '4096', unit: 'kB', source: 'configuration file' },
+    ];
+    const cand = [
+      { name: 'max_connections', setting: '100', unit: null, source: 'command line' },
+      { name: 'shared_buffers', setting: '32768', unit: '8kB', source: 'configuration file' },
+      { name: 'synchronous_commit', setting: 'off', unit: null, source: 'configuration file' },
+    ];
+    expect(settingsDiffer(base, cand)).toEqual([
+      { name: 'shared_buffers', baseline: '16384 8kB', candidate: '32768 8kB' },
+      { name: 'synchronous_commit', baseline: null, candidate: 'off' },
+      { name: 'work_mem', baseline: '4096 kB', candidate: null },
+    ]);
+    expect(settingsDiffer(base, base)).toEqual([]);
+    expect(settingsNote(base, cand)).toBeNull();
+    expect(settingsNote([], [])).toBeNull();
+    expect(settingsNote(cand, [])).toBe('only the baseline run recorded its server\'s settings (producer pgbench --observe); the candidate\'s are unknown, so none are compared');
+    // The page's table for three runs: the third recorded none ("?"), "-" where a server had the default.
+    expect(settingsRows([base, cand, []])).toEqual([
+      { name: 'shared_buffers', values: ['16384 8kB', '32768 8kB', '?'] },
+      { name: 'synchronous_commit', values: ['-', 'off', '?'] },
+      { name: 'work_mem', values: ['4096 kB', '-', '?'] },
+    ]);
+    expect(settingsRows([base, base])).toEqual([]);
+    expect(settingsRows([[], cand])).toEqual([]);
+    expect(settingsNote([], cand)).toBe('only the candidate run recorded its server\'s settings (producer pgbench --observe); the baseline\'s are unknown, so none are compared');
   });
 });

@@ -3,7 +3,9 @@
 // common to all runs (shape.overlaySeries).
 import type uPlot from 'uplot';
 import { COMPARE_RUNS_QUERY } from '../queries';
-import { compareCommand, compareDeltas, compareNotes, formatPercent, type DeltaCell } from '../compare';
+import {
+  compareCommand, compareDeltas, compareNotes, formatPercent, settingsNote, settingsRows, topologyWarning, type DeltaCell, type Setting,
+} from '../compare';
 import { formatNumber, overlaySeries, samplesToSeries, shortId, zeroBasedRange } from '../shape';
 import { chart, ChartGroup } from '../charts';
 import { cdfCard, fetchCdf } from '../cdf';
@@ -15,6 +17,14 @@ import type { Page } from '../page';
 import { fetchSamples } from './run';
 import { topologyFlagEl } from './cluster';
 import { topologyFlag } from '../observe';
+
+/** The server settings that differ (compare.ts settingsRows), one column per run; null when none differ. */
+function settingsTable(runs: Record<string, unknown>[], roles: string[]): HTMLElement | null {
+  const rows = settingsRows(runs.map((r) => (r.run_settings as Setting[] | undefined) ?? []));
+  if (!rows.length) return null;
+  return h('div', {}, h('h3', {}, 'Server settings that differ (pg_settings not at their default at the run\'s start; - = default)'),
+    table(['setting', ...roles], rows.map((r) => [r.name, ...r.values]), 'settings-differ'));
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -75,14 +85,15 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
   // producer compare's notes on what makes each candidate less comparable to the baseline.
   const notesOf = () => order.slice(1).map((o, i) => {
     const notes = compareNotes(order[0].run, o.run);
+    const sn = settingsNote((order[0].run.run_settings as Setting[] | undefined) ?? [], (o.run.run_settings as Setting[] | undefined) ?? []);
+    if (sn) notes.push(sn);
     return notes.length ? h('ul', { class: 'compare-notes' }, ...notes.map((n) => h('li', {}, `${order.length > 2 ? `${role(i + 1)}: ` : ''}note: ${n}`))) : null;
   });
-  // A run whose cluster changed under it (failover, node down, split brain) measured something else than the other.
+  // producer compare's warning for a run whose cluster changed under it (failover, node down, split brain).
   const topologyWarnings = () => order.flatMap((o, i) => {
-    const f = topologyFlag(o.run);
-    return f ? [h('div', { class: `msg topology-banner topology-warning ${f.cls}`, role: 'alert' },
-      `${role(i)} ${shortId(o.id)}: ${f.label} (${f.title.toLowerCase()}); `,
-      'its figures are not comparable as they stand: see ', h('a', { href: routeHash('run', o.id) }, 'its run page'), ' for when.')] : [];
+    const w = topologyWarning(role(i), o.run);
+    return w ? [h('div', { class: `msg topology-banner topology-warning ${topologyFlag(o.run)!.cls}`, role: 'alert' },
+      `WARNING: ${w} (${shortId(o.id)}: `, h('a', { href: routeHash('run', o.id) }, 'its run page'), ' says when)')] : [];
   });
   const reorder = (first: string) => routeHash('compare', null, { ids: [first, ...order.map((o) => o.id).filter((x) => x !== first)].join(',') });
   root.append(
@@ -93,6 +104,7 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
       i ? h('a', { class: 'make-baseline', href: reorder(o.id) }, ' make this the baseline') : null))),
     ...topologyWarnings(),
     deltas.length ? table(head, rows, 'delta-table') : message('empty', 'These runs have no summary figures yet.'),
+    ...[settingsTable(order.map((o) => o.run), order.map((_, i) => role(i)))].filter((t): t is HTMLElement => t !== null),
     ...notesOf().filter((n): n is HTMLUListElement => n !== null),
     h('p', { class: 'legend-note' },
       'Change = candidate − baseline, in % of the baseline; green: better, red: worse, by each figure\'s direction ("better" column). ',

@@ -263,9 +263,13 @@ test('cluster observation: a run with a split brain and a node down has the bann
   await page.goto(`${server.url}#/compare?ids=${IDS.pg},${IDS.observed}`);
   await page.reload();
   await page.waitForSelector('table.delta-table');
+  // producer compare's warning and note, word for word (producer/compare/cluster.go).
   assert.deepEqual(await page.$$eval('.topology-warning', (ws) => ws.map((w) => w.textContent)), [
-    `candidate …${IDS.observed.slice(-8)}: split brain (two or more primaries at once during this run); its figures are not comparable as they stand: see its run page for when.`,
+    `WARNING: the candidate run saw a split brain (two or more primaries at once): its figures are not a steady cluster's (…${IDS.observed.slice(-8)}: its run page says when)`,
   ]);
+  assert.ok((await page.$$eval('.compare-notes li', (ls) => ls.map((l) => l.textContent))).includes(
+    'note: only the candidate run recorded its server\'s settings (producer pgbench --observe); the baseline\'s are unknown, so none are compared'));
+  assert.equal(await page.locator('table.settings-differ').count(), 0);
   assert.equal(await page.locator('.compare-runs .topology-flag').count(), 1);
   await page.screenshot({ path: join(ARTIFACTS, 'compare-observed.png'), fullPage: true });
 
