@@ -29,6 +29,10 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(envCompactDir); dir != "" {
+		compactChild(dir, os.Getenv(envCompactStep))
+		return
+	}
 	if dir := os.Getenv(envChildDir); dir != "" {
 		crashChild(dir, os.Getenv(envChildBroker), os.Getenv(envChildCount))
 		return

@@ -21,6 +21,13 @@
 //     of outage costs disk, not memory.
 //   - One process per spool. bbolt's file lock keeps a second producer from opening the same spool_dir; Open fails
 //     fast with a message that says so.
+//   - Bounded disk. spool.db never grows past producer.spool_max_bytes (default 4 GiB; 1 GiB on 32-bit builds,
+//     where bbolt cannot map more). Publish refuses a record, with ErrSpoolFull and a message naming the cap and
+//     the directory, once storing it would take the file past the cap less a reserve (1/32 of it, 256 KiB to
+//     32 MiB) kept for deleting delivered records and for run_finished records; nothing already spooled is
+//     dropped. Once delivered records leave the file mostly free (a quarter or less in use, and 1 MiB or more),
+//     the spool is compacted into a new file that replaces it (compact.go): bbolt alone reuses free pages but
+//     never shrinks its file.
 //
 // An entry in the spool that cannot be read (corrupted on disk, or written by a newer build) would block every
 // entry behind it. The shipper moves it, under its key and with the reason, to a quarantine bucket in the same
@@ -40,5 +47,7 @@
 // # Files
 //
 // The spool directory holds spool.db and, while a Publisher has it open, status.json: a snapshot of its Stats
-// refreshed every second, which Inspect reads when the database is locked by that running process.
+// refreshed every second, which Inspect reads when the database is locked by that running process. During a
+// compaction it also holds spool.db.compact, the copy that is renamed over spool.db; a copy left by a crash is
+// removed by the next Open.
 package publish

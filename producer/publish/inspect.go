@@ -15,14 +15,18 @@ import (
 
 // Status describes what waits in a spool for Kafka.
 type Status struct {
-	Dir       string      `json:"dir"`
-	FileBytes int64       `json:"file_bytes"` // size of spool.db on disk; bbolt reuses freed pages but never shrinks the file
-	Records   int64       `json:"records"`    // records waiting
-	Bytes     int64       `json:"bytes"`      // their size in the spool
-	Oldest    time.Time   `json:"oldest,omitzero"`
-	Newest    time.Time   `json:"newest,omitzero"` // Record.Time of the first and the last waiting record
-	Runs      []RunStatus `json:"runs,omitempty"`  // in spool order; nil when Live is set
-	Live      *Live       `json:"live,omitempty"`  // set when a running producer holds the spool
+	Dir       string `json:"dir"`
+	FileBytes int64  `json:"file_bytes"` // size of spool.db on disk; freed pages are reused, and given back by compaction
+	UsedBytes int64  `json:"used_bytes"` // how much of the file is in use; the rest is free pages and growth allocated ahead
+	// MaxBytes is the cap (producer.spool_max_bytes) of the running producer when Live is set; Inspect cannot know
+	// it otherwise and leaves it 0 (`producer spool status` fills in the configuration's).
+	MaxBytes int64       `json:"max_bytes,omitempty"`
+	Records  int64       `json:"records"` // records waiting
+	Bytes    int64       `json:"bytes"`   // their size in the spool
+	Oldest   time.Time   `json:"oldest,omitzero"`
+	Newest   time.Time   `json:"newest,omitzero"` // Record.Time of the first and the last waiting record
+	Runs     []RunStatus `json:"runs,omitempty"`  // in spool order; nil when Live is set
+	Live     *Live       `json:"live,omitempty"`  // set when a running producer holds the spool
 	// Quarantine lists the entries nothing could read, kept aside so that delivery goes on without them, in
 	// their original order. Not counted in Records.
 	Quarantine []Quarantined `json:"quarantine,omitempty"`
@@ -86,7 +90,8 @@ func Inspect(dir string) (Status, error) {
 		return st, fmt.Errorf("inspect spool: %w", err)
 	}
 	st.FileBytes = fi.Size()
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: inspectLockTimeout})
+	// PreLoadFreelist: the free page count is how UsedBytes is known.
+	db, err := lockedOpen(path, &bbolt.Options{ReadOnly: true, Timeout: inspectLockTimeout, PreLoadFreelist: true})
 	if errors.Is(err, berrors.ErrTimeout) {
 		snap, serr := readSnapshot(dir)
 		if serr != nil {
@@ -99,6 +104,9 @@ func Inspect(dir string) (Status, error) {
 		return st, fmt.Errorf("inspect spool %s: %w", path, err)
 	}
 	defer db.Close()
+	if u, err := spoolUsage(db, path, db.Info().PageSize); err == nil {
+		st.FileBytes, st.UsedBytes = u.file, u.used
+	}
 	runs := map[string]int{} // run id → index in st.Runs
 	err = db.View(func(tx *bbolt.Tx) error {
 		st.Quarantine = listQuarantine(tx)
@@ -177,11 +185,17 @@ func (p *Publisher) writeSnapshot() error {
 	if s.LastError != nil {
 		st.Live.LastError = s.LastError.Error()
 	}
+	p.dbMu.RLock()
 	_ = p.db.View(func(tx *bbolt.Tx) error {
 		st.Oldest, st.Newest = ends(tx)
 		st.Quarantine = listQuarantine(tx)
 		return nil
 	})
+	if u, err := spoolUsage(p.db, filepath.Join(p.dir, dbFile), p.page); err == nil {
+		st.UsedBytes = u.used
+	}
+	p.dbMu.RUnlock()
+	st.MaxBytes = p.maxBytes
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ type options struct {
 	backoffMin, backoffMax time.Duration
 	statusInterval         time.Duration
 	kgoOpts                []kgo.Opt
+	compactHook            func(step string) error // tests: called at each step of a compaction
 }
 
 func defaultOptions() options {

@@ -36,6 +36,10 @@ var (
 	// disk did not confirm it in time, so it must be counted as not saved (a disk that wakes up later may still
 	// store it).
 	ErrUnconfirmed = errors.New("spool write not confirmed")
+	// ErrSpoolFull is returned by Publish when storing the record would take the spool file past
+	// producer.spool_max_bytes less the reserve kept for delivery. The message says how full the spool is, the cap
+	// and the directory. Records already spooled are kept; run_finished records may still use the reserve.
+	ErrSpoolFull = errors.New("spool is full")
 	// ErrSpoolStuck is returned by Close when the spool's writer did not stop in time, e.g. on a hung disk. The
 	// spool file is left open; the process should exit.
 	ErrSpoolStuck = errors.New("spool did not respond")
@@ -64,15 +68,21 @@ func maxValueBytes(keyLen int) int {
 
 // Publisher writes records to the spool and ships the spool to Kafka. Its methods are safe for concurrent use.
 type Publisher struct {
-	enabled bool
-	dir     string
-	topic   string
-	o       options
-	log     *slog.Logger
+	enabled  bool
+	dir      string
+	topic    string
+	maxBytes int64 // producer.spool_max_bytes
+	o        options
+	log      *slog.Logger
 
-	db          *bbolt.DB
-	cl          *kgo.Client
-	closeClient func() // closes cl once; the shipper may need to before its deferred close
+	// db is replaced by a compaction, which the shipper runs holding dbMu; the committer and the status writer
+	// use db holding dbMu for reading, the shipper (the only writer of db) without it.
+	db           *bbolt.DB
+	dbMu         sync.RWMutex
+	compactAfter time.Time // the shipper's: no compaction before, after one failed
+	page         int       // the database's page size, read at Open (bbolt's Info races with a growing map)
+	cl           *kgo.Client
+	closeClient  func() // closes cl once; the shipper may need to before its deferred close
 
 	closeOnce sync.Once
 	closeErr  error
@@ -83,8 +93,8 @@ type Publisher struct {
 	stop     context.CancelFunc
 	workers  sync.WaitGroup // committer, shipper and status writer
 
-	spooled, delivered, pending, pendingBytes, quarantined atomic.Int64
-	version                                                atomic.Int64 // bumped on every change the status file shows
+	spooled, delivered, pending, pendingBytes, quarantined, compactions atomic.Int64
+	version                                                             atomic.Int64 // bumped on every change the status file shows
 
 	mu        sync.Mutex
 	lastErr   error
@@ -93,9 +103,10 @@ type Publisher struct {
 }
 
 type appendReq struct {
-	entry []byte
-	run   *runChange // the open-run note this record sets or clears, in the same transaction
-	done  chan error // capacity 1: the committer never waits for a Publish that gave up
+	entry  []byte
+	run    *runChange // the open-run note this record sets or clears, in the same transaction
+	finish bool       // a run_finished record, which may use the space kept for delivery
+	done   chan error // capacity 1: the committer never waits for a Publish that gave up
 }
 
 // Stats is a snapshot of a Publisher's counters.
@@ -105,6 +116,7 @@ type Stats struct {
 	Pending      int64     // records in the spool now, earlier runs' included
 	PendingBytes int64     // their size in the spool
 	Quarantined  int64     // unreadable entries this Publisher moved out of the way to quarantine since Open
+	Compactions  int64     // times this Publisher gave the space of delivered records back to the file system since Open
 	LastError    error     // why the latest delivery attempt failed, e.g. "kafka unreachable: …"; nil once Kafka acknowledges again
 	LastErrorAt  time.Time // when LastError happened
 }
@@ -124,7 +136,8 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Publisher, 
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("open publisher: %w", err)
 	}
-	p := &Publisher{dir: cfg.Producer.SpoolDir, topic: o.topic, o: o, log: o.logger, drained: make(chan struct{})}
+	p := &Publisher{dir: cfg.Producer.SpoolDir, topic: o.topic, maxBytes: int64(cfg.Producer.SpoolMaxBytes), o: o, log: o.logger,
+		drained: make(chan struct{})}
 	if len(cfg.Kafka.Brokers) == 0 {
 		p.warnIfStranded()
 		return p, nil
@@ -137,6 +150,9 @@ func Open(ctx context.Context, cfg *config.Config, opts ...Option) (*Publisher, 
 	}
 	if p.dir == "" {
 		return nil, errors.New("open publisher: no spool directory: set producer.spool_dir")
+	}
+	if p.maxBytes < int64(config.MinSpoolMaxBytes) {
+		return nil, fmt.Errorf("open publisher: producer.spool_max_bytes is %d; set at least %s", p.maxBytes, config.MinSpoolMaxBytes)
 	}
 	kopts, err := kafkaopt.Options(cfg.Kafka)
 	if err != nil {
@@ -196,7 +212,7 @@ func (p *Publisher) openSpool(ctx context.Context) (*bbolt.DB, error) {
 	}
 	done := make(chan result) // unbuffered: a result nobody takes any more is closed here, not leaked
 	go func() {
-		db, err := openDB(p.dir, p.o.lockTimeout)
+		db, err := openDB(p.dir, p.o.lockTimeout, p.maxBytes)
 		if err == nil {
 			if n, err := finishOrphans(db); err != nil {
 				p.log.Warn("cannot close runs left unfinished by a killed producer", "dir", p.dir, "err", err)
@@ -213,6 +229,11 @@ func (p *Publisher) openSpool(ctx context.Context) (*bbolt.DB, error) {
 				}
 				return nil
 			})
+			// No run writes yet, so a spool an earlier process left mostly free is compacted whatever its size.
+			p.page = db.Info().PageSize
+			if u, err := spoolUsage(db, filepath.Join(p.dir, dbFile), p.page); err == nil && u.worthCompacting(0) {
+				db = p.compact(db, u)
+			}
 		}
 		select {
 		case done <- result{db, err}:
@@ -264,7 +285,8 @@ func (p *Publisher) Publish(ctx context.Context, r schema.Record) error {
 		return nil
 	}
 	e := entry{time: r.Time, seq: r.Seq, topic: p.topic, key: key, value: value}
-	if err := p.append(ctx, appendReq{entry: e.marshal(), run: changeFor(r, p.topic)}); err != nil {
+	req := appendReq{entry: e.marshal(), run: changeFor(r, p.topic), finish: r.Type == schema.TypeRunFinished}
+	if err := p.append(ctx, req); err != nil {
 		return fmt.Errorf("publish %s record %d of run %s: %w", r.Type, r.Seq, r.RunID, err)
 	}
 	return nil
@@ -349,20 +371,32 @@ func (p *Publisher) commitLoop() {
 				break more
 			}
 		}
-		values := make([][]byte, len(group))
+		p.dbMu.RLock()
+		refused := p.room(group)
+		values := make([][]byte, 0, len(group))
 		var changes []*runChange
 		var size int64
 		for i, r := range group {
-			values[i] = r.entry
+			if refused[i] != nil {
+				continue
+			}
+			values = append(values, r.entry)
 			size += int64(len(r.entry))
 			if r.run != nil {
 				changes = append(changes, r.run)
 			}
 		}
-		err := appendEntries(p.db, values, changes)
-		if err == nil {
-			p.spooled.Add(int64(len(group)))
-			p.pending.Add(int64(len(group)))
+		var err error
+		if len(values) > 0 {
+			err = appendEntries(p.db, values, changes)
+		}
+		p.dbMu.RUnlock()
+		if isMaxSize(err) {
+			err = p.fullError(0, err)
+		}
+		if err == nil && len(values) > 0 {
+			p.spooled.Add(int64(len(values)))
+			p.pending.Add(int64(len(values)))
 			p.pendingBytes.Add(size)
 			p.version.Add(1)
 			select {
@@ -370,10 +404,23 @@ func (p *Publisher) commitLoop() {
 			default:
 			}
 		}
-		for _, r := range group {
-			r.done <- err
+		for i, r := range group {
+			if refused[i] != nil {
+				r.done <- refused[i]
+			} else {
+				r.done <- err
+			}
 		}
 	}
+}
+
+// fileBytes is the size of spool.db on disk; 0 when it cannot be read.
+func (p *Publisher) fileBytes() int64 {
+	fi, err := os.Stat(filepath.Join(p.dir, dbFile))
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // Stats returns the Publisher's counters.
@@ -386,6 +433,7 @@ func (p *Publisher) Stats() Stats {
 		Pending:      p.pending.Load(),
 		PendingBytes: p.pendingBytes.Load(),
 		Quarantined:  p.quarantined.Load(),
+		Compactions:  p.compactions.Load(),
 		LastError:    p.lastErr,
 		LastErrorAt:  p.lastErrAt,
 	}

@@ -68,6 +68,7 @@ func (p *Publisher) ship(ctx context.Context) {
 				sendErr = errors.Join(sendErr, fmt.Errorf("delete delivered records from spool %s: %w", p.dir, err))
 			} else {
 				p.recordDelivered(int64(len(acked)), freed)
+				p.maybeCompact()
 			}
 		}
 		if ctx.Err() != nil {

@@ -120,19 +120,21 @@ func validTopic(t []byte) bool {
 
 func idKey(id uint64) []byte { return binary.BigEndian.AppendUint64(nil, id) }
 
-// openDB opens (creating) the spool database in dir for writing. The exclusive file lock makes a second process
+// openDB opens (creating) the spool database in dir for writing, capped at maxBytes (bbolt refuses to grow the
+// file past it; Publish refuses records well before, see room.go). The exclusive file lock makes a second process
 // fail after lockTimeout with ErrSpoolInUse.
-func openDB(dir string, lockTimeout time.Duration) (*bbolt.DB, error) {
+func openDB(dir string, lockTimeout time.Duration, maxBytes int64) (*bbolt.DB, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create spool directory: %w", err)
 	}
 	path := filepath.Join(dir, dbFile)
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+	db, err := lockedOpen(path, &bbolt.Options{
 		Timeout: lockTimeout,
 		// The hashmap freelist stays fast when a long outage left many free pages behind.
 		FreelistType: bbolt.FreelistMapType,
+		MaxSize:      int(maxBytes),
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, inUseError(dir)
@@ -140,6 +142,7 @@ func openDB(dir string, lockTimeout time.Duration) (*bbolt.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", path, err)
 	}
+	db.AllocSize = int(allocSize(maxBytes))
 	if created {
 		// bbolt syncs the file, not the directory entry that names it: without this, a power cut soon after the
 		// first run on a device could lose the whole new spool file, records and all.
@@ -147,6 +150,12 @@ func openDB(dir string, lockTimeout time.Duration) (*bbolt.DB, error) {
 			db.Close()
 			return nil, fmt.Errorf("sync spool directory %s: %w", dir, err)
 		}
+	}
+	// A compaction that was interrupted left its unfinished copy; the spool it was copying is intact. Only the
+	// holder of the lock may remove it: a running compaction's copy is its holder's.
+	if err := os.Remove(filepath.Join(dir, compactFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		db.Close()
+		return nil, fmt.Errorf("remove the unfinished compaction copy in %s: %w", dir, err)
 	}
 	if err := db.Update(func(tx *bbolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketKey)
@@ -156,6 +165,34 @@ func openDB(dir string, lockTimeout time.Duration) (*bbolt.DB, error) {
 		return nil, fmt.Errorf("create spool bucket in %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// lockedOpen opens the bbolt file at path with bbolt's file lock on the file that path names once the lock is
+// held. Compaction replaces spool.db by renaming a copy over it while holding the lock of both; a process that
+// opened the old file and waited for its lock gets it only when that file is no longer the spool, and must open
+// the new one (whose lock the compacting process holds, so the usual timeout applies). Without this check it
+// would deliver, or worse append records to, a file that nothing will read again.
+func lockedOpen(path string, o *bbolt.Options) (*bbolt.DB, error) {
+	for range 3 { // each retry follows one compaction that happened while this process waited
+		var f *os.File
+		opts := *o
+		opts.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			var err error
+			f, err = os.OpenFile(name, flag, perm)
+			return f, err
+		}
+		db, err := bbolt.Open(path, 0o600, &opts)
+		if err != nil {
+			return nil, err
+		}
+		held, err1 := f.Stat()
+		named, err2 := os.Stat(path)
+		if err1 == nil && err2 == nil && os.SameFile(held, named) {
+			return db, nil
+		}
+		db.Close()
+	}
+	return nil, fmt.Errorf("%s was replaced three times while this process waited for its lock", path)
 }
 
 func syncDir(dir string) error {
