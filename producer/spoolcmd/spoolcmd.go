@@ -36,12 +36,17 @@ reboots and Kafka outages; each producer run also delivers what earlier runs lef
 
 Commands:
   status   show what waits in the spool: records, size, oldest and newest, runs,
-           and unreadable entries kept in quarantine
+           unreadable entries kept in quarantine, and the file's size and cap
   flush    deliver the spool to Kafka now and wait until it is empty
 
 An entry nothing can read (a corrupt disk, or a spool written by a newer build) is
 moved to a quarantine inside the spool so that delivery goes on without it; it is
 never deleted. status lists it and warns, and still exits 0.
+
+The spool file is capped by producer.spool_max_bytes (default 4GiB, 1GiB on 32-bit
+builds): a run whose records would take it past the cap fails loudly, and what is
+already spooled is kept. Once Kafka has the records, the space they took is given
+back to the file system.
 
 Run 'producer spool <command> --help' for a command's flags.
 `
@@ -122,8 +127,9 @@ func configName(cfg *config.Config) string {
 }
 
 const statusSummary = `Shows what waits in the spool for Kafka: how many records, their size, the oldest and
-newest record and, per run, how many records and which sequence numbers; and the
-unreadable entries kept in quarantine (key, size, reason), with a warning on stderr. It
+newest record and, per run, how many records and which sequence numbers; the unreadable
+entries kept in quarantine (key, size, reason), with a warning on stderr; and the size of
+spool.db, how much of it is in use and its cap (producer.spool_max_bytes). It
 reads the spool without changing it and without contacting Kafka. While a producer runs,
 the spool is locked and the figures come from the snapshot that producer keeps current.
 Exit status: 0 (also with entries in quarantine), 1 when the spool cannot be read.`
@@ -144,6 +150,9 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "producer spool status: %v\n", err)
 		return exitFail
+	}
+	if st.MaxBytes == 0 { // a running producer reports the cap it enforces; otherwise it is the configuration's
+		st.MaxBytes = int64(cfg.Producer.SpoolMaxBytes)
 	}
 	if n := len(st.Quarantine); n > 0 {
 		// On stderr too, so a timer or a script that keeps only stderr sees it; the exit status stays 0, since
@@ -208,7 +217,12 @@ func printStatus(w io.Writer, cfg *config.Config, st publish.Status, now time.Ti
 		fmt.Fprintf(w, "  newest   %s (%s)\n", st.Newest.Local().Format(timeLayout), ago(st.Newest, now))
 	}
 	if st.FileBytes > 0 {
-		fmt.Fprintf(w, "  file     %s on disk\n", bytesString(st.FileBytes))
+		fmt.Fprintf(w, "  file     %s on disk, %s of it in use\n", bytesString(st.FileBytes), bytesString(st.UsedBytes))
+	}
+	if st.MaxBytes > 0 {
+		limit := publish.Limit(st.MaxBytes)
+		fmt.Fprintf(w, "  cap      %s (producer.spool_max_bytes), %.0f%% full: records are refused %s before it, kept for delivery\n",
+			bytesString(st.MaxBytes), 100*float64(st.UsedBytes)/float64(limit), bytesString(st.MaxBytes-limit))
 	}
 	if l := st.Live; l != nil {
 		fmt.Fprintf(w, "  held by  a running producer (pid %d), which delivers it itself; figures as of %s\n", l.PID, ago(l.Updated, now))
@@ -355,7 +369,14 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		case err := <-closed:
 			st := p.Stats()
 			if err == nil {
-				fmt.Fprintf(stdout, "Delivered %s in %s; the spool is empty.\n", records(st.Delivered), time.Since(start).Round(time.Millisecond))
+				fmt.Fprintf(stdout, "Delivered %s in %s; the spool is empty", records(st.Delivered), time.Since(start).Round(time.Millisecond))
+				if after, err := publish.Inspect(dir); err == nil && after.FileBytes > 0 {
+					fmt.Fprintf(stdout, " and spool.db takes %s on disk", bytesString(after.FileBytes))
+					if st.Compactions > 0 {
+						fmt.Fprintf(stdout, " (was %s: the delivered records' space is given back)", bytesString(before.FileBytes))
+					}
+				}
+				fmt.Fprintln(stdout, ".")
 				if st.Quarantined > 0 {
 					fmt.Fprintf(stderr, "producer spool flush: warning: %s could not be read and %s moved to quarantine, never sent; 'producer spool status' lists %s\n",
 						plural(int(st.Quarantined), "entry", "entries"), pick(int(st.Quarantined), "was", "were"),

@@ -415,3 +415,79 @@ func TestCorruptEntryIsQuarantined(t *testing.T) {
 		t.Errorf("status after flush: exit %d, both entries must be in quarantine now:\n%s", code, out)
 	}
 }
+
+// TestStatusShowsSizeAndCap: status says how large spool.db is, how much of it is in use and the cap from
+// producer.spool_max_bytes, in text and in --json; a running producer's snapshot carries the cap it enforces.
+func TestStatusShowsSizeAndCap(t *testing.T) {
+	broker, _ := freeAddr(t)
+	dir := t.TempDir()
+	cfgFile := writeConfig(t, dir, broker)
+	if err := os.WriteFile(cfgFile, append(must(os.ReadFile(cfgFile)), "  spool_max_bytes: 2MiB\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spoolRuns(t, cfgFile, 1, 5)
+	fi, err := os.Stat(filepath.Join(dir, "spool.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := run("status", "--config", cfgFile, "--json")
+	var st publish.Status
+	if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil {
+		t.Fatalf("status --json: exit %d, %v:\n%s%s", code, err, out, errOut)
+	}
+	if st.FileBytes != fi.Size() || st.MaxBytes != 2<<20 || st.UsedBytes <= 0 || st.UsedBytes > st.FileBytes {
+		t.Errorf("status --json: file %d bytes (on disk %d), in use %d, cap %d (want 2 MiB)", st.FileBytes, fi.Size(), st.UsedBytes, st.MaxBytes)
+	}
+	code, out, _ = run("status", "--config", cfgFile)
+	if code != 0 {
+		t.Fatalf("status exit %d", code)
+	}
+	t.Logf("status:\n%s", out)
+	limit := publish.Limit(2 << 20)
+	mustContain(t, "status", out,
+		fmt.Sprintf("file     %.1f KiB on disk, %.1f KiB of it in use", float64(fi.Size())/1024, float64(st.UsedBytes)/1024),
+		fmt.Sprintf("cap      2.0 MiB (producer.spool_max_bytes), %.0f%% full: records are refused %.1f KiB before it, kept for delivery",
+			100*float64(st.UsedBytes)/float64(limit), float64(2<<20-limit)/1024))
+
+	// While a producer holds the spool, the cap shown is the one it runs with, not this file's.
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Producer.SpoolMaxBytes = 3 << 20
+	p, err := publish.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = p.Close(ctx)
+	}()
+	waitForStatus(t, cfgFile, func(st publish.Status) bool { return st.Live != nil && st.MaxBytes == 3<<20 && st.UsedBytes > 0 })
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// waitForStatus runs status --json until ok accepts what it reports.
+func waitForStatus(t *testing.T, cfgFile string, ok func(publish.Status) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, out, errOut := run("status", "--config", cfgFile, "--json")
+		var st publish.Status
+		if code == 0 && json.Unmarshal([]byte(out), &st) == nil && ok(st) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never showed what was expected; last:\n%s%s", out, errOut)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
