@@ -121,6 +121,8 @@ func seedStack(t *testing.T, ownerURL string) {
 	// A round of cluster observation (issue 15) with a split brain, as the sink writes it.
 	if _, err := owner.Exec(ctx, `
 		UPDATE public.runs SET topology_changed = true, split_brain = true WHERE run_id = '00000000-0000-0000-0000-000000000001';
+		INSERT INTO public.cluster_observations (run_id, seq, sampled_at, primaries)
+			VALUES ('00000000-0000-0000-0000-000000000001', 6, now(), 2);
 		INSERT INTO public.cluster_node_samples (run_id, seq, sampled_at, node, addr, up, role, timeline, wal_lsn, connections, probe_ms)
 			VALUES ('00000000-0000-0000-0000-000000000001', 6, now(), 'node0', '127.0.0.1:5432', true, 'primary', 1, '0/3000148', 3, 1.2),
 			       ('00000000-0000-0000-0000-000000000001', 6, now(), 'node1', '127.0.0.1:5433', true, 'primary', 2, '0/30001C0', 0, 1.1);

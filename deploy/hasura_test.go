@@ -29,7 +29,7 @@ import (
 var trackedTables = []string{
 	"runs", "samples", "samples_1m",
 	// Cluster observation (schema/migrations/0005_observation.sql, issue 15).
-	"cluster_node_samples", "cluster_pool_samples", "cluster_events", "run_settings",
+	"cluster_observations", "cluster_node_samples", "cluster_pool_samples", "cluster_events", "run_settings",
 	"perftool", "perftool_30sec", "perftool_1min", "perftool_2min", "perftool_10min",
 	"perftool_thread_30sec", "perftool_thread_1min", "perftool_thread_2min", "perftool_thread_10min",
 	"viewer_config",
@@ -403,6 +403,7 @@ func TestHasuraMetadataConsistent(t *testing.T) {
 	for _, q := range []string{
 		`SELECT r.run_id, s.seq FROM runs r JOIN samples s ON s.run_id = r.run_id LIMIT 1`,
 		`SELECT r.run_id, m.bucket FROM runs r JOIN samples_1m m ON m.run_id = r.run_id LIMIT 1`,
+		`SELECT r.run_id, o.primaries FROM runs r JOIN cluster_observations o ON o.run_id = r.run_id LIMIT 1`,
 		`SELECT r.run_id, n.node FROM runs r JOIN cluster_node_samples n ON n.run_id = r.run_id LIMIT 1`,
 		`SELECT r.run_id, p.node_id FROM runs r JOIN cluster_pool_samples p ON p.run_id = r.run_id LIMIT 1`,
 		`SELECT r.run_id, e.kind FROM runs r JOIN cluster_events e ON e.run_id = r.run_id LIMIT 1`,

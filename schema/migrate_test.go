@@ -39,7 +39,7 @@ var apiRelations = []string{
 // are created in schema public from the start.
 var laterRelations = []string{
 	"samples_hist_1m", "samples_hist_1h", "latency_percentiles", "latency_distribution",
-	"cluster_node_samples", "cluster_pool_samples", "cluster_events", "run_settings",
+	"cluster_observations", "cluster_node_samples", "cluster_pool_samples", "cluster_events", "run_settings",
 }
 
 // schemaOf returns the schemas holding a relation of each name (several when the name is in several schemas).

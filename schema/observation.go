@@ -220,7 +220,7 @@ func (o *Observation) Validate() error {
 			return bad(f+"wal_lsn", "%q is not a WAL position (like 0/3000148)", n.WALLSN)
 		}
 	}
-	if o.Primaries != primaries {
+	if o.Primaries != primaries { // also keeps it within cluster_observations.primaries (integer)
 		return bad("primaries", "%d, but %d nodes answered as primary", o.Primaries, primaries)
 	}
 	ids := map[int]bool{}

@@ -13,6 +13,9 @@ import (
 // (run_id, seq), and its place in it (node, Pgpool-II node id, event index), or by the run and a setting's name,
 // so a redelivered observation lands on the keys it already has.
 
+// ClusterObservationColumns are the columns of cluster_observations in ObservationRows.Round order.
+var ClusterObservationColumns = []string{"run_id", "seq", "sampled_at", "primaries", "pool_error"}
+
 // ClusterNodeColumns are the columns of cluster_node_samples in ObservationRows.Nodes order.
 var ClusterNodeColumns = []string{"run_id", "seq", "sampled_at", "node", "addr", "up", "error", "role", "timeline",
 	"wal_lsn", "lag_bytes", "lag_seconds", "connections", "upstream", "probe_ms"}
@@ -30,6 +33,7 @@ var RunSettingColumns = []string{"run_id", "name", "setting", "unit", "source"}
 
 // ObservationRows is what one observation record writes.
 type ObservationRows struct {
+	Round               []any // the observation itself: one row of cluster_observations
 	Nodes, Pool, Events [][]any
 	// Settings are the server's non-default settings, from the run's first facts (Server without Delta) only: the
 	// settings the run started with. Empty for every other observation.
@@ -55,7 +59,7 @@ var EndFactsColumns = []string{"run_id", "server_version", "server_version_num",
 // does that).
 func (r *Record) ObservationRows() ObservationRows {
 	o := r.Observation
-	var out ObservationRows
+	out := ObservationRows{Round: []any{r.RunID, r.Seq, o.Time, int32(o.Primaries), nullString(o.PoolError)}}
 	out.Nodes = make([][]any, len(o.Nodes))
 	for i, n := range o.Nodes {
 		row := []any{r.RunID, r.Seq, o.Time, n.Node, n.Addr, n.Up, nullString(n.Error)}

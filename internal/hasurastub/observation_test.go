@@ -29,6 +29,8 @@ func TestObservationTables(t *testing.T) {
 		('`+runC+`', 1, '2026-01-02 05:00:01+00', 'node1', '127.0.0.1:5433', true, NULL, 'standby', 1, '0/3000100', 72, 0.25, 0, 1.1),
 		('`+runC+`', 2, '2026-01-02 05:00:02+00', 'node0', '127.0.0.1:5432', true, NULL, 'primary', 1, '0/3000148', NULL, NULL, 3, 1.2),
 		('`+runC+`', 2, '2026-01-02 05:00:02+00', 'node1', '127.0.0.1:5433', true, NULL, 'primary', 2, '0/30001C0', NULL, NULL, 0, 1.1);
+		INSERT INTO cluster_observations (run_id, seq, sampled_at, primaries, pool_error) VALUES
+		('`+runC+`', 1, '2026-01-02 05:00:01+00', 1, NULL), ('`+runC+`', 2, '2026-01-02 05:00:02+00', 2, 'SHOW POOL_NODES: timeout');
 		INSERT INTO cluster_pool_samples (run_id, seq, sampled_at, node_id, node, addr, status, select_cnt, select_delta) VALUES
 		('`+runC+`', 1, '2026-01-02 05:00:01+00', 0, 'node0', '127.0.0.1:5432', 'up', 100, 0),
 		('`+runC+`', 2, '2026-01-02 05:00:02+00', 0, 'node0', '127.0.0.1:5432', 'up', 120, 20),
@@ -43,6 +45,7 @@ func TestObservationTables(t *testing.T) {
 	srv := hasurastub.New(t, d.HasuraURL, loadMetadata(t))
 	got := post(t, srv.URL, `query ($wal: pg_lsn!) { runs(where: {split_brain: {_eq: true}}) {
 		run_id topology_changed split_brain server_version server_version_num database_size_bytes server_delta
+		cluster_observations(where: {primaries: {_gte: 2}}) { seq primaries pool_error }
 		cluster_events(order_by: {idx: asc}) { idx kind node from_state to_state nodes event_time }
 		cluster_node_samples(where: {wal_lsn: {_gt: $wal}}, order_by: [{seq: asc}, {node: asc}]) { seq node role wal_lsn lag_bytes lag_seconds }
 		cluster_pool_samples_aggregate(where: {seq: {_eq: 2}}) { aggregate { sum { select_delta } } }
@@ -50,6 +53,7 @@ func TestObservationTables(t *testing.T) {
 		flagged: cluster_events_aggregate { aggregate { count } } } }`, map[string]any{"wal": "0/3000100"})
 	want := decode(t, `{"data": {"runs": [{"run_id": "`+runC+`", "topology_changed": true, "split_brain": true, "server_version": "PostgreSQL 16.4",
 		"server_version_num": 160004, "database_size_bytes": 7540515, "server_delta": {"seconds": 3, "database": {"xact_commit": 300}},
+		"cluster_observations": [{"seq": 2, "primaries": 2, "pool_error": "SHOW POOL_NODES: timeout"}],
 		"cluster_events": [
 			{"idx": 0, "kind": "role_change", "node": "node1", "from_state": "standby", "to_state": "primary", "nodes": null, "event_time": "2026-01-02T05:00:02+00:00"},
 			{"idx": 1, "kind": "split_brain", "node": null, "from_state": null, "to_state": null, "nodes": ["node0", "node1"], "event_time": "2026-01-02T05:00:02+00:00"}],

@@ -24,6 +24,20 @@ ALTER TABLE runs
 
 CREATE INDEX runs_topology_changed_idx ON runs (started_at DESC) WHERE topology_changed;
 
+-- cluster_observations: one row per observation (a round of probes): how many nodes answered as primary (2 or more
+-- is a split brain) and, when Pgpool-II is observed, why SHOW POOL_NODES failed. A round whose every probe failed
+-- leaves its trace here, not only in the per-node rows.
+CREATE TABLE cluster_observations (
+    run_id      uuid        NOT NULL,
+    seq         bigint      NOT NULL,
+    sampled_at  timestamptz NOT NULL,   -- Observation.time: when the round of probes started
+    primaries   integer     NOT NULL CHECK (primaries >= 0),
+    pool_error  text,                   -- credentials removed by the producer and the sink
+    PRIMARY KEY (run_id, seq, sampled_at)
+);
+
+CREATE INDEX cluster_observations_run_idx ON cluster_observations (run_id, sampled_at);
+
 -- cluster_node_samples: one row per observation and node (schema.NodeSample). (run_id, seq) is the observation
 -- record, node its node; sampled_at is in the key for the hypertable of the timescale part. A node that did not
 -- answer has up = false, its error, and no figures.

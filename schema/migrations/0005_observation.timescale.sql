@@ -2,12 +2,15 @@
 -- outside a transaction block, right after 0005_observation.sql. Every statement is idempotent, so a
 -- half-applied run can be repeated. Not run here: TimescaleDB cannot be installed where the tests run.
 --
--- The two per-second tables become hypertables on sampled_at, which both primary keys contain for that. A
--- day-long run of a three-node cluster behind Pgpool-II writes about 520,000 rows into them. Chunks of 1 day, as
+-- The three per-second tables become hypertables on sampled_at, which their primary keys contain for that. A
+-- day-long run of a three-node cluster behind Pgpool-II writes about 600,000 rows into them. Chunks of 1 day, as
 -- samples has. migrate_data moves rows written before TimescaleDB became usable.
 -- cluster_events and run_settings stay plain tables: a few rows per run.
--- Compression and retention policies are not applied to these two yet (schema.policyTables lists samples and
+-- Compression and retention policies are not applied to these yet (schema.policyTables lists samples and
 -- perftool only).
+SELECT create_hypertable('cluster_observations', 'sampled_at', chunk_time_interval => INTERVAL '1 day',
+                         migrate_data => true, if_not_exists => true);
+
 SELECT create_hypertable('cluster_node_samples', 'sampled_at', chunk_time_interval => INTERVAL '1 day',
                          migrate_data => true, if_not_exists => true);
 

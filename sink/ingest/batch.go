@@ -202,8 +202,8 @@ func decodeBenchpipe(b *batch, r *kgo.Record) error {
 	return nil
 }
 
-// addObservation adds the rows of an observation record: its nodes, Pgpool-II backends, events and (the run's
-// first) settings, each keyed so that a redelivery adds nothing; and the runs columns it sets, as upserts that
+// addObservation adds the rows of an observation record: the round itself, its nodes, Pgpool-II backends, events
+// and (the run's first) settings, each keyed so that a redelivery adds nothing; and the runs columns it sets, as upserts that
 // work in any order and whether or not the run's row exists yet (records may arrive before run_started after a
 // producer's spool resends).
 func (b *batch) addObservation(rec *schema.Record, r *kgo.Record) {
@@ -213,6 +213,7 @@ func (b *batch) addObservation(rec *schema.Record, r *kgo.Record) {
 		columns []string
 		rows    [][]any
 	}{
+		{"cluster_observations", schema.ClusterObservationColumns, [][]any{rows.Round}},
 		{"cluster_node_samples", schema.ClusterNodeColumns, rows.Nodes},
 		{"cluster_pool_samples", schema.ClusterPoolColumns, rows.Pool},
 		{"cluster_events", schema.ClusterEventColumns, rows.Events},
