@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,29 +27,25 @@ var (
 	schemaErr  error
 )
 
-// checkObservation returns why o is not a valid observation: Validate's verdict, then the JSON Schema's
-// (schema/observation.schema.json) on its JSON encoding, so every observation a test sees checks both.
+// checkObservation returns why o is not a valid observation: Validate's verdict, then the JSON Schema's (the
+// record contract's $defs.observation in schema/record.schema.json) on its JSON encoding, so every observation a
+// test sees checks both.
 func checkObservation(o schema.Observation) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
 	schemaOnce.Do(func() {
-		raw, err := os.ReadFile("../../schema/observation.schema.json")
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema.JSONSchema))
 		if err != nil {
 			schemaErr = err
 			return
 		}
 		c := jsonschema.NewCompiler()
-		if schemaErr = c.AddResource("observation.schema.json", doc); schemaErr != nil {
+		if schemaErr = c.AddResource("record.schema.json", doc); schemaErr != nil {
 			return
 		}
 		c.AssertFormat()
-		obsSchema, schemaErr = c.Compile("observation.schema.json")
+		obsSchema, schemaErr = c.Compile("record.schema.json#/$defs/observation")
 	})
 	if schemaErr != nil {
 		return schemaErr
