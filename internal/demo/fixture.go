@@ -18,8 +18,9 @@ package main
 //	        sink's throughput is measured by make bench-sink, not here
 //	long    "30 h run": 108,000 one-second samples inserted directly, more than the anonymous row limit, which the
 //	        viewer draws from samples_1m
-//	observed  pgbench "observed failover": 90 s with cluster observation (issue 15) inserted directly: two nodes and
-//	        Pgpool-II, a split brain at 10:03:14 for 10 s, a node down at 10:03:24, the flags, server facts, settings
+//	observed  pgbench "observed failover": 90 s with cluster observation (issue 15), published as pgbench --observe
+//	        would and written by the sink: two nodes and Pgpool-II, a split brain at 10:03:14 for 10 s, a node down
+//	        at 10:03:24; the flags, server facts and settings as the sink sets them
 //
 // POST /_fixture/live?name=N&duration=D starts a live MQTT run named N measuring for D (after a 1 s warm-up) and
 // answers {"run_id": …} once the sink has written its first sample, so a page opened then sees it running; it
@@ -44,6 +45,7 @@ import (
 
 	"github.com/benchpipe/benchpipe/internal/hasurastub"
 	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/schema"
 	"github.com/benchpipe/benchpipe/schema/sinetstream"
 )
 
@@ -113,7 +115,7 @@ func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) 
 	if ids["long"], err = insertLongRun(ctx, p.db); err != nil {
 		return err
 	}
-	if ids["observed"], err = insertObservedRun(ctx, p.db); err != nil {
+	if ids["observed"], err = p.observedRun(ctx); err != nil {
 		return err
 	}
 
@@ -239,82 +241,168 @@ func insertLongRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
 	return id, nil
 }
 
-// insertObservedRun writes a finished pgbench run with cluster observation (issue 15) straight into the tables, as
-// the sink stores an observed run's records, for the viewer's cluster charts, banner and flag. 90 one-second rounds
-// from 2026-02-01 10:02:00 (round k at 10:02:00 + k s; observations take the even seqs of the run's sequence,
-// samples the odd ones), nodes pg-a (127.0.0.1:5433) and pg-b (127.0.0.1:5434) behind Pgpool-II:
+// observedRun publishes a finished pgbench run with cluster observation (issue 15) as pgbench --observe would, record
+// by record through Kafka, and waits until the sink has written it: its flags, server facts and settings are the
+// sink's doing. (A real primary, standby and Pgpool-II are producer/pgbench's tests; here the rounds must be the
+// same every time.) 90 one-second rounds from 2026-02-01 10:02:00, round k at 10:02:00 + k s, each followed by the
+// sample of the second it starts (round k seq 2k+1, its sample 2k+2, in the run's one sequence). Nodes pg-a
+// (127.0.0.1:5433) and pg-b (127.0.0.1:5434) behind Pgpool-II:
 //
-//	k <  74  pg-a primary (timeline 1), pg-b standby lagging (k mod 5)·8 KiB and (k mod 5)·0.05 s
+//	k <  74  pg-a primary (timeline 1), pg-b its standby lagging (k mod 5)·8 KiB and (k mod 5)·0.05 s
 //	k = 74   pg-b promoted while pg-a runs on: role_change and split_brain [pg-a pg-b] at 10:03:14
 //	k = 84   pg-a down ("connection refused"): node_down and split_brain_end at 10:03:24 (10 s of split brain)
 //	k = 85   Pgpool marks backend 0 (pg-a) down: pool_status up → down at 10:03:25
 //
-// Reads per round: 0 in round 0, then 120 to pg-a and 80 to pg-b up to round 83, then 0 and 200. The run is
-// flagged (topology_changed, split_brain) and carries server facts (17.2, 22.4 MiB, counter deltas, 3 settings).
-// So the viewer must show 2 node lanes, 1 standby's lag, 2 backends' reads, each over 90 rounds, and 5 events.
-func insertObservedRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
-	id := uuid.New()
-	steps := []struct{ what, sql string }{
-		{"run", `
-		INSERT INTO public.runs (run_id, kind, name, tags, parameters, host_name, target_host, target_port, target_database,
-			started_at, status, finished_at, measure_start, measure_end, ops, ops_rate, errors, pg_tps, pg_failed,
-			lat_p50_ms, lat_p99_ms, topology_changed, split_brain, server_version, server_version_num, database_size_bytes, server_delta)
-		VALUES ($1, 'pgbench', 'observed failover', '{"env": "lab"}', '{"clients": 4, "observe": true}', 'pg-lab', '127.0.0.1', 9999, 'bench',
-			'2026-02-01 10:02:00+00', 'ok', '2026-02-01 10:03:30+00', '2026-02-01 10:02:05+00', '2026-02-01 10:03:30+00',
-			39500, 464.7, 40, 464.7, 40, 2, 9, true, true, 'PostgreSQL 17.2 on x86_64-pc-linux-gnu (fixture)', 170002, 23456789,
-			'{"since": "2026-02-01T10:02:00Z", "seconds": 90, "database_size_bytes": 1048576,
-			  "database": {"xact_commit": 37040, "xact_rollback": 40, "blks_hit": 1234567, "blks_read": 321, "deadlocks": 0},
-			  "bgwriter": {"buffers_clean": 12, "maxwritten_clean": 0}}')`},
-		// Throughput drops while two primaries take writes, and transactions fail while pg-a is gone.
-		{"samples", `
-		INSERT INTO public.samples (run_id, seq, interval_start, interval_end, phase, ops, ops_rate, errors,
-			lat_p50_ms, lat_p90_ms, lat_p95_ms, lat_p99_ms, lat_p999_ms, lat_max_ms)
-		SELECT $1, 2 * k + 1, t, t + interval '1 s', CASE WHEN k < 5 THEN 'warmup' ELSE 'measure' END, r, r,
-			CASE WHEN k IN (84, 85) THEN 20 ELSE 0 END, 2, 4, 5, 9, 12, 15
-		FROM generate_series(0, 89) AS k,
-			LATERAL (SELECT '2026-02-01 10:02:00+00'::timestamptz + k * interval '1 s' AS t,
-				CASE WHEN k BETWEEN 74 AND 83 THEN 300 WHEN k IN (84, 85) THEN 0 ELSE 500 END AS r) AS v`},
-		{"node samples", `
-		INSERT INTO public.cluster_node_samples (run_id, seq, sampled_at, node, addr, up, error, role, timeline, wal_lsn,
-			lag_bytes, lag_seconds, connections, upstream, probe_ms)
-		SELECT $1, 2 * k + 2, '2026-02-01 10:02:00+00'::timestamptz + k * interval '1 s', n.node, n.addr, n.up,
-			CASE WHEN n.up THEN NULL ELSE 'connection refused' END, n.role,
-			CASE WHEN NOT n.up THEN NULL WHEN n.node = 'pg-b' AND k >= 74 THEN 2 ELSE 1 END,
-			CASE WHEN n.up THEN ('0/' || to_hex(16777216 + k * 65536))::pg_lsn END,
-			CASE WHEN n.role = 'standby' THEN (k % 5) * 8192 END, CASE WHEN n.role = 'standby' THEN (k % 5) * 0.05 END,
-			CASE WHEN n.up THEN 5 END, CASE WHEN n.role = 'standby' THEN '127.0.0.1:5433' END, 1.5
-		FROM generate_series(0, 89) AS k,
-			LATERAL (VALUES
-				('pg-a', '127.0.0.1:5433', k < 84, CASE WHEN k < 84 THEN 'primary' END),
-				('pg-b', '127.0.0.1:5434', true, CASE WHEN k < 74 THEN 'standby' ELSE 'primary' END)) AS n(node, addr, up, role)`},
-		{"pool samples", `
-		INSERT INTO public.cluster_pool_samples (run_id, seq, sampled_at, node_id, node, addr, status, pg_status, role, pg_role,
-			lb_weight, select_cnt, select_delta, replication_delay)
-		SELECT $1, 2 * k + 2, '2026-02-01 10:02:00+00'::timestamptz + k * interval '1 s', b.id, b.node, b.addr,
-			CASE WHEN b.id = 0 AND k >= 85 THEN 'down' ELSE 'up' END, CASE WHEN b.id = 0 AND k >= 84 THEN 'down' ELSE 'up' END,
-			CASE WHEN b.id = 0 THEN 'primary' ELSE 'standby' END, CASE WHEN b.id = 0 OR k < 74 THEN (CASE WHEN b.id = 0 THEN 'primary' ELSE 'standby' END) ELSE 'primary' END,
-			0.5, b.per_round * LEAST(k, 83) + b.after * GREATEST(k - 83, 0),
-			CASE WHEN k = 0 THEN 0 WHEN k <= 83 THEN b.per_round ELSE b.after END, 0
-		FROM generate_series(0, 89) AS k,
-			LATERAL (VALUES (0, 'pg-a', '127.0.0.1:5433', 120, 0), (1, 'pg-b', '127.0.0.1:5434', 80, 200)) AS b(id, node, addr, per_round, after)`},
-		{"events", `
-		INSERT INTO public.cluster_events (run_id, seq, idx, event_time, kind, node, from_state, to_state, nodes, detail)
-		VALUES ($1, 150, 0, '2026-02-01 10:03:14+00', 'role_change', 'pg-b', 'standby', 'primary', NULL, NULL),
-			($1, 150, 1, '2026-02-01 10:03:14+00', 'split_brain', NULL, NULL, NULL, '{pg-a,pg-b}', NULL),
-			($1, 170, 0, '2026-02-01 10:03:24+00', 'node_down', 'pg-a', 'primary', NULL, NULL, 'connection refused'),
-			($1, 170, 1, '2026-02-01 10:03:24+00', 'split_brain_end', NULL, NULL, NULL, '{pg-b}', NULL),
-			($1, 172, 0, '2026-02-01 10:03:25+00', 'pool_status', 'pg-a', 'up', 'down', NULL, NULL)`},
-		{"settings", `
-		INSERT INTO public.run_settings (run_id, name, setting, unit, source)
-		VALUES ($1, 'max_connections', '200', NULL, 'configuration file'), ($1, 'shared_buffers', '16384', '8kB', 'configuration file'),
-			($1, 'synchronous_commit', 'off', NULL, 'configuration file')`},
+// Reads per round: 0 in round 0, then 120 to pg-a and 80 to pg-b up to round 83, then 0 and 200. Throughput is
+// 500 tx/s, 300 during the split brain, 0 with 20 failed in the two seconds after pg-a went away. The first round
+// carries the server's facts (17.2, 23,456,789 bytes, 3 settings), the last their change over the run. So the
+// viewer must show 2 node lanes, 1 standby's lag, 2 backends' reads, each over 90 rounds, and 5 events.
+func (p *pipeline) observedRun(ctx context.Context) (uuid.UUID, error) {
+	id := uuid.Must(uuid.NewV7())
+	t0 := time.Date(2026, 2, 1, 10, 2, 0, 0, time.UTC)
+	const rounds, promoted, down, poolDown, warmup = 90, 74, 84, 85, 5
+	at := func(k int) time.Time { return t0.Add(time.Duration(k) * time.Second) }
+	rec := func(typ string, seq int64, t time.Time) schema.Record {
+		return schema.Record{V: schema.Version, Type: typ, RunID: id, Seq: seq, Time: t}
 	}
-	for _, s := range steps {
-		if _, err := db.Exec(ctx, s.sql, id); err != nil {
-			return uuid.Nil, fmt.Errorf("insert the observed run's %s: %w", s.what, err)
+	lat := &schema.Latency{MinMs: 1, MeanMs: 2.5, P50Ms: 2, P90Ms: 4, P95Ms: 5, P99Ms: 9, P999Ms: 12, MaxMs: 15}
+	started := rec(schema.TypeRunStarted, 0, t0)
+	started.Started = &schema.Started{Kind: schema.KindPgbench, Name: "observed failover", Tags: map[string]string{"env": "lab"},
+		Parameters: json.RawMessage(`{"clients": 4, "observe": true}`),
+		Target:     schema.Target{Host: "127.0.0.1", Port: 9999, Database: "bench"}, Host: schema.Host{Hostname: "pg-lab"}, StartedAt: t0}
+	recs := []schema.Record{started}
+	settings := []schema.Setting{
+		{Name: "max_connections", Setting: "200", Source: "configuration file"},
+		{Name: "shared_buffers", Setting: "16384", Unit: "8kB", Source: "configuration file"},
+		{Name: "synchronous_commit", Setting: "off", Source: "configuration file"},
+	}
+	var ops, failed int64
+	for k := range rounds {
+		// The interval [k, k+1) s, sent when it ends.
+		rate, errs := int64(500), int64(0)
+		switch {
+		case k >= promoted && k < down:
+			rate = 300
+		case k == down || k == down+1:
+			rate, errs = 0, 20
 		}
+		sm := rec(schema.TypeSample, int64(2*k+2), at(k+1))
+		sm.Sample = &schema.Sample{Start: at(k), End: at(k + 1), Phase: schema.PhaseMeasure,
+			Figures: schema.Figures{Ops: rate, OpsRate: float64(rate), Errors: errs, Pgbench: &schema.PgbenchFigures{TPS: float64(rate), Failed: errs}}}
+		if rate > 0 {
+			sm.Sample.Latency = lat
+		}
+		if k < warmup {
+			sm.Sample.Phase = schema.PhaseWarmup
+		} else {
+			ops, failed = ops+rate, failed+errs
+		}
+
+		// The round at k.
+		a := schema.NodeSample{Node: "pg-a", Addr: "127.0.0.1:5433", Up: true, Role: schema.RolePrimary, Timeline: 1,
+			WALLSN: fmt.Sprintf("0/%X", 0x1000000+k*0x10000), Connections: 5, ProbeMs: 1.5}
+		lagB, lagS := int64(k%5)*8192, float64(k%5)*0.05
+		b := schema.NodeSample{Node: "pg-b", Addr: "127.0.0.1:5434", Up: true, Role: schema.RoleStandby, Timeline: 1,
+			WALLSN: a.WALLSN, LagBytes: &lagB, LagSeconds: &lagS, Connections: 5, Upstream: a.Addr, ProbeMs: 1.5}
+		if k >= promoted {
+			b = schema.NodeSample{Node: "pg-b", Addr: b.Addr, Up: true, Role: schema.RolePrimary, Timeline: 2, WALLSN: b.WALLSN, Connections: 5, ProbeMs: 1.5}
+		}
+		if k >= down {
+			a = schema.NodeSample{Node: "pg-a", Addr: a.Addr, Up: false, Error: "connection refused", ProbeMs: 0.4}
+		}
+		primaries := 0
+		for _, n := range []schema.NodeSample{a, b} {
+			if n.Role == schema.RolePrimary {
+				primaries++
+			}
+		}
+		reads := func(perRound, after int64) (cnt, delta int64) {
+			cnt = perRound*int64(min(k, down-1)) + after*int64(max(k-(down-1), 0))
+			switch {
+			case k == 0:
+				return cnt, 0
+			case k < down:
+				return cnt, perRound
+			}
+			return cnt, after
+		}
+		aCnt, aDelta := reads(120, 0)
+		bCnt, bDelta := reads(80, 200)
+		aStatus := "up"
+		if k >= poolDown {
+			aStatus = "down"
+		}
+		o := &schema.Observation{Format: schema.ObservationFormat, Time: at(k), Nodes: []schema.NodeSample{a, b}, Primaries: primaries,
+			Pool: []schema.PoolNodeSample{
+				{NodeID: 0, Node: "pg-a", Addr: a.Addr, Status: aStatus, PgStatus: aStatus, Role: "primary", PgRole: "primary", LBWeight: 0.5, SelectCount: aCnt, SelectDelta: aDelta},
+				{NodeID: 1, Node: "pg-b", Addr: b.Addr, Status: "up", PgStatus: "up", Role: "standby", PgRole: b.Role, LBWeight: 0.5, SelectCount: bCnt, SelectDelta: bDelta},
+			}}
+		switch k {
+		case promoted:
+			o.Events = []schema.ClusterEvent{
+				{Time: at(k), Kind: schema.EventRoleChange, Node: "pg-b", From: schema.RoleStandby, To: schema.RolePrimary},
+				{Time: at(k), Kind: schema.EventSplitBrain, Nodes: []string{"pg-a", "pg-b"}},
+			}
+		case down:
+			o.Events = []schema.ClusterEvent{
+				{Time: at(k), Kind: schema.EventNodeDown, Node: "pg-a", From: "up", To: "down", Detail: "connection refused"},
+				{Time: at(k), Kind: schema.EventSplitBrainEnd, Nodes: []string{"pg-b"}},
+			}
+		case poolDown:
+			o.Events = []schema.ClusterEvent{{Time: at(k), Kind: schema.EventPoolStatus, Node: "pg-a", From: "up", To: "down"}}
+		}
+		facts := schema.ServerFacts{Node: "pg-a", Time: at(k), Version: "PostgreSQL 17.2 on x86_64-pc-linux-gnu (fixture)", VersionNum: 170002,
+			Settings: settings, DatabaseSizeBytes: 23456789,
+			Database: map[string]float64{"xact_commit": 1000, "xact_rollback": 0, "blks_hit": 5000, "blks_read": 10, "deadlocks": 0},
+			Bgwriter: map[string]float64{"buffers_clean": 0, "maxwritten_clean": 0}}
+		switch k {
+		case 0:
+			o.Server = &facts
+		case rounds - 1:
+			facts.Node, facts.DatabaseSizeBytes = "pg-b", 23456789+1048576
+			facts.Delta = &schema.ServerDelta{Since: t0, Seconds: 89, DatabaseSizeBytes: 1048576,
+				Database: map[string]float64{"xact_commit": 37040, "xact_rollback": 40, "blks_hit": 1234567, "blks_read": 321, "deadlocks": 0},
+				Bgwriter: map[string]float64{"buffers_clean": 12, "maxwritten_clean": 0}}
+			o.Server = &facts
+		}
+		ob := rec(schema.TypeObservation, int64(2*k+1), at(k))
+		ob.Observation = o
+		recs = append(recs, ob, sm)
 	}
-	return id, nil
+	end := at(rounds)
+	fin := rec(schema.TypeRunFinished, 2*rounds+1, end)
+	measured := float64(rounds - warmup)
+	fin.Finished = &schema.Finished{Status: schema.StatusOK, FinishedAt: end, Summary: &schema.Summary{Start: at(warmup), End: end,
+		Figures: schema.Figures{Ops: ops, OpsRate: float64(ops) / measured, Errors: failed, Latency: lat,
+			Pgbench: &schema.PgbenchFigures{TPS: float64(ops) / measured, Failed: failed}}}}
+	recs = append(recs, fin)
+
+	step(p.out, "observed pgbench run %s: %d records to %s", id, len(recs), p.cfg.Producer.Topic)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.cfg.Kafka.Brokers...), kgo.DefaultProduceTopic(p.cfg.Producer.Topic))
+	if err != nil {
+		return uuid.Nil, err
+	}
+	defer cl.Close()
+	krecs := make([]*kgo.Record, len(recs))
+	for i, r := range recs {
+		v, err := schema.Encode(r)
+		if err != nil {
+			return uuid.Nil, fmt.Errorf("observed run: record %d: %w", r.Seq, err)
+		}
+		krecs[i] = &kgo.Record{Key: r.Key(), Value: v}
+	}
+	if err := cl.ProduceSync(ctx, krecs...).FirstErr(); err != nil {
+		return uuid.Nil, fmt.Errorf("observed run: %w", err)
+	}
+	if err := p.waitFinished(ctx, id); err != nil {
+		return uuid.Nil, err
+	}
+	return id, p.until(ctx, "the observed run's rounds and events in the database", func() (bool, error) {
+		var n, m, e int
+		err := p.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM public.cluster_node_samples WHERE run_id = $1),
+			(SELECT count(*) FROM public.cluster_pool_samples WHERE run_id = $1), (SELECT count(*) FROM public.cluster_events WHERE run_id = $1)`, id).Scan(&n, &m, &e)
+		return n == 2*rounds && m == 2*rounds && e == 5, err
+	})
 }
 
 // liveRuns starts live MQTT runs on request, each with its own spool so that they may overlap.

@@ -194,7 +194,8 @@ test('a pgbench run shows pgbench\'s figures, and a failed run its reason', asyn
 });
 
 test('cluster observation: a run with a split brain and a node down has the banner, the events, the cluster charts, and its flag in the runs list and on compare', async () => {
-  // The fixture's observed run (internal/demo/fixture.go insertObservedRun): 90 rounds of pg-a and pg-b behind
+  // The fixture's observed run (internal/demo/fixture.go observedRun, written by the sink from the records pgbench
+  // --observe would publish): 90 rounds of pg-a and pg-b behind
   // Pgpool-II, pg-b promoted at 10:03:14 while pg-a ran on, pg-a down at 10:03:24, Pgpool's backend 0 down at 10:03:25.
   const db = await gql(`query ($id: uuid!) {
     nodes: cluster_node_samples_aggregate(where: {run_id: {_eq: $id}}) { aggregate { count } }
