@@ -2,6 +2,11 @@ package schema_test
 
 import (
 	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -290,5 +295,52 @@ func TestDecodeFloats(t *testing.T) {
 		if math.Float64bits(got.Sample.OpsRate) != math.Float64bits(want) {
 			t.Fatalf("ops_rate %s decoded to %v, strconv.ParseFloat gives %v", text, got.Sample.OpsRate, want)
 		}
+	}
+}
+
+// A broken histogram is refused with the words it always had: compress/zlib's count of the bytes that came out
+// before the stream broke, not those of the faster inflater DecodeHist tries first, which stops elsewhere.
+func TestDecodeHistTruncatedErrors(t *testing.T) {
+	s, err := schema.EncodeHist(histOf(latencies(11, 1000, 1500)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := raw[8:]
+	checked := 0
+	for cut := 1; cut < len(stream); cut++ {
+		// The outer header states the truncated length, so that the inflater meets the break.
+		b := append(slices.Clone(raw[:4]), 0, 0, 0, 0)
+		binary.BigEndian.PutUint32(b[4:], uint32(cut))
+		b = append(b, stream[:cut]...)
+		zr, err := zlib.NewReader(bytes.NewReader(stream[:cut]))
+		if err != nil {
+			continue
+		}
+		var hdr [40]byte
+		if _, err := io.ReadFull(zr, hdr[:]); err != nil {
+			continue
+		}
+		payloadLen := int(binary.BigEndian.Uint32(hdr[4:]))
+		got, err := io.ReadFull(zr, make([]byte, payloadLen+1))
+		_, _, derr := schema.DecodeHist(base64.StdEncoding.EncodeToString(b))
+		if err == io.ErrUnexpectedEOF && got == payloadLen {
+			// The whole payload came out before the break (in the checksum): taken, as it always was.
+			if derr != nil {
+				t.Fatalf("cut at %d of %d bytes, after the payload: %v", cut, len(stream), derr)
+			}
+			continue
+		}
+		want := fmt.Sprintf("payload: %d bytes, header says %d (%v)", got, payloadLen, err)
+		if derr == nil || !strings.HasSuffix(derr.Error(), want) {
+			t.Fatalf("cut at %d of %d bytes: DecodeHist says %v, want …%s", cut, len(stream), derr, want)
+		}
+		checked++
+	}
+	if checked < len(stream)/2 {
+		t.Fatalf("only %d of %d cuts reached the payload", checked, len(stream))
 	}
 }

@@ -2,7 +2,7 @@ package schema
 
 import (
 	"bytes"
-	"compress/zlib"
+	stdzlib "compress/zlib"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/klauspost/compress/zlib"
 )
 
 // The latency histograms of the contract (Latency.HDR, MQTTFigures.UncorrectedHDR) have one geometry, so that any
@@ -71,7 +72,10 @@ var ErrHist = errors.New("not a histogram of the contract")
 //
 // It decodes the format itself rather than through hdrhistogram.DecodePacked, which gives the same buckets
 // (hist_test.go checks) but opens a new zlib reader per histogram: 57 µs and 48 KB per one-second MQTT histogram,
-// more than the sink spends on the rest of the record. Here the inflaters are reused.
+// more than the sink spends on the rest of the record. Here the inflaters are reused, and they are
+// github.com/klauspost/compress's: on these streams of a few hundred bytes, whose cost is mostly building each
+// block's Huffman tables, it inflates in about 60 % of compress/zlib's time (7.6 µs against 12–13 µs for a
+// one-second MQTT histogram, measured alone).
 func DecodeHist(s string) ([]byte, Hist, error) {
 	raw, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
@@ -95,6 +99,7 @@ const (
 )
 
 type inflater struct {
+	std bool // compress/zlib's reader rather than klauspost/compress's
 	src *bytes.Reader
 	zr  io.ReadCloser
 	buf []byte
@@ -103,9 +108,22 @@ type inflater struct {
 	cnt []int64
 }
 
-var inflaters = sync.Pool{New: func() any { return &inflater{src: bytes.NewReader(nil)} }}
+var (
+	inflaters    = sync.Pool{New: func() any { return &inflater{src: bytes.NewReader(nil)} }}
+	stdInflaters = sync.Pool{New: func() any { return &inflater{std: true, src: bytes.NewReader(nil)} }}
+)
 
+// decodeV2 decodes with klauspost/compress's inflater, and a histogram that fails to decode again with
+// compress/zlib's: the two inflate valid streams alike, but stop at different bytes of a broken one, and the
+// error (a dead letter's reason) says how many bytes came out. So the errors stay word for word what they were.
 func decodeV2(raw []byte) (Hist, error) {
+	if h, err := decodeV2With(&inflaters, raw); err == nil {
+		return h, nil
+	}
+	return decodeV2With(&stdInflaters, raw)
+}
+
+func decodeV2With(pool *sync.Pool, raw []byte) (Hist, error) {
 	if len(raw) < 8 {
 		return Hist{}, fmt.Errorf("%d bytes, shorter than the 8-byte header", len(raw))
 	}
@@ -116,16 +134,10 @@ func decodeV2(raw []byte) (Hist, error) {
 	if uint64(n) > uint64(len(raw)-8) {
 		return Hist{}, fmt.Errorf("header says %d compressed bytes, %d follow", n, len(raw)-8)
 	}
-	inf := inflaters.Get().(*inflater)
-	defer inflaters.Put(inf)
+	inf := pool.Get().(*inflater)
+	defer pool.Put(inf)
 	inf.src.Reset(raw[8 : 8+n])
-	if inf.zr == nil {
-		zr, err := zlib.NewReader(inf.src)
-		if err != nil {
-			return Hist{}, err
-		}
-		inf.zr = zr
-	} else if err := inf.zr.(zlib.Resetter).Reset(inf.src, nil); err != nil {
+	if err := inf.open(); err != nil {
 		return Hist{}, err
 	}
 	var hdr [v2HeaderSize]byte
@@ -152,6 +164,25 @@ func decodeV2(raw []byte) (Hist, error) {
 		return Hist{}, fmt.Errorf("payload: %d bytes, header says %d (%v)", got, payloadLen, err)
 	}
 	return inf.parseCounts(inf.buf[:payloadLen])
+}
+
+// open starts inflating inf.src, with a new reader or the one inf has.
+func (inf *inflater) open() error {
+	var err error
+	switch {
+	case inf.zr != nil && inf.std:
+		return inf.zr.(stdzlib.Resetter).Reset(inf.src, nil)
+	case inf.zr != nil:
+		return inf.zr.(zlib.Resetter).Reset(inf.src, nil)
+	case inf.std:
+		inf.zr, err = stdzlib.NewReader(inf.src)
+	default:
+		inf.zr, err = zlib.NewReader(inf.src)
+	}
+	if err != nil {
+		inf.zr = nil // a typed nil would pass the checks above
+	}
+	return err
 }
 
 // The contract's geometry has unit magnitude 0 and 2^(subBucketBits−1) sub-buckets per bucket above the first;
@@ -181,16 +212,29 @@ func uvarint9(p []byte) (uint64, int, error) {
 
 // parseCounts reads the payload's populated buckets into the inflater's scratch, then copies them out into one
 // allocation of their exact size: a payload holds several bytes per populated bucket, and sizing the result by
-// the payload (as before) allocated and cleared about three times the memory.
+// the payload (as before) allocated and cleared about three times the memory. The scratch is sized once per
+// payload (each populated bucket takes at least one byte of it) and filled by index, and one-byte numbers (most
+// counts, short runs of empty buckets) are read inline: this loop runs once per bucket of every histogram.
 func (inf *inflater) parseCounts(p []byte) (Hist, error) {
-	inf.idx, inf.cnt = inf.idx[:0], inf.cnt[:0]
+	if cap(inf.idx) < len(p) {
+		inf.idx, inf.cnt = make([]int32, len(p)), make([]int64, len(p))
+	}
+	idxs, cnts := inf.idx[:len(p)], inf.cnt[:len(p)]
+	n := 0
 	var idx, total int64
-	for len(p) > 0 {
-		u, n, err := uvarint9(p)
-		if err != nil {
-			return Hist{}, err
+	for i := 0; i < len(p); {
+		var u uint64
+		if b := p[i]; b < 0x80 {
+			u = uint64(b)
+			i++
+		} else {
+			v, w, err := uvarint9(p[i:])
+			if err != nil {
+				return Hist{}, err
+			}
+			u = v
+			i += w
 		}
-		p = p[n:]
 		c := int64(u>>1) ^ -int64(u&1)
 		if c < 0 {
 			if c == math.MinInt64 || idx-c > maxIndex {
@@ -207,18 +251,17 @@ func (inf *inflater) parseCounts(p []byte) (Hist, error) {
 				return Hist{}, errors.New("counts overflow")
 			}
 			total += c
-			inf.idx = append(inf.idx, int32(idx))
-			inf.cnt = append(inf.cnt, c)
+			idxs[n], cnts[n] = int32(idx), c
+			n++
 		}
 		idx++
 	}
-	n := len(inf.idx)
 	if n == 0 {
 		return Hist{}, nil
 	}
 	backing := make([]int64, 2*n)
-	h := Hist{V: backing[:n:n], C: backing[n:], idx: slices.Clone(inf.idx)}
-	copy(h.C, inf.cnt)
+	h := Hist{V: backing[:n:n], C: backing[n:], idx: slices.Clone(idxs[:n])}
+	copy(h.C, cnts[:n])
 	for i, x := range h.idx {
 		h.V[i] = valueOfIndex(int64(x))
 	}
