@@ -244,6 +244,8 @@ export interface RunFilters {
   device?: string | null;
   status?: string | null;
   tag?: string | null;
+  /** Cluster observation (issue 15): 'changed' = runs whose topology changed (split brain included), 'split' = split brain. */
+  cluster?: string | null;
   from: Date | null;
   to: Date | null;
 }
@@ -255,6 +257,8 @@ export function runsWhere(f: RunFilters): Record<string, unknown> {
   if (f.device) and.push({ host_name: { _eq: f.device } });
   if (f.status) and.push({ status: { _eq: f.status } });
   if (f.tag) and.push(...tagConditions(f.tag));
+  if (f.cluster === 'changed') and.push({ topology_changed: { _eq: true } });
+  if (f.cluster === 'split') and.push({ split_brain: { _eq: true } });
   if (f.from) and.push({ started_at: { _gte: f.from.toISOString() } });
   if (f.to) and.push({ started_at: { _lte: f.to.toISOString() } });
   return and.length ? { _and: and } : {};

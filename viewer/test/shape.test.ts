@@ -99,6 +99,9 @@ describe('resolveRange and runsWhere', () => {
         { started_at: { _gte: new Date(T0).toISOString() } },
       ],
     });
+    expect(runsWhere({ cluster: 'changed', from: null, to: null })).toEqual({ _and: [{ topology_changed: { _eq: true } }] });
+    expect(runsWhere({ cluster: 'split', kind: 'pgbench', from: null, to: null })).toEqual({ _and: [{ kind: { _eq: 'pgbench' } }, { split_brain: { _eq: true } }] });
+    expect(runsWhere({ cluster: '', from: null, to: null })).toEqual({});
     expect(tagConditions('  ')).toEqual([]);
   });
 });

@@ -43,6 +43,8 @@ export interface RunListRow {
 export const PROGRESS_POLL_MS = 3000;
 
 const STATUSES = ['running', 'ok', 'failed', 'aborted'];
+/** The cluster filter (runs.topology_changed / split_brain, issue 15): its values and labels. */
+const CLUSTER_FILTERS = [['', 'any'], ['changed', 'topology changed'], ['split', 'split brain']];
 const RANGES = [['1h', 'last hour'], ['24h', 'last 24 h'], ['7d', 'last 7 days'], ['30d', 'last 30 days'], ['all', 'all time']];
 
 export function statusBadge(status: string): HTMLElement {
@@ -142,7 +144,7 @@ export const runsPage: Page = async ({ client, route, root, signal, setParams })
   const optionsP = client
     .request<{ kinds: { kind: string }[]; devices: { host_name: string }[] }>(RUN_FILTER_OPTIONS_QUERY, {}, signal)
     .catch(() => ({ kinds: [], devices: [] }));
-  const where = runsWhere({ kind: p.get('kind'), device: p.get('device'), status: p.get('status'), tag: p.get('tag'), from, to });
+  const where = runsWhere({ kind: p.get('kind'), device: p.get('device'), status: p.get('status'), tag: p.get('tag'), cluster: p.get('cluster'), from, to });
   const dataP = client.request<{ runs: RunListRow[]; runs_aggregate: { aggregate: { count: number } } }>(
     RUNS_QUERY,
     { where, limit, offset },
@@ -171,6 +173,7 @@ export const runsPage: Page = async ({ client, route, root, signal, setParams })
     select('kind', 'kind', options.kinds.map((k) => k.kind)),
     select('device', 'device', options.devices.map((d) => d.host_name)),
     select('status', 'status', STATUSES),
+    h('label', {}, 'cluster', h('select', { name: 'cluster' }, ...CLUSTER_FILTERS.map(([v, l]) => h('option', { value: v, selected: (p.get('cluster') ?? '') === v }, l)))),
     h('label', {}, 'tag (key=value, …)', h('input', { name: 'tag', value: p.get('tag') ?? '', placeholder: 'env=lab' })),
     h(
       'label',

@@ -261,6 +261,12 @@ test('cluster observation: a run with a split brain and a node down has the bann
   const flagged = await page.$$eval('table.runs-table tbody tr', (trs) => trs.filter((tr) => tr.querySelector('.topology-flag'))
     .map((tr) => [tr.children[2].querySelector('a').textContent, tr.querySelector('.topology-flag').textContent]));
   assert.deepEqual(flagged, [['observed failover', 'split brain']]);
+  // The cluster filter lists the flagged runs only (runs.topology_changed, split_brain).
+  for (const c of ['changed', 'split']) {
+    await page.goto(`${server.url}#/runs?cluster=${c}`);
+    await page.waitForFunction(() => /1–1 of 1/.test(document.querySelector('.pager')?.textContent ?? ''));
+    assert.deepEqual(await page.$$eval('table.runs-table tbody tr td:nth-child(3) a', (as) => as.map((a) => a.textContent)), ['observed failover'], c);
+  }
   await page.goto(`${server.url}#/compare?ids=${IDS.pg},${IDS.observed}`);
   await page.reload();
   await page.waitForSelector('table.delta-table');
