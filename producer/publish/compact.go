@@ -39,7 +39,7 @@ const compactFile = dbFile + ".compact"
 // the file has grown to four times what it keeps.
 const (
 	compactMinFile = 1 << 20
-	compactMaxLive = 64 << 20 // bytes in use a running Publisher copies at most (about a second on an SD card)
+	compactMaxLive = 16 << 20 // bytes in use a running Publisher copies at most: 0.3 s here, a second or two on an SD card
 	compactRetry   = time.Minute
 )
 
@@ -67,9 +67,10 @@ func spoolUsage(db *bbolt.DB, path string, page int) (usage, error) {
 	return usage{file: fi.Size(), used: max(hwm-free, 0)}, nil
 }
 
-// compactDB copies db, the spool in dir, into a new file, puts the copy in its place and returns it open, with
-// db closed. On an error before the rename db is returned unchanged (and still open) with the error; after the
-// rename the copy is returned, with the error when the directory could not be synced. hook, when not nil, is
+// compactDB copies db, the spool in dir, into a new file, puts the copy in its place and returns it open. db stays
+// open for the caller to close (retire): it is unlinked by then, and closing it frees its blocks, which takes
+// seconds for a file of a few GiB, too long to hold Publish up for. On an error before the rename db is returned
+// with the error; after the rename the copy is returned, with the error when the directory could not be synced. hook, when not nil, is
 // called at each step; tests crash there, or inject a failure by returning an error before the rename.
 func compactDB(dir string, db *bbolt.DB, maxBytes int64, hook func(step string) error) (*bbolt.DB, error) {
 	step := func(s string) error {
@@ -112,12 +113,8 @@ func compactDB(dir string, db *bbolt.DB, maxBytes int64, hook func(step string) 
 		syncErr = fmt.Errorf("sync spool directory %s after compaction: %w", dir, syncErr)
 	}
 	_ = step("synced")
-	// The old file is unlinked now; closing it releases its lock, and a process waiting for that lock will see
-	// that spool.db is another file (lockedOpen).
-	db.Close()
 	dst.MaxSize = int(maxBytes)
 	dst.AllocSize = int(allocSize(maxBytes))
-	_ = step("closed")
 	return dst, syncErr
 }
 
@@ -132,12 +129,16 @@ func (p *Publisher) maybeCompact() {
 		return
 	}
 	p.dbMu.Lock()
-	defer p.dbMu.Unlock()
-	p.db = p.compact(p.db, u)
+	old := p.db
+	p.db = p.compact(old, u)
+	p.dbMu.Unlock()
+	if p.db != old {
+		p.retire(old)
+	}
 }
 
-// compact compacts db, the spool, whose usage is u, says so and returns the database to use from now on. The
-// caller has db to itself.
+// compact compacts db, the spool, whose usage is u, says so and returns the database to use from now on; when
+// that is not db, the caller retires db. The caller has db to itself.
 func (p *Publisher) compact(db *bbolt.DB, u usage) *bbolt.DB {
 	start := time.Now()
 	out, err := compactDB(p.dir, db, p.maxBytes, p.o.compactHook)
@@ -156,4 +157,18 @@ func (p *Publisher) compact(db *bbolt.DB, u usage) *bbolt.DB {
 		"before", bytesString(u.file), "after", bytesString(p.fileBytes()), "in_use", bytesString(u.used),
 		"records", p.pending.Load(), "took", time.Since(start).Round(time.Millisecond))
 	return out
+}
+
+// retire closes the spool file a compaction replaced. It is unlinked, so closing it gives its blocks back to the
+// file system; it also releases its lock, and a process that waited for that lock finds that spool.db is another
+// file now (lockedOpen) and opens that one.
+func (p *Publisher) retire(old *bbolt.DB) {
+	start := time.Now()
+	if err := old.Close(); err != nil {
+		p.log.Warn("close the spool file compaction replaced", "dir", p.dir, "err", err)
+	}
+	p.log.Debug("replaced spool file released", "dir", p.dir, "took", time.Since(start).Round(time.Millisecond))
+	if p.o.compactHook != nil {
+		_ = p.o.compactHook("closed")
+	}
 }

@@ -232,7 +232,10 @@ func (p *Publisher) openSpool(ctx context.Context) (*bbolt.DB, error) {
 			// No run writes yet, so a spool an earlier process left mostly free is compacted whatever its size.
 			p.page = db.Info().PageSize
 			if u, err := spoolUsage(db, filepath.Join(p.dir, dbFile), p.page); err == nil && u.worthCompacting(0) {
-				db = p.compact(db, u)
+				if out := p.compact(db, u); out != db {
+					p.retire(db)
+					db = out
+				}
 			}
 		}
 		select {
