@@ -4,16 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/schema"
+	"github.com/benchpipe/benchpipe/sink/ingest"
 )
 
 // observeYAML is the producer.pgbench.observe section for a test: nodes by name, Pgpool if pgpool is not "", and
@@ -174,8 +179,60 @@ func startObservedCluster(t *testing.T) (*testenv.PGCluster, []string) {
 	c := testenv.StartPGCluster(t)
 	initDB(t, c.Primary.URL("postgres"), 1)
 	waitReplayed(t, c)
-	_, brokers := kafka(t)
+	_, brokers := testenv.Kafka(t, kfake.SeedTopics(1, recordsTopic), kfake.SeedTopics(1, "benchpipe.dead-letter"))
 	return c, brokers
+}
+
+// startSink runs the sink in this process from brokers into a new database, and returns a connection to it: the
+// far end of the pipeline, for tests that check what an observed run becomes in the tables.
+func startSink(t *testing.T, brokers []string) *pgx.Conn {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Kafka.Brokers = brokers
+	cfg.Sink.DatabaseURL = testenv.DatabaseURL(t)
+	cfg.Sink.HTTPAddr = ""
+	cfg.Sink.FlushInterval = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	logger := slog.New(slog.DiscardHandler)
+	if err := ingest.Migrate(ctx, &cfg, logger); err != nil {
+		t.Fatal(err)
+	}
+	sink, err := ingest.New(ctx, &cfg, ingest.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sink.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("sink: %v", err)
+		}
+		sink.Close()
+	})
+	conn, err := pgx.Connect(context.Background(), cfg.Sink.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// waitRunRow waits until the sink has written the run's row with its final status.
+func waitRunRow(t *testing.T, db *pgx.Conn, runID uuid.UUID) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var status string
+		if err := db.QueryRow(context.Background(), "SELECT coalesce((SELECT status FROM runs WHERE run_id = $1), '')", runID).Scan(&status); err != nil {
+			t.Fatal(err)
+		}
+		if status != "" && status != string(schema.StatusRunning) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s: status %q after 20 s", runID, status)
+		}
+	}
 }
 
 func clusterNodes(c *testenv.PGCluster) map[string]string {
@@ -298,9 +355,11 @@ func findEvent(run observedRun, kind string) (schema.ClusterEvent, schema.Record
 // The standby is promoted halfway through a run while the old primary goes on taking the load: the observation
 // published next holds node1's role change and the split brain (within 2 s of the promotion, with the default 1 s
 // interval), every later round counts two primaries, and the run is flagged in its record and with a warning as
-// the run's last line.
+// the run's last line. Through the whole pipeline (kfake, the sink), the runs row is flagged and the cluster
+// tables hold every round, node and event.
 func TestObserveSplitBrain(t *testing.T) {
 	c, brokers := startObservedCluster(t)
+	db := startSink(t, brokers)
 	cfg := writeObserveConfig(t, brokers, observeYAML(clusterNodes(c), "", time.Second))
 	stdout, stderr, code := runInBackground(t, "--config", cfg, "--observe", "--", "-S", "-c", "2", "-j", "2", "-T", "6", c.Primary.URL("postgres"))
 	waitOutput(t, stdout, "s measure |", 2, time.Minute)
@@ -345,6 +404,33 @@ func TestObserveSplitBrain(t *testing.T) {
 	}
 	if n := strings.Count(stderr.String(), "producer pgbench: cluster: "); n != 2 {
 		t.Errorf("%d events printed as they came, want 2", n)
+	}
+
+	// The far end: the runs row is flagged, and the cluster tables hold exactly what the records carried.
+	runID := runIDOf(t, stdout.String())
+	waitRunRow(t, db, runID)
+	first := run.observations[0].Observation.Server
+	var (
+		topo, split              bool
+		versionNum               *int32
+		rounds, nodeRows, events int
+		settings                 int
+		kinds                    []string
+	)
+	err := db.QueryRow(context.Background(), `SELECT topology_changed, split_brain, server_version_num,
+		(SELECT count(*) FROM cluster_observations WHERE run_id = $1), (SELECT count(*) FROM cluster_node_samples WHERE run_id = $1),
+		(SELECT count(*) FROM cluster_events WHERE run_id = $1), (SELECT count(*) FROM run_settings WHERE run_id = $1),
+		(SELECT array_agg(kind || ' ' || coalesce(node, '') ORDER BY seq, idx) FROM cluster_events WHERE run_id = $1)
+		FROM runs WHERE run_id = $1`, runID).Scan(&topo, &split, &versionNum, &rounds, &nodeRows, &events, &settings, &kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !topo || !split || versionNum == nil || int(*versionNum) != first.VersionNum || rounds != len(run.observations) ||
+		nodeRows != 2*len(run.observations) || events != 2 || settings != len(first.Settings) ||
+		!slices.Equal(kinds, []string{"role_change node1", "split_brain "}) {
+		t.Errorf("runs row: topology_changed %v split_brain %v server_version_num %v; %d observation rows, %d node rows, %d events %q, %d settings; "+
+			"want flagged, version %d, %d observations, %d node rows, 2 events, %d settings", topo, split, versionNum, rounds, nodeRows,
+			events, kinds, settings, first.VersionNum, len(run.observations), 2*len(run.observations), len(first.Settings))
 	}
 }
 
