@@ -1,7 +1,6 @@
 package compare
 
 import (
-	"context"
 	"reflect"
 	"slices"
 	"strings"
@@ -21,39 +20,61 @@ func pgRun(started time.Time, tps float64) run {
 	return r
 }
 
-// observe sets what the sink stores from a run's observations: its flags and its server settings at the start.
-// The rows are written directly, as the sink's owner role writes them: the sink's observation writer is another
-// engineer's and not in yet; the GraphQL side, which this package reads, is the real metadata's.
-func (e *env) observe(t *testing.T, r run, topologyChanged, splitBrain bool, settings ...schema.Setting) {
-	t.Helper()
-	ctx := context.Background()
-	if _, err := e.db.Exec(ctx, "UPDATE runs SET topology_changed = $2, split_brain = $3 WHERE run_id = $1", r.id, topologyChanged, splitBrain); err != nil {
-		t.Fatal(err)
+// observed gives r the observations pgbench --observe would have published for a two-node cluster: a first round
+// with the server's settings, then a round with the events that flag the run (a node down for a topology change;
+// node1 promoted beside node0 for a split brain), then a last round with the facts at the end.
+func observed(r run, topologyChanged, splitBrain bool, settings ...schema.Setting) run {
+	at := r.startedAt
+	node := func(name string, role string) schema.NodeSample {
+		return schema.NodeSample{Node: name, Addr: name + ":5432", Up: true, Role: role, Timeline: 1, WALLSN: "0/3000000"}
 	}
-	for _, s := range settings {
-		if _, err := e.db.Exec(ctx, "INSERT INTO run_settings (run_id, name, setting, unit, source) VALUES ($1, $2, $3, nullif($4, ''), $5)",
-			r.id, s.Name, s.Setting, s.Unit, s.Source); err != nil {
-			t.Fatal(err)
+	facts := func(t time.Time) *schema.ServerFacts {
+		return &schema.ServerFacts{Time: t, Version: "PostgreSQL 16.4", VersionNum: 160004, Settings: settings,
+			DatabaseSizeBytes: 1 << 24, Database: map[string]float64{"xact_commit": 10}, Bgwriter: map[string]float64{}}
+	}
+	steady := []schema.NodeSample{node("node0", schema.RolePrimary), node("node1", schema.RoleStandby)}
+	first := schema.Observation{Format: schema.ObservationFormat, Time: at, Nodes: steady, Primaries: 1, Server: facts(at)}
+	mid := schema.Observation{Format: schema.ObservationFormat, Time: at.Add(time.Second), Nodes: steady, Primaries: 1}
+	switch {
+	case splitBrain:
+		mid.Nodes = []schema.NodeSample{node("node0", schema.RolePrimary), node("node1", schema.RolePrimary)}
+		mid.Primaries = 2
+		mid.Events = []schema.ClusterEvent{
+			{Time: mid.Time, Kind: schema.EventRoleChange, Node: "node1", From: schema.RoleStandby, To: schema.RolePrimary},
+			{Time: mid.Time, Kind: schema.EventSplitBrain, Nodes: []string{"node0", "node1"}},
 		}
+	case topologyChanged:
+		mid.Nodes = []schema.NodeSample{node("node0", schema.RolePrimary), {Node: "node1", Addr: "node1:5432", Error: "connection refused"}}
+		mid.Events = []schema.ClusterEvent{{Time: mid.Time, Kind: schema.EventNodeDown, Node: "node1", Detail: "connection refused"}}
 	}
+	last := schema.Observation{Format: schema.ObservationFormat, Time: at.Add(2 * time.Second), Nodes: mid.Nodes, Primaries: mid.Primaries,
+		Server: facts(at.Add(2 * time.Second))}
+	last.Server.Delta = &schema.ServerDelta{Since: at, Seconds: 2, Database: map[string]float64{}, Bgwriter: map[string]float64{}}
+	r.obs = []schema.Observation{first, mid, last}
+	return r
 }
 
 func strp(s string) *string { return &s }
 
 // compare warns about every run whose cluster changed topology while it ran, in --json and as text, and lists
-// the server settings whose values differ (by value and unit, not by where they were set).
+// the server settings whose values differ (by value and unit, not by where they were set). The runs' observation
+// records go through the pipeline like the rest: the sink sets the runs' flags and run_settings from them.
 func TestClusterWarningsAndSettings(t *testing.T) {
 	e := newEnv(t)
-	base, cand, plain := pgRun(t0, 2000), pgRun(t0.Add(time.Minute), 2000), pgRun(t0.Add(2*time.Minute), 2000)
-	e.write(t, base, cand, plain)
-	e.observe(t, base, true, false,
+	base := observed(pgRun(t0, 2000), true, false,
 		schema.Setting{Name: "max_connections", Setting: "100", Source: "configuration file"},
 		schema.Setting{Name: "shared_buffers", Setting: "16384", Unit: "8kB", Source: "configuration file"},
 		schema.Setting{Name: "work_mem", Setting: "4096", Unit: "kB", Source: "configuration file"})
-	e.observe(t, cand, true, true,
+	cand := observed(pgRun(t0.Add(time.Minute), 2000), true, true,
 		schema.Setting{Name: "max_connections", Setting: "100", Source: "command line"},
 		schema.Setting{Name: "shared_buffers", Setting: "32768", Unit: "8kB", Source: "configuration file"},
 		schema.Setting{Name: "synchronous_commit", Setting: "off", Source: "configuration file"})
+	plain := pgRun(t0.Add(2*time.Minute), 2000)
+	steady := observed(pgRun(t0.Add(3*time.Minute), 2000), false, false,
+		schema.Setting{Name: "shared_buffers", Setting: "32768", Unit: "8kB", Source: "configuration file"})
+	other := observed(pgRun(t0.Add(4*time.Minute), 2000), false, false,
+		schema.Setting{Name: "shared_buffers", Setting: "32768", Unit: "8kB", Source: "command line"})
+	e.write(t, base, cand, plain, steady, other)
 
 	res := e.compare(t, "--json", base.id.String(), cand.id.String())
 	if res.code != ExitOK {
@@ -104,16 +125,13 @@ func TestClusterWarningsAndSettings(t *testing.T) {
 		*rep.Candidate.TopologyChanged || *rep.Candidate.SplitBrain {
 		t.Errorf("with an unobserved candidate: %v", res)
 	}
-	// Two steady runs with equal settings: no warning, an empty list.
-	e.observe(t, plain, false, false, schema.Setting{Name: "shared_buffers", Setting: "32768", Unit: "8kB", Source: "configuration file"})
-	other := pgRun(t0.Add(3*time.Minute), 2000)
-	e.write(t, other)
-	e.observe(t, other, false, false, schema.Setting{Name: "shared_buffers", Setting: "32768", Unit: "8kB", Source: "command line"})
-	res = e.compare(t, "--json", plain.id.String(), other.id.String())
-	if rep = res.jsonReport(t); rep.SettingsDiffer == nil || len(rep.SettingsDiffer) != 0 || len(rep.Warnings) != 0 {
+	// Two steady observed runs with equal settings: no warning, an empty list.
+	res = e.compare(t, "--json", steady.id.String(), other.id.String())
+	if rep = res.jsonReport(t); rep.SettingsDiffer == nil || len(rep.SettingsDiffer) != 0 || len(rep.Warnings) != 0 ||
+		*rep.Baseline.TopologyChanged || *rep.Candidate.TopologyChanged {
 		t.Errorf("two steady runs with equal settings: %v", res)
 	}
-	if strings.Contains(e.compare(t, plain.id.String(), other.id.String()).stdout, "WARNING") {
+	if strings.Contains(e.compare(t, steady.id.String(), other.id.String()).stdout, "WARNING") {
 		t.Error("a warning for two steady runs")
 	}
 }
@@ -128,7 +146,7 @@ func TestClusterNotServed(t *testing.T) {
 		p.Columns = slices.DeleteFunc(slices.Clone(p.Columns), func(c string) bool { return c == "topology_changed" || c == "split_brain" })
 		delete(md.Tables, "run_settings")
 	})
-	base, cand := pgRun(t0, 2000), pgRun(t0.Add(time.Minute), 2100)
+	base, cand := observed(pgRun(t0, 2000), true, true), pgRun(t0.Add(time.Minute), 2100)
 	e.write(t, base, cand)
 	res := e.compare(t, "--json", base.id.String(), cand.id.String())
 	if res.code != ExitOK {

@@ -152,6 +152,8 @@ type run struct {
 	// lats, when set, are the latencies (µs) of each measurement sample: the samples then carry their histograms
 	// (record version 2) and percentiles taken from them.
 	lats [][]int64
+	// obs are the run's cluster observations (pgbench --observe), numbered after the samples.
+	obs []schema.Observation
 }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -193,6 +195,9 @@ func (r run) records() []schema.Record {
 			Sample: &schema.Sample{Start: start, End: start.Add(time.Second), Phase: phase, Figures: schema.Figures{
 				Ops: int64(rate), OpsRate: rate, Errors: int64(i % 2), Latency: lat}}})
 	}
+	for _, o := range r.obs {
+		recs = append(recs, schema.Record{V: schema.Version, Type: schema.TypeObservation, RunID: r.id, Seq: int64(len(recs)), Time: o.Time, Observation: &o})
+	}
 	if r.status == "" {
 		return recs
 	}
@@ -201,7 +206,7 @@ func (r run) records() []schema.Record {
 	if r.summary != nil {
 		fin.Summary = &schema.Summary{Start: r.startedAt.Add(time.Second), End: end, Figures: *r.summary}
 	}
-	return append(recs, schema.Record{V: 1, Type: schema.TypeRunFinished, RunID: r.id, Seq: int64(len(rates) + 1), Time: end, Finished: fin})
+	return append(recs, schema.Record{V: 1, Type: schema.TypeRunFinished, RunID: r.id, Seq: int64(len(recs)), Time: end, Finished: fin})
 }
 
 func (r run) rates0() float64 {
@@ -254,18 +259,19 @@ func (e *env) waitWritten(t *testing.T, r run) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var status string
-		var samples int
+		var samples, obs int
 		err := e.db.QueryRow(context.Background(),
-			`SELECT coalesce((SELECT status FROM runs WHERE run_id = $1), ''), (SELECT count(*) FROM samples WHERE run_id = $1)`,
-			r.id).Scan(&status, &samples)
+			`SELECT coalesce((SELECT status FROM runs WHERE run_id = $1), ''), (SELECT count(*) FROM samples WHERE run_id = $1),
+			(SELECT count(*) FROM cluster_observations WHERE run_id = $1)`,
+			r.id).Scan(&status, &samples, &obs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if status == want && samples == len(r.rates)+1 {
+		if status == want && samples == len(r.rates)+1 && obs == len(r.obs) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("run %s not written: status %q, %d samples", r.id, status, samples)
+			t.Fatalf("run %s not written: status %q, %d samples, %d observations", r.id, status, samples, obs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
