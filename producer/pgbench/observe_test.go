@@ -435,10 +435,17 @@ func TestObserveSplitBrain(t *testing.T) {
 }
 
 // The standby stops mid-run: one node_down event for node1, then node1 is down in every round; the run is flagged
-// (topology changed, no split brain).
+// (topology changed, no split brain). The nodes' password comes from the environment through ${OBS_PW} in the
+// configuration, and is nowhere in the output or the records, the down node's error included.
 func TestObserveNodeDown(t *testing.T) {
 	c, brokers := startObservedCluster(t)
-	cfg := writeObserveConfig(t, brokers, observeYAML(clusterNodes(c), "", time.Second))
+	const secret = "obs-sekret-pw"
+	t.Setenv("OBS_PW", secret) // the test cluster trusts loopback: the password is sent, never checked
+	nodes := map[string]string{}
+	for name, dsn := range clusterNodes(c) {
+		nodes[name] = strings.Replace(dsn, "postgres://postgres@", "postgres://postgres:${OBS_PW}@", 1)
+	}
+	cfg := writeObserveConfig(t, brokers, observeYAML(nodes, "", time.Second))
 	stdout, stderr, code := runInBackground(t, "--config", cfg, "--observe", "--", "-S", "-c", "2", "-j", "2", "-T", "5", c.Primary.URL("postgres"))
 	waitOutput(t, stdout, "s measure |", 2, time.Minute)
 	if err := c.Standby.Stop(); err != nil {
@@ -448,7 +455,20 @@ func TestObserveNodeDown(t *testing.T) {
 	if got := waitExit(t, stdout, stderr, code); got != ExitOK {
 		t.Fatalf("exit %d", got)
 	}
-	run := checkObservedRun(t, runRecords(t, brokers, runIDOf(t, stdout.String())))
+	recs := runRecords(t, brokers, runIDOf(t, stdout.String()))
+	for _, r := range recs {
+		b, err := schema.Encode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the password is in the %s record %d", r.Type, r.Seq)
+		}
+	}
+	if strings.Contains(stdout.String()+stderr.String(), secret) {
+		t.Error("the password is in the output")
+	}
+	run := checkObservedRun(t, recs)
 	x := run.extra.Observation
 	if got, want := eventKinds(x.Events), []string{"node_down node1"}; !slices.Equal(got, want) {
 		t.Fatalf("events %q, want %q", got, want)
