@@ -272,6 +272,13 @@ export function serverFacts(run: ObservedRun, settings: readonly SettingRow[]): 
   return out;
 }
 
-/** Whether a run has anything of cluster observation to show (no section, no empty charts, when it has none). */
-export const hasObservation = (o: { nodes: readonly unknown[]; pool: readonly unknown[]; events: readonly unknown[]; settings: readonly unknown[] }, run: ObservedRun) =>
-  o.nodes.length > 0 || o.pool.length > 0 || o.events.length > 0 || o.settings.length > 0 || run.server_version_num != null || run.server_delta != null;
+/**
+ * What of the cluster observation a run has to show: 'cluster' (rounds or events: the cluster section, with the
+ * server's facts when it has them), 'server' (only the server's facts and settings), or 'none' (nothing: no section,
+ * no empty charts).
+ */
+export function observationShown(o: { nodes: readonly unknown[]; pool: readonly unknown[]; events: readonly unknown[]; settings: readonly unknown[] }, run: ObservedRun): 'cluster' | 'server' | 'none' {
+  if (o.nodes.length || o.pool.length || o.events.length) return 'cluster';
+  if (o.settings.length || run.server_version_num != null || run.server_version != null || run.database_size_bytes != null || run.server_delta != null) return 'server';
+  return 'none';
+}

@@ -3,7 +3,7 @@
 // (test/browser/run.mjs) show them drawn from the fixture's observed run.
 import { describe, expect, it } from 'vitest';
 import {
-  backendLabel, clock, describeEvent, eventMarks, formatBytes, lagSeries, readsPerNode, roleLanes, serverFacts, topologyBanner,
+  backendLabel, clock, describeEvent, eventMarks, formatBytes, lagSeries, observationShown, readsPerNode, roleLanes, serverFacts, topologyBanner,
   topologyFlag, versionText, type ClusterEventRow, type NodeSampleRow, type PoolSampleRow,
 } from '../src/observe';
 
@@ -148,5 +148,15 @@ describe('server facts', () => {
       ['Δ bgwriter.buffers_clean', '12'],
     ]);
     expect(serverFacts({}, [])).toEqual([]);
+  });
+  it('a run shows the cluster section with rounds or events, the server card alone with only facts, else nothing', () => {
+    const none = { nodes: [], pool: [], events: [], settings: [] };
+    expect(observationShown(none, {})).toBe('none');
+    expect(observationShown(none, { topology_changed: false, split_brain: false, server_version_num: null, server_delta: null })).toBe('none');
+    expect(observationShown(none, { server_version_num: 170002 })).toBe('server');
+    expect(observationShown({ ...none, settings: [{}] }, {})).toBe('server');
+    expect(observationShown({ ...none, nodes: [{}] }, {})).toBe('cluster');
+    expect(observationShown({ ...none, pool: [{}] }, { server_version_num: 170002 })).toBe('cluster');
+    expect(observationShown({ ...none, events: [{}] }, {})).toBe('cluster');
   });
 });

@@ -4,7 +4,7 @@
 import type uPlot from 'uplot';
 import { OBSERVATION_PAGE_SIZE, RUN_NODE_SAMPLES_QUERY, RUN_OBSERVATION_QUERY, RUN_POOL_SAMPLES_QUERY } from '../queries';
 import {
-  describeEvent, EVENT_COLORS, hasObservation, lagSeries, readsPerNode, roleLanes, serverFacts, topologyBanner, topologyFlag,
+  describeEvent, EVENT_COLORS, lagSeries, observationShown, readsPerNode, roleLanes, serverFacts, topologyBanner, topologyFlag,
   type ClusterEventRow, type NodeSampleRow, type ObservedRun, type PoolSampleRow, type SettingRow,
 } from '../observe';
 import { chart, type ChartGroup, type Mark } from '../charts';
@@ -49,17 +49,15 @@ export function topologyFlagEl(run: ObservedRun): HTMLElement | null {
 
 /**
  * Fills el with the run's cluster section (replacing what it held) and draws its charts in group (a follower of the
- * page's chart group: same crosshair and zoom). el's data-observation says "none" when there is nothing to show.
+ * page's chart group: same crosshair and zoom). el's data-observation says what it shows (observe.ts observationShown).
  */
 export function renderCluster(el: HTMLElement, group: ChartGroup, run: ObservedRun, o: Observation, marks: () => readonly Mark[]): void {
   group.destroy();
   el.replaceChildren();
-  if (!hasObservation(o, run)) {
-    el.setAttribute('data-observation', 'none');
-    return;
-  }
-  el.setAttribute('data-observation', 'shown');
-  el.append(h('h2', {}, 'Cluster during the run'));
+  const shown = observationShown(o, run);
+  el.setAttribute('data-observation', shown);
+  if (shown === 'none') return;
+  if (shown === 'cluster') el.append(h('h2', {}, 'Cluster during the run'));
   if (o.events.length) {
     el.append(h('h3', {}, `Events (${o.events.length})`), table(['time (UTC)', 'event'], o.events.map((e) => [
       fmtTime(e.event_time),

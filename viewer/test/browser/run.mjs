@@ -203,7 +203,7 @@ test('cluster observation: a run with a split brain and a node down has the bann
     events: cluster_events_aggregate(where: {run_id: {_eq: $id}}) { aggregate { count } } }`, { id: IDS.observed });
   assert.deepEqual([db.nodes, db.pool, db.events].map((a) => a.aggregate.count), [180, 180, 5]);
   const page = await open(`#/run/${IDS.observed}`);
-  await page.waitForSelector('.cluster[data-observation="shown"]');
+  await page.waitForSelector('.cluster[data-observation="cluster"]');
   await page.waitForSelector('.charts[data-drawn]');
   await page.waitForFunction(() => [...document.querySelectorAll('.chart')].every((c) => c.getAttribute('data-marks') === '5'));
 
@@ -250,7 +250,7 @@ test('cluster observation: a run with a split brain and a node down has the bann
   const to = '2026-02-01T10:03:20.000Z';
   await page.goto(`${server.url}#/run/${IDS.observed}?from=${from}&to=${to}`);
   await page.reload();
-  await page.waitForSelector('.cluster[data-observation="shown"] .chart[data-x]');
+  await page.waitForSelector('.cluster[data-observation="cluster"] .chart[data-x]');
   const want = `${Date.parse(from) / 1000},${Date.parse(to) / 1000}`;
   await page.waitForFunction((w) => [...document.querySelectorAll('.chart')].every((c) => c.getAttribute('data-x') === w), want);
 
