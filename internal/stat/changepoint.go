@@ -166,7 +166,7 @@ func (d Detector) segment(s *splitter, series []float64, phi float64) []accepted
 	rng := rand.New(rand.NewPCG(d.Seed, 0x65646976)) // "ediv"
 	bounds := []int{0, len(series)}                  // 0, the accepted change points, len(series)
 	var found []accepted
-	best := map[int]split{} // best split of the segment starting at the key, kept between rounds
+	best := map[int]split{} // best split of the segment starting at the key, kept while the segment stays whole
 	scratch := make([]float64, len(series))
 	for {
 		// The candidate: the best split over all segments.
@@ -204,24 +204,30 @@ func (d Detector) pvalue(rng *rand.Rand, s *splitter, series []float64, bounds [
 	e, observed := series, q
 	if phi > 0 {
 		e = prewhiten(series, bounds, phi)
-		observed = maxQ(s, e, bounds, d.MinSegment)
+		observed = maxQ(s, e, nil, bounds)
 	}
 	// Once more shuffles than Significance·(Permutations+1) reach the observed statistic the candidate is
 	// rejected whatever the remaining ones give, so they are not drawn: a rejected candidate's p-value is not
 	// reported, and the last test of every search, which usually fails, then costs a few shuffles, not all.
 	atLeast := 0
 	stop := int(math.Floor(d.Significance * float64(d.Permutations+1)))
-	perm := scratch[:len(e)]
+	perm, rank := scratch[:len(e)], make([]int, len(e))
 	copy(perm, e)
+	for i := 0; i+1 < len(bounds); i++ {
+		s.ranks(perm[bounds[i]:bounds[i+1]], rank[bounds[i]:bounds[i+1]])
+	}
 	for range d.Permutations {
 		if atLeast >= stop {
 			break
 		}
 		for i := 0; i+1 < len(bounds); i++ {
-			seg := perm[bounds[i]:bounds[i+1]]
-			rng.Shuffle(len(seg), func(a, b int) { seg[a], seg[b] = seg[b], seg[a] })
+			seg, segRank := perm[bounds[i]:bounds[i+1]], rank[bounds[i]:bounds[i+1]]
+			rng.Shuffle(len(seg), func(a, b int) {
+				seg[a], seg[b] = seg[b], seg[a]
+				segRank[a], segRank[b] = segRank[b], segRank[a]
+			})
 		}
-		if maxQ(s, perm, bounds, d.MinSegment) >= observed {
+		if maxQ(s, perm, rank, bounds) >= observed {
 			atLeast++
 		}
 	}
@@ -229,13 +235,18 @@ func (d Detector) pvalue(rng *rand.Rand, s *splitter, series []float64, bounds [
 }
 
 // maxQ returns the largest Q̂ of any split of any segment of x between bounds (−Inf when none can be split).
-func maxQ(s *splitter, x []float64, bounds []int, minSeg int) float64 {
+// rank holds each value's rank within its segment, or is nil.
+func maxQ(s *splitter, x []float64, rank []int, bounds []int) float64 {
 	m := math.Inf(-1)
 	for i := 0; i+1 < len(bounds); i++ {
-		if bounds[i+1]-bounds[i] < 2*minSeg {
-			continue
+		lo, hi := bounds[i], bounds[i+1]
+		var sp split
+		if rank != nil {
+			sp = s.bestRanked(x[lo:hi], rank[lo:hi])
+		} else {
+			sp = s.best(x[lo:hi])
 		}
-		if sp := s.best(x[bounds[i]:bounds[i+1]]); sp.tau >= 0 {
+		if sp.tau >= 0 {
 			m = max(m, sp.q)
 		}
 	}
@@ -299,41 +310,100 @@ type split struct {
 	q   float64
 }
 
-// splitter computes Q̂ for every split of a segment in O(n²) with running sums of pairwise distances, reusing
-// its scratch space.
+// splitter computes Q̂ for every split of a segment, reusing its scratch space. The sums of pairwise distances
+// within each prefix and suffix are kept up to date value by value; the distances from a new value to those
+// before it are Σ|v−u| = v·(#u<v) − Σ_{u<v} u + Σ_{u≥v} u − v·(#u≥v), whose counts and sums a Fenwick tree over
+// the values' ranks gives in O(log n). So a segment costs O(n log n), not the O(n²) of summing the distances:
+// the permutation test recomputes every segment's best split for each of its shuffles.
 type splitter struct {
 	minSeg int
 	left   []float64 // left[t]: Σ|xᵢ−xⱼ| over i<j<t
 	right  []float64 // right[t]: Σ|xᵢ−xⱼ| over t≤i<j
+	sorted []float64
+	rank   []int
+	cnt    []int
+	sum    []float64
 }
 
+// grow makes the scratch space hold segments of n values.
+func (s *splitter) grow(n int) {
+	if cap(s.left) < n+1 {
+		s.left, s.right = make([]float64, n+1), make([]float64, n+1)
+		s.sorted, s.rank = make([]float64, n), make([]int, n)
+		s.cnt, s.sum = make([]int, n+1), make([]float64, n+1)
+	}
+}
+
+// ranks fills rank with the rank of each value of x among them; equal values share a rank (their distance is 0
+// whichever side of the other each is counted).
+func (s *splitter) ranks(x []float64, rank []int) {
+	s.grow(len(x))
+	sorted := s.sorted[:len(x)]
+	copy(sorted, x)
+	slices.Sort(sorted)
+	for i, v := range x {
+		rank[i], _ = slices.BinarySearch(sorted, v)
+	}
+}
+
+// best returns the split of x with the largest Q̂.
 func (s *splitter) best(x []float64) split {
+	if len(x) < 2*s.minSeg {
+		return split{tau: -1}
+	}
+	s.grow(len(x))
+	rank := s.rank[:len(x)]
+	s.ranks(x, rank)
+	return s.bestRanked(x, rank)
+}
+
+// bestRanked is best with the ranks of x given: a shuffle of a segment keeps its values, so the permutation test
+// ranks each segment once and shuffles the ranks along with the values.
+func (s *splitter) bestRanked(x []float64, rank []int) split {
 	n := len(x)
 	if n < 2*s.minSeg {
 		return split{tau: -1}
 	}
-	if cap(s.left) < n+1 {
-		s.left, s.right = make([]float64, n+1), make([]float64, n+1)
-	}
+	s.grow(n)
 	left, right := s.left[:n+1], s.right[:n+1]
-	left[0] = 0
-	for t := 1; t <= n; t++ {
-		v := x[t-1]
-		var sum float64
-		for _, u := range x[:t-1] {
-			sum += math.Abs(v - u)
+
+	// pairwise fills out[t] (t = 0..n) with the sum of distances among the first t values taken in order
+	// (forward) or among the last t (backward, stored at out[n−t]).
+	pairwise := func(out []float64, forward bool) {
+		cnt, sum := s.cnt[:n+1], s.sum[:n+1]
+		clear(cnt)
+		clear(sum)
+		var total float64
+		acc := 0.0
+		for k := range n {
+			i := k
+			if !forward {
+				i = n - 1 - k
+			}
+			v, r := x[i], rank[i]
+			// Count and sum of the values before with a smaller rank (Fenwick prefix over ranks < r).
+			below, belowSum := 0, 0.0
+			for j := r; j > 0; j -= j & -j {
+				below += cnt[j]
+				belowSum += sum[j]
+			}
+			acc += v*float64(below) - belowSum + (total - belowSum) - v*float64(k-below)
+			for j := r + 1; j <= n; j += j & -j {
+				cnt[j]++
+				sum[j] += v
+			}
+			total += v
+			if forward {
+				out[k+1] = acc
+			} else {
+				out[n-1-k] = acc
+			}
 		}
-		left[t] = left[t-1] + sum
 	}
-	right[n] = 0
-	for t := n - 1; t >= 0; t-- {
-		v := x[t]
-		var sum float64
-		for _, u := range x[t+1:] {
-			sum += math.Abs(v - u)
-		}
-		right[t] = right[t+1] + sum
-	}
+	left[0], right[n] = 0, 0
+	pairwise(left, true)
+	pairwise(right, false)
+
 	total := left[n]
 	best := split{tau: -1}
 	for tau := s.minSeg; tau <= n-s.minSeg; tau++ {

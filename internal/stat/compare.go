@@ -65,8 +65,8 @@ type Interval struct {
 	Hi float64 `json:"hi"`
 }
 
-// Contains reports whether v lies in the interval, bounds included.
-func (i Interval) Contains(v float64) bool { return i.Lo <= v && v <= i.Hi }
+// Contains reports whether v lies in the interval, bounds included; a nil interval contains nothing.
+func (i *Interval) Contains(v float64) bool { return i != nil && i.Lo <= v && v <= i.Hi }
 
 // Comparer compares two runs' per-second samples of one figure. Its zero value is ready to use with the
 // defaults each field documents; a Comparer is a value and safe to use from several goroutines.
@@ -106,10 +106,14 @@ type Comparison struct {
 	Baseline  float64 `json:"baseline"`  // the statistic over the baseline's samples
 	Candidate float64 `json:"candidate"` // the statistic over the candidate's samples
 
-	Diff       float64  `json:"diff"`        // Candidate − Baseline
-	DiffCI     Interval `json:"diff_ci"`     // its bootstrap confidence interval
-	Relative   float64  `json:"relative"`    // Candidate/Baseline − 1
-	RelativeCI Interval `json:"relative_ci"` // its bootstrap confidence interval
+	// Diff is Candidate − Baseline, DiffCI its bootstrap confidence interval (nil when the runs are too short
+	// to judge).
+	Diff   float64   `json:"diff"`
+	DiffCI *Interval `json:"diff_ci,omitempty"`
+	// Relative is Candidate/Baseline − 1, RelativeCI its bootstrap confidence interval (nil when the runs are
+	// too short to judge, or when resamples of the baseline reach 0 so that no relative change is defined).
+	Relative   float64   `json:"relative"`
+	RelativeCI *Interval `json:"relative_ci,omitempty"`
 	// EffectSize is Diff in units of the runs' pooled standard deviation of the samples (Cohen's d for the
 	// chosen statistic): how large the change is against the second-to-second spread, whatever the unit.
 	EffectSize float64 `json:"effect_size"`
@@ -231,8 +235,6 @@ func (c Comparer) Compare(baseline, candidate []float64, dir Direction) (Compari
 	if n < need {
 		r.Verdict, r.Need = Inconclusive, need
 		r.Reason = fmt.Sprintf("too short to judge: %d samples, need at least %d per run", n, need)
-		r.DiffCI = Interval{math.NaN(), math.NaN()}
-		r.RelativeCI = Interval{math.NaN(), math.NaN()}
 		return r, nil
 	}
 
@@ -240,8 +242,14 @@ func (c Comparer) Compare(baseline, candidate []float64, dir Direction) (Compari
 	alpha := 1 - c.Confidence
 	slices.Sort(diffs)
 	slices.Sort(rels)
-	r.DiffCI = Interval{quantileSorted(diffs, alpha/2), quantileSorted(diffs, 1-alpha/2)}
-	r.RelativeCI = Interval{quantileSorted(rels, alpha/2), quantileSorted(rels, 1-alpha/2)}
+	r.DiffCI = &Interval{quantileSorted(diffs, alpha/2), quantileSorted(diffs, 1-alpha/2)}
+	rel := Interval{quantileSorted(rels, alpha/2), quantileSorted(rels, 1-alpha/2)}
+	if math.IsInf(rel.Lo, 0) || math.IsInf(rel.Hi, 0) {
+		r.Verdict = Inconclusive
+		r.Reason = "inconclusive: the baseline's resampled statistic reaches 0 (idle seconds), so no relative change is defined"
+		return r, nil
+	}
+	r.RelativeCI = &rel
 	r.verdict(dir)
 	return r, nil
 }
@@ -295,7 +303,7 @@ func (r *rankedSample) resample(rng *rand.Rand, block int, q float64) float64 {
 // verdict fills Significant, Verdict, Reason and Need from the intervals.
 func (r *Comparison) verdict(dir Direction) {
 	// Orient so that positive is an improvement.
-	est, ci := r.Relative, r.RelativeCI
+	est, ci := r.Relative, *r.RelativeCI
 	if dir == LowerIsBetter {
 		est, ci = -est, Interval{-ci.Hi, -ci.Lo}
 	}

@@ -143,7 +143,7 @@ func TestCompareTooShort(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if r.Verdict != Inconclusive || r.Need != tc.need || !math.IsNaN(r.RelativeCI.Lo) {
+		if r.Verdict != Inconclusive || r.Need != tc.need || r.RelativeCI != nil || r.DiffCI != nil {
 			t.Errorf("%s: verdict %v, need %d, CI %v; want inconclusive, need %d, no interval", tc.name, r.Verdict, r.Need, r.RelativeCI, tc.need)
 		}
 		if !strings.Contains(r.Reason, "too short") {
@@ -199,7 +199,7 @@ func TestCompareDeterministic(t *testing.T) {
 	if !reflect.DeepEqual(r1, r2) {
 		t.Errorf("same seed, different results:\n%+v\n%+v", r1, r2)
 	}
-	if r1.RelativeCI == r3.RelativeCI {
+	if *r1.RelativeCI == *r3.RelativeCI {
 		t.Errorf("seeds 42 and 43 gave the same interval %v: the seed does not drive the resampling", r1.RelativeCI)
 	}
 	if r1.Verdict != Worse || r3.Verdict != Worse {
@@ -229,6 +229,40 @@ func TestCompareErrors(t *testing.T) {
 	}
 	if _, err := (Comparer{}).Compare(make([]float64, 100), x, HigherIsBetter); !errors.Is(err, ErrNonPositiveBaseline) {
 		t.Errorf("zero baseline: error %v, want ErrNonPositiveBaseline", err)
+	}
+}
+
+// --json carries the comparison: it must encode whatever the verdict, intervals included or left out.
+func TestComparisonJSON(t *testing.T) {
+	rng := newRand(4)
+	short, err := Comparer{}.Compare(iid(rng, 10, 100, 5), iid(rng, 10, 100, 5), HigherIsBetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	judged, err := Comparer{Seed: 1}.Compare(iid(rng, 100, 100, 5), iid(rng, 100, 80, 5), HigherIsBetter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		r    Comparison
+		want []string
+	}{
+		{short, []string{`"verdict":"inconclusive"`, `"need":30`}},
+		{judged, []string{`"verdict":"worse"`, `"relative_ci":{"lo":`, `"diff_ci":{"lo":`}},
+	} {
+		b, err := json.Marshal(tc.r)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.r.Verdict, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(b), w) {
+				t.Errorf("%s", b)
+				t.Errorf("JSON of a %s comparison lacks %s", tc.r.Verdict, w)
+			}
+		}
+		if tc.r.Verdict == Inconclusive && strings.Contains(string(b), "_ci") {
+			t.Errorf("too short to judge, yet intervals in %s", b)
+		}
 	}
 }
 

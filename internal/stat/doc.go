@@ -5,15 +5,19 @@
 //
 // Three pieces, each usable alone:
 //
-//	compare.go   Comparer.Compare: two runs' steady-state per-second samples (the caller drops the warm-up and
-//	             the final partial interval) → a circular block bootstrap confidence interval of the difference
-//	             of a quantile (the median for throughput, a high quantile for latency), absolute and relative,
-//	             an effect size and a verdict: better, worse, no significant change, or inconclusive with the
-//	             number of samples that would settle it.
+//	compare.go   Comparer.Compare: two runs' steady-state per-second samples of one figure (the caller drops
+//	             the warm-up and the final partial interval) → a circular block bootstrap confidence interval of
+//	             the difference of a quantile of the per-second values, absolute and relative, an effect size
+//	             and a verdict: better, worse, no significant change, or inconclusive with the number of samples
+//	             that would settle it. Throughput compares the median of per-second rates; p99 compares the
+//	             median of the per-second p99s (the typical second's tail), or their 99th percentile for runs
+//	             of at least 1,000 seconds.
+//	blocklength.go
+//	             BlockLength: the bootstrap's block length from the series' autocorrelation (Politis–White).
 //	changepoint.go
 //	             Detector.ChangePoints: E-divisive means (Matteson & James 2014, the method of Apache Otava,
 //	             formerly DataStax Hunter, and MongoDB's signal processing) over one value per run, each change
-//	             point confirmed by a (block) permutation test.
+//	             point confirmed by a permutation test on the series prewhitened for run-to-run drift.
 //	noise.go     MeasureNoise and Noise.MinEffect: from repeated identical (A/A) runs, a figure's run-to-run
 //	             noise and the minimum effect a gate needs for a chosen false-alarm rate.
 //
