@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/schema"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,8 +32,11 @@ Pgpool-II's SHOW POOL_NODES (status, role, SELECTs per node). It serves these on
 switchover), a node unreachable or back, two or more primaries at once (split
 brain), a Pgpool backend status change — one per line, with their time.
 
-Give nodes as NAME=CONNSTRING (or CONNSTRING alone, named host:port). Passwords come
-from the connection string, PGPASSWORD or ~/.pgpass; none is printed or exported.
+Give nodes as NAME=CONNSTRING (or CONNSTRING alone, named host:port). Without --node and
+--pgpool, the cluster is the configuration's producer.pgbench.observe (the one
+producer pgbench --observe watches), its interval and timeout too unless given here.
+Passwords come from the connection string (${VAR} in the configuration), PGPASSWORD
+or ~/.pgpass; none is printed or exported.
 The observer's role needs pg_monitor to read the replication views.
 
 Example:
@@ -62,6 +66,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", DefaultListen, "serve /metrics on `ADDR`; \"\" for none")
 	duration := fs.Duration("duration", 0, "stop after `D`; 0 = until interrupted")
 	asJSON := fs.Bool("json", false, "print every round as one JSON line (a schema.Observation) instead of events only")
+	configPath := fs.String("config", "", "without --node and --pgpool, observe producer.pgbench.observe of configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
 	err := cli.Parse(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -74,6 +79,24 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.Fail(stderr, prog, cli.Errorf("unexpected argument %q (give nodes with --node)", schema.RedactURL(fs.Arg(0))))
 	case *duration < 0:
 		return cli.Fail(stderr, prog, cli.Errorf("--duration must not be negative"))
+	}
+	if len(cfg.Nodes) == 0 && cfg.Pgpool == "" {
+		c, err := config.Resolve(*configPath, config.SectionProducer)
+		if err != nil {
+			return cli.FailConfig(stderr, prog, err, cli.ExitUsage)
+		}
+		if oc := c.Producer.Pgbench.Observe; oc.Configured() {
+			given := map[string]bool{}
+			fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+			fromFile := FromConfig(oc)
+			cfg.Nodes, cfg.Pgpool = fromFile.Nodes, fromFile.Pgpool
+			if !given["interval"] {
+				cfg.Interval = fromFile.Interval
+			}
+			if !given["timeout"] {
+				cfg.Timeout = fromFile.Timeout
+			}
+		}
 	}
 	obs, err := New(cfg)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -183,4 +185,73 @@ func TestCommandMetrics(t *testing.T) {
 		t.Errorf("stdout %q lacks the split-brain line", stdout.String())
 	}
 	t.Logf("events printed:\n%s", stdout.String())
+}
+
+// Without --node and --pgpool, the cluster is the configuration's producer.pgbench.observe, its interval and
+// timeout too unless given as flags; a password from ${VAR} is nowhere in the output, and a problem in the
+// section is reported with its line.
+func TestCommandFromConfig(t *testing.T) {
+	const secret = "cfgsecret99"
+	t.Setenv("OBS_PW", secret)
+	dir := t.TempDir()
+	write := func(name, yaml string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := write("good.yaml", `producer:
+  pgbench:
+    observe:
+      nodes:
+        db2: "host=127.0.0.1 port=1 user=u password=${OBS_PW}"
+        db1: postgres://u:${OBS_PW}@127.0.0.1:1/x
+      interval: 400ms
+      timeout: 300ms
+`)
+	rounds := func(out string) []schema.Observation {
+		t.Helper()
+		var obs []schema.Observation
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			var o schema.Observation
+			if err := json.Unmarshal([]byte(l), &o); err != nil {
+				t.Fatalf("%v: %q", err, l)
+			}
+			if len(o.Nodes) != 2 || o.Nodes[0].Node != "db1" || o.Nodes[1].Node != "db2" || o.Nodes[0].Up || o.Nodes[1].Up {
+				t.Errorf("round %+v, want db1 and db2 (name order), both down", o.Nodes)
+			}
+			obs = append(obs, o)
+		}
+		return obs
+	}
+	for _, tc := range []struct {
+		args   []string
+		rounds int
+	}{
+		{[]string{"--duration", "1s"}, 3},                                               // the file's 400 ms: rounds at 0, 0.4 and 0.8 s
+		{[]string{"--duration", "1500ms", "--interval", "1s", "--timeout", "500ms"}, 2}, // the flags' 1 s: at 0 and 1 s
+	} {
+		code, out, errs := run(append([]string{"--config", good, "--listen", "", "--json"}, tc.args...)...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d, stderr %q", tc.args, code, errs)
+		}
+		if strings.Contains(out+errs, secret) {
+			t.Errorf("%q: the password is in the output", tc.args)
+		}
+		if got := rounds(out); len(got) != tc.rounds {
+			t.Errorf("%q: %d rounds, want %d", tc.args, len(got), tc.rounds)
+		}
+	}
+
+	bad := write("bad.yaml", "producer:\n  pgbench:\n    observe:\n      nodes:\n        db1: postgres://127.0.0.1:1/x\n      interval: 1s\n      timeout: 2s\n")
+	code, out, errs := run("--config", bad, "--listen", "", "--duration", "1s")
+	if want := "producer observe: configuration: " + bad + ":7: producer.pgbench.observe.timeout: 2s must be shorter than interval (1s): a round's probes end before the next round\n"; code != 2 || out != "" || errs != want {
+		t.Errorf("bad section: exit %d, stdout %q, stderr %q; want 2 and %q", code, out, errs, want)
+	}
+	// Flags win over the file: its cluster is not read when a node is given.
+	code, _, errs = run("--config", bad, "--listen", "", "--duration", "100ms", "--node", "a=postgres://127.0.0.1:1/x")
+	if code != 0 {
+		t.Errorf("with --node: exit %d, stderr %q", code, errs)
+	}
 }

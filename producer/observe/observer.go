@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -31,6 +32,16 @@ type Config struct {
 	Pgpool   string        // connection string of Pgpool-II's SQL port; "" for none
 	Interval time.Duration // between rounds; 0 = DefaultInterval
 	Timeout  time.Duration // for each probe of a round; 0 = DefaultTimeout; must be below Interval
+}
+
+// FromConfig is the configuration file's cluster (producer.pgbench.observe) as a Config: nodes in name order, the
+// order they appear in every observation.
+func FromConfig(c config.Observe) Config {
+	cfg := Config{Pgpool: c.Pgpool, Interval: c.Interval, Timeout: c.Timeout}
+	for _, name := range c.NodeNames() {
+		cfg.Nodes = append(cfg.Nodes, Node{Name: name, DSN: c.Nodes[name]})
+	}
+	return cfg
 }
 
 // Observer probes a cluster in rounds. It is not safe for concurrent use: one goroutine calls Round or Run.

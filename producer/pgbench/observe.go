@@ -34,10 +34,7 @@ func observeConfig(c *config.Config) (observe.Config, error) {
 		}
 		return observe.Config{}, cli.Errorf("--observe needs a cluster to observe: set producer.pgbench.observe.nodes (NAME: connection string) and/or .pgpool in %s", where)
 	}
-	cfg := observe.Config{Pgpool: oc.Pgpool, Interval: oc.Interval, Timeout: oc.Timeout}
-	for _, name := range oc.NodeNames() {
-		cfg.Nodes = append(cfg.Nodes, observe.Node{Name: name, DSN: oc.Nodes[name]})
-	}
+	cfg := observe.FromConfig(oc)
 	if _, err := observe.New(cfg); err != nil {
 		return observe.Config{}, cli.Errorf("producer.pgbench.observe: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
