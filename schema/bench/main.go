@@ -10,7 +10,8 @@
 //     with the histograms removed); with them it also decodes each histogram and merges it into samples_hist_1m.
 //     Alternated -rounds times; the best of each counts (this machine is shared). Each phase also reports its CPU
 //     time per row, the sink's (this process) and PostgreSQL's, and the ratios are given by that too: the figure
-//     other people's load on a shared machine moves least.
+//     other people's load on a shared machine moves least. Before them, schema.Decode alone over the same records
+//     on one goroutine (CPU per row): the share of the sink's decoding, apart from Kafka and the database.
 //  3. query time — p50/p99/p99.9 of that whole run from the merged histograms (run_latency_percentiles), against
 //     the baseline the database could give before: the worst per-second percentiles over the run's samples rows;
 //     and the run's samples_1m (per-minute rows with true percentiles, what long ranges read) against the plain
@@ -30,6 +31,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -142,6 +144,17 @@ func run(ctx context.Context, f flags) error {
 		}
 	}
 	fmt.Printf("\n2. sink: %d one-second samples (a %d-hour run) from kfake into plain PostgreSQL, best of %d alternated rounds\n", rows, f.hours, f.rounds)
+	// The sink's own part alone, without Kafka or the database: what decoding and validating a record costs it.
+	decWithout, err := decodeCPU(withoutVals)
+	if err != nil {
+		return err
+	}
+	decWith, err := decodeCPU(withVals)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   schema.Decode alone, one goroutine: %.1f µs CPU/row without histograms, %.1f µs with (both inflated, validated and parsed into buckets)\n",
+		float64(decWithout)/1e3, float64(decWith)/1e3)
 	var bestWith, bestWithout float64
 	cpuWith, cpuWithout := phaseCPU{client: -1}, phaseCPU{client: -1}
 	var histURL string
@@ -501,6 +514,23 @@ func sinkRun(ctx context.Context, url string, vals [][]byte, key func(i int) uui
 		return 0, phaseCPU{}, fmt.Errorf("all %d records came in one commit: too few to time", target)
 	}
 	return float64(target-firstN.Load()) / d.Seconds(), cpu, nil
+}
+
+// decodeCPU returns the CPU time per record of schema.Decode over (at most 20,000 of) vals, the best of three
+// passes: the figure bench-hist's sink phases spend on decoding, measured apart from Kafka and PostgreSQL.
+func decodeCPU(vals [][]byte) (time.Duration, error) {
+	vals = vals[:min(len(vals), 20000)]
+	best := time.Duration(math.MaxInt64)
+	for range 3 {
+		start := ownCPU()
+		for _, v := range vals {
+			if _, err := schema.Decode(v); err != nil {
+				return 0, fmt.Errorf("decode: %w", err)
+			}
+		}
+		best = min(best, (ownCPU()-start)/time.Duration(len(vals)))
+	}
+	return best, nil
 }
 
 // timeQuery runs q once to warm up, then n times, and returns the median time.
