@@ -113,7 +113,9 @@ func compactDB(dir string, db *bbolt.DB, maxBytes int64, hook func(step string) 
 		syncErr = fmt.Errorf("sync spool directory %s after compaction: %w", dir, syncErr)
 	}
 	_ = step("synced")
-	dst.MaxSize = int(maxBytes)
+	if fi, err := os.Stat(filepath.Join(dir, dbFile)); err == nil {
+		dst.MaxSize = int(hardMax(maxBytes, fi.Size()))
+	}
 	dst.AllocSize = int(allocSize(maxBytes))
 	return dst, syncErr
 }

@@ -504,3 +504,47 @@ func TestCompactionReplacesFileUnderWaiter(t *testing.T) {
 	recs, _ := deliverLater(t, dir)
 	assertValues(t, recs, 0, kept+1)
 }
+
+// TestLoweredCap: a spool filled under a 4 MiB cap is reopened with a 1 MiB cap. New records are refused, but
+// what it holds is still delivered, every value exactly once, and the file then shrinks under the new cap.
+func TestLoweredCap(t *testing.T) {
+	dir := t.TempDir()
+	seeds, kafkaUp := kafkaDown(t, testenv.KafkaBackend{Name: testenv.BackendKfake})
+	cfg := testConfig(dir, seeds...)
+	cfg.Producer.SpoolMaxBytes = 4 << 20
+	p, err := publish.Open(context.Background(), cfg, publish.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := 0
+	for ; ; accepted++ {
+		if err := p.PublishRaw(context.Background(), topic, []byte("k"), rawValue(accepted), time.Now()); err != nil {
+			if !errors.Is(err, publish.ErrSpoolFull) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	closeNow(p)
+	full := fileSize(t, dir)
+
+	cfg.Producer.SpoolMaxBytes = 1 << 20
+	p, err = publish.Open(context.Background(), cfg, publish.WithLogger(testLogger(t)), publish.WithKafkaOptions(fastRedial...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PublishRaw(context.Background(), topic, []byte("k"), rawValue(accepted), time.Now()); !errors.Is(err, publish.ErrSpoolFull) {
+		t.Errorf("a record for a spool of %d bytes under a 1 MiB cap: %v, want ErrSpoolFull", full, err)
+	}
+	brokers := kafkaUp()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertValues(t, consumeAll(t, brokers), 0, accepted)
+	if size := fileSize(t, dir); size > 64<<10 {
+		t.Errorf("spool.db is %d bytes once delivered (was %d); want under 64 KiB", size, full)
+	}
+	t.Logf("%d values in %d KiB, delivered under the lowered cap; spool.db %d KiB after", accepted, full>>10, fileSize(t, dir)>>10)
+}

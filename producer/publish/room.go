@@ -22,6 +22,12 @@ func reserve(maxBytes int64) int64 { return min(max(maxBytes/32, 256<<10), 32<<2
 // default): 1/32 of the cap, between 64 KiB and 16 MiB, so that a small cap is not spent in a few large steps.
 func allocSize(maxBytes int64) int64 { return min(max(maxBytes/32, 64<<10), 16<<20) }
 
+// hardMax is the limit bbolt enforces (its MaxSize) for a spool capped at maxBytes whose file is size bytes: the
+// cap, unless the file is already within the reserve of it or past it (the cap was lowered, or the file was
+// written by a build without one); then the file may still grow by the reserve, so that delivering its records,
+// which needs new pages before it frees old ones, cannot be refused. Publish refuses records either way.
+func hardMax(maxBytes, size int64) int64 { return max(maxBytes, size+reserve(maxBytes)) }
+
 // fileFor is the size bbolt makes the file when its data must reach minsz bytes, as bbolt's allocate computes
 // it for its own MaxSize check: up to allocSize the file is the memory map, which doubles from 32 KiB; beyond
 // it, the file grows to minsz plus allocSize. (Kept in step with bbolt by TestSpoolFullBeforeCap, which

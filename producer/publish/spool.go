@@ -128,13 +128,17 @@ func openDB(dir string, lockTimeout time.Duration, maxBytes int64) (*bbolt.DB, e
 		return nil, fmt.Errorf("create spool directory: %w", err)
 	}
 	path := filepath.Join(dir, dbFile)
-	_, statErr := os.Stat(path)
+	fi, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
+	var size int64
+	if fi != nil {
+		size = fi.Size()
+	}
 	db, err := lockedOpen(path, &bbolt.Options{
 		Timeout: lockTimeout,
 		// The hashmap freelist stays fast when a long outage left many free pages behind.
 		FreelistType: bbolt.FreelistMapType,
-		MaxSize:      int(maxBytes),
+		MaxSize:      int(hardMax(maxBytes, size)),
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, inUseError(dir)
