@@ -156,7 +156,7 @@ func (p *Publisher) compact(db *bbolt.DB, u usage) *bbolt.DB {
 	p.compactions.Add(1)
 	p.version.Add(1)
 	p.log.Info("spool compacted: the space of delivered records is given back", "dir", p.dir,
-		"before", bytesString(u.file), "after", bytesString(p.fileBytes()), "in_use", bytesString(u.used),
+		"before", FormatBytes(u.file), "after", FormatBytes(p.fileBytes()), "in_use", FormatBytes(u.used),
 		"records", p.pending.Load(), "took", time.Since(start).Round(time.Millisecond))
 	return out
 }

@@ -93,13 +93,13 @@ func (p *Publisher) room(group []appendReq) []error {
 func (p *Publisher) fullError(projected int64, cause error) error {
 	would := "this record would take it"
 	if projected > 0 {
-		would = fmt.Sprintf("this record would take it to %s", bytesString(projected))
+		would = fmt.Sprintf("this record would take it to %s", FormatBytes(projected))
 	}
 	msg := fmt.Sprintf("%s: its %d undelivered records fill %s of %s; %s, past producer.spool_max_bytes (%s) less the %s kept for delivery. "+
 		"The records already spooled are kept and go to Kafka once it takes them (this producer, the next, or `producer spool flush`), "+
 		"and their space is given back then; raise producer.spool_max_bytes for longer outages",
-		ErrSpoolFull.Error(), p.pending.Load(), bytesString(p.fileBytes()), dbFile, would,
-		bytesString(p.maxBytes), bytesString(reserve(p.maxBytes)))
+		ErrSpoolFull.Error(), p.pending.Load(), FormatBytes(p.fileBytes()), dbFile, would,
+		FormatBytes(p.maxBytes), FormatBytes(reserve(p.maxBytes)))
 	return &fullErr{msg: msg, cause: cause}
 }
 
@@ -120,8 +120,9 @@ func (e *fullErr) Unwrap() error        { return e.cause }
 // isMaxSize reports whether err is bbolt refusing to grow the file past the cap.
 func isMaxSize(err error) bool { return errors.Is(err, berrors.ErrMaxSizeReached) }
 
-// bytesString writes n in binary units, e.g. 3.9 MiB.
-func bytesString(n int64) string {
+// FormatBytes writes n in binary units with one decimal, e.g. 3.9 MiB, as the spool's messages and `producer
+// spool` write sizes.
+func FormatBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -212,17 +212,17 @@ func printStatus(w io.Writer, cfg *config.Config, st publish.Status, now time.Ti
 		if st.Records == 1 {
 			verb = "waits"
 		}
-		fmt.Fprintf(w, "Spool %s: %s (%s) %s for Kafka.\n", st.Dir, records(st.Records), bytesString(st.Bytes), verb)
+		fmt.Fprintf(w, "Spool %s: %s (%s) %s for Kafka.\n", st.Dir, records(st.Records), publish.FormatBytes(st.Bytes), verb)
 		fmt.Fprintf(w, "  oldest   %s (%s)\n", st.Oldest.Local().Format(timeLayout), ago(st.Oldest, now))
 		fmt.Fprintf(w, "  newest   %s (%s)\n", st.Newest.Local().Format(timeLayout), ago(st.Newest, now))
 	}
 	if st.FileBytes > 0 {
-		fmt.Fprintf(w, "  file     %s on disk, %s of it in use\n", bytesString(st.FileBytes), bytesString(st.UsedBytes))
+		fmt.Fprintf(w, "  file     %s on disk, %s of it in use\n", publish.FormatBytes(st.FileBytes), publish.FormatBytes(st.UsedBytes))
 	}
 	if st.MaxBytes > 0 {
 		limit := publish.Limit(st.MaxBytes)
 		fmt.Fprintf(w, "  cap      %s (producer.spool_max_bytes), %.0f%% full: records are refused %s before it, kept for delivery\n",
-			bytesString(st.MaxBytes), 100*float64(st.UsedBytes)/float64(limit), bytesString(st.MaxBytes-limit))
+			publish.FormatBytes(st.MaxBytes), 100*float64(st.UsedBytes)/float64(limit), publish.FormatBytes(st.MaxBytes-limit))
 	}
 	if l := st.Live; l != nil {
 		fmt.Fprintf(w, "  held by  a running producer (pid %d), which delivers it itself; figures as of %s\n", l.PID, ago(l.Updated, now))
@@ -291,19 +291,6 @@ func ago(t, now time.Time) string {
 	return fmt.Sprintf("%.1f days ago", d.Hours()/24)
 }
 
-func bytesString(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
 const flushSummary = `Delivers everything in the spool to Kafka now, printing progress, and waits until the
 spool is empty or --timeout passes. Records Kafka has not acknowledged by then stay in the
 spool; the command then fails and says why (e.g. Kafka still unreachable). A running
@@ -356,7 +343,7 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	st := p.Stats()
 	total := st.Pending - int64(before.Queued()) // unreadable entries are moved aside, not delivered
-	fmt.Fprintf(stdout, "Flushing %s (%s) from %s to %s …\n", records(total), bytesString(st.PendingBytes), dir, brokerList(cfg.Kafka.Brokers))
+	fmt.Fprintf(stdout, "Flushing %s (%s) from %s to %s …\n", records(total), publish.FormatBytes(st.PendingBytes), dir, brokerList(cfg.Kafka.Brokers))
 
 	start := time.Now()
 	closed := make(chan error, 1)
@@ -371,9 +358,9 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			if err == nil {
 				fmt.Fprintf(stdout, "Delivered %s in %s; the spool is empty", records(st.Delivered), time.Since(start).Round(time.Millisecond))
 				if after, err := publish.Inspect(dir); err == nil && after.FileBytes > 0 {
-					fmt.Fprintf(stdout, " and spool.db takes %s on disk", bytesString(after.FileBytes))
+					fmt.Fprintf(stdout, " and spool.db takes %s on disk", publish.FormatBytes(after.FileBytes))
 					if st.Compactions > 0 {
-						fmt.Fprintf(stdout, " (was %s: the delivered records' space is given back)", bytesString(before.FileBytes))
+						fmt.Fprintf(stdout, " (was %s: the delivered records' space is given back)", publish.FormatBytes(before.FileBytes))
 					}
 				}
 				fmt.Fprintln(stdout, ".")
