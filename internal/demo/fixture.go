@@ -25,7 +25,8 @@ package main
 // POST /_fixture/live?name=N&duration=D starts a live MQTT run named N measuring for D (after a 1 s warm-up) and
 // answers {"run_id": …} once the sink has written its first sample, so a page opened then sees it running; it
 // keeps producing one sample a second until D is over. /nobody/v1/graphql is the stand-in for a role without any
-// permission (Hasura's answer to a query the role may not make). One JSON line on stdout says where it listens and
+// permission (Hasura's answer to a query the role may not make). POST /_fixture/observed publishes an observed
+// pgbench run in steps (observedLive), for the run page's live banner. One JSON line on stdout says where it listens and
 // the run ids; it runs until standard input closes.
 
 import (
@@ -136,6 +137,7 @@ func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) 
 	defer nobody.Close()
 	v, err := newViewerServer(ctx, "viewer/dist", d.HasuraURL, map[string]http.Handler{
 		"/_fixture/live":     live,
+		"/_fixture/observed": &observedLive{p: p, runs: map[string][]schema.Record{}},
 		"/nobody/v1/graphql": http.StripPrefix("/nobody", nobody),
 	}, hasurastub.WithKeepAlive(time.Second))
 	if err != nil {
@@ -259,8 +261,23 @@ func insertLongRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
 // viewer must show 2 node lanes, 1 standby's lag, 2 backends' reads, each over 90 rounds, and 5 events.
 func (p *pipeline) observedRun(ctx context.Context) (uuid.UUID, error) {
 	id := uuid.Must(uuid.NewV7())
-	t0 := time.Date(2026, 2, 1, 10, 2, 0, 0, time.UTC)
-	const rounds, promoted, down, poolDown, warmup = 90, 74, 84, 85, 5
+	recs := observedRecords(id, time.Date(2026, 2, 1, 10, 2, 0, 0, time.UTC))
+	if err := p.publishRecords(ctx, recs); err != nil {
+		return uuid.Nil, fmt.Errorf("observed run: %w", err)
+	}
+	if err := p.waitFinished(ctx, id); err != nil {
+		return uuid.Nil, err
+	}
+	return id, p.waitObserved(ctx, id, observedRounds, 5)
+}
+
+// The observed run's rounds (observedRecords): round k is recs[1+2k] and its sample recs[2+2k].
+const observedRounds = 90
+
+// observedRecords returns the records of the observed run (see observedRun) from t0: run_started, then per round
+// its observation and its sample, then run_finished.
+func observedRecords(id uuid.UUID, t0 time.Time) []schema.Record {
+	const rounds, promoted, down, poolDown, warmup = observedRounds, 74, 84, 85, 5
 	at := func(k int) time.Time { return t0.Add(time.Duration(k) * time.Second) }
 	rec := func(typ string, seq int64, t time.Time) schema.Record {
 		return schema.Record{V: schema.Version, Type: typ, RunID: id, Seq: seq, Time: t}
@@ -375,34 +392,101 @@ func (p *pipeline) observedRun(ctx context.Context) (uuid.UUID, error) {
 	fin.Finished = &schema.Finished{Status: schema.StatusOK, FinishedAt: end, Summary: &schema.Summary{Start: at(warmup), End: end,
 		Figures: schema.Figures{Ops: ops, OpsRate: float64(ops) / measured, Errors: failed, Latency: lat,
 			Pgbench: &schema.PgbenchFigures{TPS: float64(ops) / measured, Failed: failed}}}}
-	recs = append(recs, fin)
+	return append(recs, fin)
+}
 
-	step(p.out, "observed pgbench run %s: %d records to %s", id, len(recs), p.cfg.Producer.Topic)
+// publishRecords sends benchmark records to the producers' topic, keyed by run as a producer keys them.
+func (p *pipeline) publishRecords(ctx context.Context, recs []schema.Record) error {
+	step(p.out, "%d records of run %s to %s", len(recs), recs[0].RunID, p.cfg.Producer.Topic)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(p.cfg.Kafka.Brokers...), kgo.DefaultProduceTopic(p.cfg.Producer.Topic))
 	if err != nil {
-		return uuid.Nil, err
+		return err
 	}
 	defer cl.Close()
 	krecs := make([]*kgo.Record, len(recs))
 	for i, r := range recs {
 		v, err := schema.Encode(r)
 		if err != nil {
-			return uuid.Nil, fmt.Errorf("observed run: record %d: %w", r.Seq, err)
+			return fmt.Errorf("record %d: %w", r.Seq, err)
 		}
 		krecs[i] = &kgo.Record{Key: r.Key(), Value: v}
 	}
-	if err := cl.ProduceSync(ctx, krecs...).FirstErr(); err != nil {
-		return uuid.Nil, fmt.Errorf("observed run: %w", err)
-	}
-	if err := p.waitFinished(ctx, id); err != nil {
-		return uuid.Nil, err
-	}
-	return id, p.until(ctx, "the observed run's rounds and events in the database", func() (bool, error) {
+	return cl.ProduceSync(ctx, krecs...).FirstErr()
+}
+
+// waitObserved waits until the sink has written rounds rounds (two nodes, two Pgpool backends each) and events
+// events of run id.
+func (p *pipeline) waitObserved(ctx context.Context, id uuid.UUID, rounds, events int) error {
+	return p.until(ctx, fmt.Sprintf("%d rounds and %d events of run %s in the database", rounds, events, id), func() (bool, error) {
 		var n, m, e int
 		err := p.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM public.cluster_node_samples WHERE run_id = $1),
 			(SELECT count(*) FROM public.cluster_pool_samples WHERE run_id = $1), (SELECT count(*) FROM public.cluster_events WHERE run_id = $1)`, id).Scan(&n, &m, &e)
-		return n == 2*rounds && m == 2*rounds && e == 5, err
+		return n == 2*rounds && m == 2*rounds && e == events, err
 	})
+}
+
+// observedLive serves POST /_fixture/observed?step=…: the observed run's records (observedRecords, from 80 s ago)
+// published in three steps, each answered once the sink has written it, so a page can watch the run change:
+//
+//	step=start              run_started and rounds 0–59, steady; answers {"run_id", "t0"}
+//	step=failover&id=ID     rounds 60–79: pg-b promoted at round 74, a split brain still on at round 79
+//	step=finish&id=ID       rounds 80–89 (pg-a down, the split brain over, Pgpool's status) and run_finished
+type observedLive struct {
+	p    *pipeline
+	mu   sync.Mutex
+	runs map[string][]schema.Record
+}
+
+func (o *observedLive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	ctx := r.Context()
+	q := r.URL.Query()
+	step, key := q.Get("step"), q.Get("id")
+	var t0 time.Time
+	o.mu.Lock()
+	if step == "start" {
+		id := uuid.Must(uuid.NewV7())
+		key, t0 = id.String(), time.Now().UTC().Truncate(time.Second).Add(-80*time.Second)
+		o.runs[key] = observedRecords(id, t0)
+	}
+	recs, ok := o.runs[key]
+	o.mu.Unlock()
+	// Records [from, to) of the run, then what the sink must have written.
+	from, to, rounds, events := 0, 1+2*60, 60, 0
+	switch step {
+	case "start":
+	case "failover":
+		from, to, rounds, events = 1+2*60, 1+2*80, 80, 2
+	case "finish":
+		from, to, rounds, events = 1+2*80, len(recs), observedRounds, 5
+	default:
+		ok = false
+	}
+	if !ok {
+		http.Error(w, "want ?step=start, or ?step=failover|finish&id=ID of a started run", http.StatusBadRequest)
+		return
+	}
+	id := recs[0].RunID
+	err := o.p.publishRecords(ctx, recs[from:to])
+	if err == nil {
+		err = o.p.waitObserved(ctx, id, rounds, events)
+	}
+	if err == nil && step == "finish" {
+		err = o.p.waitFinished(ctx, id)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	answer := map[string]string{"run_id": id.String()}
+	if step == "start" {
+		answer["t0"] = t0.Format(time.RFC3339)
+	}
+	_ = json.NewEncoder(w).Encode(answer)
 }
 
 // liveRuns starts live MQTT runs on request, each with its own spool so that they may overlap.

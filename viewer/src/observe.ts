@@ -51,6 +51,7 @@ export interface SettingRow { name: string; setting: string; unit: string | null
 
 /** The run columns this module reads. */
 export interface ObservedRun {
+  status?: string | null;
   topology_changed?: boolean | null;
   split_brain?: boolean | null;
   server_version?: string | null;
@@ -193,7 +194,8 @@ export interface Banner { tone: 'split-brain' | 'topology'; title: string; lines
 /**
  * The run page's banner for a run whose topology changed: a title, then one line per event that flags the run,
  * with its time, and for a split brain or a node down how long it lasted (until the matching split_brain_end or
- * node_up) or that it lasted to the end of the observation. null for a run that is not flagged. The flags come from
+ * node_up) or that it lasted to the end of the observation (of a running run: that it still does). null for a run
+ * that is not flagged. The flags come from
  * the run row (the sink sets them), so a flagged run has a banner even before (or without) its events.
  */
 export function topologyBanner(run: ObservedRun, events: readonly ClusterEventRow[]): Banner | null {
@@ -203,16 +205,18 @@ export function topologyBanner(run: ObservedRun, events: readonly ClusterEventRo
     if (!flagsRun(e.kind)) return;
     const later = events.slice(i + 1);
     let line = `${describeEvent(e)} at ${clock(e.event_time)}`;
+    // While the run goes on, what has not ended yet may still end.
+    const running = run.status === 'running';
     if (e.kind === 'split_brain') {
       const end = later.find((x) => x.kind === 'split_brain_end');
-      line += end ? `, for ${span(e.event_time, end.event_time)}` : ', until the end of the observation';
+      line += end ? `, for ${span(e.event_time, end.event_time)}` : running ? ', still on' : ', until the end of the observation';
     } else if (e.kind === 'node_down') {
       const up = later.find((x) => x.kind === 'node_up' && x.node === e.node);
-      line += up ? `, back at ${clock(up.event_time)} (${span(e.event_time, up.event_time)})` : ', still down at the end of the observation';
+      line += up ? `, back at ${clock(up.event_time)} (${span(e.event_time, up.event_time)})` : running ? ', still down' : ', still down at the end of the observation';
     }
     lines.push(line);
   });
-  if (!lines.length) lines.push('The cluster\'s topology changed during this run; its events are not available.');
+  if (!lines.length) lines.push('The cluster\'s topology changed during this run; its events are not (yet) available.');
   return run.split_brain
     ? { tone: 'split-brain', title: 'Split brain during this run: two or more primaries at once. Its figures may not mean what they seem.', lines }
     : { tone: 'topology', title: 'The cluster\'s topology changed during this run (failover, node down or Pgpool status). Its figures may not mean what they seem.', lines };

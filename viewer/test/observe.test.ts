@@ -113,10 +113,19 @@ describe('topology banner and flag', () => {
       ],
     });
   });
+  it('a running run\'s split brain and node down are still on, not over at the end', () => {
+    const open = EVENTS.filter((e) => e.kind !== 'split_brain_end');
+    expect(topologyBanner({ status: 'running', topology_changed: true, split_brain: true }, open)?.lines).toEqual([
+      'Failover: pg-b promoted (standby → primary) at 10:03:11Z',
+      'Split brain: 2 primaries (pg-a, pg-b) at 10:03:11Z, still on',
+      'Node down: pg-a (connection refused) at 10:03:13Z, still down',
+    ]);
+    expect(topologyBanner({ status: 'ok', topology_changed: true, split_brain: true }, open)?.lines[1]).toBe('Split brain: 2 primaries (pg-a, pg-b) at 10:03:11Z, until the end of the observation');
+  });
   it('none for a run that is not flagged, even with events that do not flag it; the flags alone make one', () => {
     expect(topologyBanner({ topology_changed: false, split_brain: false }, [event(0, 0, 'node_up', { node: 'pg-a' })])).toBeNull();
     expect(topologyBanner({}, [])).toBeNull();
-    expect(topologyBanner({ topology_changed: true }, [])?.lines).toEqual(['The cluster\'s topology changed during this run; its events are not available.']);
+    expect(topologyBanner({ topology_changed: true }, [])?.lines).toEqual(['The cluster\'s topology changed during this run; its events are not (yet) available.']);
   });
   it('the runs list\'s flag', () => {
     expect(topologyFlag({ topology_changed: true, split_brain: true })?.label).toBe('split brain');

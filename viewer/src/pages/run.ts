@@ -315,17 +315,24 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   };
   if (rows.length) drawCharts();
 
-  /** Fetches the run's observation and shows it: banner, cluster section, marks on the sample charts. */
+  /**
+   * Fetches the run's observation and shows it: banner, cluster section, marks on the sample charts. Of overlapping
+   * fetches (a flag change, then the run's end) only the latest is shown.
+   */
+  let observationFetches = 0;
   const showObservation = async (p: Promise<Observation>) => {
+    const mine = ++observationFetches;
+    let next: Observation;
     try {
-      obs = await p;
+      next = await p;
     } catch (err) {
-      if ((err as Error).name === 'AbortError' || signal.aborted) return;
+      if ((err as Error).name === 'AbortError' || signal.aborted || mine !== observationFetches) return;
       clusterEl.setAttribute('data-observation', 'error');
       clusterEl.replaceChildren(message('error', `Cluster observation unavailable: ${(err as Error).message}`));
       return;
     }
-    if (signal.aborted) return;
+    if (signal.aborted || mine !== observationFetches) return;
+    obs = next;
     marks = eventMarks(obs.events);
     showBanner();
     renderCluster(clusterEl, clusterGroup, run, obs, markFn);
@@ -415,8 +422,12 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   /** Shows the run row: the header every time (its duration grows), the summary when the status changed. */
   const showRun = (next: Run) => {
     const changed = next.status !== run.status || next.updated_at !== run.updated_at;
+    // The sink raises the topology flags while the run goes on: the banner at once, and the events and rounds that
+    // raised them fetched then (not polled: the run row's live query says when).
+    const flagged = next.status === 'running' && (!!next.topology_changed !== !!run.topology_changed || !!next.split_brain !== !!run.split_brain);
     run = next;
-    showBanner(); // the sink may set the flags while the run goes on
+    showBanner();
+    if (flagged) void showObservation(fetchObservation(client, id, signal));
     const h2 = header(run);
     head.replaceWith(h2);
     head = h2;

@@ -292,6 +292,53 @@ test('cluster observation: a run with a split brain and a node down has the bann
   await page.close();
 });
 
+/** One step of the fixture's observed run published while a page watches (internal/demo/fixture.go observedLive). */
+async function observedStep(query) {
+  const res = await fetch(`${fixture.url}_fixture/observed?${query}`, { method: 'POST' });
+  if (!res.ok) throw new Error(`observed run ${query}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** Waits in the page until the topology banner's lines are want. */
+const bannerIs = (page, want) => page.waitForFunction((w) => JSON.stringify([...document.querySelectorAll('.topology-banner li')].map((l) => l.textContent)) === w,
+  JSON.stringify(want), { timeout: 15_000 });
+
+test('a running observed run: the banner appears when the sink flags the split brain (its events fetched then, not polled), the whole cluster once it ends', async () => {
+  await closeLeftovers();
+  server.setMode('ok');
+  server.setWsMode('ok');
+  const start = await observedStep('step=start'); // 60 steady rounds
+  const id = start.run_id;
+  const clockAt = (k) => `${new Date(Date.parse(start.t0) + k * 1000).toISOString().slice(11, 19)}Z`;
+  const since = server.requests.length;
+  const fetches = () => server.requests.slice(since).filter((r) => r.body.includes(id) && r.body.includes('query RunObservation')).length;
+  const page = await open(`#/run/${id}`);
+  await page.waitForSelector('.live[data-mode="live"]');
+  await page.waitForSelector('.cluster[data-observation="cluster"] .chart[data-points]');
+  assert.equal(await page.getAttribute('.cluster .chart', 'data-points'), '60');
+  assert.equal(await page.locator('.topology-banner').count(), 0);
+  assert.equal(fetches(), 1);
+
+  await observedStep(`step=failover&id=${id}`); // rounds 60–79: pg-b promoted at 74, pg-a still primary
+  await bannerIs(page, [`Failover: pg-b promoted (standby → primary) at ${clockAt(74)}`, `Split brain: 2 primaries (pg-a, pg-b) at ${clockAt(74)}, still on`]);
+  assert.equal(await page.getAttribute('.cluster .chart', 'data-points'), '80');
+  assert.equal(await page.getAttribute('.live', 'data-mode'), 'live');
+  assert.equal(fetches(), 2, 'fetched once more, when the run row\'s flags changed');
+  await page.screenshot({ path: join(ARTIFACTS, 'run-observed-live.png'), fullPage: true });
+
+  await observedStep(`step=finish&id=${id}`); // rounds 80–89 and run_finished
+  await page.waitForSelector('.live[data-mode="done"]', { timeout: 30_000 });
+  await bannerIs(page, [
+    `Failover: pg-b promoted (standby → primary) at ${clockAt(74)}`,
+    `Split brain: 2 primaries (pg-a, pg-b) at ${clockAt(74)}, for 10 s`,
+    `Node down: pg-a (connection refused) at ${clockAt(84)}, still down at the end of the observation`,
+    `Pgpool: backend pg-a up → down at ${clockAt(85)}`,
+  ]);
+  assert.equal(await page.getAttribute('.cluster .chart', 'data-points'), '90');
+  assert.equal(fetches(), 3, 'and once when the run ended');
+  await page.close();
+});
+
 /** Waits (in Node) until fn() is true. */
 async function until(fn, what, timeout = 10_000) {
   const end = Date.now() + timeout;
