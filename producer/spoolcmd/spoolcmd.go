@@ -221,8 +221,8 @@ func printStatus(w io.Writer, cfg *config.Config, st publish.Status, now time.Ti
 	}
 	if st.MaxBytes > 0 {
 		limit := publish.Limit(st.MaxBytes)
-		fmt.Fprintf(w, "  cap      %s (producer.spool_max_bytes), %.0f%% full: records are refused %s before it, kept for delivery\n",
-			publish.FormatBytes(st.MaxBytes), 100*float64(st.UsedBytes)/float64(limit), publish.FormatBytes(st.MaxBytes-limit))
+		fmt.Fprintf(w, "  cap      %s (producer.spool_max_bytes): runs fail once the file would pass %s (%.0f%% there)\n",
+			publish.FormatBytes(st.MaxBytes), publish.FormatBytes(limit), 100*float64(st.FileBytes)/float64(limit))
 	}
 	if l := st.Live; l != nil {
 		fmt.Fprintf(w, "  held by  a running producer (pid %d), which delivers it itself; figures as of %s\n", l.PID, ago(l.Updated, now))

@@ -447,8 +447,8 @@ func TestStatusShowsSizeAndCap(t *testing.T) {
 	limit := publish.Limit(2 << 20)
 	mustContain(t, "status", out,
 		fmt.Sprintf("file     %.1f KiB on disk, %.1f KiB of it in use", float64(fi.Size())/1024, float64(st.UsedBytes)/1024),
-		fmt.Sprintf("cap      2.0 MiB (producer.spool_max_bytes), %.0f%% full: records are refused %.1f KiB before it, kept for delivery",
-			100*float64(st.UsedBytes)/float64(limit), float64(2<<20-limit)/1024))
+		fmt.Sprintf("cap      2.0 MiB (producer.spool_max_bytes): runs fail once the file would pass %.1f MiB (%.0f%% there)",
+			float64(limit)/(1<<20), 100*float64(fi.Size())/float64(limit)))
 
 	// While a producer holds the spool, the cap shown is the one it runs with, not this file's.
 	cfg, err := config.Load(cfgFile)
