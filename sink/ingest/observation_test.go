@@ -255,24 +255,31 @@ func TestObservationFlagsAreNeverCleared(t *testing.T) {
 	quiet := r.first // no events
 	quiet.Seq = 6
 	quiet.Observation = &schema.Observation{Format: schema.ObservationFormat, Time: r.t0.Add(5 * time.Second), Nodes: []schema.NodeSample{}}
+	// A later round that only sees a role change raises topology_changed again but not split_brain: it must not
+	// lower split_brain either.
+	roleOnly := r.first
+	roleOnly.Seq = 7
+	at := r.t0.Add(6 * time.Second)
+	roleOnly.Observation = &schema.Observation{Format: schema.ObservationFormat, Time: at, Nodes: []schema.NodeSample{},
+		Events: []schema.ClusterEvent{{Time: at, Kind: schema.EventRoleChange, Node: "node0", From: "primary", To: "standby"}}}
 	e.startSink(t)
 	conn := connect(t, e.dbURL)
 	produce(t, e.brokers, e.topic, []schema.Record{r.started, r.split})
 	waitStored(t, conn, 2)
-	produce(t, e.brokers, e.topic, []schema.Record{quiet, r.finished, r.started})
-	waitStored(t, conn, 5)
+	produce(t, e.brokers, e.topic, []schema.Record{quiet, roleOnly, r.finished, r.started})
+	waitStored(t, conn, 6)
 	var topology, split bool
 	var status string
 	if err := conn.QueryRow(context.Background(), "SELECT topology_changed, split_brain, status FROM runs WHERE run_id = $1", r.id).Scan(&topology, &split, &status); err != nil {
 		t.Fatal(err)
 	}
 	if !topology || !split || status != "ok" {
-		t.Errorf("after a quiet observation, run_finished and a resent run_started: topology_changed %v, split_brain %v, status %s; want true, true, ok", topology, split, status)
+		t.Errorf("after a quiet observation, a role change alone, run_finished and a resent run_started: topology_changed %v, split_brain %v, status %s; want true, true, ok", topology, split, status)
 	}
 	// A run whose observations saw nothing is not flagged.
 	other := newObservedRun()
 	produce(t, e.brokers, e.topic, []schema.Record{other.started, other.first, other.finished})
-	waitStored(t, conn, 8)
+	waitStored(t, conn, 9)
 	if err := conn.QueryRow(context.Background(), "SELECT topology_changed, split_brain FROM runs WHERE run_id = $1", other.id).Scan(&topology, &split); err != nil {
 		t.Fatal(err)
 	}
