@@ -308,3 +308,21 @@ func rowsText(t *testing.T, conn *pgx.Conn, q string, args ...any) string {
 	}
 	return strings.Join(out, "|")
 }
+
+// The server's facts give the same run row whichever observation arrives first: the first facts' version, size and
+// settings, the last facts' change. A run whose first facts never arrive still gets the version from the last.
+func TestServerFactsInAnyOrder(t *testing.T) {
+	e := newEnv(t, "")
+	e.startSink(t)
+	conn := connect(t, e.dbURL)
+	late, onlyLast := newObservedRun(), newObservedRun()
+	produce(t, e.brokers, e.topic, []schema.Record{late.last})
+	waitStored(t, conn, 1)
+	produce(t, e.brokers, e.topic, []schema.Record{late.first, onlyLast.last})
+	waitStored(t, conn, 3)
+	got := rowsText(t, conn, `SELECT r.run_id = $1, server_version, server_version_num, coalesce(database_size_bytes, -1), server_delta->>'seconds',
+		(SELECT count(*) FROM run_settings s WHERE s.run_id = r.run_id) FROM runs r ORDER BY 1 DESC`, late.id)
+	if want := "true PostgreSQL 16.4 on x86_64-pc-linux-gnu 160004 7540515 3 3|false PostgreSQL 16.4 on x86_64-pc-linux-gnu 160004 -1 3 0"; got != want {
+		t.Errorf("runs:\n got %s\nwant %s", got, want)
+	}
+}
