@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -309,44 +308,5 @@ func TestParseLSN(t *testing.T) {
 		if _, err := schema.ParseLSN(s); err == nil {
 			t.Errorf("ParseLSN(%q) accepted", s)
 		}
-	}
-}
-
-// observation.schema.json is a transitional copy of record.schema.json's $defs.observation for producer/observe's
-// tests, which still compile it; until it is deleted it must say exactly what the contract says.
-func TestObservationSchemaFileIsTheRecordDef(t *testing.T) {
-	var record struct {
-		Defs map[string]map[string]any `json:"$defs"`
-	}
-	if err := json.Unmarshal(schema.JSONSchema, &record); err != nil {
-		t.Fatal(err)
-	}
-	def, err := json.Marshal(record.Defs["observation"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile("observation.schema.json")
-	if os.IsNotExist(err) {
-		t.Skip("observation.schema.json is gone: nothing to keep in step")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var copied map[string]any
-	if err := json.Unmarshal(raw, &copied); err != nil {
-		t.Fatal(err)
-	}
-	var want map[string]any
-	if err := json.Unmarshal([]byte(strings.ReplaceAll(string(def), `"#/$defs/observation/$defs/`, `"#/$defs/`)), &want); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"$schema", "$id", "title", "description"} {
-		delete(copied, k)
-		delete(want, k)
-	}
-	if !reflect.DeepEqual(copied, want) {
-		got, _ := json.Marshal(copied)
-		w, _ := json.Marshal(want)
-		t.Errorf("observation.schema.json differs from record.schema.json's $defs.observation:\n got %s\nwant %s", got, w)
 	}
 }
