@@ -19,7 +19,7 @@ import (
 
 // Record formats a topic can carry.
 const (
-	FormatBenchpipe   = "benchpipe"            // schema.Record JSON (run_started, sample, run_finished)
+	FormatBenchpipe   = "benchpipe"            // schema.Record JSON (run_started, sample, observation, run_finished)
 	FormatSINETStream = "sinetstream-perftool" // SINETStream v2/v3 framed (or plain JSON) perftool result lines
 )
 

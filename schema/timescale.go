@@ -92,7 +92,7 @@ type TimescalePolicy struct {
 
 // policyTables are the hypertables the TimescaleDB migrations create, the only ones whose policies benchpipe
 // manages: other hypertables in the same database are not benchpipe's to compress or drop.
-var policyTables = []string{"samples", "perftool"}
+var policyTables = []string{"samples", "perftool", "cluster_observations", "cluster_node_samples", "cluster_pool_samples"}
 
 // applyPolicies brings the compression and retention policies of policyTables to p, changing only what differs
 // from timescaledb_information.jobs, and returns the changes made. Migrate calls it under the migration lock:

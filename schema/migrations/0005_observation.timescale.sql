@@ -6,8 +6,7 @@
 -- day-long run of a three-node cluster behind Pgpool-II writes about 600,000 rows into them. Chunks of 1 day, as
 -- samples has. migrate_data moves rows written before TimescaleDB became usable.
 -- cluster_events and run_settings stay plain tables: a few rows per run.
--- Compression and retention policies are not applied to these yet (schema.policyTables lists samples and
--- perftool only).
+-- The sink's compression and retention policies (sink.timescale) apply to them as to samples (schema.policyTables).
 SELECT create_hypertable('cluster_observations', 'sampled_at', chunk_time_interval => INTERVAL '1 day',
                          migrate_data => true, if_not_exists => true);
 
