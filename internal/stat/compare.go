@@ -184,7 +184,10 @@ func (c Comparer) withDefaults() (Comparer, error) {
 // The confidence intervals are percentile intervals of a circular block bootstrap: each run is resampled on its
 // own (they are independent) by concatenating blocks of consecutive samples that start at uniformly drawn
 // positions and wrap around the run's end, the statistic is computed on each resample, and the interval is
-// between the (1−confidence)/2 and (1+confidence)/2 quantiles of the resampled differences.
+// between the (1−confidence)/2 and (1+confidence)/2 quantiles of the resampled differences. With automatic
+// block lengths each run's resampled statistics are first widened around its estimate by the block bootstrap's
+// known variance bias (see blockLength), which brings the coverage of 95 % intervals on autocorrelated samples
+// from about 91 % to 93–96 % (TestCompareCoverageAR1).
 func (c Comparer) Compare(baseline, candidate []float64, dir Direction) (Comparison, error) {
 	c, err := c.withDefaults()
 	if err != nil {

@@ -37,7 +37,7 @@ func closedLoopRun(rng *rand.Rand, n int, proxyDelay float64) (throughput, p99 [
 // least 95 %.
 func TestCompareSlowdownAndIdenticalRuns(t *testing.T) {
 	const seeds, n = 200, 300
-	c := Comparer{Resamples: 1000}
+	c := Comparer{Resamples: 500}
 	type tally map[Verdict]int
 	slowTP, slowP99, sameTP, sameP99 := tally{}, tally{}, tally{}, tally{}
 	for seed := range uint64(seeds) {
@@ -100,7 +100,7 @@ func TestCompareCoverageAR1(t *testing.T) {
 		for seed := range uint64(seeds) {
 			rng := newRand(seed)
 			a, b := ar1(rng, n, 0.6, 1000, 50), ar1(rng, n, 0.6, 950, 50)
-			r, err := Comparer{Seed: seed, Resamples: 1000, BlockLength: tc.block}.Compare(a, b, HigherIsBetter)
+			r, err := Comparer{Seed: seed, Resamples: 500, BlockLength: tc.block}.Compare(a, b, HigherIsBetter)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,7 +159,7 @@ func TestCompareTooShort(t *testing.T) {
 // so and how many samples would. Runs of that length with no change are then "no significant change" in about
 // 95 % of seeds: at least the binomial 0.1 % bound for 95 %.
 func TestCompareInconclusiveNeed(t *testing.T) {
-	c := Comparer{MinEffect: 0.02, Resamples: 1000}
+	c := Comparer{MinEffect: 0.02, Resamples: 500}
 	r, err := c.Compare(iid(newRand(1), 60, 100, 10), iid(newRand(2), 60, 100, 10), HigherIsBetter)
 	if err != nil {
 		t.Fatal(err)
