@@ -99,7 +99,7 @@ func TestConfigProblemsAllAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	problems := bad + ":2: kafka.brokers[0]: \"nocolon\" is not host:port\n" +
-		bad + ":4: producer.spool_dirr: unknown key (known keys here: topic, spool_dir, device, tags, pgbench)\n" +
+		bad + ":4: producer.spool_dirr: unknown key (known keys here: topic, spool_dir, spool_max_bytes, device, tags, pgbench)\n" +
 		bad + ":6: graphql.timeout: cannot unmarshal !!str `soon` into time.Duration\n"
 	for _, tc := range []struct {
 		args []string
