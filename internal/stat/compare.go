@@ -341,7 +341,7 @@ func (r *Comparison) verdict(dir Direction) {
 		need := math.Ceil(n * (half / (m / 2)) * (half / (m / 2)))
 		r.Need = math.MaxInt32
 		if need < math.MaxInt32 { // false for +Inf and NaN too
-			r.Need = int(need)
+			r.Need = max(int(need), max(r.BaselineSamples, r.CandidateSamples)+1)
 		}
 		r.Reason = fmt.Sprintf("inconclusive: %s (%.0f%% CI %s … %s) cannot tell a %s change from none; about %d samples per run would",
 			pct(r.Relative), 100*r.Confidence, pct(r.RelativeCI.Lo), pct(r.RelativeCI.Hi), pct(m)[1:], r.Need)

@@ -20,8 +20,10 @@ type Noise struct {
 	Spread float64 `json:"spread"`
 }
 
-// MeasureNoise returns the noise of a figure given its value in each of at least 3 A/A runs (the run's summary
-// value, e.g. its median throughput over the steady state). Values must be finite with a positive mean.
+// MeasureNoise returns the noise of a figure given its value in each of at least 3 A/A runs. Measure each run the
+// way the gate compares runs (Comparer's statistic over the same steady state: the median of per-second
+// throughput, the median of per-second p99s), so that the noise is that of the compared number. Values must be
+// finite with a positive mean.
 func MeasureNoise(values []float64) (Noise, error) {
 	if len(values) < 3 {
 		return Noise{}, fmt.Errorf("measure noise: %d runs, need at least 3 repeated identical runs", len(values))
