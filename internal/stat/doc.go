@@ -29,6 +29,8 @@
 // correction of Patton, Politis & White 2009), see BlockLength.
 //
 // Everything random is driven by a seed the caller passes (math/rand/v2's PCG), so a verdict or a change point
-// can be reproduced exactly. No external statistics library: gonum has no block bootstrap, no Politis–White and
-// no E-divisive, and the pieces we need (order statistics, autocovariance, Student's t) are a few dozen lines.
+// can be reproduced exactly. No external statistics library: gonum, the one a Go program would reach for, has
+// Student's t but no block bootstrap, no Politis–White and no E-divisive, and the rest we need (order statistics,
+// autocovariance, Student's t quantile by bisection on the incomplete beta function) is a few dozen lines, tested
+// against R's values.
 package stat
