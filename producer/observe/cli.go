@@ -36,16 +36,24 @@ Give nodes as NAME=CONNSTRING (or CONNSTRING alone, named host:port). Without --
 --pgpool, the cluster is the configuration's producer.pgbench.observe (the one
 producer pgbench --observe watches), its interval and timeout too unless given here.
 Passwords come from the connection string (${VAR} in the configuration), PGPASSWORD
-or ~/.pgpass; none is printed or exported.
+or ~/.pgpass; none is printed, exported or recorded.
+
+With --record the observation is also recorded as a run of kind "observe", through the
+producer's spool and Kafka like a benchmark run's records: run_started, one observation
+record per round (the first and last with the server's facts, read from Pgpool-II or
+else the first node) and run_finished when it stops; the viewer shows it as a run with
+its cluster charts, flagged when the topology changed.
 The observer's role needs pg_monitor to read the replication views.
 
 Example:
   producer observe --node primary=postgres://monitor@db1/postgres \
                    --node standby=postgres://monitor@db2/postgres \
                    --pgpool postgres://monitor@pgpool:9999/postgres
+  producer observe --record --name "maintenance window" --duration 2h   # the configuration's cluster
 
-Exit status: 0 after --duration or an interrupt, 1 when /metrics cannot be served,
-2 for bad usage.`
+Exit status: 0 after --duration or an interrupt, 1 when /metrics cannot be served
+(or with --record: the facts cannot be read, records could not be saved), 2 for bad
+usage.`
 
 // Run runs `producer observe` with args (the words after "observe") and returns the exit code. It is the
 // producer's command: producer/main.go maps "observe" to it.
@@ -66,7 +74,18 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fs.String("listen", DefaultListen, "serve /metrics on `ADDR`; \"\" for none")
 	duration := fs.Duration("duration", 0, "stop after `D`; 0 = until interrupted")
 	asJSON := fs.Bool("json", false, "print every round as one JSON line (a schema.Observation) instead of events only")
-	configPath := fs.String("config", "", "without --node and --pgpool, observe producer.pgbench.observe of configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
+	configPath := fs.String("config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists): the cluster without --node and --pgpool; Kafka and the spool with --record")
+	record := fs.Bool("record", false, "also record the observation as a run of kind \"observe\" (spool → Kafka → database)")
+	name := fs.String("name", "", "with --record: the run's `name` shown in the viewer")
+	tags := map[string]string{}
+	fs.Func("tag", "with --record: run tag `k=v` (repeatable); adds to producer.tags from the configuration", func(s string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("%q is not k=v", s)
+		}
+		tags[k] = v
+		return nil
+	})
 	err := cli.Parse(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -79,13 +98,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.Fail(stderr, prog, cli.Errorf("unexpected argument %q (give nodes with --node)", schema.RedactURL(fs.Arg(0))))
 	case *duration < 0:
 		return cli.Fail(stderr, prog, cli.Errorf("--duration must not be negative"))
+	case !*record && (*name != "" || len(tags) > 0):
+		return cli.Fail(stderr, prog, cli.Errorf("--name and --tag name a recorded run: add --record"))
 	}
-	if len(cfg.Nodes) == 0 && cfg.Pgpool == "" {
-		c, err := config.Resolve(*configPath, config.SectionProducer)
+	var app *config.Config
+	if len(cfg.Nodes) == 0 && cfg.Pgpool == "" || *record {
+		sections := []config.Section{config.SectionProducer}
+		if *record {
+			sections = append(sections, config.SectionKafka, config.SectionTopics)
+		}
+		c, err := config.Resolve(*configPath, sections...)
 		if err != nil {
 			return cli.FailConfig(stderr, prog, err, cli.ExitUsage)
 		}
-		if oc := c.Producer.Pgbench.Observe; oc.Configured() {
+		app = c
+	}
+	if len(cfg.Nodes) == 0 && cfg.Pgpool == "" {
+		if oc := app.Producer.Pgbench.Observe; oc.Configured() {
 			given := map[string]bool{}
 			fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 			fromFile := FromConfig(oc)
@@ -142,7 +171,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: observing Pgpool-II at %s\n", prog, addrOf(cfg.Pgpool))
 	}
 	enc := json.NewEncoder(stdout)
-	_ = obs.Run(ctx, func(o schema.Observation) {
+	show := func(o schema.Observation) {
 		o = (*schema.Redactor)(nil).Observation(o)
 		metrics.Update(o)
 		if *asJSON {
@@ -152,7 +181,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		for _, e := range o.Events {
 			fmt.Fprintln(stdout, FormatEvent(e))
 		}
-	})
+	}
+	if *record {
+		obs.Close()
+		return recordRun(ctx, app, cfg, recordOptions{name: *name, tags: tags}, show, stdout, stderr)
+	}
+	_ = obs.Run(ctx, show)
 	return 0
 }
 

@@ -50,23 +50,11 @@ func observeSecrets(cfg observe.Config) []string {
 	return out
 }
 
-// observationExtra is Summary.Extra.observation: what the run's observation amounts to, so that a reader of the
-// run record (and --summary-json) needs no observation record to know whether the run is suspect.
-type observationExtra struct {
-	Rounds          int                   `json:"rounds"` // observations published, the last included
-	TopologyChanged bool                  `json:"topology_changed"`
-	SplitBrain      bool                  `json:"split_brain"`
-	MaxPrimaries    int                   `json:"max_primaries"`
-	Events          []schema.ClusterEvent `json:"events"`
-	// FactsError says why the server facts at the end are missing (the target went away during the run).
-	FactsError string `json:"facts_error,omitempty"`
-}
-
 // clusterWatch is one run's observation.
 type clusterWatch struct {
 	r     *cliRun
 	sess  *observe.Session
-	extra *observationExtra
+	extra *observe.Extra
 }
 
 // startWatch reads the target's server facts and starts observing cfg's cluster; the first observation is
@@ -94,7 +82,7 @@ func (w *clusterWatch) emit(o schema.Observation) {
 // stop ends the observation after the load: its last round, with the facts at the end and their change over the
 // run, is published (before run_finished, which the caller makes next), and the summary is returned for
 // Summary.Extra. A nil watch (no --observe) returns nil.
-func (w *clusterWatch) stop(ctx context.Context) *observationExtra {
+func (w *clusterWatch) stop(ctx context.Context) *observe.Extra {
 	if w == nil {
 		return nil
 	}
@@ -103,17 +91,9 @@ func (w *clusterWatch) stop(ctx context.Context) *observationExtra {
 	defer cancel()
 	last, sum, err := w.sess.Stop(ctx)
 	w.emit(last)
-	w.extra = &observationExtra{Rounds: sum.Rounds, TopologyChanged: sum.TopologyChanged, SplitBrain: sum.SplitBrain,
-		MaxPrimaries: sum.MaxPrimaries, Events: sum.Events}
-	if w.extra.Events == nil {
-		w.extra.Events = []schema.ClusterEvent{}
-	}
+	w.extra = observe.NewExtra(sum, err, w.r.red)
 	if err != nil {
-		w.extra.FactsError = w.r.red.Text(err.Error())
 		fmt.Fprintf(w.r.stderr, "producer pgbench: warning: %s\n", w.extra.FactsError)
-	}
-	for i := range w.extra.Events {
-		w.extra.Events[i].Detail = w.r.red.Text(w.extra.Events[i].Detail)
 	}
 	return w.extra
 }
@@ -128,7 +108,7 @@ func (w *clusterWatch) warn(out io.Writer) {
 }
 
 // topologyWarning is the end-of-run line for a run whose cluster changed: the events that flag it, at most five.
-func topologyWarning(x *observationExtra) string {
+func topologyWarning(x *observe.Extra) string {
 	var what []string
 	n := 0
 	for _, e := range x.Events {

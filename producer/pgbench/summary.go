@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/benchpipe/benchpipe/producer/observe"
 	"github.com/benchpipe/benchpipe/producer/stats"
 	"github.com/benchpipe/benchpipe/schema"
 )
@@ -180,7 +181,7 @@ type runExtra struct {
 	LateTransactions int64           `json:"late_transactions,omitempty"`
 	UnparsedLogLines int64           `json:"unparsed_log_lines,omitempty"`
 	// Observation is --observe's account of the cluster during the load (observe.go).
-	Observation *observationExtra `json:"observation,omitempty"`
+	Observation *observe.Extra `json:"observation,omitempty"`
 }
 
 func timePtr(us int64) *time.Time {
