@@ -35,16 +35,27 @@ Figures that neither run has are left out.
 on the same device (host_name) and with the same parameters (compared as JSON, so key order does not
 matter). --same-tags also requires equal tags; --same-tags=site,rack only those tags.
 
-Gating: --max-regression 5% exits 1 when any figure is more than 5% worse than the baseline;
+Statistics: the figures with per-second values (throughput, tps, p50, p90, p99, p99.9) are also judged
+from each run's steady-state per-second samples (measurement phase, a final partial second dropped): a
+circular block bootstrap confidence interval of the change in the median per-second value (for p99 on
+runs of 1,000 s or more, the 99th percentile of the per-second p99s) gives better, worse, no significant
+change, or inconclusive with the samples per run it would need. --confidence sets the interval's level.
+
+Gating: --max-regression 5% exits 1 when a figure is worse than the baseline by more than 5%;
 --max-regression p99=10%,throughput=3% sets limits per figure (they override the overall one); the flag
-may be repeated. A figure the baseline has and the candidate lacks (a failed run has no summary) is a
-regression; a figure that gets worse from a baseline of 0 (errors appearing) is infinitely worse.
+may be repeated. A figure with per-second values fails only when its statistical verdict is worse: the
+change is significant at --confidence AND at least its limit (which is the minimum effect); a run too
+short or too noisy to tell is inconclusive and does not fail. The counts (errors, loss, dup, reorder,
+failed) fail when their run totals are worse by more than the limit; a count that grows from 0 (errors
+appearing) is infinitely worse. A figure the baseline has and the candidate lacks (a failed run has no
+summary) is a regression.
 
 The endpoint is graphql.url of the configuration, or --url; graphql.headers are sent with every request.
 
 Exit status:
-  0    compared; no figure worse than its --max-regression (or none given)
-  1    regression: a figure is worse than its --max-regression
+  0    compared; no figure fails its --max-regression (or none given)
+  1    regression: a figure fails its --max-regression (significantly worse by at least it, for the
+       figures with per-second values)
   2    usage: bad flags, arguments or configuration
   3    GraphQL endpoint unreachable: connection refused, timeout, HTTP error, not a GraphQL endpoint
   4    the endpoint refused the query: permission denied for the anonymous role, or a schema mismatch
@@ -81,6 +92,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&opts.MaxRegression, "max-regression", "exit 1 when a figure is worse than this: `5%` for every figure, p99=10%,throughput=3% per figure (repeatable)")
 	fs.DurationVar(&opts.Wait, "wait", 0, "wait up to this long for the candidate run to finish (status not running) before comparing; 0 = don't wait")
 	fs.DurationVar(&opts.PollInterval, "poll", DefaultPollInterval, "how often to poll the run's state while waiting")
+	fs.Float64Var(&opts.Confidence, "confidence", DefaultConfidence, "confidence of the statistical verdicts: a figure with per-second samples fails the gate only when it is worse at this confidence and by at least its --max-regression")
 	fs.BoolVar(&opts.JSON, "json", false, "print the comparison as JSON (errors too, as {\"error\": …})")
 
 	fail := func(err error) int {
@@ -136,6 +148,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if opts.SameTags.active() && baseSpec != BaselineLast {
 		return usageErr("--same-tags only applies to --baseline last")
+	}
+	if !(opts.Confidence >= 0.5 && opts.Confidence < 1) {
+		return usageErr("--confidence %v: want a fraction from 0.5 to below 1 (0.95 = 95%%)", opts.Confidence)
 	}
 	if opts.Wait < 0 || timeout < 0 || opts.PollInterval <= 0 {
 		return usageErr("--wait and --timeout must not be negative, --poll must be positive")

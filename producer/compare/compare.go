@@ -79,6 +79,8 @@ type Options struct {
 	Wait time.Duration
 	// PollInterval is how often the run's state is polled while waiting; DefaultPollInterval when zero.
 	PollInterval time.Duration
+	// Confidence is the confidence of the statistical verdicts (statistics.go); DefaultConfidence when zero.
+	Confidence float64
 }
 
 // TagMatch says which tags a "last" baseline must share with the run. The zero value ignores tags.
@@ -308,7 +310,7 @@ func (c *client) compare(ctx context.Context, baseline string, candID uuid.UUID,
 	if err != nil {
 		return ExitCode(err), err
 	}
-	rep.fill(base, cand, opts.MaxRegression)
+	rep.fill(base, cand, opts.MaxRegression, opts.Confidence)
 	rep.Warnings = []string{}
 	if clusterOK {
 		rep.addCluster(cluster)
@@ -329,9 +331,14 @@ func (c *client) compare(ctx context.Context, baseline string, candID uuid.UUID,
 }
 
 // fill computes the comparison of base and cand.
-func (r *report) fill(base, cand *runFields, t Thresholds) {
+func (r *report) fill(base, cand *runFields, t Thresholds, confidence float64) {
 	r.Baseline, r.Candidate = runReportOf(base), runReportOf(cand)
 	r.Figures = compareFigures(base, cand, t)
+	if confidence == 0 {
+		confidence = DefaultConfidence
+	}
+	r.Confidence = confidence
+	judge(r.Figures, base, cand, t, confidence)
 	r.Regressions = []string{}
 	present := map[string]bool{}
 	for _, f := range r.Figures {

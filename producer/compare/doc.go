@@ -8,7 +8,9 @@
 // anonymous role; contract_test.go holds them to that.
 //
 // The pieces are separate so that each can be tested alone: queries.go and client.go fetch (and turn Hasura's
-// errors into ErrUnreachable, ErrRejected, …), figures.go compares numbers against thresholds, cluster.go warns
+// errors into ErrUnreachable, ErrRejected, …), figures.go compares numbers against thresholds, statistics.go
+// judges the figures that have per-second values from the runs' steady-state samples with internal/stat (the
+// gate of those figures: significantly worse by at least the threshold), cluster.go warns
 // about runs whose database cluster changed topology and lists the server settings that differ (pgbench
 // --observe), report.go prints, cli.go parses the command line.
 package compare

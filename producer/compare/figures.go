@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/benchpipe/benchpipe/internal/stat"
 )
 
 // better says which direction of change is an improvement for a figure.
@@ -32,6 +34,12 @@ type figure struct {
 	better  better
 	count   bool // an integer count
 	value   func(*runFields) *float64
+	// perSecond, when set, is the figure's per-second value in a sample (nil when the sample has none): the
+	// figure is then judged and gated with statistics over the runs' steady-state samples (statistics.go)
+	// instead of by its run values against the threshold.
+	perSecond func(*sampleFields) *float64
+	// statistic names what perSecond gives, for the output ("ops/s" for a median of per-second ops/s).
+	statistic string
 }
 
 func f8(v *float8) *float64 {
@@ -54,15 +62,19 @@ func i8(v *bigint) *float64 {
 // the other way round) are left out of the comparison.
 var figures = []figure{
 	{name: "throughput", aliases: []string{"ops_rate", "rate"}, column: "ops_rate", unit: "ops/s", better: higherIsBetter,
-		value: func(r *runFields) *float64 { return f8(r.OpsRate) }},
+		value: func(r *runFields) *float64 { return f8(r.OpsRate) }, perSecond: sampleRate, statistic: "per-second ops/s"},
 	{name: "p50", aliases: []string{"lat_p50_ms"}, column: "lat_p50_ms", unit: "ms", better: lowerIsBetter,
-		value: func(r *runFields) *float64 { return f8(r.LatP50) }},
+		value: func(r *runFields) *float64 { return f8(r.LatP50) }, perSecond: func(s *sampleFields) *float64 { return f8(s.LatP50) },
+		statistic: "per-second p50"},
 	{name: "p90", aliases: []string{"lat_p90_ms"}, column: "lat_p90_ms", unit: "ms", better: lowerIsBetter,
-		value: func(r *runFields) *float64 { return f8(r.LatP90) }},
+		value: func(r *runFields) *float64 { return f8(r.LatP90) }, perSecond: func(s *sampleFields) *float64 { return f8(s.LatP90) },
+		statistic: "per-second p90"},
 	{name: "p99", aliases: []string{"lat_p99_ms"}, column: "lat_p99_ms", unit: "ms", better: lowerIsBetter,
-		value: func(r *runFields) *float64 { return f8(r.LatP99) }},
+		value: func(r *runFields) *float64 { return f8(r.LatP99) }, perSecond: func(s *sampleFields) *float64 { return f8(s.LatP99) },
+		statistic: "per-second p99"},
 	{name: "p99.9", aliases: []string{"p999", "lat_p999_ms"}, column: "lat_p999_ms", unit: "ms", better: lowerIsBetter,
-		value: func(r *runFields) *float64 { return f8(r.LatP999) }},
+		value: func(r *runFields) *float64 { return f8(r.LatP999) }, perSecond: func(s *sampleFields) *float64 { return f8(s.LatP999) },
+		statistic: "per-second p99.9"},
 	{name: "errors", column: "errors", unit: "", better: lowerIsBetter, count: true,
 		value: func(r *runFields) *float64 { return i8(r.Errors) }},
 	{name: "loss", aliases: []string{"lost", "mqtt_lost"}, column: "mqtt_lost", unit: "msgs", better: lowerIsBetter, count: true,
@@ -72,10 +84,13 @@ var figures = []figure{
 	{name: "reorder", aliases: []string{"out_of_order", "mqtt_out_of_order"}, column: "mqtt_out_of_order", unit: "msgs", better: lowerIsBetter, count: true,
 		value: func(r *runFields) *float64 { return i8(r.MQTTOutOfOrder) }},
 	{name: "tps", aliases: []string{"pg_tps"}, column: "pg_tps", unit: "tx/s", better: higherIsBetter,
-		value: func(r *runFields) *float64 { return f8(r.PgTPS) }},
+		value: func(r *runFields) *float64 { return f8(r.PgTPS) }, perSecond: sampleRate, statistic: "per-second tx/s"},
 	{name: "failed", aliases: []string{"pg_failed"}, column: "pg_failed", unit: "tx", better: lowerIsBetter, count: true,
 		value: func(r *runFields) *float64 { return i8(r.PgFailed) }},
 }
+
+// sampleRate is a sample's ops_rate: per-second throughput, and for pgbench runs their transactions per second.
+func sampleRate(s *sampleFields) *float64 { return f8(&s.OpsRate) }
 
 // figureName returns the canonical name of a figure named name or one of its aliases.
 func figureName(name string) (string, bool) {
@@ -205,7 +220,18 @@ type figureResult struct {
 	WorsePct         *float64 `json:"worse_pct"`          // how much worse, in % (negative: better); null when the baseline is 0
 	MaxRegressionPct *float64 `json:"max_regression_pct"` // the threshold, in %; null when not gated
 	Verdict          string   `json:"verdict"`            // better, same, worse, missing, new
-	Regression       bool     `json:"regression"`         // worse than the threshold allows
+	Regression       bool     `json:"regression"`         // fails the gate
+	// Gate says how the figure is gated: "statistics" (a verdict of worse in Stat: significantly worse at the
+	// confidence and by at least max_regression_pct), "threshold" (worse_pct above max_regression_pct), or
+	// absent when it is not gated.
+	Gate string `json:"gate,omitempty"`
+	// Statistic names what Stat compares, e.g. "median of per-second p99"; absent for figures without
+	// per-second values (the counts), which are gated by threshold.
+	Statistic string `json:"statistic,omitempty"`
+	// Stat is the statistical comparison of the runs' steady-state per-second samples (statistics.go); null
+	// for the counts, and when it could not be computed (StatError says why).
+	Stat      *stat.Comparison `json:"stat"`
+	StatError string           `json:"stat_error,omitempty"`
 
 	fig   *figure
 	worse float64 // fraction; ±Inf when the baseline is 0

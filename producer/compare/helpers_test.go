@@ -154,6 +154,10 @@ type run struct {
 	lats [][]int64
 	// obs are the run's cluster observations (pgbench --observe), numbered after the samples.
 	obs []schema.Observation
+	// p50s and p99s, when set (and lats is not), are the per-second p50 and p99 of each measurement sample.
+	p50s, p99s []float64
+	// lastDur, when set, is the length of the final measurement sample: a final partial interval.
+	lastDur time.Duration
 }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -191,8 +195,18 @@ func (r run) records() []schema.Record {
 		if r.lats != nil && i > 0 {
 			lat, v = latencyOf(histOf(r.lats[i-1])), schema.Version
 		}
-		recs = append(recs, schema.Record{V: v, Type: schema.TypeSample, RunID: r.id, Seq: int64(i + 1), Time: start.Add(time.Second),
-			Sample: &schema.Sample{Start: start, End: start.Add(time.Second), Phase: phase, Figures: schema.Figures{
+		if r.p50s != nil && i > 0 {
+			lat.P50Ms, lat.MinMs = r.p50s[i-1], r.p50s[i-1]/2
+		}
+		if r.p99s != nil && i > 0 {
+			lat.P99Ms = r.p99s[i-1]
+		}
+		end := start.Add(time.Second)
+		if r.lastDur > 0 && i == len(rates)-1 {
+			end = start.Add(r.lastDur)
+		}
+		recs = append(recs, schema.Record{V: v, Type: schema.TypeSample, RunID: r.id, Seq: int64(i + 1), Time: end,
+			Sample: &schema.Sample{Start: start, End: end, Phase: phase, Figures: schema.Figures{
 				Ops: int64(rate), OpsRate: rate, Errors: int64(i % 2), Latency: lat}}})
 	}
 	for _, o := range r.obs {

@@ -51,7 +51,10 @@ type sampleFields struct {
 	IntervalEnd   timestamptz `graphql:"interval_end"`
 	OpsRate       float8      `graphql:"ops_rate"`
 	Errors        bigint      `graphql:"errors"`
+	LatP50        *float8     `graphql:"lat_p50_ms"`
+	LatP90        *float8     `graphql:"lat_p90_ms"`
 	LatP99        *float8     `graphql:"lat_p99_ms"`
+	LatP999       *float8     `graphql:"lat_p999_ms"`
 }
 
 // runQuery fetches one run by id (null when there is none).

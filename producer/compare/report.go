@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/benchpipe/benchpipe/internal/stat"
 )
 
 // report is a finished comparison; it is also the --json document.
@@ -19,7 +21,9 @@ type report struct {
 	Candidate         runReport      `json:"candidate"`
 	BaselineSelection string         `json:"baseline_selection"` // "explicit" or "last"
 	Figures           []figureResult `json:"figures"`
-	Regressions       []string       `json:"regressions"` // names of figures worse than their threshold
+	Regressions       []string       `json:"regressions"` // names of figures that fail the gate
+	// Confidence is the confidence of the statistical verdicts (figures[].stat).
+	Confidence float64 `json:"confidence"`
 	// Warnings say that a run's figures are suspect: its cluster changed topology while it ran (cluster.go).
 	// They do not change the exit code.
 	Warnings []string `json:"warnings"`
@@ -148,6 +152,9 @@ func (r *report) writeText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := r.writeStatistics(ew); err != nil {
+		return err
+	}
 	b, c := r.Baseline.Series, r.Candidate.Series
 	if b.Intervals > 0 || c.Intervals > 0 {
 		fmt.Fprintf(ew, "\nper-second throughput (measurement phase): baseline %s, candidate %s\n", formatSeries(b), formatSeries(c))
@@ -161,7 +168,12 @@ func (r *report) writeText(w io.Writer) error {
 	if len(r.Regressions) > 0 {
 		var parts []string
 		for _, f := range r.Figures {
-			if f.Regression {
+			switch {
+			case f.Regression && f.Stat != nil:
+				parts = append(parts, fmt.Sprintf("%s (%s significantly worse, %.0f%% CI %s … %s, at least the max %s)", f.Name,
+					signedPct(f.Stat.Relative), 100*f.Stat.Confidence, signedPct(f.Stat.RelativeCI.Lo), signedPct(f.Stat.RelativeCI.Hi),
+					formatPct(*f.MaxRegressionPct)))
+			case f.Regression:
 				parts = append(parts, fmt.Sprintf("%s (%s, max %s)", f.Name, worseText(&f), formatPct(*f.MaxRegressionPct)))
 			}
 		}
@@ -171,6 +183,48 @@ func (r *report) writeText(w io.Writer) error {
 	}
 	return ew.err
 }
+
+// writeStatistics prints the statistical verdicts of the figures with per-second values.
+func (r *report) writeStatistics(w io.Writer) error {
+	var judged []*figureResult
+	for i := range r.Figures {
+		if f := &r.Figures[i]; f.Stat != nil || f.StatError != "" {
+			judged = append(judged, f)
+		}
+	}
+	if len(judged) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nsteady-state per-second samples (warm-up and a final partial second excluded), %.0f%% confidence, circular block bootstrap:\n",
+		100*r.Confidence)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "FIGURE\tSTATISTIC\tSAMPLES\tBASELINE\tCANDIDATE\tCHANGE\t%.0f%% CI\tEFFECT\tMIN EFFECT\tVERDICT\n", 100*r.Confidence)
+	for _, f := range judged {
+		if f.Stat == nil {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\tnot judged: %s\n", f.Name, f.Statistic, f.StatError)
+			continue
+		}
+		c := f.Stat
+		ci := "-"
+		if c.RelativeCI != nil {
+			ci = signedPct(c.RelativeCI.Lo) + " … " + signedPct(c.RelativeCI.Hi)
+		}
+		verdict := c.Verdict.String()
+		if c.Verdict == stat.Inconclusive && c.Need > 0 {
+			verdict += fmt.Sprintf(" (need %d samples per run)", c.Need)
+		}
+		if f.Regression {
+			verdict = "REGRESSION (" + verdict + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d / %d\t%s\t%s\t%s\t%s\t%+.2f\t%s\t%s\n", f.Name, f.Statistic, c.BaselineSamples, c.CandidateSamples,
+			formatValue(&c.Baseline, f.fig, false), formatValue(&c.Candidate, f.fig, false), signedPct(c.Relative), ci,
+			c.EffectSize, formatPct(100*c.MinEffect), verdict)
+	}
+	return tw.Flush()
+}
+
+// signedPct formats a fraction as a signed percentage.
+func signedPct(v float64) string { return fmt.Sprintf("%+.2f%%", 100*v) }
 
 func describeRun(r *runReport) string {
 	var b strings.Builder
