@@ -2,18 +2,14 @@ package pgbench
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/testenv"
-	"github.com/benchpipe/benchpipe/sink/ingest"
 )
 
 // TestRecordsReachPostgres runs pgbench through the producer into Kafka (kfake), and the sink (in process) into
@@ -36,29 +32,7 @@ func TestRecordsReachPostgres(t *testing.T) {
 	t.Setenv("PGPASSWORD", envSecret)
 
 	_, brokers := testenv.Kafka(t, kfake.SeedTopics(2, recordsTopic), kfake.SeedTopics(1, "benchpipe.dead-letter"))
-	sinkCfg := config.Default()
-	sinkCfg.Kafka.Brokers = brokers
-	sinkCfg.Sink.DatabaseURL = testenv.DatabaseURL(t)
-	sinkCfg.Sink.HTTPAddr = ""
-	sinkCfg.Sink.FlushInterval = 50 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	logger := slog.New(slog.DiscardHandler)
-	if err := ingest.Migrate(ctx, &sinkCfg, logger); err != nil {
-		t.Fatal(err)
-	}
-	sink, err := ingest.New(ctx, &sinkCfg, ingest.WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sinkDone := make(chan error, 1)
-	go func() { sinkDone <- sink.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-sinkDone; err != nil {
-			t.Errorf("sink: %v", err)
-		}
-		sink.Close()
-	})
+	conn := startSink(t, brokers)
 
 	res := runCLI(t, context.Background(), "--config", writeConfig(t, brokers), "--name", "e2e", "--tag", "case=sink",
 		"--warmup", "1s", "--", "-c", "2", "-j", "2", "-T", "3", benchURL)
@@ -69,11 +43,6 @@ func TestRecordsReachPostgres(t *testing.T) {
 	_, samples, fin := checkRunShape(t, runRecords(t, brokers, runID))
 	checkOneSamplePerSecond(t, samples, 3)
 
-	conn, err := pgx.Connect(context.Background(), sinkCfg.Sink.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var status string
@@ -98,7 +67,7 @@ func TestRecordsReachPostgres(t *testing.T) {
 		ops, processed                      int64
 		p99, tps, p50                       float64
 	)
-	err = conn.QueryRow(context.Background(), `SELECT kind, name, target_host, target_port, target_database, target_version,
+	err := conn.QueryRow(context.Background(), `SELECT kind, name, target_host, target_port, target_database, target_version,
 		tags->>'site', ops, lat_p50_ms, lat_p99_ms, pg_tps, (summary_extra->'pgbench'->>'processed')::bigint
 		FROM runs WHERE run_id = $1`, runID).Scan(&kind, &name, &host, &port, &db, &version, &site, &ops, &p50, &p99, &tps, &processed)
 	if err != nil {

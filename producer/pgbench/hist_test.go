@@ -3,7 +3,6 @@ package pgbench
 import (
 	"bufio"
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,13 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/schema"
-	"github.com/benchpipe/benchpipe/sink/ingest"
 )
 
 // TestMergedPercentilesMatchTheTransactionLog runs real pgbench through the producer, Kafka (kfake) and the sink
@@ -30,29 +26,7 @@ func TestMergedPercentilesMatchTheTransactionLog(t *testing.T) {
 	benchURL := testenv.DatabaseURL(t)
 	initDB(t, benchURL, 1)
 	_, brokers := testenv.Kafka(t, kfake.SeedTopics(2, recordsTopic), kfake.SeedTopics(1, "benchpipe.dead-letter"))
-	sinkCfg := config.Default()
-	sinkCfg.Kafka.Brokers = brokers
-	sinkCfg.Sink.DatabaseURL = testenv.DatabaseURL(t)
-	sinkCfg.Sink.HTTPAddr = ""
-	sinkCfg.Sink.FlushInterval = 50 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	logger := slog.New(slog.DiscardHandler)
-	if err := ingest.Migrate(ctx, &sinkCfg, logger); err != nil {
-		t.Fatal(err)
-	}
-	sink, err := ingest.New(ctx, &sinkCfg, ingest.WithLogger(logger))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sinkDone := make(chan error, 1)
-	go func() { sinkDone <- sink.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-sinkDone; err != nil {
-			t.Errorf("sink: %v", err)
-		}
-		sink.Close()
-	})
+	conn := startSink(t, brokers)
 
 	logDir := t.TempDir()
 	res := runCLI(t, context.Background(), "--config", writeConfig(t, brokers), "--name", "hist", "--warmup", "1s",
@@ -63,11 +37,6 @@ func TestMergedPercentilesMatchTheTransactionLog(t *testing.T) {
 	runID := runIDOf(t, res.stdout)
 	_, samples, _ := checkRunShape(t, runRecords(t, brokers, runID))
 
-	conn, err := pgx.Connect(context.Background(), sinkCfg.Sink.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var status string
