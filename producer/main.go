@@ -24,7 +24,8 @@ Usage:
   producer mqtt [flags]               MQTT load with end-to-end latency, loss, duplicates, reordering
   producer pgbench [flags] -- [pgbench options]
                                       real pgbench with exact latency percentiles from every transaction
-  producer compare RUN_A RUN_B        compare two runs over GraphQL (also --baseline last|RUN_ID RUN_ID)
+  producer compare RUN_A RUN_B        compare two runs over GraphQL (also --baseline last|history|RUN_ID RUN_ID)
+  producer history RUN_ID             a run's comparable runs with their change points (also --kind K --device D)
   producer spool status|flush         records waiting for Kafka, or deliver them now
   producer observe --node NAME=DSN    watch a PostgreSQL cluster (roles, lag, Pgpool reads, split brain) on /metrics
 
@@ -39,6 +40,7 @@ var commands = map[string]command{
 	"mqtt":    mqttload.Run,
 	"pgbench": pgbench.Run,
 	"compare": compare.Run,
+	"history": compare.RunHistory,
 	"spool":   spoolcmd.Run,
 	"observe": observe.Run,
 }
@@ -52,7 +54,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		return cli.Fail(stderr, "producer", cli.Errorf("missing command: mqtt, pgbench, compare, spool or observe"))
+		return cli.Fail(stderr, "producer", cli.Errorf("missing command: mqtt, pgbench, compare, history, spool or observe"))
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
@@ -61,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return cli.Fail(stderr, "producer", cli.Errorf("unknown command %q (mqtt, pgbench, compare, spool or observe)", args[0]))
+		return cli.Fail(stderr, "producer", cli.Errorf("unknown command %q (mqtt, pgbench, compare, history, spool or observe)", args[0]))
 	}
 	return cmd(ctx, args[1:], stdout, stderr)
 }

@@ -42,9 +42,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"mqtt", "--duration", "5"}, "producer mqtt: --duration \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer mqtt --help' for usage.\n"},
 		{[]string{"pgbench", "-c", "8", "-T", "60", "bench"}, "producer pgbench: unknown flag -c: pgbench's own options go after --, e.g. producer pgbench -- -c 8 -T 60 bench\nRun 'producer pgbench --help' for usage.\n"},
 		{[]string{"compare", "--wait", "5", "--baseline", "last", "01937d3c-0000-7000-8000-000000000000"}, "producer compare: --wait \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer compare --help' for usage.\n"},
+		{[]string{"history", "--timeout", "5", "01937d3c-0000-7000-8000-000000000000"}, "producer history: --timeout \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer history --help' for usage.\n"},
+		{[]string{"history", "--kind", "mqtt"}, "producer history: want a run id, or --kind and --device (both)\nRun 'producer history --help' for usage.\n"},
 		{[]string{"spool", "flush", "--timeout", "5"}, "producer spool flush: --timeout \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer spool flush --help' for usage.\n"},
 		{[]string{"spool", "status", "--jason"}, "producer spool status: unknown flag --jason (did you mean --json?)\nRun 'producer spool status --help' for usage.\n"},
-		{[]string{"mqttt"}, "producer: unknown command \"mqttt\" (mqtt, pgbench, compare, spool or observe)\nRun 'producer --help' for usage.\n"},
+		{[]string{"mqttt"}, "producer: unknown command \"mqttt\" (mqtt, pgbench, compare, history, spool or observe)\nRun 'producer --help' for usage.\n"},
 	} {
 		stdout, stderr, code := producerCmd(t, []string{"BENCHPIPE_CONFIG=" + empty}, tc.args...)
 		if code != 2 || stderr != tc.want || stdout != "" {
@@ -53,7 +55,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 	var stdout, stderr strings.Builder // no arguments: the child switch needs some, so in this process
 	if code := run(context.Background(), nil, &stdout, &stderr); code != 2 || stdout.Len() != 0 ||
-		stderr.String() != "producer: missing command: mqtt, pgbench, compare, spool or observe\nRun 'producer --help' for usage.\n" {
+		stderr.String() != "producer: missing command: mqtt, pgbench, compare, history, spool or observe\nRun 'producer --help' for usage.\n" {
 		t.Errorf("producer: exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
@@ -77,6 +79,8 @@ func TestExampleConfig(t *testing.T) {
 			"producer pgbench: -i initialises instead of benchmarking: use --init-scale N (it runs pgbench -i -s N before the run), or run pgbench -i yourself\nRun 'producer pgbench --help' for usage.\n"},
 		{[]string{"compare", "--config", example, "01937d3c-0000-7000-8000-000000000000", "01937d3c-0000-7000-8000-000000000001"},
 			"producer compare: usage: no GraphQL endpoint: set graphql.url in the configuration (e.g. http://server/v1/graphql) or pass --url\n"},
+		{[]string{"history", "--config", example, "01937d3c-0000-7000-8000-000000000000"},
+			"producer history: usage: no GraphQL endpoint: set graphql.url in the configuration (e.g. http://server/v1/graphql) or pass --url\n"},
 	} {
 		stdout, stderr, code := producerCmd(t, env, tc.args...)
 		if code != 2 || stderr != tc.want || stdout != "" {
@@ -112,6 +116,8 @@ func TestConfigProblemsAllAtOnce(t *testing.T) {
 		// compare reads only graphql: kafka's values are not its business, the file's shape is.
 		{[]string{"compare", "--config", bad, "01937d3c-0000-7000-8000-000000000000", "01937d3c-0000-7000-8000-000000000001"}, 2,
 			"producer compare: 2 problems in the configuration:\n" + problems[strings.Index(problems, "\n")+1:]},
+		{[]string{"history", "--config", bad, "01937d3c-0000-7000-8000-000000000000"}, 2,
+			"producer history: 2 problems in the configuration:\n" + problems[strings.Index(problems, "\n")+1:]},
 	} {
 		stdout, stderr, code := producerCmd(t, nil, tc.args...)
 		if code != tc.code || stderr != tc.want || stdout != "" {

@@ -16,7 +16,7 @@ import (
 
 const usageText = `Usage:
   producer compare [flags] RUN_A RUN_B
-  producer compare [flags] --baseline last|RUN_ID RUN_ID
+  producer compare [flags] --baseline last|history|RUN_ID RUN_ID
 
 Compares two benchmark runs as benchpipe's GraphQL endpoint (Hasura, anonymous role) serves them: the
 summary of each run's measurement phase (warm-up excluded) and its per-second samples. RUN_A, or the
@@ -34,6 +34,14 @@ Figures that neither run has are left out.
 --baseline last picks the most recent run that finished ok and started before RUN_ID, of the same kind,
 on the same device (host_name) and with the same parameters (compared as JSON, so key order does not
 matter). --same-tags also requires equal tags; --same-tags=site,rack only those tags.
+
+--baseline history gates against the run's history instead of one run: the comparable runs before it
+(as for last, up to 200), each reduced to the median of its steady-state per-second values, split at the
+change points that producer history shows. For each figure with per-second values the candidate's
+median is compared with the runs of the current segment (since the last change point): the segment's
+run-to-run spread gives a t interval (segment mean ± t·sd·√(1+1/k)), so noise between identical runs,
+which one run's per-second samples cannot show, is not taken for a change. It needs at least 3 runs in
+the segment. The figures table and the counts compare with the last run of the history.
 
 Statistics: the figures with per-second values (throughput, tps, p50, p90, p99, p99.9) are also judged
 from each run's steady-state per-second samples (measurement phase, a final partial second dropped): a
@@ -60,7 +68,7 @@ Exit status:
   3    GraphQL endpoint unreachable: connection refused, timeout, HTTP error, not a GraphQL endpoint
   4    the endpoint refused the query: permission denied for the anonymous role, or a schema mismatch
   5    run not found
-  6    no comparable baseline for --baseline last
+  6    no comparable baseline for --baseline last or history
   7    timed out waiting (--wait) for the run to finish
   130  interrupted
 
@@ -68,6 +76,7 @@ Examples:
   producer compare 0192c3a0-… 0192c3b4-…
   producer compare --baseline last --max-regression 5% --json 0192c3b4-…
   producer compare --baseline last --same-tags=site --max-regression p99=10%,throughput=3% 0192c3b4-…
+  producer compare --baseline history --max-regression 3% 0192c3b4-…
 
 Flags:
 `
@@ -87,7 +96,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&configPath, "config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
 	fs.StringVar(&opts.URL, "url", "", "GraphQL endpoint `URL`, overriding graphql.url (e.g. http://server/v1/graphql)")
 	fs.DurationVar(&timeout, "timeout", 0, "per-request timeout, overriding graphql.timeout (default 10s)")
-	fs.StringVar(&baseline, "baseline", "", "compare RUN_ID with this baseline: `last` (the most recent comparable run) or a run id")
+	fs.StringVar(&baseline, "baseline", "", "compare RUN_ID with this baseline: `last` (the most recent comparable run), history (the current segment of its comparable runs) or a run id")
 	fs.Var(&opts.SameTags, "same-tags", "with --baseline last, require equal tags; =k1,k2 requires only those tags to be equal")
 	fs.Var(&opts.MaxRegression, "max-regression", "exit 1 when a figure is worse than this: `5%` for every figure, p99=10%,throughput=3% per figure (repeatable)")
 	fs.DurationVar(&opts.Wait, "wait", 0, "wait up to this long for the candidate run to finish (status not running) before comparing; 0 = don't wait")
@@ -136,9 +145,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case len(positional) != 1:
 		return usageErr("with --baseline, want exactly one run id; got %d arguments", len(positional))
 	default:
-		if baseline != BaselineLast {
+		if baseline != BaselineLast && baseline != BaselineHistory {
 			if _, err := uuid.Parse(baseline); err != nil {
-				return usageErr("--baseline %q is neither %q nor a run id", baseline, BaselineLast)
+				return usageErr("--baseline %q is neither %q, %q nor a run id", baseline, BaselineLast, BaselineHistory)
 			}
 		}
 		baseSpec = baseline
@@ -146,8 +155,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usageErr("RUN_ID %q is not a run id (a UUID)", positional[0])
 		}
 	}
-	if opts.SameTags.active() && baseSpec != BaselineLast {
-		return usageErr("--same-tags only applies to --baseline last")
+	if opts.SameTags.active() && baseSpec != BaselineLast && baseSpec != BaselineHistory {
+		return usageErr("--same-tags only applies to --baseline last and --baseline history")
 	}
 	if !(opts.Confidence >= 0.5 && opts.Confidence < 1) {
 		return usageErr("--confidence %v: want a fraction from 0.5 to below 1 (0.95 = 95%%)", opts.Confidence)

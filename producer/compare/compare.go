@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -148,9 +149,9 @@ func afterRun(ctx context.Context, cfg *config.Config, runID uuid.UUID, baseline
 	if baseline == "" {
 		baseline = BaselineLast
 	}
-	if baseline != BaselineLast {
+	if baseline != BaselineLast && baseline != BaselineHistory {
 		if _, err := uuid.Parse(baseline); err != nil {
-			err = fmt.Errorf("%w: baseline %q is neither %q nor a run id", ErrUsage, baseline, BaselineLast)
+			err = fmt.Errorf("%w: baseline %q is neither %q, %q nor a run id", ErrUsage, baseline, BaselineLast, BaselineHistory)
 			return ExitCode(err), err
 		}
 	}
@@ -279,6 +280,28 @@ func (c *client) lastBaseline(ctx context.Context, cand *runFields, tags TagMatc
 	return uuid.UUID(rows[0].RunID), notes, nil
 }
 
+// historyBaseline returns the history of cand (its comparable runs before it) analysed for every figure with
+// per-second values, and the most recent of those runs, which the figures table and the counts compare with.
+func (c *client) historyBaseline(ctx context.Context, cand *runFields, tags TagMatch, rep *report) (uuid.UUID, []seriesResult, error) {
+	id := uuid.UUID(cand.RunID)
+	runs, notes, err := c.fetchHistory(ctx, cand, tags)
+	if err != nil {
+		return uuid.Nil, nil, err
+	}
+	runs = slices.DeleteFunc(runs, func(r historyRun) bool { return uuid.UUID(r.RunID) == id })
+	if len(runs) == 0 {
+		return uuid.Nil, nil, fmt.Errorf("%w for run %s: no earlier %s run on %s with the same parameters %s finished ok; run the benchmark "+
+			"again to start a history, or name a baseline with --baseline RUN_ID", ErrNoBaseline, id, cand.Kind, deref(cand.HostName), compactJSON(json.RawMessage(cand.Parameters)))
+	}
+	_, series, err := analyse(runs, historyFigures, historyOptions{})
+	if err != nil {
+		return uuid.Nil, nil, fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	rep.HistoryRuns = len(runs)
+	rep.Notes = append(rep.Notes, notes...)
+	return uuid.UUID(runs[len(runs)-1].RunID), series, nil
+}
+
 // compare fetches the candidate and its baseline, compares them, prints the result and returns the exit code.
 func (c *client) compare(ctx context.Context, baseline string, candID uuid.UUID, opts Options, stdout io.Writer) (int, error) {
 	cand, err := c.fetchRun(ctx, "candidate", candID)
@@ -287,14 +310,24 @@ func (c *client) compare(ctx context.Context, baseline string, candID uuid.UUID,
 	}
 	rep := &report{BaselineSelection: "explicit"}
 	var baseID uuid.UUID
-	if baseline == BaselineLast {
+	var history []seriesResult
+	switch baseline {
+	case BaselineLast:
 		rep.BaselineSelection = BaselineLast
 		var notes []string
 		if baseID, notes, err = c.lastBaseline(ctx, cand, opts.SameTags); err != nil {
 			return ExitCode(err), err
 		}
 		rep.Notes = append(rep.Notes, notes...)
-	} else if baseID, err = uuid.Parse(baseline); err != nil {
+	case BaselineHistory:
+		rep.BaselineSelection = BaselineHistory
+		if baseID, history, err = c.historyBaseline(ctx, cand, opts.SameTags, rep); err != nil {
+			return ExitCode(err), err
+		}
+	default:
+		baseID, err = uuid.Parse(baseline)
+	}
+	if err != nil {
 		err = fmt.Errorf("%w: baseline %q is neither %q nor a run id", ErrUsage, baseline, BaselineLast)
 		return ExitCode(err), err
 	}
@@ -310,7 +343,7 @@ func (c *client) compare(ctx context.Context, baseline string, candID uuid.UUID,
 	if err != nil {
 		return ExitCode(err), err
 	}
-	rep.fill(base, cand, opts.MaxRegression, opts.Confidence)
+	rep.fill(base, cand, opts.MaxRegression, opts.Confidence, history)
 	rep.Warnings = []string{}
 	if clusterOK {
 		rep.addCluster(cluster)
@@ -331,7 +364,9 @@ func (c *client) compare(ctx context.Context, baseline string, candID uuid.UUID,
 }
 
 // fill computes the comparison of base and cand.
-func (r *report) fill(base, cand *runFields, t Thresholds, confidence float64) {
+// With a history (--baseline history), the figures with per-second values are judged against its current
+// segments instead of against base.
+func (r *report) fill(base, cand *runFields, t Thresholds, confidence float64, history []seriesResult) {
 	r.Baseline, r.Candidate = runReportOf(base), runReportOf(cand)
 	r.Figures = compareFigures(base, cand, t)
 	if confidence == 0 {
@@ -339,6 +374,9 @@ func (r *report) fill(base, cand *runFields, t Thresholds, confidence float64) {
 	}
 	r.Confidence = confidence
 	judge(r.Figures, base, cand, t, confidence)
+	if history != nil {
+		judgeAgainstHistory(r.Figures, history, cand, t, confidence)
+	}
 	r.Regressions = []string{}
 	present := map[string]bool{}
 	for _, f := range r.Figures {

@@ -506,7 +506,7 @@ func TestUsage(t *testing.T) {
 	if res.code != ExitOK {
 		t.Fatalf("%v", res)
 	}
-	for _, want := range []string{"producer compare [flags] RUN_A RUN_B", "--baseline last|RUN_ID RUN_ID", "Exit status:",
+	for _, want := range []string{"producer compare [flags] RUN_A RUN_B", "--baseline last|history|RUN_ID RUN_ID", "Exit status:", "-confidence", "--baseline history gates against the run's history",
 		"  1    regression", "  3    GraphQL endpoint unreachable", "  4    the endpoint refused the query: permission denied",
 		"  5    run not found", "  6    no comparable baseline", "  7    timed out waiting", "-max-regression 5%", "-same-tags"} {
 		if !strings.Contains(res.stdout, want) {
@@ -526,6 +526,7 @@ func TestUsage(t *testing.T) {
 		{"--same-tags", id, id},
 		{"--nope", id, id},
 		{"--wait", "-1s", "--baseline", "last", id},
+		{"--confidence", "1", id, id},
 	} {
 		res := runCmd(t, args...)
 		if res.code != ExitUsage || !strings.Contains(res.stderr, "producer compare") {

@@ -46,6 +46,10 @@ func queryShapes() []queryShape {
 		{"baseline with equal tags", &baselineSameTagsQuery{}, baselineVars(id, "mqtt", "pi-7", params, before, tags)},
 		{"baseline with contained tags", &baselineTagsContainQuery{}, baselineVars(id, "mqtt", "pi-7", params, before, tags)},
 		{"cluster", &clusterQuery{}, clusterVars(id, uuid.MustParse("0190a000-0000-7000-8000-000000000002"))},
+		{"history", &historyQuery{}, historyVars("mqtt", "pi-7", params, before, nil)},
+		{"history with equal tags", &historySameTagsQuery{}, historyVars("mqtt", "pi-7", params, before, tags)},
+		{"history with contained tags", &historyTagsContainQuery{}, historyVars("mqtt", "pi-7", params, before, tags)},
+		{"latest", &latestQuery{}, latestVars("mqtt", "pi-7")},
 	}
 }
 

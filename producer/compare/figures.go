@@ -232,6 +232,8 @@ type figureResult struct {
 	// for the counts, and when it could not be computed (StatError says why).
 	Stat      *stat.Comparison `json:"stat"`
 	StatError string           `json:"stat_error,omitempty"`
+	// Segment is, with --baseline history, the history segment Stat compares the candidate with.
+	Segment *segmentInfo `json:"segment,omitempty"`
 
 	fig   *figure
 	worse float64 // fraction; ±Inf when the baseline is 0

@@ -111,3 +111,55 @@ func baselineVars(id uuid.UUID, kind, host string, parameters json.RawMessage, b
 	}
 	return v
 }
+
+// historyLimit is the most runs a history holds: the most recent ones, enough for change points (Otava's
+// default window is 30 runs) without fetching every second of years of nightly runs.
+const historyLimit = 200
+
+// historyRun is one run of a history with its measurement-phase samples.
+type historyRun struct {
+	RunID     uuidScalar     `graphql:"run_id"`
+	Name      *string        `graphql:"name"`
+	StartedAt *timestamptz   `graphql:"started_at"`
+	Samples   []sampleFields `graphql:"samples(where: {phase: {_eq: $phase}}, order_by: {seq: asc})"`
+}
+
+// The history of a run: the comparable runs (as for the "last" baseline: same kind, device and parameters,
+// finished ok, and by the tag rule) that started no later than it, most recent first, up to historyLimit.
+type (
+	historyQuery struct {
+		Runs []historyRun `graphql:"runs(where: {kind: {_eq: $kind}, host_name: {_eq: $host}, parameters: {_eq: $parameters}, status: {_eq: $status}, started_at: {_lte: $before}}, order_by: [{started_at: desc}, {run_id: desc}], limit: 200)"`
+	}
+	historySameTagsQuery struct {
+		Runs []historyRun `graphql:"runs(where: {kind: {_eq: $kind}, host_name: {_eq: $host}, parameters: {_eq: $parameters}, status: {_eq: $status}, started_at: {_lte: $before}, tags: {_eq: $tags}}, order_by: [{started_at: desc}, {run_id: desc}], limit: 200)"`
+	}
+	historyTagsContainQuery struct {
+		Runs []historyRun `graphql:"runs(where: {kind: {_eq: $kind}, host_name: {_eq: $host}, parameters: {_eq: $parameters}, status: {_eq: $status}, started_at: {_lte: $before}, tags: {_contains: $tags}}, order_by: [{started_at: desc}, {run_id: desc}], limit: 200)"`
+	}
+)
+
+// historyVars are the variables of the history queries; tags is nil when tags are ignored.
+func historyVars(kind, host string, parameters json.RawMessage, before timestamptz, tags json.RawMessage) map[string]any {
+	v := map[string]any{
+		"kind":       kind,
+		"host":       host,
+		"parameters": jsonb(parameters),
+		"status":     string(schema.StatusOK),
+		"before":     before,
+		"phase":      string(schema.PhaseMeasure),
+	}
+	if tags != nil {
+		v["tags"] = jsonb(tags)
+	}
+	return v
+}
+
+// latestQuery finds the most recent run of a kind on a device that finished ok (producer history --kind
+// --device).
+type latestQuery struct {
+	Runs []baselineRow `graphql:"runs(where: {kind: {_eq: $kind}, host_name: {_eq: $host}, status: {_eq: $status}}, order_by: [{started_at: desc}, {run_id: desc}], limit: 1)"`
+}
+
+func latestVars(kind, host string) map[string]any {
+	return map[string]any{"kind": kind, "host": host, "status": string(schema.StatusOK)}
+}

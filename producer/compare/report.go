@@ -17,11 +17,13 @@ import (
 
 // report is a finished comparison; it is also the --json document.
 type report struct {
-	Baseline          runReport      `json:"baseline"`
-	Candidate         runReport      `json:"candidate"`
-	BaselineSelection string         `json:"baseline_selection"` // "explicit" or "last"
-	Figures           []figureResult `json:"figures"`
-	Regressions       []string       `json:"regressions"` // names of figures that fail the gate
+	Baseline          runReport `json:"baseline"`
+	Candidate         runReport `json:"candidate"`
+	BaselineSelection string    `json:"baseline_selection"` // "explicit", "last" or "history"
+	// HistoryRuns is, with --baseline history, how many comparable runs before the candidate the history holds.
+	HistoryRuns int            `json:"history_runs,omitempty"`
+	Figures     []figureResult `json:"figures"`
+	Regressions []string       `json:"regressions"` // names of figures that fail the gate
 	// Confidence is the confidence of the statistical verdicts (figures[].stat).
 	Confidence float64 `json:"confidence"`
 	// Warnings say that a run's figures are suspect: its cluster changed topology while it ran (cluster.go).
@@ -127,8 +129,12 @@ func (r *report) writeText(w io.Writer) error {
 	}{{"baseline ", &r.Baseline}, {"candidate", &r.Candidate}} {
 		fmt.Fprintf(ew, "%s  %s  %s\n", run.role, run.r.RunID, describeRun(run.r))
 	}
-	if r.BaselineSelection == BaselineLast {
+	switch r.BaselineSelection {
+	case BaselineLast:
 		fmt.Fprintf(ew, "baseline chosen as the last run that finished ok before the candidate: same kind, device and parameters\n")
+	case BaselineHistory:
+		fmt.Fprintf(ew, "baseline: the history of %d comparable runs before the candidate (same kind, device and parameters, finished ok); "+
+			"the table compares with the last of them, the statistics with each figure's current segment\n", r.HistoryRuns)
 	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(ew, "WARNING: %s\n", w)
@@ -195,10 +201,18 @@ func (r *report) writeStatistics(w io.Writer) error {
 	if len(judged) == 0 {
 		return nil
 	}
-	fmt.Fprintf(w, "\nsteady-state per-second samples (warm-up and a final partial second excluded), %.0f%% confidence, circular block bootstrap:\n",
-		100*r.Confidence)
+	history := r.BaselineSelection == BaselineHistory
+	count, need := "SAMPLES", "samples per run"
+	if history {
+		count, need = "RUNS", "segment runs"
+		fmt.Fprintf(w, "\nagainst the current segment of each figure's history (the runs since its last change point): the candidate's median "+
+			"per-second value against the segment's runs, a t interval on their run-to-run noise, %.0f%% confidence:\n", 100*r.Confidence)
+	} else {
+		fmt.Fprintf(w, "\nsteady-state per-second samples (warm-up and a final partial second excluded), %.0f%% confidence, circular block bootstrap:\n",
+			100*r.Confidence)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "FIGURE\tSTATISTIC\tSAMPLES\tBASELINE\tCANDIDATE\tCHANGE\t%.0f%% CI\tEFFECT\tMIN EFFECT\tVERDICT\n", 100*r.Confidence)
+	fmt.Fprintf(tw, "FIGURE\tSTATISTIC\t%s\tBASELINE\tCANDIDATE\tCHANGE\t%.0f%% CI\tEFFECT\tMIN EFFECT\tVERDICT\n", count, 100*r.Confidence)
 	for _, f := range judged {
 		if f.Stat == nil {
 			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\tnot judged: %s\n", f.Name, f.Statistic, f.StatError)
@@ -211,12 +225,16 @@ func (r *report) writeStatistics(w io.Writer) error {
 		}
 		verdict := c.Verdict.String()
 		if c.Verdict == stat.Inconclusive && c.Need > 0 {
-			verdict += fmt.Sprintf(" (need %d samples per run)", c.Need)
+			verdict += fmt.Sprintf(" (need %d %s)", c.Need, need)
 		}
 		if f.Regression {
 			verdict = "REGRESSION (" + verdict + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d / %d\t%s\t%s\t%s\t%s\t%+.2f\t%s\t%s\n", f.Name, f.Statistic, c.BaselineSamples, c.CandidateSamples,
+		statistic := f.Statistic
+		if history {
+			statistic = "median of " + f.fig.statistic
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d / %d\t%s\t%s\t%s\t%s\t%+.2f\t%s\t%s\n", f.Name, statistic, c.BaselineSamples, c.CandidateSamples,
 			formatValue(&c.Baseline, f.fig, false), formatValue(&c.Candidate, f.fig, false), signedPct(c.Relative), ci,
 			c.EffectSize, formatPct(100*c.MinEffect), verdict)
 	}
