@@ -30,6 +30,8 @@ var trackedTables = []string{
 	"runs", "samples", "samples_1m",
 	// Cluster observation (schema/migrations/0005_observation.sql, issue 15).
 	"cluster_observations", "cluster_node_samples", "cluster_pool_samples", "cluster_events", "run_settings",
+	// Their per-minute views (schema/migrations/0006_cluster_1m.sql): long observed runs shown whole.
+	"cluster_node_samples_1m", "cluster_pool_samples_1m",
 	"perftool", "perftool_30sec", "perftool_1min", "perftool_2min", "perftool_10min",
 	"perftool_thread_30sec", "perftool_thread_1min", "perftool_thread_2min", "perftool_thread_10min",
 	"viewer_config",
@@ -407,6 +409,8 @@ func TestHasuraMetadataConsistent(t *testing.T) {
 		`SELECT r.run_id, n.node FROM runs r JOIN cluster_node_samples n ON n.run_id = r.run_id LIMIT 1`,
 		`SELECT r.run_id, p.node_id FROM runs r JOIN cluster_pool_samples p ON p.run_id = r.run_id LIMIT 1`,
 		`SELECT r.run_id, e.kind FROM runs r JOIN cluster_events e ON e.run_id = r.run_id LIMIT 1`,
+		`SELECT r.run_id, n.state FROM runs r JOIN cluster_node_samples_1m n ON n.run_id = r.run_id LIMIT 1`,
+		`SELECT r.run_id, p.select_delta FROM runs r JOIN cluster_pool_samples_1m p ON p.run_id = r.run_id LIMIT 1`,
 		`SELECT r.run_id, s.name FROM runs r JOIN run_settings s ON s.run_id = r.run_id LIMIT 1`,
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
