@@ -1,6 +1,7 @@
 // Cluster observation (issue 15): what the run page shows of the nodes of a measured PostgreSQL cluster, of
 // Pgpool-II and of the events (schema/observation.go; tables cluster_node_samples, cluster_pool_samples,
-// cluster_events, run_settings; runs.topology_changed, split_brain, server_version_num, database_size_bytes,
+// cluster_events, run_settings, and for long runs the per-minute views cluster_node_samples_1m and
+// cluster_pool_samples_1m; runs.topology_changed, split_brain, server_version_num, database_size_bytes,
 // server_delta). Pure functions from rows to uPlot columns, banner and flag wording, server facts; no DOM, unit-tested
 // in test/observe.test.ts.
 
@@ -31,6 +32,34 @@ export interface PoolSampleRow {
   status: string;
   role?: string | null;
   select_delta: number;
+}
+
+/**
+ * A cluster_node_samples_1m row (RUN_NODE_MINUTES_QUERY): one node in one minute of a long observed run. state is the
+ * node's at the minute's last round (primary, standby, down; null for an answering node without a role).
+ */
+export interface NodeMinuteRow {
+  bucket: string;
+  node: string;
+  rounds: number;
+  rounds_up: number;
+  state: string | null;
+  state_changed: boolean;
+  lag_bytes_max: number | null;
+  lag_seconds_max: number | null;
+  connections_max: number | null;
+}
+
+/** A cluster_pool_samples_1m row (RUN_POOL_MINUTES_QUERY): one Pgpool-II backend in one minute. */
+export interface PoolMinuteRow {
+  bucket: string;
+  node_id: number;
+  node: string | null;
+  addr: string;
+  rounds: number;
+  select_delta: number; // SELECTs sent to the backend in the minute
+  status: string;
+  status_changed: boolean;
 }
 
 /** A cluster_events row. */
@@ -142,6 +171,36 @@ export function readsPerNode(rows: readonly PoolSampleRow[]): NodeColumns {
   const y = ids.map(() => new Array<number | null>(x.length).fill(null));
   for (const r of rows) y[ids.indexOf(r.node_id)][index.get(r.sampled_at)!] = Number(r.select_delta);
   return { x, labels, y };
+}
+
+/**
+ * A long observed run's node minutes as the rounds roleLanes and lagSeries draw: a round a minute at the minute's
+ * start, the node in its state at the minute's last round, with the minute's highest lag (what a chart a minute a
+ * point should not hide: a lag spike inside the minute). seq counts the minutes. A state change inside a minute is
+ * in the events, which stay exact.
+ */
+export function nodeMinutesAsRounds(rows: readonly NodeMinuteRow[]): NodeSampleRow[] {
+  const seq = new Map<string, number>();
+  return rows.map((m) => {
+    if (!seq.has(m.bucket)) seq.set(m.bucket, seq.size + 1);
+    const up = m.state !== 'down';
+    return {
+      seq: seq.get(m.bucket)!, sampled_at: m.bucket, node: m.node, up, role: up ? m.state : null,
+      lag_bytes: m.lag_bytes_max, lag_seconds: m.lag_seconds_max, connections: m.connections_max,
+    };
+  });
+}
+
+/**
+ * A long observed run's Pgpool minutes as the rounds readsPerNode draws: a round a minute at the minute's start whose
+ * select_delta is the SELECTs of the whole minute.
+ */
+export function poolMinutesAsRounds(rows: readonly PoolMinuteRow[]): PoolSampleRow[] {
+  const seq = new Map<string, number>();
+  return rows.map((m) => {
+    if (!seq.has(m.bucket)) seq.set(m.bucket, seq.size + 1);
+    return { seq: seq.get(m.bucket)!, sampled_at: m.bucket, node_id: m.node_id, node: m.node, addr: m.addr, status: m.status, select_delta: Number(m.select_delta) };
+  });
 }
 
 /** Colours of event marks by kind: what broke in red tones, what recovered in green or grey. */

@@ -276,3 +276,38 @@ export const RUN_POOL_SAMPLES_QUERY = `query RunPoolSamples($id: uuid!, $offset:
     seq sampled_at node_id node addr status role select_delta
   }
 }`;
+
+/**
+ * Run page, cluster observation: does the run have more than one page (OBSERVATION_PAGE_SIZE, $offset) of node or
+ * Pgpool rows? Then its cluster charts are drawn from the per-minute views (RUN_NODE_MINUTES_QUERY,
+ * RUN_POOL_MINUTES_QUERY), as a run with more than a page of samples is drawn from samples_1m, so it is shown whole.
+ */
+export const CLUSTER_LENGTH_PROBE_QUERY = `query ClusterLengthProbe($id: uuid!, $offset: Int!) {
+  nodes: cluster_node_samples(where: {run_id: {_eq: $id}}, offset: $offset, limit: 1) { seq }
+  pool: cluster_pool_samples(where: {run_id: {_eq: $id}}, offset: $offset, limit: 1) { seq }
+}`;
+
+/**
+ * Rows per RUN_NODE_MINUTES_QUERY / RUN_POOL_MINUTES_QUERY page: the anonymous role's limit on
+ * cluster_node_samples_1m and cluster_pool_samples_1m (deploy/hasura), 50,000 minutes of one node: about 11 days of
+ * three nodes a page. Checked by test/contract.test.ts.
+ */
+export const CLUSTER_MINUTES_PAGE_SIZE = 50000;
+
+/**
+ * Run page, a long observed run: each node per minute (schema/migrations/0006_cluster_1m.sql): its state at the
+ * minute's last round, whether it changed within the minute, the minute's highest lag and connections; a page from
+ * $offset.
+ */
+export const RUN_NODE_MINUTES_QUERY = `query RunNodeMinutes($id: uuid!, $offset: Int!, $limit: Int!) {
+  cluster_node_samples_1m(where: {run_id: {_eq: $id}}, order_by: [{bucket: asc}, {node: asc}], offset: $offset, limit: $limit) {
+    bucket node rounds rounds_up state state_changed lag_bytes_max lag_seconds_max connections_max
+  }
+}`;
+
+/** Run page, a long observed run: each Pgpool-II backend per minute (SELECTs sent to it in the minute, last status). */
+export const RUN_POOL_MINUTES_QUERY = `query RunPoolMinutes($id: uuid!, $offset: Int!, $limit: Int!) {
+  cluster_pool_samples_1m(where: {run_id: {_eq: $id}}, order_by: [{bucket: asc}, {node_id: asc}], offset: $offset, limit: $limit) {
+    bucket node_id node addr rounds select_delta status status_changed
+  }
+}`;

@@ -309,6 +309,10 @@ describe('GraphQL documents against deploy/hasura metadata (anonymous role)', ()
       const l = loadTables(METADATA).get(t)?.limit;
       expect(l == null || queries.OBSERVATION_PAGE_SIZE <= l, `${t}: limit ${l}`).toBe(true);
     }
+    for (const t of ['cluster_node_samples_1m', 'cluster_pool_samples_1m']) {
+      const l = loadTables(METADATA).get(t)?.limit;
+      expect(l == null || queries.CLUSTER_MINUTES_PAGE_SIZE <= l, `${t}: limit ${l}`).toBe(true);
+    }
   });
 
   it('sends no admin secret or role header anywhere in the app', () => {

@@ -3,8 +3,9 @@
 // (test/browser/run.mjs) show them drawn from the fixture's observed run.
 import { describe, expect, it } from 'vitest';
 import {
-  backendLabel, clock, describeEvent, eventMarks, formatBytes, lagSeries, observationShown, readsPerNode, roleLanes, serverFacts, topologyBanner,
-  topologyFlag, versionText, type ClusterEventRow, type NodeSampleRow, type PoolSampleRow,
+  backendLabel, clock, describeEvent, eventMarks, formatBytes, lagSeries, nodeMinutesAsRounds, observationShown, poolMinutesAsRounds, readsPerNode,
+  roleLanes, serverFacts, topologyBanner, topologyFlag, versionText, type ClusterEventRow, type NodeMinuteRow, type NodeSampleRow, type PoolMinuteRow,
+  type PoolSampleRow,
 } from '../src/observe';
 
 const T0 = Date.parse('2026-02-01T10:03:10Z');
@@ -65,6 +66,47 @@ describe('replication lag and reads per node', () => {
       x: [x(0), x(1), x(2)], labels: ['pg-a (backend 0)', '127.0.0.1:5434 (backend 1)'], y: [[0, 120, null], [0, 80, 200]],
     });
     expect(backendLabel({ node_id: 3, node: '', addr: 'db:5432' })).toBe('db:5432 (backend 3)');
+  });
+});
+
+describe('a long observed run, a minute a point (cluster_node_samples_1m, cluster_pool_samples_1m)', () => {
+  const M0 = Date.parse('2026-02-01T10:00:00Z');
+  const min = (m: number) => new Date(M0 + m * 60_000).toISOString().replace('.000Z', '+00:00'); // Hasura's timestamptz
+  const mx = (m: number) => M0 / 1000 + m * 60;
+  const nm = (m: number, node: string, state: string | null, lag: [number, number] | null, changed = false): NodeMinuteRow => ({
+    bucket: min(m), node, rounds: 60, rounds_up: state === 'down' ? 0 : 60, state, state_changed: changed,
+    lag_bytes_max: lag?.[0] ?? null, lag_seconds_max: lag?.[1] ?? null, connections_max: 4,
+  });
+  // Three minutes of two nodes: pg-b promoted and pg-a gone down within minute 1 (so both changed there), pg-a back
+  // as a standby in minute 2.
+  const MINUTES: NodeMinuteRow[] = [
+    nm(0, 'pg-a', 'primary', null), nm(0, 'pg-b', 'standby', [8192, 0.5]),
+    nm(1, 'pg-a', 'down', null, true), nm(1, 'pg-b', 'primary', [900, 0.1], true),
+    nm(2, 'pg-a', 'standby', [70000, 2.5], true), nm(2, 'pg-b', 'primary', null),
+  ];
+  it('each minute is a round at its start with the state of its last round and its highest lag', () => {
+    const rounds = nodeMinutesAsRounds(MINUTES);
+    expect(rounds[2]).toEqual({ seq: 2, sampled_at: min(1), node: 'pg-a', up: false, role: null, lag_bytes: null, lag_seconds: null, connections: 4 });
+    expect(rounds[3]).toEqual({ seq: 2, sampled_at: min(1), node: 'pg-b', up: true, role: 'primary', lag_bytes: 900, lag_seconds: 0.1, connections: 4 });
+    const l = roleLanes(rounds);
+    expect(l.x).toEqual([mx(0), mx(1), mx(2)]);
+    expect(l.nodes).toEqual(['pg-a', 'pg-b']);
+    expect(l.y).toEqual([[5, 3, 4], [1, 2, 2]]);
+    // The lag a standby had within a minute (pg-b's 900 bytes before its promotion) is kept: the minute's highest.
+    expect(lagSeries(rounds, 'lag_bytes')).toEqual({ x: [mx(0), mx(1), mx(2)], labels: ['pg-b', 'pg-a'], y: [[8192, 900, null], [null, null, 70000]] });
+    expect(lagSeries(rounds, 'lag_seconds').y).toEqual([[0.5, 0.1, null], [null, null, 2.5]]);
+  });
+  it('an answering node without a role is drawn at the standby level, as a round of it is', () => {
+    expect(roleLanes(nodeMinutesAsRounds([nm(0, 'pg-a', null, null)])).y).toEqual([[1]]);
+  });
+  it('reads per node are the SELECTs of each minute per backend', () => {
+    const pm = (m: number, id: number, delta: number, node: string | null, status = 'up'): PoolMinuteRow =>
+      ({ bucket: min(m), node_id: id, node, addr: `db${id}:5432`, rounds: 60, select_delta: delta, status, status_changed: false });
+    const rounds = poolMinutesAsRounds([pm(0, 0, 2400, 'pg-a'), pm(0, 1, 3600, 'pg-b'), pm(1, 0, 1200, 'pg-a', 'down'), pm(1, 1, 6000, 'pg-b'), pm(2, 1, 6000, null)]);
+    expect(rounds[2]).toEqual({ seq: 2, sampled_at: min(1), node_id: 0, node: 'pg-a', addr: 'db0:5432', status: 'down', select_delta: 1200 });
+    expect(readsPerNode(rounds)).toEqual({
+      x: [mx(0), mx(1), mx(2)], labels: ['pg-a (backend 0)', 'pg-b (backend 1)'], y: [[2400, 1200, null], [3600, 6000, 6000]],
+    });
   });
 });
 

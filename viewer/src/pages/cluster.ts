@@ -1,36 +1,59 @@
 // The run page's cluster observation (issue 15): the topology banner under the title, and below the sample charts
 // the events, node roles over time, replication lag per standby, reads per node (Pgpool), and the server's facts.
-// A run without observations shows none of it. The shaping is in observe.ts; this builds the DOM and the charts.
+// A run without observations shows none of it. A run with more than a page of rounds (the anonymous row limit) is
+// drawn a minute a point from the per-minute views, so it is shown whole. The shaping is in observe.ts; this builds
+// the DOM and the charts.
 import type uPlot from 'uplot';
-import { OBSERVATION_PAGE_SIZE, RUN_NODE_SAMPLES_QUERY, RUN_OBSERVATION_QUERY, RUN_POOL_SAMPLES_QUERY } from '../queries';
 import {
-  describeEvent, EVENT_COLORS, lagSeries, observationShown, readsPerNode, roleLanes, serverFacts, topologyBanner, topologyFlag,
-  type ClusterEventRow, type NodeSampleRow, type ObservedRun, type PoolSampleRow, type SettingRow,
+  CLUSTER_LENGTH_PROBE_QUERY, CLUSTER_MINUTES_PAGE_SIZE, OBSERVATION_PAGE_SIZE, RUN_NODE_MINUTES_QUERY, RUN_NODE_SAMPLES_QUERY,
+  RUN_OBSERVATION_QUERY, RUN_POOL_MINUTES_QUERY, RUN_POOL_SAMPLES_QUERY,
+} from '../queries';
+import {
+  describeEvent, EVENT_COLORS, lagSeries, nodeMinutesAsRounds, observationShown, poolMinutesAsRounds, readsPerNode, roleLanes, serverFacts,
+  topologyBanner, topologyFlag, type ClusterEventRow, type NodeMinuteRow, type NodeSampleRow, type ObservedRun, type PoolMinuteRow,
+  type PoolSampleRow, type SettingRow,
 } from '../observe';
 import { chart, type ChartGroup, type Mark } from '../charts';
 import { facts, fmtTime, h, table } from '../ui';
 import type { Client } from '../graphql';
 
-export interface Observation { nodes: NodeSampleRow[]; pool: PoolSampleRow[]; events: ClusterEventRow[]; settings: SettingRow[] }
+/**
+ * What the run page shows of a run's observation. perMinute: nodes and pool are the run's minutes (a round a minute,
+ * observe.ts nodeMinutesAsRounds), not its rounds, because it has more rounds than one page.
+ */
+export interface Observation { nodes: NodeSampleRow[]; pool: PoolSampleRow[]; events: ClusterEventRow[]; settings: SettingRow[]; perMinute?: boolean }
 
-/** Every row of a paged observation document, following pages until one comes back short. */
-async function allPages<T>(client: Client, doc: string, field: string, id: string, signal: AbortSignal): Promise<T[]> {
+/** Every row of a paged observation document, following pages of size rows until one comes back short. */
+async function allPages<T>(client: Client, doc: string, field: string, id: string, signal: AbortSignal, size = OBSERVATION_PAGE_SIZE): Promise<T[]> {
   const out: T[] = [];
-  for (let offset = 0; ; offset += OBSERVATION_PAGE_SIZE) {
-    const page = (await client.request<Record<string, T[]>>(doc, { id, offset, limit: OBSERVATION_PAGE_SIZE }, signal))[field];
+  for (let offset = 0; ; offset += size) {
+    const page = (await client.request<Record<string, T[]>>(doc, { id, offset, limit: size }, signal))[field];
     out.push(...page);
-    if (page.length < OBSERVATION_PAGE_SIZE) return out;
+    if (page.length < size) return out;
   }
 }
 
-/** A run's observation: node and Pgpool rounds, events, settings (empty lists for a run without any). */
+/**
+ * A run's observation: node and Pgpool rounds, events, settings (empty lists for a run without any). A run with more
+ * than one page of node or Pgpool rows (OBSERVATION_PAGE_SIZE, the anonymous role's row limit: 100,000 rows, about 9
+ * hours of three nodes) gets its minutes instead, from cluster_node_samples_1m and cluster_pool_samples_1m, as
+ * run.ts draws a run with more than a page of samples from samples_1m; its events stay exact.
+ */
 export async function fetchObservation(client: Client, id: string, signal: AbortSignal): Promise<Observation> {
+  const metaP = client.request<{ cluster_events: ClusterEventRow[]; run_settings: SettingRow[] }>(RUN_OBSERVATION_QUERY, { id }, signal);
+  metaP.catch(() => undefined); // awaited below, after the probe
+  const probe = await client.request<{ nodes: unknown[]; pool: unknown[] }>(CLUSTER_LENGTH_PROBE_QUERY, { id, offset: OBSERVATION_PAGE_SIZE }, signal);
+  const perMinute = probe.nodes.length > 0 || probe.pool.length > 0;
   const [meta, nodes, pool] = await Promise.all([
-    client.request<{ cluster_events: ClusterEventRow[]; run_settings: SettingRow[] }>(RUN_OBSERVATION_QUERY, { id }, signal),
-    allPages<NodeSampleRow>(client, RUN_NODE_SAMPLES_QUERY, 'cluster_node_samples', id, signal),
-    allPages<PoolSampleRow>(client, RUN_POOL_SAMPLES_QUERY, 'cluster_pool_samples', id, signal),
+    metaP,
+    perMinute
+      ? allPages<NodeMinuteRow>(client, RUN_NODE_MINUTES_QUERY, 'cluster_node_samples_1m', id, signal, CLUSTER_MINUTES_PAGE_SIZE).then(nodeMinutesAsRounds)
+      : allPages<NodeSampleRow>(client, RUN_NODE_SAMPLES_QUERY, 'cluster_node_samples', id, signal),
+    perMinute
+      ? allPages<PoolMinuteRow>(client, RUN_POOL_MINUTES_QUERY, 'cluster_pool_samples_1m', id, signal, CLUSTER_MINUTES_PAGE_SIZE).then(poolMinutesAsRounds)
+      : allPages<PoolSampleRow>(client, RUN_POOL_SAMPLES_QUERY, 'cluster_pool_samples', id, signal),
   ]);
-  return { nodes, pool, events: meta.cluster_events, settings: meta.run_settings };
+  return { nodes, pool, events: meta.cluster_events, settings: meta.run_settings, perMinute };
 }
 
 /** The banner for a run whose topology changed, or null. */
@@ -56,8 +79,16 @@ export function renderCluster(el: HTMLElement, group: ChartGroup, run: ObservedR
   el.replaceChildren();
   const shown = observationShown(o, run);
   el.setAttribute('data-observation', shown);
+  el.setAttribute('data-resolution', o.perMinute ? 'minute' : 'round');
   if (shown === 'none') return;
   if (shown === 'cluster') el.append(h('h2', {}, 'Cluster during the run'));
+  const perMinute = !!o.perMinute;
+  if (perMinute) {
+    el.append(h('p', { class: 'cluster-per-minute-note' },
+      `This run has more than ${OBSERVATION_PAGE_SIZE.toLocaleString('en-US')} per-second node or Pgpool rows: its cluster charts are drawn `
+      + 'a minute a point from cluster_node_samples_1m and cluster_pool_samples_1m (each node in its state at the minute\'s last round, '
+      + 'the minute\'s highest lag, the SELECTs of the minute), so the whole run is shown. The events are exact, to the second.'));
+  }
   if (o.events.length) {
     el.append(h('h3', {}, `Events (${o.events.length})`), table(['time (UTC)', 'event'], o.events.map((e) => [
       fmtTime(e.event_time),
@@ -70,7 +101,7 @@ export function renderCluster(el: HTMLElement, group: ChartGroup, run: ObservedR
   if (o.nodes.length) {
     const l = roleLanes(o.nodes);
     drawn.push(chart(charts, {
-      title: 'Node roles (a lane per node: down, standby, primary)', yLabel: 'node', group, marks, yTicks: l.ticks,
+      title: `Node roles (a lane per node: down, standby, primary${perMinute ? '; at each minute\'s last round' : ''})`, yLabel: 'node', group, marks, yTicks: l.ticks,
       yRange: () => l.range, series: l.nodes.map((n) => ({ label: n, width: 2, stepped: true })),
       data: [l.x, ...l.y] as uPlot.AlignedData,
     }));
@@ -78,19 +109,23 @@ export function renderCluster(el: HTMLElement, group: ChartGroup, run: ObservedR
       ['lag_seconds', 'Replication lag per standby (seconds since the last replayed transaction)', 's']] as const) {
       const s = lagSeries(o.nodes, key);
       if (!s.labels.length) continue;
-      drawn.push(chart(charts, { title, yLabel: unit, group, marks, zero: true, series: s.labels.map((n) => ({ label: n, width: 1.5 })), data: [s.x, ...s.y] as uPlot.AlignedData }));
+      drawn.push(chart(charts, {
+        title: perMinute ? title.replace('(', '(each minute\'s highest, ') : title, yLabel: unit, group, marks, zero: true,
+        series: s.labels.map((n) => ({ label: n, width: 1.5 })), data: [s.x, ...s.y] as uPlot.AlignedData,
+      }));
     }
   }
   if (o.pool.length) {
     const r = readsPerNode(o.pool);
     drawn.push(chart(charts, {
-      title: 'Reads per node (Pgpool-II: SELECTs sent to each backend per round)', yLabel: 'SELECTs', group, marks, zero: true,
+      title: `Reads per node (Pgpool-II: SELECTs sent to each backend per ${perMinute ? 'minute' : 'round'})`, yLabel: 'SELECTs', group, marks, zero: true,
       series: r.labels.map((n) => ({ label: n, width: 1.5 })), data: [r.x, ...r.y] as uPlot.AlignedData,
     }));
   }
   if (drawn.length) {
     charts.append(h('p', { class: 'legend-note' },
-      'Dashed vertical lines: the events, in the colours of the table (also on the charts above). One round of probes a second; ',
+      'Dashed vertical lines: the events, in the colours of the table (also on the charts above). ',
+      perMinute ? 'A point a minute (of the rounds of probes, one a second); ' : 'One round of probes a second; ',
       'zoom and crosshair are shared with the charts above. Times in UTC.'));
   }
   if (group.zoom) for (const c of drawn) c.setScale('x', { min: group.zoom[0], max: group.zoom[1] });
