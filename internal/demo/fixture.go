@@ -21,6 +21,9 @@ package main
 //	observed  pgbench "observed failover": 90 s with cluster observation (issue 15), published as pgbench --observe
 //	        would and written by the sink: two nodes and Pgpool-II, a split brain at 10:03:14 for 10 s, a node down
 //	        at 10:03:24; the flags, server facts and settings as the sink sets them
+//	longObserved  pgbench "30 h observed": 30 hours of samples and of cluster observation inserted directly (three
+//	        nodes, two Pgpool backends: 324,000 and 216,000 rows, more than the anonymous row limit), which the viewer
+//	        draws from samples_1m and the per-minute cluster views
 //
 // POST /_fixture/live?name=N&duration=D starts a live MQTT run named N measuring for D (after a 1 s warm-up) and
 // answers {"run_id": …} once the sink has written its first sample, so a page opened then sees it running; it
@@ -117,6 +120,9 @@ func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) 
 		return err
 	}
 	if ids["observed"], err = p.observedRun(ctx); err != nil {
+		return err
+	}
+	if ids["longObserved"], err = insertLongObservedRun(ctx, p.db); err != nil {
 		return err
 	}
 
@@ -239,6 +245,52 @@ func insertLongRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
 				CASE WHEN i > 104400 THEN 6000 ELSE 5000 END AS r) AS v`, id)
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("insert the 30-hour run: %w", err)
+	}
+	return id, nil
+}
+
+// insertLongObservedRun writes a finished 30-hour pgbench run observed every second (issue 15), its rows inserted
+// directly as insertLongRun's: 108,000 samples at 500 tx/s, and per round three nodes (324,000 rows) and two
+// Pgpool-II backends (216,000 rows), more than the anonymous role's row limit on each, so the viewer draws its
+// cluster charts from cluster_node_samples_1m and cluster_pool_samples_1m, 1,800 minutes. db-0 is the primary
+// until a switchover at 20:00:00 makes db-1 the primary; db-2 is down from 01:00:00 to 02:00:00 on the second day.
+// In the last hour db-2 lags by 500,000 bytes (500 s) and backend 1 gets 100 SELECTs a round instead of 60: steps a
+// view cut at the row limit would never show. The run is flagged (topology_changed) with its four events.
+func insertLongObservedRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
+	id := uuid.New()
+	const t0 = "2025-11-01 00:00:00+00"
+	for _, q := range []string{`
+		INSERT INTO public.runs (run_id, kind, name, tags, parameters, host_name, started_at, status, finished_at,
+			measure_start, measure_end, ops, ops_rate, errors, lat_p50_ms, lat_p99_ms, pg_tps, topology_changed, split_brain)
+		VALUES ($1, 'pgbench', '30 h observed', '{}', '{"observe": true}', 'pg-lab', $2, 'ok',
+			$2::timestamptz + interval '108000 s', $2::timestamptz + interval '60 s',
+			$2::timestamptz + interval '108000 s', 53970000, 500, 0, 2, 6, 500, true, false)`, `
+		INSERT INTO public.samples (run_id, seq, interval_start, interval_end, phase, ops, ops_rate, errors,
+			lat_p50_ms, lat_p90_ms, lat_p95_ms, lat_p99_ms, lat_p999_ms, lat_max_ms, pg_tps, pg_failed)
+		SELECT $1, i, t, t + interval '1 s', CASE WHEN i <= 60 THEN 'warmup' ELSE 'measure' END,
+			500, 500, 0, 2, 3, 4, 6, 9, 12, 500, 0
+		FROM generate_series(1, 108000) AS i, LATERAL (SELECT $2::timestamptz + (i - 1) * interval '1 s' AS t) AS v`, `
+		INSERT INTO public.cluster_node_samples (run_id, seq, sampled_at, node, addr, up, role, lag_bytes, lag_seconds, connections)
+		SELECT $1, s + 1, $2::timestamptz + s * interval '1 s', 'db-' || n, 'db-' || n || ':5432', NOT down,
+			CASE WHEN down THEN NULL WHEN prim THEN 'primary' ELSE 'standby' END,
+			CASE WHEN down OR prim THEN NULL WHEN n = 2 AND s >= 104400 THEN 500000 ELSE 1000 + s % 60 * 10 END,
+			CASE WHEN down OR prim THEN NULL WHEN n = 2 AND s >= 104400 THEN 500 ELSE (1000 + s % 60 * 10) / 1000.0 END,
+			CASE WHEN down THEN NULL ELSE 4 END
+		FROM generate_series(0, 107999) AS s, generate_series(0, 2) AS n,
+			LATERAL (SELECT n = 2 AND s >= 90000 AND s < 93600 AS down, (n = 0 AND s < 72000) OR (n = 1 AND s >= 72000) AS prim) AS d`, `
+		INSERT INTO public.cluster_pool_samples (run_id, seq, sampled_at, node_id, node, addr, status, select_cnt, select_delta)
+		SELECT $1, s + 1, $2::timestamptz + s * interval '1 s', b, 'db-' || b, 'db-' || b || ':5432', 'up', s * 100,
+			CASE WHEN b = 0 THEN 40 WHEN s >= 104400 THEN 100 ELSE 60 END
+		FROM generate_series(0, 107999) AS s, generate_series(0, 1) AS b`, `
+		INSERT INTO public.cluster_events (run_id, seq, idx, event_time, kind, node, from_state, to_state, detail) VALUES
+		($1, 72001, 0, $2::timestamptz + interval '72000 s', 'role_change', 'db-0', 'primary', 'standby', NULL),
+		($1, 72001, 1, $2::timestamptz + interval '72000 s', 'role_change', 'db-1', 'standby', 'primary', NULL),
+		($1, 90001, 0, $2::timestamptz + interval '90000 s', 'node_down', 'db-2', NULL, NULL, 'connection refused'),
+		($1, 93601, 0, $2::timestamptz + interval '93600 s', 'node_up', 'db-2', NULL, NULL, NULL)`,
+	} {
+		if _, err := db.Exec(ctx, q, id, t0); err != nil {
+			return uuid.Nil, fmt.Errorf("insert the 30-hour observed run: %w", err)
+		}
 	}
 	return id, nil
 }

@@ -3,10 +3,10 @@
 // PostgreSQL set up as the compose stack sets one up, kfake, the embedded MQTT target and the real sink, makes runs
 // with the real producers (two finished MQTT runs that also publish perftool results, a pgbench run, an MQTT run that
 // fails to connect; live MQTT runs on request) and serves the viewer with internal/hasurastub, the one stand-in for
-// Hasura, reading as Hasura's role. Only the 100k-sample run of the render test is inserted directly. The page talks
-// to recorder.mjs, which passes everything on to the fixture and records it (and produces a proxy's failures on
-// demand). Screenshots go to viewer/test-artifacts/. Run: npm run test:browser (builds first). Needs Go, the
-// PostgreSQL server binaries, pgbench and Chromium.
+// Hasura, reading as Hasura's role. Only the 100k-sample, 30-hour and 30-hour observed runs are inserted directly.
+// The page talks to recorder.mjs, which passes everything on to the fixture and records it (and produces a proxy's
+// failures on demand). Screenshots go to viewer/test-artifacts/. Run: npm run test:browser (builds first). Needs Go,
+// the PostgreSQL server binaries, pgbench and Chromium.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -135,21 +135,21 @@ test('runs page lists runs, filters by kind, pages', async () => {
   const page = await open('#/runs');
   await page.waitForSelector('table.runs-table tbody tr');
   const rows = await page.$$eval('table.runs-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
-  assert.equal(rows.length, 7, rows.join('\n'));
-  for (const name of ['baseline qos1', 'tuned qos1', 'tpcb scale 1', 'unreachable broker', '100k samples', '30 h run', 'observed failover']) {
+  assert.equal(rows.length, 8, rows.join('\n'));
+  for (const name of ['baseline qos1', 'tuned qos1', 'tpcb scale 1', 'unreachable broker', '100k samples', '30 h run', 'observed failover', '30 h observed']) {
     assert.equal(rows.filter((r) => r.includes(name)).length, 1, `${name} in ${rows.join('\n')}`);
   }
   assert.match(rows.find((r) => r.includes('unreachable broker')), /failed/);
-  assert.match(await page.textContent('.pager'), /1–7 of 7/);
+  assert.match(await page.textContent('.pager'), /1–8 of 8/);
   await page.screenshot({ path: join(ARTIFACTS, 'runs.png'), fullPage: true });
 
   await page.goto(`${server.url}#/runs?kind=pgbench`);
-  await page.waitForFunction(() => document.querySelectorAll('table.runs-table tbody tr').length === 2);
+  await page.waitForFunction(() => document.querySelectorAll('table.runs-table tbody tr').length === 3);
   assert.match(await page.textContent('table.runs-table tbody'), /tpcb scale 1.*ok/s);
   assert.match(await page.textContent('table.runs-table tbody'), /observed failover.*ok/s);
 
   await page.goto(`${server.url}#/runs?limit=2&offset=2`);
-  await page.waitForFunction(() => /3–4 of 7/.test(document.querySelector('.pager')?.textContent ?? ''));
+  await page.waitForFunction(() => /3–4 of 8/.test(document.querySelector('.pager')?.textContent ?? ''));
 
   await page.goto(`${server.url}#/runs?tag=env%3Dnowhere`);
   await page.waitForSelector('.msg-empty');
@@ -254,18 +254,18 @@ test('cluster observation: a run with a split brain and a node down has the bann
   const want = `${Date.parse(from) / 1000},${Date.parse(to) / 1000}`;
   await page.waitForFunction((w) => [...document.querySelectorAll('.chart')].every((c) => c.getAttribute('data-x') === w), want);
 
-  // The runs list flags it, and only it; compare warns about it.
+  // The runs list flags it (and the 30-hour observed run, whose topology changed too); compare warns about it.
   await page.goto(`${server.url}#/runs`);
   await page.reload();
   await page.waitForSelector('table.runs-table tbody tr');
   const flagged = await page.$$eval('table.runs-table tbody tr', (trs) => trs.filter((tr) => tr.querySelector('.topology-flag'))
     .map((tr) => [tr.children[2].querySelector('a').textContent, tr.querySelector('.topology-flag').textContent]));
-  assert.deepEqual(flagged, [['observed failover', 'split brain']]);
+  assert.deepEqual(flagged, [['observed failover', 'split brain'], ['30 h observed', 'topology changed']]);
   // The cluster filter lists the flagged runs only (runs.topology_changed, split_brain).
-  for (const c of ['changed', 'split']) {
+  for (const [c, want] of [['changed', ['observed failover', '30 h observed']], ['split', ['observed failover']]]) {
     await page.goto(`${server.url}#/runs?cluster=${c}`);
-    await page.waitForFunction(() => /1–1 of 1/.test(document.querySelector('.pager')?.textContent ?? ''));
-    assert.deepEqual(await page.$$eval('table.runs-table tbody tr td:nth-child(3) a', (as) => as.map((a) => a.textContent)), ['observed failover'], c);
+    await page.waitForFunction((n) => new RegExp(`1–${n} of ${n}`).test(document.querySelector('.pager')?.textContent ?? ''), want.length);
+    assert.deepEqual(await page.$$eval('table.runs-table tbody tr td:nth-child(3) a', (as) => as.map((a) => a.textContent)), want, c);
   }
   await page.goto(`${server.url}#/compare?ids=${IDS.pg},${IDS.observed}`);
   await page.reload();
@@ -836,6 +836,78 @@ test('a run longer than the anonymous row limit is drawn whole from samples_1m, 
   await page.mouse.move(box.x + 2, box.y + box.height / 2);
   await page.waitForFunction(() => document.querySelector('.chart .u-legend .u-series:nth-child(2) .u-value')?.textContent === '5,000');
   await page.screenshot({ path: join(ARTIFACTS, 'run-30h.png'), fullPage: true });
+  await page.close();
+});
+
+test('a 30-hour observed run is drawn whole: its cluster charts from the per-minute views, a minute a point; its events exact', async () => {
+  server.setMode('ok');
+  // internal/demo/fixture.go insertLongObservedRun: 108,000 rounds of three nodes and two Pgpool backends, more rows
+  // than one query may see; 1,800 minutes of each in the per-minute views.
+  const db = await gql(`query ($id: uuid!) {
+    nodes: cluster_node_samples_aggregate(where: {run_id: {_eq: $id}}) { aggregate { count } }
+    pool: cluster_pool_samples_aggregate(where: {run_id: {_eq: $id}}) { aggregate { count } }
+    nodeMinutes: cluster_node_samples_1m_aggregate(where: {run_id: {_eq: $id}}) { aggregate { count } }
+    poolMinutes: cluster_pool_samples_1m_aggregate(where: {run_id: {_eq: $id}}) { aggregate { count } } }`, { id: IDS.longObserved });
+  assert.deepEqual([db.nodes, db.pool, db.nodeMinutes, db.poolMinutes].map((a) => a.aggregate.count), [100000, 100000, 5400, 3600],
+    'the row limit caps what one query of the per-second tables sees; the minutes are all there');
+  const since = server.requests.length;
+  const page = await open(`#/run/${IDS.longObserved}`);
+  await page.waitForSelector('.charts[data-drawn]', { timeout: 60_000 });
+  await page.waitForSelector('.cluster[data-observation="cluster"]', { timeout: 60_000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('.chart')].length === 7
+    && [...document.querySelectorAll('.chart')].every((c) => c.getAttribute('data-marks') === '4'), null, { timeout: 30_000 });
+  assert.equal(await page.getAttribute('.charts', 'data-resolution'), 'minute');
+  assert.equal(await page.getAttribute('.charts', 'data-drawn'), '1800');
+  assert.equal(await page.getAttribute('.cluster', 'data-resolution'), 'minute');
+  assert.match(await page.textContent('.cluster-per-minute-note'),
+    /^This run has more than 100,000 per-second node or Pgpool rows: its cluster charts are drawn a minute a point from cluster_node_samples_1m and cluster_pool_samples_1m/);
+  // The per-minute documents were sent, the per-second ones not (for this page).
+  const sent = server.requests.slice(since).map((r) => /\b(?:query) (\w+)/.exec(JSON.parse(r.body).query)?.[1]);
+  for (const name of ['ClusterLengthProbe', 'RunNodeMinutes', 'RunPoolMinutes']) assert.equal(sent.filter((n) => n === name).length, 1, `${name} in ${sent}`);
+  assert.deepEqual(sent.filter((n) => n === 'RunNodeSamples' || n === 'RunPoolSamples'), []);
+
+  const charts = await page.$$eval('.cluster .chart', (cs) => cs.map((c) => ({
+    title: c.querySelector('.u-title')?.textContent, series: Number(c.dataset.seriesCount), points: Number(c.dataset.points), marks: Number(c.dataset.marks),
+    labels: [...c.querySelectorAll('.u-legend .u-series .u-label')].slice(1).map((l) => l.textContent),
+  })));
+  assert.deepEqual(charts, [
+    { title: 'Node roles (a lane per node: down, standby, primary; at each minute\'s last round)', series: 3, points: 1800, marks: 4, labels: ['db-0', 'db-1', 'db-2'] },
+    { title: 'Replication lag per standby (each minute\'s highest, bytes behind its primary)', series: 3, points: 1800, marks: 4, labels: ['db-1', 'db-2', 'db-0'] },
+    { title: 'Replication lag per standby (each minute\'s highest, seconds since the last replayed transaction)', series: 3, points: 1800, marks: 4, labels: ['db-1', 'db-2', 'db-0'] },
+    { title: 'Reads per node (Pgpool-II: SELECTs sent to each backend per minute)', series: 2, points: 1800, marks: 4, labels: ['db-0 (backend 0)', 'db-1 (backend 1)'] },
+  ]);
+  // The whole run on every chart's x axis, the sample charts' and the cluster charts': its start to its last minute.
+  const start = Date.parse('2025-11-01T00:00:00Z') / 1000;
+  for (const w of await windows(page)) assert.ok(Math.abs(w[0] - start) < 1 && Math.abs(w[1] - (start + 108000 - 60)) < 61, `shown ${w}`);
+  // The events are exact, to the second, in the table and the banner.
+  assert.deepEqual(await page.$$eval('table.cluster-events tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent.trim()))), [
+    ['2025-11-01 20:00:00Z', 'Role change: db-0 demoted (primary → standby)'],
+    ['2025-11-01 20:00:00Z', 'Failover: db-1 promoted (standby → primary)'],
+    ['2025-11-02 01:00:00Z', 'Node down: db-2 (connection refused)'],
+    ['2025-11-02 02:00:00Z', 'Node up: db-2'],
+  ]);
+  assert.deepEqual(await page.$$eval('.topology-banner.topology li', (lis) => lis.map((li) => li.textContent)), [
+    'Role change: db-0 demoted (primary → standby) at 20:00:00Z',
+    'Failover: db-1 promoted (standby → primary) at 20:00:00Z',
+    'Node down: db-2 (connection refused) at 01:00:00Z, back at 02:00:00Z (3,600 s)',
+  ]);
+  // The last hour, past the first 100,000 rows of either table, is drawn: backend 1's 100 SELECTs a round (6,000 a
+  // minute, 3,600 before) and db-2's lag of 500,000 bytes (1,590 at most a minute before).
+  const legendAt = async (chart, series, fraction, want) => {
+    const over = page.locator('.cluster .chart .u-over').nth(chart);
+    await over.scrollIntoViewIfNeeded();
+    const box = await over.boundingBox();
+    await page.mouse.move(box.x + box.width * fraction, box.y + box.height / 2);
+    await page.waitForFunction(([c, s, w]) => document.querySelectorAll('.cluster .chart')[c]
+      ?.querySelector(`.u-legend .u-series:nth-child(${s + 1}) .u-value`)?.textContent === w, [chart, series, want]);
+  };
+  await legendAt(3, 2, 0.999, '6,000');
+  await legendAt(3, 2, 0.001, '3,600');
+  await legendAt(3, 1, 0.5, '2,400');
+  await legendAt(1, 2, 0.999, '500,000');
+  await legendAt(1, 2, 0.001, '1,590');
+  assert.ok((await strokePixels(page, 3, [0x1f, 0x77, 0xb4])) > 200, 'db-0\'s lane drawn');
+  await page.screenshot({ path: join(ARTIFACTS, 'run-30h-observed.png'), fullPage: true });
   await page.close();
 });
 
