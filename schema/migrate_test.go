@@ -40,6 +40,7 @@ var apiRelations = []string{
 var laterRelations = []string{
 	"samples_hist_1m", "samples_hist_1h", "latency_percentiles", "latency_distribution",
 	"cluster_observations", "cluster_node_samples", "cluster_pool_samples", "cluster_events", "run_settings",
+	"cluster_node_samples_1m", "cluster_pool_samples_1m",
 }
 
 // schemaOf returns the schemas holding a relation of each name (several when the name is in several schemas).
