@@ -94,6 +94,11 @@ type Comparer struct {
 	MinSamples int
 	// Seed drives the resampling; equal seeds give equal results.
 	Seed uint64
+	// BlockSeparation judges runs that have MinSamples but too few blocks for the bootstrap (fewer than 10 of
+	// the chosen length: strongly autocorrelated seconds) with an exact test instead of calling them
+	// inconclusive: see separation. Off by default; only medians (and quantiles between 0.25 and 0.75) are
+	// judged this way.
+	BlockSeparation bool
 }
 
 // Comparison is the result of Comparer.Compare. Relative figures are fractions (0.05 = +5 %) of the baseline's
@@ -234,6 +239,11 @@ func (c Comparer) Compare(baseline, candidate []float64, dir Direction) (Compari
 	need := max(c.MinSamples, int(math.Ceil(10/tail-1e-9)))
 	if n >= need {
 		need = max(need, 10*max(r.BaselineBlock, r.CandidateBlock))
+	}
+	if n < need && c.BlockSeparation && n >= c.MinSamples && tail >= 0.25 {
+		if sep, ok := c.separation(baseline, candidate, r, dir); ok {
+			return sep, nil
+		}
 	}
 	if n < need {
 		r.Verdict, r.Need = Inconclusive, need
