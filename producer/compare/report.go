@@ -176,8 +176,12 @@ func (r *report) writeText(w io.Writer) error {
 		for _, f := range r.Figures {
 			switch {
 			case f.Regression && f.Stat != nil:
-				parts = append(parts, fmt.Sprintf("%s (%s significantly worse, %.0f%% CI %s … %s, at least the max %s)", f.Name,
-					signedPct(f.Stat.Relative), 100*f.Stat.Confidence, signedPct(f.Stat.RelativeCI.Lo), signedPct(f.Stat.RelativeCI.Hi),
+				interval := fmt.Sprintf("%.0f%% CI", 100*f.Stat.Confidence)
+				if separated(f.Stat, r.BaselineSelection == BaselineHistory) {
+					interval = "every block pair within"
+				}
+				parts = append(parts, fmt.Sprintf("%s (%s significantly worse, %s %s … %s, at least the max %s)", f.Name,
+					signedPct(f.Stat.Relative), interval, signedPct(f.Stat.RelativeCI.Lo), signedPct(f.Stat.RelativeCI.Hi),
 					formatPct(*f.MaxRegressionPct)))
 			case f.Regression:
 				parts = append(parts, fmt.Sprintf("%s (%s, max %s)", f.Name, worseText(&f), formatPct(*f.MaxRegressionPct)))
@@ -222,6 +226,9 @@ func (r *report) writeStatistics(w io.Writer) error {
 		ci := "-"
 		if c.RelativeCI != nil {
 			ci = signedPct(c.RelativeCI.Lo) + " … " + signedPct(c.RelativeCI.Hi)
+			if separated(c, history) {
+				ci += " (blocks)"
+			}
 		}
 		verdict := c.Verdict.String()
 		if c.Verdict == stat.Inconclusive && c.Need > 0 {
@@ -239,6 +246,12 @@ func (r *report) writeStatistics(w io.Writer) error {
 			c.EffectSize, formatPct(100*c.MinEffect), verdict)
 	}
 	return tw.Flush()
+}
+
+// separated reports whether a comparison of samples was decided by stat's block separation test, whose interval
+// is the range of the block differences rather than a bootstrap confidence interval.
+func separated(c *stat.Comparison, history bool) bool {
+	return !history && c.Resamples == 0 && c.RelativeCI != nil
 }
 
 // signedPct formats a fraction as a signed percentage.

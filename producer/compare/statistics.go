@@ -13,7 +13,10 @@ import (
 // percentiles): instead of comparing two run values against a threshold, which fires on noise (a +0.048 ms p50
 // change on a 6-second run whose seconds vary by 44 %), stat.Comparer compares the two runs' steady-state
 // per-second samples with a circular block bootstrap and says better, worse, no significant change, or
-// inconclusive with the samples it would need. The gate fails on such a figure only when the verdict is worse:
+// inconclusive with the samples it would need. Runs with the 30 samples the method needs but fewer than 10
+// bootstrap blocks of their strongly autocorrelated seconds are judged by stat.Comparer.BlockSeparation's exact
+// test on non-overlapping blocks (a slowdown whose every block lies beyond every baseline block is worse on a
+// 35-second run). The gate fails on such a figure only when the verdict is worse:
 // significant at --confidence and at least its --max-regression worse. Counts (errors, loss, dup, reorder,
 // failed) are events, not noisy rates: they keep the threshold on their run totals.
 
@@ -120,7 +123,7 @@ func judge(results []figureResult, base, cand *runFields, t Thresholds, confiden
 		if len(a) == 0 || len(b) == 0 {
 			r.StatError = fmt.Sprintf("no per-second values to judge (baseline %d, candidate %d samples with %s)", len(a), len(b), r.Column)
 		} else {
-			c, err := stat.Comparer{Confidence: confidence, MinEffect: minEffect, Quantile: q, Seed: statSeed}.Compare(a, b, r.fig.direction())
+			c, err := stat.Comparer{Confidence: confidence, MinEffect: minEffect, Quantile: q, Seed: statSeed, BlockSeparation: true}.Compare(a, b, r.fig.direction())
 			if err != nil {
 				r.StatError = err.Error()
 			} else {
