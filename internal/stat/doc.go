@@ -3,7 +3,7 @@
 // over float64 slices and knows nothing of runs, samples or databases: `producer compare`, `producer history` and
 // the viewer's Go side fetch the numbers and pass them in.
 //
-// Three pieces, each usable alone:
+// The pieces, each usable alone:
 //
 //	compare.go   Comparer.Compare: two runs' steady-state per-second samples of one figure (the caller drops
 //	             the warm-up and the final partial interval) → a circular block bootstrap confidence interval of
@@ -12,6 +12,12 @@
 //	             that would settle it. Throughput compares the median of per-second rates; p99 compares the
 //	             median of the per-second p99s (the typical second's tail), or their 99th percentile for runs
 //	             of at least 1,000 seconds.
+//	separation.go
+//	             Comparer.BlockSeparation: for runs with enough samples but fewer than 10 bootstrap blocks, an exact
+//	             test on non-overlapping blocks (significant when every candidate block lies beyond every
+//	             baseline block) instead of an inconclusive verdict.
+//	segment.go   Comparer.CompareToSegment: one run's value against the runs of a history segment, with a t
+//	             interval on their run-to-run noise (`compare --baseline history`).
 //	blocklength.go
 //	             BlockLength: the bootstrap's block length from the series' autocorrelation (Politis–White).
 //	changepoint.go
