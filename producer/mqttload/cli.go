@@ -143,8 +143,8 @@ func parseFlags(args []string, stdout io.Writer) (*cliFlags, error) {
 		return nil
 	})
 	fs.StringVar(&f.summaryJSON, "summary-json", "", "write the run's summary as JSON to `FILE`")
-	fs.StringVar(&f.compareWith, "compare-with", "", "after the run, wait until it is in the database and compare it over GraphQL (graphql.url) with `last|RUN_ID`: last = the latest finished run with the same kind, device and parameters")
-	fs.Var(&f.maxRegression, "max-regression", "with --compare-with: exit 1 when a figure is worse by more than `SPEC`, e.g. 5% or p99=10%,throughput=3% (repeatable)")
+	fs.StringVar(&f.compareWith, "compare-with", "", "after the run, wait until it is in the database and compare it over GraphQL (graphql.url) with `last|history|RUN_ID`: last = the latest finished run with the same kind, device and parameters, history = their current segment")
+	fs.Var(&f.maxRegression, "max-regression", "with --compare-with: exit 1 when a figure is worse by more than `SPEC`, e.g. 5% or p99=10%,throughput=3% (repeatable); throughput and latency only when significantly worse (see producer compare --help)")
 	fs.StringVar(&f.perftoolTopic, "perftool-compat", "", "also publish a SINETStream perftool result (v3 framing) for the run to Kafka `TOPIC`, e.g. perftool-sinetstream-result, so an existing SINETStream perftool server shows it")
 	if err := cli.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -113,8 +113,8 @@ func parseFlags(args []string, stdout io.Writer) (*cliFlags, error) {
 		return nil
 	})
 	fs.StringVar(&f.summaryJSON, "summary-json", "", "write the run's summary as JSON to `FILE`")
-	fs.StringVar(&f.compareWith, "compare-with", "", "after the run, wait until it is in the database and compare it over GraphQL (graphql.url) with `last|RUN_ID`: last = the latest finished run with the same kind, device and parameters")
-	fs.Var(&f.maxRegress, "max-regression", "with --compare-with: exit 1 when a figure is worse by more than `SPEC`, e.g. 5% or tps=3%,p99=10% (repeatable)")
+	fs.StringVar(&f.compareWith, "compare-with", "", "after the run, wait until it is in the database and compare it over GraphQL (graphql.url) with `last|history|RUN_ID`: last = the latest finished run with the same kind, device and parameters, history = their current segment")
+	fs.Var(&f.maxRegress, "max-regression", "with --compare-with: exit 1 when a figure is worse by more than `SPEC`, e.g. 5% or tps=3%,p99=10% (repeatable); throughput and latency only when significantly worse (see producer compare --help)")
 	fs.BoolVar(&f.observe, "observe", false, "watch the cluster in producer.pgbench.observe while the load runs (roles, lag, reads per node, split brain); each round is recorded with the run")
 	fs.BoolVar(&f.keepLogs, "keep-logs", false, "keep the per-transaction log files the producer had pgbench write (their directory is printed and in --summary-json)")
 	fs.StringVar(&f.logDir, "log-dir", "", "create the private per-transaction log directory in `DIR` (default $TMPDIR); it grows by about 35 bytes per transaction, freed as it is read")
