@@ -253,3 +253,43 @@ func buildSetting(key string) string {
 	}
 	return ""
 }
+
+// Tools returns the versions a run record names for the program that made it: Go's, benchpipe's (when built as a
+// module version, not "(devel)"), and those of the given modules built in (module path → the name to record it
+// under), each left out when unknown.
+func Tools(modules map[string]string) map[string]string {
+	bi, _ := debug.ReadBuildInfo()
+	return tools(bi, modules)
+}
+
+func tools(bi *debug.BuildInfo, modules map[string]string) map[string]string {
+	out := map[string]string{"go": runtime.Version()}
+	if v := moduleVersion(bi, "github.com/benchpipe/benchpipe"); v != "" && v != "(devel)" {
+		out["benchpipe"] = v
+	}
+	for path, name := range modules {
+		if v := moduleVersion(bi, path); v != "" {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// moduleVersion returns the version of a module in bi (its replacement's, when replaced), "" when unknown.
+func moduleVersion(bi *debug.BuildInfo, path string) string {
+	if bi == nil {
+		return ""
+	}
+	if bi.Main.Path == path {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == path {
+			if d.Replace != nil {
+				return d.Replace.Version
+			}
+			return d.Version
+		}
+	}
+	return ""
+}

@@ -1,7 +1,9 @@
 package hostinfo
 
 import (
+	"maps"
 	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/benchpipe/benchpipe/schema"
@@ -124,4 +126,28 @@ func TestCollectHere(t *testing.T) {
 		t.Errorf("Collect() on Linux = %+v: kernel, memory and CPU model missing", h)
 	}
 	t.Logf("this machine: %+v", h)
+}
+
+// Tools names Go's version, benchpipe's when it is a module version, and the modules asked for that are built in
+// (a replaced one by its replacement's version); nothing for the others.
+func TestTools(t *testing.T) {
+	bi := &debug.BuildInfo{
+		Main: debug.Module{Path: "github.com/benchpipe/benchpipe", Version: "v0.20.0"},
+		Deps: []*debug.Module{
+			{Path: "github.com/eclipse/paho.mqtt.golang", Version: "v1.5.1"},
+			{Path: "github.com/example/forked", Version: "v1.0.0", Replace: &debug.Module{Path: "../fork", Version: "v1.0.1-fix"}},
+		},
+	}
+	got := tools(bi, map[string]string{"github.com/eclipse/paho.mqtt.golang": "paho.mqtt.golang", "github.com/example/forked": "forked", "example.com/not/linked": "nope"})
+	want := map[string]string{"go": runtime.Version(), "benchpipe": "v0.20.0", "paho.mqtt.golang": "v1.5.1", "forked": "v1.0.1-fix"}
+	if !maps.Equal(got, want) {
+		t.Errorf("tools = %v, want %v", got, want)
+	}
+	bi.Main.Version = "(devel)"
+	if got := tools(bi, nil); !maps.Equal(got, map[string]string{"go": runtime.Version()}) {
+		t.Errorf("a (devel) build: tools = %v, want Go's version only", got)
+	}
+	if got := tools(nil, map[string]string{"x": "x"}); !maps.Equal(got, map[string]string{"go": runtime.Version()}) {
+		t.Errorf("no build info: tools = %v", got)
+	}
 }

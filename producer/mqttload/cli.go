@@ -13,8 +13,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +24,7 @@ import (
 	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/perftarget/target"
 	"github.com/benchpipe/benchpipe/producer/compare"
+	"github.com/benchpipe/benchpipe/producer/hostinfo"
 	"github.com/benchpipe/benchpipe/producer/recorder"
 	"github.com/benchpipe/benchpipe/producer/stats"
 	"github.com/benchpipe/benchpipe/schema"
@@ -233,26 +232,6 @@ func tlsConfig(f *cliFlags, broker string) (*tls.Config, error) {
 	return c, nil
 }
 
-// moduleVersion returns the version of a module built into this program, "" when unknown.
-func moduleVersion(path string) string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
-	if bi.Main.Path == path {
-		return bi.Main.Version
-	}
-	for _, d := range bi.Deps {
-		if d.Path == path {
-			if d.Replace != nil {
-				return d.Replace.Version
-			}
-			return d.Version
-		}
-	}
-	return ""
-}
-
 // Run is the `producer mqtt` subcommand: it parses args, runs one benchmark, prints progress and the summary to
 // stdout, publishes the run's records and returns the exit status (ExitOK, ExitFailed, ExitUsage,
 // ExitAborted). SIGINT and SIGTERM, like ctx ending, stop the run early; it is recorded as aborted and the
@@ -324,13 +303,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	// Records that could not be saved fail an otherwise successful run's exit status (recorder.ExitNotSaved).
 	defer func() { exit = r.Close(exit) }()
 
-	tools := map[string]string{"go": runtime.Version()}
-	if v := moduleVersion("github.com/eclipse/paho.mqtt.golang"); v != "" {
-		tools["paho.mqtt.golang"] = v
-	}
-	if v := moduleVersion("github.com/benchpipe/benchpipe"); v != "" && v != "(devel)" {
-		tools["benchpipe"] = v
-	}
+	tools := hostinfo.Tools(map[string]string{"github.com/eclipse/paho.mqtt.golang": "paho.mqtt.golang"})
 	startedAt := time.Now().UTC()
 	var targetVersion string
 	if f.embedded {

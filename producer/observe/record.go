@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/producer/hostinfo"
 	"github.com/benchpipe/benchpipe/producer/recorder"
 	"github.com/benchpipe/benchpipe/schema"
 )
@@ -53,7 +53,7 @@ func recordRun(ctx context.Context, app *config.Config, cfg Config, opts recordO
 		}
 	}
 	pj, _ := json.Marshal(params)
-	started := schema.Started{Name: opts.name, Parameters: pj, Tools: map[string]string{"go": runtime.Version()}, StartedAt: time.Now().UTC()}
+	started := schema.Started{Name: opts.name, Parameters: pj, Tools: hostinfo.Tools(nil), StartedAt: time.Now().UTC()}
 	if tc, err := parseConn(target); err == nil {
 		started.Target = schema.Target{Host: tc.Host, Port: int(tc.Port), Database: tc.Database}
 	}

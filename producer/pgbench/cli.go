@@ -11,8 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +21,7 @@ import (
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/producer/compare"
+	"github.com/benchpipe/benchpipe/producer/hostinfo"
 	"github.com/benchpipe/benchpipe/producer/observe"
 	"github.com/benchpipe/benchpipe/producer/recorder"
 	"github.com/benchpipe/benchpipe/producer/stats"
@@ -292,10 +291,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 			target.Version = v
 		}
 	}
-	tools := map[string]string{"pgbench": version, "go": runtime.Version()}
-	if v := moduleVersion("github.com/benchpipe/benchpipe"); v != "" && v != "(devel)" {
-		tools["benchpipe"] = v
-	}
+	tools := hostinfo.Tools(nil)
+	tools["pgbench"] = version
 	r.Begin(schema.KindPgbench, red.Started(schema.Started{
 		Name: f.name, Tags: r.Tags(r.f.tags), Parameters: r.params, Target: target,
 		Host: r.Host(), Tools: tools, StartedAt: time.Now().UTC(),
@@ -438,23 +435,6 @@ func progressLine(iv intervalSample, p plan) stats.Line {
 	}
 	l.Note = strings.Join(notes, " | ")
 	return l
-}
-
-// moduleVersion returns the version of a module built into this program, "" when unknown.
-func moduleVersion(path string) string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
-	if bi.Main.Path == path {
-		return bi.Main.Version
-	}
-	for _, d := range bi.Deps {
-		if d.Path == path {
-			return d.Version
-		}
-	}
-	return ""
 }
 
 // cliRun is one invocation's record keeping and output.
