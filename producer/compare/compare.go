@@ -250,17 +250,8 @@ func (c *client) lastBaseline(ctx context.Context, cand *runFields, tags TagMatc
 		err = c.query(ctx, "find the baseline", &q, baselineVars(id, cand.Kind, *cand.HostName, params, *cand.StartedAt, json.RawMessage(cand.Tags)))
 		rows = q.Runs
 	case len(tags.Keys) > 0:
-		var have map[string]any
-		_ = json.Unmarshal(cand.Tags, &have)
-		want := map[string]any{}
-		for _, k := range tags.Keys {
-			if v, ok := have[k]; ok {
-				want[k] = v
-			} else {
-				notes = append(notes, fmt.Sprintf("run %s has no tag %q; --same-tags ignores it", id, k))
-			}
-		}
-		sub, _ := json.Marshal(want)
+		sub, missing := tags.subset(id, json.RawMessage(cand.Tags))
+		notes = append(notes, missing...)
 		criteria += " and tags containing " + string(sub)
 		var q baselineTagsContainQuery
 		err = c.query(ctx, "find the baseline", &q, baselineVars(id, cand.Kind, *cand.HostName, params, *cand.StartedAt, sub))
@@ -508,4 +499,21 @@ func seriesOf(samples []sampleFields) seriesStats {
 	sd := math.Sqrt(variance)
 	s.ThroughputMean, s.ThroughputStddev, s.ThroughputMin, s.ThroughputMax = &mean, &sd, &lo, &hi
 	return s
+}
+
+// subset returns the run's values of the tags named by --same-tags=k1,k2 as the JSON object a _contains filter
+// takes, and a note for each named tag the run does not have (it is then not matched on).
+func (m TagMatch) subset(id fmt.Stringer, tags json.RawMessage) (sub json.RawMessage, notes []string) {
+	var have map[string]any
+	_ = json.Unmarshal(tags, &have)
+	want := map[string]any{}
+	for _, k := range m.Keys {
+		if v, ok := have[k]; ok {
+			want[k] = v
+		} else {
+			notes = append(notes, fmt.Sprintf("run %s has no tag %q; --same-tags ignores it", id, k))
+		}
+	}
+	sub, _ = json.Marshal(want)
+	return sub, notes
 }

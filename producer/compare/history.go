@@ -108,17 +108,8 @@ func (c *client) fetchHistory(ctx context.Context, ref *runFields, tags TagMatch
 		err = c.query(ctx, "fetch the history", &q, historyVars(ref.Kind, *ref.HostName, params, *ref.StartedAt, json.RawMessage(ref.Tags)))
 		rows = q.Runs
 	case len(tags.Keys) > 0:
-		var have map[string]any
-		_ = json.Unmarshal(ref.Tags, &have)
-		want := map[string]any{}
-		for _, k := range tags.Keys {
-			if v, ok := have[k]; ok {
-				want[k] = v
-			} else {
-				notes = append(notes, fmt.Sprintf("run %s has no tag %q; --same-tags ignores it", id, k))
-			}
-		}
-		sub, _ := json.Marshal(want)
+		sub, missing := tags.subset(id, json.RawMessage(ref.Tags))
+		notes = append(notes, missing...)
 		var q historyTagsContainQuery
 		err = c.query(ctx, "fetch the history", &q, historyVars(ref.Kind, *ref.HostName, params, *ref.StartedAt, sub))
 		rows = q.Runs
