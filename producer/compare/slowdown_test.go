@@ -7,21 +7,18 @@ package compare_test
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/perftarget/target"
 	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/producer/mqttload"
@@ -37,8 +34,8 @@ func TestInjectedSlowdownIsARegression(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
-	direct := startDelayProxy(t, srv.MQTTAddr(), 0)
-	slow := startDelayProxy(t, srv.MQTTAddr(), 5*time.Millisecond)
+	direct := testenv.StartDelayProxy(t, srv.MQTTAddr(), 0)
+	slow := testenv.StartDelayProxy(t, srv.MQTTAddr(), 5*time.Millisecond)
 
 	cfg := filepath.Join(t.TempDir(), "producer.yaml")
 	yaml := fmt.Sprintf("kafka:\n  brokers: [%s]\nproducer:\n  spool_dir: %s\n  device: slowdown-test\n", strings.Join(p.Brokers, ", "), t.TempDir())
@@ -102,95 +99,4 @@ func TestInjectedSlowdownIsARegression(t *testing.T) {
 		_, text, _ := p.Compare(t, "--max-regression", "100%", tc.base.String(), tc.cand.String())
 		t.Logf("%s:\n%s", tc.name, text)
 	}
-}
-
-// delayProxy forwards TCP connections to a target, each byte delay after it arrived, in both directions (a
-// minimal copy of producer/mqttload's test proxy, which is internal to that package's tests).
-type delayProxy struct {
-	ln    net.Listener
-	delay time.Duration
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startDelayProxy(t *testing.T, target string, delay time.Duration) *delayProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &delayProxy{ln: ln, delay: delay}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			p.wg.Add(2)
-			go p.pipe(c, up)
-			go p.pipe(up, c)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *delayProxy) Addr() string { return p.ln.Addr().String() }
-
-// pipe copies src to dst through a delay line: the reader stamps each chunk with its due time, the writer
-// sleeps until then, so order is kept and the delay does not accumulate.
-func (p *delayProxy) pipe(src, dst net.Conn) {
-	defer p.wg.Done()
-	type chunk struct {
-		b   []byte
-		due time.Time
-	}
-	line := make(chan chunk, 4096)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for c := range line {
-			time.Sleep(time.Until(c.due))
-			if _, err := dst.Write(c.b); err != nil {
-				break
-			}
-		}
-		for range line { // drain after a write error so the reader never blocks
-		}
-		dst.Close()
-	}()
-	for {
-		buf := make([]byte, 32<<10)
-		n, err := src.Read(buf)
-		if n > 0 {
-			line <- chunk{b: buf[:n], due: time.Now().Add(p.delay)}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				src.Close()
-			}
-			break
-		}
-	}
-	close(line)
-	<-done
 }

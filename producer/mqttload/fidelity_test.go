@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -17,14 +18,14 @@ func TestLatencyThroughDelayProxy(t *testing.T) {
 	const oneWay = 20 * time.Millisecond
 	// The reference: the same path through a proxy that adds nothing, so the proxy's own cost is not mistaken
 	// for measurement error.
-	direct := startProxy(t, srv.MQTTAddr(), 0)
+	direct := testenv.StartDelayProxy(t, srv.MQTTAddr(), 0)
 	base, err := Measure(context.Background(), Config{Broker: "tcp://" + direct.Addr(), Subscribers: 1, Rate: 200, Count: 100, Topic: "base/{id}"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkComplete(t, base, 100, 1)
 
-	proxy := startProxy(t, srv.MQTTAddr(), oneWay)
+	proxy := testenv.StartDelayProxy(t, srv.MQTTAddr(), oneWay)
 	res, err := Measure(context.Background(), Config{Broker: "tcp://" + proxy.Addr(), Subscribers: 1, Rate: 200, Count: 300, Topic: "delay/{id}"}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +46,7 @@ func TestLatencyThroughDelayProxy(t *testing.T) {
 // does, and the corrected p99 shows the stall while the uncorrected one does not.
 func TestStallShowsInCorrectedLatencyOnly(t *testing.T) {
 	srv := startTarget(t)
-	proxy := startProxy(t, srv.MQTTAddr(), 0)
+	proxy := testenv.StartDelayProxy(t, srv.MQTTAddr(), 0)
 	const stall = 500 * time.Millisecond
 	var once sync.Once
 	res, err := Measure(context.Background(), Config{

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -100,7 +101,7 @@ func TestMeasurementAccountsBalance(t *testing.T) {
 // making a 60 ms sample of their own.
 func TestLastDeliveriesMergeIntoLastInterval(t *testing.T) {
 	srv := startTarget(t)
-	proxy := startProxy(t, srv.MQTTAddr(), 30*time.Millisecond)
+	proxy := testenv.StartDelayProxy(t, srv.MQTTAddr(), 30*time.Millisecond)
 	const interval, jitter = 500 * time.Millisecond, 25 * time.Millisecond
 	var samples []Interval
 	res, err := Measure(context.Background(), Config{Broker: "tcp://" + proxy.Addr(), Subscribers: 1, Rate: 1000, Duration: time.Second,

@@ -1,4 +1,4 @@
-package mqttload
+package testenv
 
 import (
 	"errors"
@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// delayProxy is a TCP proxy for latency tests: every byte is forwarded delay after it arrived, in both directions,
-// and Stall stops all forwarding for a while (a network or broker hiccup). The proxy and everything it started
-// are stopped when the test ends.
-type delayProxy struct {
+// DelayProxy is a TCP proxy for latency tests: every byte is forwarded delay after it arrived, in both directions,
+// and Stall stops all forwarding for a while (a network or broker hiccup). A real network path with a fixed
+// delay, for the MQTT generator's fidelity tests and compare's injected slowdown.
+type DelayProxy struct {
 	ln     net.Listener
 	target string
 	delay  time.Duration
@@ -24,29 +24,32 @@ type delayProxy struct {
 	closed     bool
 }
 
-func startProxy(t *testing.T, target string, delay time.Duration) *delayProxy {
-	t.Helper()
+// StartDelayProxy starts a DelayProxy on loopback in front of target (host:port); it and every connection it made
+// are closed when the test ends.
+func StartDelayProxy(tb testing.TB, target string, delay time.Duration) *DelayProxy {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	p := &delayProxy{ln: ln, target: target, delay: delay}
+	p := &DelayProxy{ln: ln, target: target, delay: delay}
 	p.wg.Add(1)
 	go p.accept()
-	t.Cleanup(p.close)
+	tb.Cleanup(p.close)
 	return p
 }
 
-func (p *delayProxy) Addr() string { return p.ln.Addr().String() }
+// Addr is the proxy's host:port.
+func (p *DelayProxy) Addr() string { return p.ln.Addr().String() }
 
 // Stall stops forwarding for d from now.
-func (p *delayProxy) Stall(d time.Duration) {
+func (p *DelayProxy) Stall(d time.Duration) {
 	p.mu.Lock()
 	p.stallUntil = time.Now().Add(d)
 	p.mu.Unlock()
 }
 
-func (p *delayProxy) accept() {
+func (p *DelayProxy) accept() {
 	defer p.wg.Done()
 	for {
 		c, err := p.ln.Accept()
@@ -73,16 +76,16 @@ func (p *delayProxy) accept() {
 	}
 }
 
-type chunk struct {
+type delayChunk struct {
 	b   []byte
 	due time.Time
 }
 
 // pipe copies src to dst through a delay line: a reader stamps each chunk with its due time, a writer sleeps
 // until then (and through any stall) before writing, so order is kept and the delay does not accumulate.
-func (p *delayProxy) pipe(src, dst net.Conn) {
+func (p *DelayProxy) pipe(src, dst net.Conn) {
 	defer p.wg.Done()
-	line := make(chan chunk, 4096)
+	line := make(chan delayChunk, 4096)
 	var writer sync.WaitGroup
 	writer.Add(1)
 	go func() {
@@ -110,7 +113,7 @@ func (p *delayProxy) pipe(src, dst net.Conn) {
 		buf := make([]byte, 32<<10)
 		n, err := src.Read(buf)
 		if n > 0 {
-			line <- chunk{b: buf[:n], due: time.Now().Add(p.delay)}
+			line <- delayChunk{b: buf[:n], due: time.Now().Add(p.delay)}
 		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
@@ -123,7 +126,7 @@ func (p *delayProxy) pipe(src, dst net.Conn) {
 	writer.Wait()
 }
 
-func (p *delayProxy) close() {
+func (p *DelayProxy) close() {
 	p.mu.Lock()
 	p.closed = true
 	conns := p.conns
