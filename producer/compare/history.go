@@ -216,11 +216,7 @@ func judgeAgainstHistory(results []figureResult, series []seriesResult, cand *ru
 			continue
 		}
 		idx := slices.IndexFunc(series, func(s seriesResult) bool { return s.Figure == r.Name })
-		limit, gated := t.limit(r.Name)
-		minEffect := DefaultMinEffect
-		if gated {
-			minEffect = max(limit, 1e-12)
-		}
+		minEffect, gated := t.minEffect(r.Name)
 		r.Stat, r.StatError, r.Segment = nil, "", nil
 		r.Statistic = "median of " + r.fig.statistic + ", the run against the current segment of its history"
 		values := perSecondSeries(r.fig, steady)

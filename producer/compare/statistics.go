@@ -83,6 +83,17 @@ func quantileFor(f *figure, n int) float64 {
 	return 0.5
 }
 
+// minEffect is the smallest change a statistical verdict on the named figure counts: its --max-regression when
+// one gates it (reported by gated), else DefaultMinEffect, which only informs.
+func (t Thresholds) minEffect(name string) (minEffect float64, gated bool) {
+	limit, gated := t.limit(name)
+	if !gated {
+		return DefaultMinEffect, false
+	}
+	// stat.Comparer takes 0 for its default; a --max-regression of 0 means any significant worsening.
+	return max(limit, 1e-12), true
+}
+
 func (f *figure) direction() stat.Direction {
 	if f.better == higherIsBetter {
 		return stat.HigherIsBetter
@@ -99,7 +110,7 @@ func judge(results []figureResult, base, cand *runFields, t Thresholds, confiden
 	bs, cs := steadyState(base.Samples), steadyState(cand.Samples)
 	for i := range results {
 		r := &results[i]
-		limit, gated := t.limit(r.Name)
+		minEffect, gated := t.minEffect(r.Name)
 		if r.fig.perSecond == nil {
 			if gated {
 				r.Gate = gateThreshold
@@ -114,11 +125,6 @@ func judge(results []figureResult, base, cand *runFields, t Thresholds, confiden
 		r.Statistic = "median of " + r.fig.statistic
 		if q != 0.5 {
 			r.Statistic = "99th percentile of " + r.fig.statistic
-		}
-		minEffect := DefaultMinEffect
-		if gated {
-			// stat.Comparer takes 0 for its default; a --max-regression of 0 means any significant worsening.
-			minEffect = max(limit, 1e-12)
 		}
 		if len(a) == 0 || len(b) == 0 {
 			r.StatError = fmt.Sprintf("no per-second values to judge (baseline %d, candidate %d samples with %s)", len(a), len(b), r.Column)
