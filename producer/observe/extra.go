@@ -27,3 +27,12 @@ func NewExtra(sum Summary, factsErr error, red *schema.Redactor) *Extra {
 	}
 	return x
 }
+
+// Secrets returns the passwords in cfg's connection strings, for a redactor.
+func (cfg Config) Secrets() []string {
+	out := schema.ConnSecrets(cfg.Pgpool)
+	for _, n := range cfg.Nodes {
+		out = append(out, schema.ConnSecrets(n.DSN)...)
+	}
+	return out
+}

@@ -38,10 +38,7 @@ type recordParameters struct {
 func recordRun(ctx context.Context, app *config.Config, cfg Config, opts recordOptions, show func(schema.Observation), stdout, stderr io.Writer) (exit int) {
 	red := schema.NewRedactor(schema.EnvSecrets(os.Getenv)...)
 	red.Add(app.Kafka.SASL.Password)
-	red.Add(schema.ConnSecrets(cfg.Pgpool)...)
-	for _, n := range cfg.Nodes {
-		red.Add(schema.ConnSecrets(n.DSN)...)
-	}
+	red.Add(cfg.Secrets()...)
 	stdout, stderr = red.Writer(stdout), red.Writer(stderr)
 
 	target := cfg.Pgpool

@@ -196,7 +196,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 		if obsCfg, err = observeConfig(cfg); err != nil {
 			return cli.Fail(stderr, "producer pgbench", err)
 		}
-		red.Add(observeSecrets(obsCfg)...)
+		red.Add(obsCfg.Secrets()...)
 	}
 	// Signals are caught here rather than with signal.NotifyContext so the very signal can be passed on.
 	sigs := make(chan os.Signal, 2)

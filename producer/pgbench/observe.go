@@ -41,15 +41,6 @@ func observeConfig(c *config.Config) (observe.Config, error) {
 	return cfg, nil
 }
 
-// observeSecrets are the passwords in the observed cluster's connection strings, for the run's redactor.
-func observeSecrets(cfg observe.Config) []string {
-	out := schema.ConnSecrets(cfg.Pgpool)
-	for _, n := range cfg.Nodes {
-		out = append(out, schema.ConnSecrets(n.DSN)...)
-	}
-	return out
-}
-
 // clusterWatch is one run's observation.
 type clusterWatch struct {
 	r     *cliRun
