@@ -224,3 +224,15 @@ func shownDefault(f *flag.Flag) (string, bool) {
 	}
 	return d, true
 }
+
+// TagFlag defines the run commands' repeatable --tag k=v, collecting into tags; help says what the tags add to.
+func TagFlag(fs *flag.FlagSet, tags map[string]string, help string) {
+	fs.Func("tag", help, func(s string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("%q is not k=v", s)
+		}
+		tags[k] = v
+		return nil
+	})
+}

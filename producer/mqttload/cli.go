@@ -133,14 +133,7 @@ func parseFlags(args []string, stdout io.Writer) (*cliFlags, error) {
 	fs.StringVar(&f.keyFile, "key-file", "", "PEM client key `file` (with --cert-file)")
 	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the broker's TLS certificate")
 	fs.StringVar(&f.name, "name", "", "run `name` shown in the viewer")
-	fs.Func("tag", "run tag `k=v` (repeatable); adds to producer.tags from the configuration", func(s string) error {
-		k, v, ok := strings.Cut(s, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("%q is not k=v", s)
-		}
-		f.tags[k] = v
-		return nil
-	})
+	cli.TagFlag(fs, f.tags, "run tag `k=v` (repeatable); adds to producer.tags from the configuration")
 	fs.StringVar(&f.summaryJSON, "summary-json", "", "write the run's summary as JSON to `FILE`")
 	fs.StringVar(&f.compareWith, "compare-with", "", "after the run, wait until it is in the database and compare it over GraphQL (graphql.url) with `last|history|RUN_ID`: last = the latest finished run with the same kind, device and parameters, history = their current segment")
 	fs.Var(&f.maxRegression, "max-regression", "with --compare-with: exit 1 when a figure is worse by more than `SPEC`, e.g. 5% or p99=10%,throughput=3% (repeatable); throughput and latency only when significantly worse (see producer compare --help)")

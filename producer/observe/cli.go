@@ -78,14 +78,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	record := fs.Bool("record", false, "also record the observation as a run of kind \"observe\" (spool → Kafka → database)")
 	name := fs.String("name", "", "with --record: the run's `name` shown in the viewer")
 	tags := map[string]string{}
-	fs.Func("tag", "with --record: run tag `k=v` (repeatable); adds to producer.tags from the configuration", func(s string) error {
-		k, v, ok := strings.Cut(s, "=")
-		if !ok || k == "" {
-			return fmt.Errorf("%q is not k=v", s)
-		}
-		tags[k] = v
-		return nil
-	})
+	cli.TagFlag(fs, tags, "with --record: run tag `k=v` (repeatable); adds to producer.tags from the configuration")
 	err := cli.Parse(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
