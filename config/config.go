@@ -21,6 +21,7 @@ import (
 const (
 	FormatBenchpipe   = "benchpipe"            // schema.Record JSON (run_started, sample, observation, run_finished)
 	FormatSINETStream = "sinetstream-perftool" // SINETStream v2/v3 framed (or plain JSON) perftool result lines
+	FormatFleet       = "fleet"                // schema.FleetMessage JSON (job, job_stop, heartbeat, job_event)
 )
 
 // Config is the whole file.
@@ -31,6 +32,7 @@ type Config struct {
 	Producer   Producer   `yaml:"producer"`
 	Perftarget Perftarget `yaml:"perftarget"`
 	GraphQL    GraphQL    `yaml:"graphql"`
+	Fleet      Fleet      `yaml:"fleet"`
 
 	// File is the path the configuration was loaded from; empty for Default().
 	File string `yaml:"-"`
@@ -153,12 +155,27 @@ type GraphQL struct {
 	Timeout time.Duration     `yaml:"timeout"` // per request, default 10s
 }
 
+// Fleet configures agents (`producer agent`), the jobs operators launch on them and the operator API (`sink api`)
+// that launches and stops them.
+type Fleet struct {
+	JobsTopic   string        `yaml:"jobs_topic"`   // job and job_stop messages, default "benchpipe.jobs"
+	AgentsTopic string        `yaml:"agents_topic"` // heartbeat and job_event messages, default "benchpipe.agents"
+	Heartbeat   time.Duration `yaml:"heartbeat"`    // between an agent's heartbeats, default 5s; offline after 3 missed
+	JobExpiry   time.Duration `yaml:"job_expiry"`   // a job not accepted within it expires, default 10m
+	StateDir    string        `yaml:"state_dir"`    // the agent's job memory (agent.db); default producer.spool_dir
+	APIAddr     string        `yaml:"api_addr"`     // `sink api`: Hasura's auth webhook and action handler, default ":8081"
+}
+
 // Default returns the configuration used for every key a file leaves out.
 func Default() Config {
 	return Config{
 		Kafka: Kafka{ClientID: "benchpipe"},
 		Topics: []Topic{
 			{Name: "benchpipe.records", Format: FormatBenchpipe, Partitions: 6, ReplicationFactor: 1, Retention: 7 * 24 * time.Hour},
+		},
+		Fleet: Fleet{
+			JobsTopic: "benchpipe.jobs", AgentsTopic: "benchpipe.agents", Heartbeat: 5 * time.Second,
+			JobExpiry: 10 * time.Minute, APIAddr: ":8081",
 		},
 		Sink: Sink{
 			Group:           "benchpipe-sink",

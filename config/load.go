@@ -58,6 +58,7 @@ const (
 	SectionProducer   Section = "producer"
 	SectionPerftarget Section = "perftarget"
 	SectionGraphQL    Section = "graphql"
+	SectionFleet      Section = "fleet"
 )
 
 // Load reads the YAML file at path over the defaults. The error, if any, is a Problems listing everything wrong.

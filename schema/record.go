@@ -92,6 +92,9 @@ type Started struct {
 	Host       Host              `json:"host"`
 	Tools      map[string]string `json:"tools,omitempty"` // tool name → version, e.g. "pgbench": "15.18"
 	StartedAt  time.Time         `json:"started_at"`
+	// JobID and GroupID name the fleet job that launched the run (see fleet.go); nil for a run started by hand.
+	JobID   *uuid.UUID `json:"job_id,omitempty"`
+	GroupID *uuid.UUID `json:"group_id,omitempty"`
 }
 
 // Target is what the run measured, with credentials removed (see RedactURL).
