@@ -110,7 +110,7 @@ func parseFlags(args []string, stdout io.Writer) (*cliFlags, error) {
 	fs := flag.NewFlagSet("producer mqtt", flag.ContinueOnError)
 	fs.StringVar(&f.configPath, "config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
 	fs.StringVar(&f.spoolDir, "spool-dir", "", "spool `directory` for the run's records (default producer.spool_dir from the configuration)")
-	fs.StringVar(&f.broker, "broker", "tcp://localhost:1883", "broker `URL`: tcp://host:port, or ssl://host:port for TLS")
+	fs.StringVar(&f.broker, "broker", DefaultBroker, "broker `URL`: tcp://host:port, or ssl://host:port for TLS")
 	fs.BoolVar(&f.embedded, "embedded-target", false, "start the NATS MQTT target in-process on 127.0.0.1 and measure it (instead of --broker)")
 	fs.IntVar(&f.publishers, "publishers", 1, "`N` publishing connections")
 	fs.IntVar(&f.subscribers, "subscribers", 1, "`N` subscribing connections (0 = publish only)")
