@@ -1,0 +1,86 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/benchpipe/benchpipe/internal/testenv"
+)
+
+// get calls /auth as Hasura's GET-mode webhook does: a GET carrying the client's headers.
+func (f *fixture) auth(authorization ...string) (int, map[string]string) {
+	f.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, f.url+"/auth", nil)
+	req.Header.Set("Content-Type", "application/json") // the client's, forwarded
+	for _, a := range authorization {
+		req.Header.Add("Authorization", a)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]string
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		f.t.Fatalf("/auth answer is not a JSON object of strings: %v", err)
+	}
+	return resp.StatusCode, out
+}
+
+// TestAuthWebhook: the operator token makes the role operator, no Authorization header anonymous, and every other
+// Authorization header is refused with 401 (Hasura then refuses the GraphQL request).
+func TestAuthWebhook(t *testing.T) {
+	_, brokers := testenv.Kafka(t)
+	f := newFixture(t, brokers, "benchpipe.jobs")
+	for _, tc := range []struct {
+		name   string
+		header []string
+		status int
+		role   string
+	}{
+		{"no header", nil, 200, RoleAnonymous},
+		{"right token", []string{"Bearer " + testToken}, 200, RoleOperator},
+		{"scheme in lower case", []string{"bearer " + testToken}, 200, RoleOperator},
+		{"wrong token", []string{"Bearer op-token-9f3c1e5a7c"}, 401, ""},
+		{"token prefix", []string{"Bearer " + testToken[:len(testToken)-1]}, 401, ""},
+		{"token with a byte more", []string{"Bearer " + testToken + "x"}, 401, ""},
+		// (A trailing space cannot be tested: it is not part of a header's value, and Go's server trims it as
+		// HTTP says, like every proxy on the way.)
+		{"token with a byte before", []string{"Bearer x" + testToken}, 401, ""},
+		{"token and more words", []string{"Bearer " + testToken + " x"}, 401, ""},
+		{"two spaces", []string{"Bearer  " + testToken}, 401, ""},
+		{"wrong scheme", []string{"Basic " + testToken}, 401, ""},
+		{"token without scheme", []string{testToken}, 401, ""},
+		{"scheme without token", []string{"Bearer"}, 401, ""},
+		{"empty header", []string{""}, 401, ""},
+		{"two headers", []string{"Bearer " + testToken, "Bearer " + testToken}, 401, ""},
+	} {
+		status, body := f.auth(tc.header...)
+		if status != tc.status || body["X-Hasura-Role"] != tc.role || len(body) != 1 {
+			t.Errorf("%s: %d %v, want %d with role %q", tc.name, status, body, tc.status, tc.role)
+		}
+		if status == 401 && !strings.Contains(body["message"], "invalid operator credential") {
+			t.Errorf("%s: 401 without the reason: %v", tc.name, body)
+		}
+	}
+	if n := strings.Count(f.log.String(), "wrong operator credential"); n != 11 {
+		t.Errorf("%d refusals logged, want 11:\n%s", n, f.log.String())
+	}
+}
+
+// TestAuthWithoutToken: with no operator token configured nobody is operator: every request is anonymous, also
+// one that sends a token, and the start says so.
+func TestAuthWithoutToken(t *testing.T) {
+	_, brokers := testenv.Kafka(t)
+	f := newFixture(t, brokers, "benchpipe.jobs", WithOperatorToken(""))
+	for _, h := range [][]string{nil, {"Bearer " + testToken}, {"Bearer "}, {"Basic x"}} {
+		if status, body := f.auth(h...); status != 200 || body["X-Hasura-Role"] != RoleAnonymous {
+			t.Errorf("Authorization %q: %d %v, want 200 anonymous", h, status, body)
+		}
+	}
+	if !strings.Contains(f.log.String(), EnvOperatorToken+" is not set") {
+		t.Errorf("no warning at start:\n%s", f.log.String())
+	}
+}
