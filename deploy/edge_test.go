@@ -55,7 +55,7 @@ func (u unitFile) get(section, key string) string {
 	return v[len(v)-1]
 }
 
-var edgeUnits = []string{"benchpipe-producer@.service", "benchpipe-producer@.timer", "benchpipe-spool-flush.service", "benchpipe-spool-flush.timer"}
+var edgeUnits = []string{"benchpipe-producer@.service", "benchpipe-producer@.timer", "benchpipe-spool-flush.service", "benchpipe-spool-flush.timer", "benchpipe-agent.service"}
 
 func TestSystemdUnitsVerify(t *testing.T) {
 	analyze := lookTool(t, "systemd-analyze", "apt-get install -y systemd")
@@ -112,6 +112,11 @@ func TestSystemdUnitsHardened(t *testing.T) {
 		}
 		if !strings.HasPrefix(u.get("Service", "ExecStart"), "/usr/local/bin/producer ") {
 			t.Errorf("%s: ExecStart %q does not run the installed producer", name, u.get("Service", "ExecStart"))
+		}
+		// The agent is a service that must always come back: a restart is what reports its interrupted job.
+		if name == "benchpipe-agent.service" && (u.get("Service", "ExecStart") != "/usr/local/bin/producer agent" ||
+			u.get("Service", "Restart") != "always" || u.get("Unit", "StartLimitIntervalSec") != "0") {
+			t.Errorf("%s: want ExecStart=/usr/local/bin/producer agent, Restart=always, StartLimitIntervalSec=0 in [Unit]", name)
 		}
 	}
 }
@@ -171,6 +176,7 @@ func TestInstallProducer(t *testing.T) {
 		"etc/systemd/system/benchpipe-producer@.timer":     0o644,
 		"etc/systemd/system/benchpipe-spool-flush.service": 0o644,
 		"etc/systemd/system/benchpipe-spool-flush.timer":   0o644,
+		"etc/systemd/system/benchpipe-agent.service":       0o644,
 	} {
 		if got := mode(rel); got != want {
 			t.Errorf("%s: mode %o, want %o", rel, got, want)

@@ -2,7 +2,7 @@
 # Installs the benchpipe producer on an edge device (Raspberry Pi OS, Debian, Ubuntu, … with systemd):
 #   the static binary        → PREFIX/usr/local/bin/producer
 #   configuration (kept)     → PREFIX/etc/benchpipe/benchpipe.yaml, producer.env, jobs/
-#   systemd units            → PREFIX/etc/systemd/system/
+#   systemd units            → PREFIX/etc/systemd/system/ (scheduled jobs, spool flush, the fleet agent)
 #   a system user            → benchpipe (owns /var/lib/benchpipe, where the spool lives)
 # and enables benchpipe-spool-flush.timer. Running it again upgrades the binary and the units and keeps the
 # configuration, so it is also the upgrade path.
@@ -91,7 +91,7 @@ fi
 install -d -m 0755 "$prefix/usr/local/bin" "$units"
 install -m 0755 "$binary" "$prefix/usr/local/bin/producer"
 for unit in benchpipe-producer@.service benchpipe-producer@.timer \
-	benchpipe-spool-flush.service benchpipe-spool-flush.timer; do
+	benchpipe-spool-flush.service benchpipe-spool-flush.timer benchpipe-agent.service; do
 	install -m 0644 "$here/systemd/$unit" "$units/$unit"
 done
 
@@ -119,6 +119,8 @@ if [ "$use_systemctl" = yes ] && [ -d /run/systemd/system ]; then
 	systemctl enable --now benchpipe-spool-flush.timer
 	# Restart timers of existing jobs so that changed schedules in upgraded units take effect.
 	systemctl try-restart 'benchpipe-producer@*.timer' || true
+	# An agent already running is upgraded: its running job is reported aborted, the new binary starts.
+	systemctl try-restart benchpipe-agent.service || true
 fi
 
 cat <<EOF
@@ -128,4 +130,6 @@ Next:
   2. Add a job: echo 'PRODUCER_ARGS=mqtt …' > $etc/jobs/NAME.env
   3. Schedule it: systemctl enable --now benchpipe-producer@NAME.timer (or run once: systemctl start benchpipe-producer@NAME)
   4. Check: producer --config $etc/benchpipe.yaml spool status; journalctl -u 'benchpipe-*'
+Or, instead of 2 and 3, let operators launch jobs on this device (producer launch, the viewer):
+  systemctl enable --now benchpipe-agent
 EOF
