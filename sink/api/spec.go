@@ -1,23 +1,32 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 
+	"github.com/benchpipe/benchpipe/producer/mqttload"
+	"github.com/benchpipe/benchpipe/producer/pgbench"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
-// specDecoders validates a job's spec for each kind with the kind's own decoder, the one the agent runs the job
-// with, so a spec the agent would refuse is refused here, before anything is produced.
-var specDecoders = map[string]func(json.RawMessage) error{
-	schema.KindMQTT:    nil,
-	schema.KindPgbench: nil,
+// specDecoders read a job's spec for each kind with the kind's own decoder, the one the agent runs the job with,
+// so a spec the agent would refuse is refused here, before anything is produced. They return the spec as the
+// decoder read it (defaults filled in), which is what the job carries: the job says exactly what will run.
+var specDecoders = map[string]func(json.RawMessage) (json.RawMessage, error){
+	schema.KindMQTT: func(b json.RawMessage) (json.RawMessage, error) {
+		s, err := mqttload.DecodeSpec(b)
+		return s.JSON(), err
+	},
+	schema.KindPgbench: func(b json.RawMessage) (json.RawMessage, error) {
+		s, err := pgbench.DecodeSpec(b)
+		return s.JSON(), err
+	},
 }
 
-// checkSpec refuses a spec that is not a JSON object, that holds a secret, or that the kind's decoder refuses.
+// checkSpec refuses a spec that is not a JSON object, that holds a secret, or that the kind's decoder refuses,
+// and returns the spec as decoded.
 func checkSpec(kind string, spec json.RawMessage) (json.RawMessage, error) {
 	decode, known := specDecoders[kind]
 	if !known {
@@ -30,16 +39,11 @@ func checkSpec(kind string, spec json.RawMessage) (json.RawMessage, error) {
 	if where := secretIn("spec", obj); where != "" {
 		return nil, invalid("spec holds a secret (%s): jobs carry no passwords; the agent takes them from its own environment or configuration", where)
 	}
-	if decode != nil {
-		if err := decode(spec); err != nil {
-			return nil, invalid("spec: %s", schema.RedactText(err.Error()))
-		}
+	decoded, err := decode(spec)
+	if err != nil {
+		return nil, invalid("%s", schema.RedactText(strings.ReplaceAll(err.Error(), "\n", "; ")))
 	}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, spec); err != nil {
-		return nil, invalid("spec: %v", err)
-	}
-	return compact.Bytes(), nil
+	return decoded, nil
 }
 
 // secretIn returns where v (a decoded JSON value) holds a secret, "" when it holds none: a member named like a
