@@ -1,9 +1,14 @@
-// GraphQL over HTTP to Hasura, as the anonymous role: no admin secret and no role header are ever sent, so the
-// server applies its unauthorized role (HASURA_GRAPHQL_UNAUTHORIZED_ROLE=anonymous).
+// GraphQL over HTTP to Hasura. No admin secret and no role header are ever sent: a request is anonymous, unless an
+// operator signed in (auth.ts), when it carries `Authorization: Bearer <token>` and Hasura's auth webhook (`sink
+// api`) gives it the operator role.
 
 /** ViewerError carries a message written for the person looking at the page: what failed and what to check. */
 export class ViewerError extends Error {
-  constructor(message: string, readonly kind: 'network' | 'http' | 'graphql' | 'config' | 'notfound') {
+  /**
+   * reasons: the server's own messages, for a 'graphql' error (e.g. a launchJobs action's "no agent matches …"), so a
+   * form can show just those in one line.
+   */
+  constructor(message: string, readonly kind: 'network' | 'http' | 'graphql' | 'config' | 'notfound', readonly reasons: string[] = []) {
     super(message);
     this.name = 'ViewerError';
   }
@@ -16,18 +21,22 @@ interface GraphQLResponse<T> {
 
 export interface Client {
   url: string;
+  /** The headers every request carries (the operator's Authorization when signed in), for the websocket too. */
+  headers(): Record<string, string>;
   request<T>(query: string, variables?: Record<string, unknown>, signal?: AbortSignal): Promise<T>;
 }
 
-export function newClient(url: string, fetchFn: typeof fetch = fetch.bind(globalThis)): Client {
+/** A client for url; headers is asked before every request (auth.ts: the signed-in operator's Authorization). */
+export function newClient(url: string, fetchFn: typeof fetch = fetch.bind(globalThis), headers: () => Record<string, string> = () => ({})): Client {
   return {
     url,
+    headers,
     async request<T>(query: string, variables: Record<string, unknown> = {}, signal?: AbortSignal): Promise<T> {
       let res: Response;
       try {
         res = await fetchFn(url, {
           method: 'POST',
-          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+          headers: { ...headers(), 'Content-Type': 'application/json', Accept: 'application/json' },
           body: JSON.stringify({ query, variables }),
           signal,
         });
@@ -46,7 +55,7 @@ export function newClient(url: string, fetchFn: typeof fetch = fetch.bind(global
       }
       if (body?.errors?.length) {
         const msgs = body.errors.map((e) => (e.extensions?.path ? `${e.message} (at ${e.extensions.path})` : e.message));
-        throw new ViewerError(`The GraphQL endpoint refused the query: ${msgs.join('; ')}`, 'graphql');
+        throw new ViewerError(`The GraphQL endpoint refused the query: ${msgs.join('; ')}`, 'graphql', body.errors.map((e) => e.message));
       }
       if (!res.ok) {
         throw new ViewerError(

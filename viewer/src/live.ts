@@ -1,8 +1,9 @@
 // Live updates of a running run over Hasura subscriptions, on the graphql-ws protocol (subprotocol
 // "graphql-transport-ws", which Hasura v2 speaks beside the older subscriptions-transport-ws): a streaming
 // subscription on the run's samples (RUN_SAMPLES_STREAM) and a live query on the run row (RUN_LIVE_SUBSCRIPTION)
-// that tells the page when the run has finished. Anonymous like the HTTP client: connection_init carries no payload,
-// so Hasura applies its unauthorized role.
+// that tells the page when the run has finished; the agents and group pages' live queries (liveSubscriptions) follow
+// the same rules. Like the HTTP client, anonymous unless an operator signed in: connection_init then carries the
+// operator's Authorization header in its payload (payload.headers, as Hasura reads it), else no payload at all.
 //
 // The websocket is given one chance: if it does not connect, the server refuses a subscription, or the socket drops
 // later (a proxy without websocket upgrade, Hasura restarting, a laptop waking up), liveRun calls onFallback once and
@@ -58,10 +59,15 @@ export function describeWsError(err: unknown): string {
 /** The part of a graphql-ws client liveRun uses (a fake stands in for it in unit tests). */
 export type WsClient = Pick<GraphQLWsClient, 'subscribe' | 'on' | 'dispose' | 'terminate'>;
 
-/** A graphql-ws client for url that tries once: no retries, since the caller falls back to polling. */
-export function newWsClient(url: string): WsClient {
+/**
+ * A graphql-ws client for url that tries once: no retries, since the caller falls back to polling. headers (the
+ * signed-in operator's Authorization, auth.ts) go in connection_init's payload, where Hasura reads a websocket's
+ * headers; without any, connection_init has no payload: anonymous.
+ */
+export function newWsClient(url: string, headers: Record<string, string> = {}): WsClient {
   return createClient({
     url,
+    connectionParams: Object.keys(headers).length ? { headers } : undefined,
     lazy: true,
     retryAttempts: 0,
     shouldRetry: () => false,
@@ -70,15 +76,19 @@ export function newWsClient(url: string): WsClient {
   });
 }
 
-export interface LiveOptions<Run> {
+/** A subscription liveSubscriptions keeps: its document, name, variables, and what to do with each result's data. */
+export interface LiveSubscription<T = any> {
+  query: string;
+  operationName: string;
+  variables: Record<string, unknown>;
+  /** In a few words, for the fallback reason ("the server ended the <what> subscription"). */
+  what: string;
+  next(data: T): void;
+}
+
+/** The rules every live view shares: when it is live, when it gives up and hands over to polling. */
+export interface LiveRules {
   client: WsClient;
-  id: string;
-  /** The last seq the page already has; the stream starts after it. */
-  afterSeq: number;
-  /** New samples, in seq order, each seq once and after every seq delivered before. */
-  onSamples(rows: SampleRow[]): void;
-  /** The run row, first when the subscription starts, then whenever it changes. */
-  onRun(run: Run): void;
   /** The websocket is connected and the subscriptions are running. */
   onLive(): void;
   /** The websocket can't be used (reason says why); the client is already closed. Called at most once. */
@@ -87,18 +97,13 @@ export interface LiveOptions<Run> {
   silenceTimeoutMs?: number;
 }
 
-export interface Live {
-  /** Ends both subscriptions and closes the socket; no callback runs after it. */
-  stop(): void;
-  /** The last seq delivered (or afterSeq). */
-  lastSeq(): number;
-}
-
 type Result<T> = { data?: T | null; errors?: readonly { message: string }[] };
 
-/** Subscribes to a run's new samples and to its row; see the file comment for the fallback rules. */
-export function liveRun<Run>(o: LiveOptions<Run>): Live {
-  let lastSeq = o.afterSeq;
+/**
+ * Runs subscriptions on one websocket until stop(): any refusal, error, unasked-for end, a connection not
+ * acknowledged in time or a connected socket silent too long closes the client and calls onFallback once.
+ */
+export function liveSubscriptions(o: LiveRules, subscriptions: readonly LiveSubscription[]): { stop(): void } {
   let stopped = false;
   let connected = false;
   const offs: (() => void)[] = [];
@@ -139,43 +144,70 @@ export function liveRun<Run>(o: LiveOptions<Run>): Live {
     }),
   );
 
-  const sink = <T>(what: string, next: (data: T) => void) => ({
-    next(r: Result<T>) {
-      if (stopped) return;
-      if (r.errors?.length) return fail(describeWsError(r.errors));
-      if (r.data) next(r.data);
-    },
-    error(err: unknown) {
-      fail(describeWsError(err));
-    },
-    complete() {
-      // Hasura never ends a subscription on its own; an end we did not ask for means the stream is gone.
-      fail(`the server ended the ${what} subscription`);
-    },
-  });
-
-  offs.push(
-    o.client.subscribe(
-      { query: RUN_SAMPLES_STREAM, operationName: 'RunSamplesStream', variables: { id: o.id, afterSeq: o.afterSeq, batch: SAMPLES_STREAM_BATCH } },
-      sink<{ samples_stream: SampleRow[] }>('samples', (d) => {
-        const fresh = rowsAfter(d.samples_stream ?? [], lastSeq);
-        if (!fresh.length) return;
-        lastSeq = fresh[fresh.length - 1].seq;
-        o.onSamples(fresh);
-      }),
-    ),
-    o.client.subscribe(
-      { query: RUN_LIVE_SUBSCRIPTION, operationName: 'RunLive', variables: { id: o.id } },
-      sink<{ runs_by_pk: Run | null }>('run', (d) => {
-        if (d.runs_by_pk) o.onRun(d.runs_by_pk);
-      }),
-    ),
-  );
+  for (const s of subscriptions) {
+    offs.push(o.client.subscribe(
+      { query: s.query, operationName: s.operationName, variables: s.variables },
+      {
+        next(r: Result<unknown>) {
+          if (stopped) return;
+          if (r.errors?.length) return fail(describeWsError(r.errors));
+          if (r.data) s.next(r.data);
+        },
+        error(err: unknown) {
+          fail(describeWsError(err));
+        },
+        complete() {
+          // Hasura never ends a subscription on its own; an end we did not ask for means the stream is gone.
+          fail(`the server ended the ${s.what} subscription`);
+        },
+      },
+    ));
+  }
 
   return {
     stop() {
       if (!stopped) cleanup(false);
     },
-    lastSeq: () => lastSeq,
   };
+}
+
+export interface LiveOptions<Run> extends LiveRules {
+  id: string;
+  /** The last seq the page already has; the stream starts after it. */
+  afterSeq: number;
+  /** New samples, in seq order, each seq once and after every seq delivered before. */
+  onSamples(rows: SampleRow[]): void;
+  /** The run row, first when the subscription starts, then whenever it changes. */
+  onRun(run: Run): void;
+}
+
+export interface Live {
+  /** Ends both subscriptions and closes the socket; no callback runs after it. */
+  stop(): void;
+  /** The last seq delivered (or afterSeq). */
+  lastSeq(): number;
+}
+
+/** Subscribes to a run's new samples and to its row; see the file comment for the fallback rules. */
+export function liveRun<Run>(o: LiveOptions<Run>): Live {
+  let lastSeq = o.afterSeq;
+  const subs = liveSubscriptions(o, [
+    {
+      query: RUN_SAMPLES_STREAM, operationName: 'RunSamplesStream', what: 'samples',
+      variables: { id: o.id, afterSeq: o.afterSeq, batch: SAMPLES_STREAM_BATCH },
+      next: (d: { samples_stream: SampleRow[] }) => {
+        const fresh = rowsAfter(d.samples_stream ?? [], lastSeq);
+        if (!fresh.length) return;
+        lastSeq = fresh[fresh.length - 1].seq;
+        o.onSamples(fresh);
+      },
+    },
+    {
+      query: RUN_LIVE_SUBSCRIPTION, operationName: 'RunLive', what: 'run', variables: { id: o.id },
+      next: (d: { runs_by_pk: Run | null }) => {
+        if (d.runs_by_pk) o.onRun(d.runs_by_pk);
+      },
+    },
+  ]);
+  return { stop: subs.stop, lastSeq: () => lastSeq };
 }
