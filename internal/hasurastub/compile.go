@@ -17,6 +17,7 @@ import (
 // every value a bind parameter cast to the column's type.
 type compiler struct {
 	s        *Server
+	role     string // the request's role, whose permissions apply
 	defs     map[string]*ast.VariableDefinition
 	vars     map[string]any
 	args     []any
@@ -24,18 +25,20 @@ type compiler struct {
 	inFilter int // > 0 while compiling a permission filter, which may use any column of the table
 	op       ast.Operation
 	stream   *streamCursor
+	actions  []*actionCall
 }
 
 // plan is a compiled operation: one SQL statement returning the "data" object as JSON text. For a streaming
 // subscription it also returns the cursor's new value, and its cursor parameter is updated between polls.
 type plan struct {
-	sql    string
-	args   []any
-	op     ast.Operation
-	stream *streamCursor
+	sql     string
+	args    []any
+	op      ast.Operation
+	stream  *streamCursor
+	actions []*actionCall // a mutation: its root fields in order, run by calling the actions' handlers
 }
 
-func (s *Server) compile(query string, variables json.RawMessage, opName string) (*plan, *gqlError) {
+func (s *Server) compile(query string, variables json.RawMessage, opName, role string) (*plan, *gqlError) {
 	doc, err := parser.ParseQuery(&ast.Source{Input: query})
 	if err != nil {
 		return nil, validationError("$.query", "not a valid graphql query")
@@ -52,7 +55,9 @@ func (s *Server) compile(query string, variables json.RawMessage, opName string)
 		return nil, validationError("$", "exactly one operation has to be present in the document when operationName is not specified")
 	}
 	switch {
-	case op.Operation == ast.Mutation:
+	case op.Operation == ast.Mutation && !s.hasMutations(role):
+		// Hasura.GraphQL.Execute.Mutation (convertMutationSelectionSet): a role without any mutation field has no
+		// mutation_root at all.
 		return nil, validationError("$", "no mutations exist")
 	case op.Operation == ast.Subscription && len(op.SelectionSet) != 1:
 		// Hasura v2 (Hasura.GraphQL.Execute.Subscription.Plan): a subscription has exactly one root field.
@@ -63,7 +68,7 @@ func (s *Server) compile(query string, variables json.RawMessage, opName string)
 		return nil, unsupported("$", "directives")
 	}
 
-	c := &compiler{s: s, defs: map[string]*ast.VariableDefinition{}, vars: map[string]any{}, op: op.Operation}
+	c := &compiler{s: s, role: role, defs: map[string]*ast.VariableDefinition{}, vars: map[string]any{}, op: op.Operation}
 	provided := jsObj{}
 	if len(variables) > 0 && string(variables) != "null" {
 		v, err := decodeJSON(variables)
@@ -112,11 +117,22 @@ func (s *Server) compile(query string, variables json.RawMessage, opName string)
 			return nil, unsupported(path, "repeated response keys")
 		}
 		seen[key] = true
+		if op.Operation == ast.Mutation {
+			call, gerr := c.mutationField(f, key, path)
+			if gerr != nil {
+				return nil, gerr
+			}
+			c.actions = append(c.actions, call)
+			continue
+		}
 		expr, gerr := c.root(f, path)
 		if gerr != nil {
 			return nil, gerr
 		}
 		cols = append(cols, expr+" AS "+ident(key))
+	}
+	if op.Operation == ast.Mutation {
+		return &plan{op: op.Operation, actions: c.actions}, nil
 	}
 	if c.stream != nil {
 		return &plan{sql: c.stream.sql, args: c.args, op: op.Operation, stream: c.stream}, nil
@@ -159,7 +175,7 @@ func (c *compiler) root(f *ast.Field, path string) (string, *gqlError) {
 	sort.Strings(names)
 	for _, name := range names {
 		ti := c.s.tables[name]
-		perm := ti.meta.Select[c.s.role]
+		perm := ti.meta.Select[c.role]
 		if perm == nil {
 			continue
 		}
@@ -221,7 +237,7 @@ func (c *compiler) relationship(ti *tableInfo, name string) (*Relationship, *tab
 		return nil, nil, nil
 	}
 	rti := c.s.tables[remote.GraphQLName]
-	perm := remote.Select[c.s.role]
+	perm := remote.Select[c.role]
 	if rti == nil || perm == nil {
 		return nil, nil, nil
 	}

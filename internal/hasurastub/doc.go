@@ -50,11 +50,57 @@
 //     Hasura's scalars (uuid[] is _uuid, a PostgreSQL array literal "{a,b}"); an unknown argument is "field 'x'
 //     not found in type: '<fn>_args'" (https://hasura.io/docs/latest/schema/postgres/custom-functions/).
 //
+// Authentication. Without WithAuthHook every request runs as the fixed role (WithRole, default "anonymous"). With
+// WithAuthHook(url) the stub authenticates like Hasura with HASURA_GRAPHQL_AUTH_HOOK in GET mode
+// (https://hasura.io/docs/latest/auth/authentication/webhook/; Hasura.Server.Auth.WebHook): for every HTTP request,
+// and once per websocket at connection_init with the headers of the init payload's "headers" object over those of
+// the handshake, it sends GET url with the client's headers except Content-Length, Content-MD5, Content-Type,
+// User-Agent, Host, Origin, Referer, Accept, Accept-Encoding, Accept-Language, Accept-Datetime, Cache-Control,
+// Connection and DNT (Hasura.Server.Utils, commonClientHeadersIgnored). A 200 answer is a JSON object whose
+// X-Hasura-* keys, in any case, are the session variables; X-Hasura-Role is the role whose permissions apply. Every
+// failure is answered, like every error on /v1/graphql, with HTTP 200 (Hasura.Server.App, allMod200):
+//
+//	webhook 401                 {"errors":[{"message":"Authentication hook unauthorized this request",
+//	                                        "extensions":{"code":"access-denied","path":"$"}}]}
+//	webhook other status        "Invalid response from authorization hook" (code "unexpected")
+//	200 without X-Hasura-Role   "x-hasura-role not found in session variables" (code "invalid-params")
+//	webhook unreachable         "webhook authentication request failed" (code "unexpected")
+//
+// and on the websocket by closing it with 4403 Forbidden (graphql-ws; Hasura.GraphQL.Transport.WebSocket.Server,
+// mkWSServerErrorCode). The webhook's cache headers (Cache-Control, Expires) are ignored: it is called every time.
+//
+// Actions. LoadMetadata reads actions.yaml and the SDL of actions.graphql (type Mutation fields and their custom
+// object, input object, enum and scalar types). Synchronous mutation actions are served as Hasura serves them
+// (https://hasura.io/docs/latest/actions/action-handlers/; Hasura.GraphQL.Schema.Action and
+// Hasura.GraphQL.Execute.Action, callWebhook): the field exists in mutation_root only for the roles of the action's
+// permissions, so another role gets "field 'launchJobs' not found in type: 'mutation_root'", and a role with no
+// mutation field at all gets "no mutations exist" (Hasura.GraphQL.Execute.Mutation), which is what anonymous gets in
+// benchpipe's metadata (no insert, update or delete permissions). Arguments are checked against the SDL types
+// (variables too); the handler URL's {{ENV}} parts and value_from_env headers are read from the environment
+// (WithEnv over the process's), and an action naming an unset variable is left out of the schema as inconsistent
+// (InconsistentObjects). A call is a POST of
+//
+//	{"action":{"name":"launchJobs"},"input":{…the arguments given; an omitted nullable one is absent…},
+//	 "session_variables":{"x-hasura-role":"operator",…},"request_query":"…the request's query…"}
+//
+// with Content-Type: application/json, the action's headers, and with forward_client_headers the client's headers
+// (minus the ignored ones above and X-Hasura-*; Host, User-Agent and Origin also as X-Forwarded-*), the action's
+// own winning over a client's of the same name; its timeout is definition.timeout (default 30 s). A 2xx body is
+// the result: checked against the output type ("field \"group_id\" expected in webhook response, but not found",
+// "expecting not null value for field …", code "unexpected") and projected on the selection set. A 4xx body
+// {"message", "code"?, "extensions"?} becomes the error, with the handler's extensions as they are when given,
+// else {"code": code or "unexpected", "path": "$"}; without a message "the key 'message' was not present"
+// (parse-failed); any other status "internal error", an unreachable handler "http exception when calling
+// webhook", a body that is not JSON "not a valid json response from webhook" (all "unexpected"). A mutation may
+// also be sent over the websocket (one next, then complete).
+//
 // Checked against Hasura's documentation (above) and its own test fixtures and source
 // (hasura/graphql-engine server/tests-py/queries/graphql_query, server/src-lib/Hasura/GraphQL/Schema/Select.hs).
-// Anything else (fragments, directives, mutations, ordering by relationships or aggregates, the older
-// subscriptions-transport-ws protocol, subscriptions over HTTP) is answered with the error code
-// "hasurastub-unsupported", so a test never mistakes a gap in the stand-in for Hasura's behaviour.
+// Anything else (fragments, directives, insert/update/delete mutations of a role that has such permissions,
+// asynchronous or query actions, action transforms and relationships, ordering by relationships or aggregates,
+// the older subscriptions-transport-ws protocol, subscriptions over HTTP, POST-mode auth webhooks, the admin
+// secret) is answered with the error code "hasurastub-unsupported" or refused by LoadMetadata, so a test never
+// mistakes a gap in the stand-in for Hasura's behaviour.
 //
 // Open gives an http.Handler to serve anywhere (the demo serves it beside the viewer); New and Start serve it on
 // a test server.

@@ -101,10 +101,10 @@ func (c *compiler) function(f *ast.Field, path string) (expr string, ok bool, ge
 			aggregate, fi = true, c.s.funcs[base]
 		}
 	}
-	if fi == nil || !slices.Contains(fi.meta.Roles, c.s.role) {
+	if fi == nil || !slices.Contains(fi.meta.Roles, c.role) {
 		return "", false, nil
 	}
-	perm := fi.returns.meta.Select[c.s.role]
+	perm := fi.returns.meta.Select[c.role]
 	if perm == nil || (aggregate && !perm.AllowAggregations) {
 		return "", false, nil
 	}

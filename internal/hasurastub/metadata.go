@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vektah/gqlparser/v2/ast"
 	"gopkg.in/yaml.v3"
 )
 
@@ -17,6 +18,9 @@ import (
 type Metadata struct {
 	Tables    map[string]*Table    // by GraphQL name: the table name in schema public, else schema_name
 	Functions map[string]*Function // tracked SQL functions, by GraphQL name (the same naming as tables)
+	Actions   map[string]*Action   // synchronous mutation actions (actions.yaml, actions.graphql), by name
+	// Types are the custom types of actions.graphql (objects, input objects, enums, scalars), by name.
+	Types map[string]*ast.Definition
 }
 
 // Function is a tracked SQL function: Hasura serves it as the root field <name>(args: {…}, where, order_by,
@@ -33,6 +37,9 @@ type Table struct {
 	GraphQLName   string
 	Relationships map[string]*Relationship // object and array relationships, by name
 	Select        map[string]*SelectPermission
+	// Modify holds the roles with an insert, update or delete permission: Hasura gives them mutation fields on the
+	// table, which the stub does not implement (it answers them "hasurastub-unsupported").
+	Modify map[string]bool
 }
 
 // Relationship is a manual relationship to another tracked table.
@@ -85,7 +92,8 @@ func slicesDelete(s []string, v string) []string {
 }
 
 // LoadMetadata reads a Hasura metadata directory (the one holding version.yaml and databases/) the way the Hasura
-// CLI does: "!include FILE" values are replaced by the parsed FILE, relative to the file that names it.
+// CLI does: "!include FILE" values are replaced by the parsed FILE, relative to the file that names it. The
+// actions (actions.yaml with their SDL in actions.graphql) are read when the directory has them.
 func LoadMetadata(dir string) (*Metadata, error) {
 	root, err := loadYAML(filepath.Join(dir, "databases", "databases.yaml"))
 	if err != nil {
@@ -113,6 +121,15 @@ func LoadMetadata(dir string) (*Metadata, error) {
 					AllowAggregations bool           `yaml:"allow_aggregations"`
 				} `yaml:"permission"`
 			} `yaml:"select_permissions"`
+			InsertPermissions []struct {
+				Role string `yaml:"role"`
+			} `yaml:"insert_permissions"`
+			UpdatePermissions []struct {
+				Role string `yaml:"role"`
+			} `yaml:"update_permissions"`
+			DeletePermissions []struct {
+				Role string `yaml:"role"`
+			} `yaml:"delete_permissions"`
 		} `yaml:"tables"`
 		Functions []struct {
 			Function struct {
@@ -128,7 +145,8 @@ func LoadMetadata(dir string) (*Metadata, error) {
 	if err := root.Decode(&sources); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", filepath.Join(dir, "databases", "databases.yaml"), err)
 	}
-	md := &Metadata{Tables: map[string]*Table{}, Functions: map[string]*Function{}}
+	md := &Metadata{Tables: map[string]*Table{}, Functions: map[string]*Function{}, Actions: map[string]*Action{},
+		Types: map[string]*ast.Definition{}}
 	for _, src := range sources {
 		if src.Name != "default" {
 			continue
@@ -138,7 +156,16 @@ func LoadMetadata(dir string) (*Metadata, error) {
 		}
 		for _, t := range src.Tables {
 			tab := &Table{Schema: t.Table.Schema, Name: t.Table.Name, Relationships: map[string]*Relationship{},
-				Select: map[string]*SelectPermission{}}
+				Select: map[string]*SelectPermission{}, Modify: map[string]bool{}}
+			for _, p := range t.InsertPermissions {
+				tab.Modify[p.Role] = true
+			}
+			for _, p := range t.UpdatePermissions {
+				tab.Modify[p.Role] = true
+			}
+			for _, p := range t.DeletePermissions {
+				tab.Modify[p.Role] = true
+			}
 			if tab.Schema == "" {
 				tab.Schema = "public"
 			}
@@ -198,6 +225,9 @@ func LoadMetadata(dir string) (*Metadata, error) {
 	}
 	if len(md.Tables) == 0 {
 		return nil, fmt.Errorf("%s: no tables tracked in source default", dir)
+	}
+	if err := loadActions(dir, md); err != nil {
+		return nil, err
 	}
 	return md, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +36,12 @@ type Server struct {
 	funcs  map[string]*funcInfo  // by GraphQL name
 	srv    *httptest.Server
 
+	authHook     string                 // GET webhook that decides each request's role; "" = the fixed role
+	env          map[string]string      // overrides of the environment for action templates
+	actions      map[string]*actionInfo // by name, resolved
+	inconsistent []string               // metadata objects left out of the schema
+	client       *http.Client           // calls the auth webhook and the action handlers
+
 	ctx         context.Context // ends with Close, and with it every websocket
 	cancel      context.CancelFunc
 	wsWG        sync.WaitGroup
@@ -53,15 +60,32 @@ type Request struct {
 	Variables     json.RawMessage
 	OperationName string
 	Header        http.Header
-	Websocket     bool // a subscribe message on the websocket rather than an HTTP POST
+	Websocket     bool   // a subscribe message on the websocket rather than an HTTP POST
+	Role          string // the role it ran as ("" when the auth webhook refused it)
 }
 
 // Option configures a Server.
 type Option func(*Server)
 
-// WithRole sets the role the stub answers as. Default "anonymous", Hasura's HASURA_GRAPHQL_UNAUTHORIZED_ROLE in
-// benchpipe's deployment; the stub has no authentication, so every request gets this role.
+// WithRole sets the role the stub answers as when it has no auth webhook (WithAuthHook). Default "anonymous",
+// Hasura's HASURA_GRAPHQL_UNAUTHORIZED_ROLE; every request gets this role.
 func WithRole(role string) Option { return func(s *Server) { s.role = role } }
+
+// WithAuthHook makes the stub authenticate every request with the webhook at url, as Hasura does with
+// HASURA_GRAPHQL_AUTH_HOOK in GET mode (HASURA_GRAPHQL_AUTH_HOOK_MODE=GET, the default): the request's role and
+// session variables are the webhook's answer (see doc.go). Default: no webhook, the fixed role of WithRole.
+func WithAuthHook(url string) Option { return func(s *Server) { s.authHook = url } }
+
+// WithEnv sets environment variables for the actions' handler templates ({{NAME}}) and value_from_env headers,
+// over the process environment, as Hasura reads them from its own environment. Default: the process environment.
+func WithEnv(env map[string]string) Option { return func(s *Server) { s.env = env } }
+
+func (s *Server) lookupEnv(key string) (string, bool) {
+	if v, ok := s.env[key]; ok {
+		return v, true
+	}
+	return os.LookupEnv(key)
+}
 
 // WithKeepAlive sets how often the websocket sends graphql-ws keep-alive pings. Default 5 s, Hasura's
 // HASURA_GRAPHQL_WEBSOCKET_KEEPALIVE default.
@@ -120,6 +144,8 @@ func Open(ctx context.Context, databaseURL string, md *Metadata, opts ...Option)
 		s.pool.Close()
 		return nil, err
 	}
+	s.resolveActions()
+	s.client = &http.Client{}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -185,10 +211,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"path": "$", "error": err.Error(), "code": "parse-failed"})
 		return
 	}
-	s.record(Request{Query: req.Query, Variables: req.Variables, OperationName: req.OperationName, Header: r.Header.Clone()})
-
-	data, gerr := s.execute(r.Context(), req.Query, req.Variables, req.OperationName)
+	sess, gerr := s.authenticate(r.Context(), r.Header)
+	role := ""
+	if sess != nil {
+		role = sess.role
+	}
+	s.record(Request{Query: req.Query, Variables: req.Variables, OperationName: req.OperationName, Header: r.Header.Clone(), Role: role})
+	var data string
+	if gerr == nil {
+		data, gerr = s.execute(r.Context(), req.Query, req.Variables, req.OperationName, sess)
+	}
 	if gerr != nil {
+		// Hasura answers every error on /v1/graphql with HTTP 200 (Hasura.Server.App: allMod200), auth errors included.
 		writeJSON(w, http.StatusOK, map[string]any{"errors": []any{gerr.response()}})
 		return
 	}
@@ -212,16 +246,21 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// gqlError is one error in Hasura's shape: message, extensions.code, extensions.path.
+// gqlError is one error in Hasura's shape: message, extensions.code, extensions.path; or, for an action handler's
+// error that gave its own extensions, those extensions instead.
 type gqlError struct {
-	Message string
-	Code    string
-	Path    string
+	Message    string
+	Code       string
+	Path       string
+	Extensions json.RawMessage
 }
 
 func (e *gqlError) Error() string { return fmt.Sprintf("%s (%s at %s)", e.Message, e.Code, e.Path) }
 
 func (e *gqlError) response() map[string]any {
+	if e.Extensions != nil {
+		return map[string]any{"message": e.Message, "extensions": e.Extensions}
+	}
 	return map[string]any{"message": e.Message, "extensions": map[string]any{"code": e.Code, "path": e.Path}}
 }
 
@@ -242,10 +281,13 @@ func unsupported(path, format string, args ...any) *gqlError {
 }
 
 // execute answers one request: it returns the JSON of "data" or one error.
-func (s *Server) execute(ctx context.Context, query string, variables json.RawMessage, opName string) (string, *gqlError) {
-	pl, gerr := s.compile(query, variables, opName)
+func (s *Server) execute(ctx context.Context, query string, variables json.RawMessage, opName string, sess *session) (string, *gqlError) {
+	pl, gerr := s.compile(query, variables, opName, sess.role)
 	if gerr != nil {
 		return "", gerr
+	}
+	if pl.op == ast.Mutation {
+		return s.runMutation(ctx, pl, sess, query)
 	}
 	if pl.op == ast.Subscription {
 		// Hasura.GraphQL.Transport.HTTP: throw400 UnexpectedPayload.

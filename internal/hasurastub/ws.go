@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +22,7 @@ const (
 	closeInitTimeout = 4408
 	closeDuplicateID = 4409
 	closeTooManyInit = 4429
+	closeForbidden   = 4403
 )
 
 // wsMessage is one graphql-ws message.
@@ -59,6 +61,7 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 	closeWith := func(code websocket.StatusCode, reason string) { _ = conn.Close(code, reason) }
 
 	acked := false
+	var sess *session
 	initTimer := time.AfterFunc(s.initTimeout, func() {
 		closeWith(closeInitTimeout, "Connection initialisation timeout")
 		cancel()
@@ -106,6 +109,30 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			initTimer.Stop()
+			// Hasura (Hasura.GraphQL.Transport.WebSocket, onConnInit) authenticates the connection once, with the
+			// headers of the init payload's "headers" object and those of the handshake; a refusal closes a
+			// graphql-ws connection with 4403 Forbidden.
+			var p struct {
+				Headers map[string]string `json:"headers"`
+			}
+			_ = json.Unmarshal(m.Payload, &p)
+			h := http.Header{}
+			for name, vals := range r.Header {
+				if lower := strings.ToLower(name); !strings.HasPrefix(lower, "sec-websocket-") && lower != "upgrade" {
+					h[name] = vals
+				}
+			}
+			params := http.Header{}
+			for name, v := range p.Headers {
+				h.Set(name, v)
+				params.Set(name, v)
+			}
+			var gerr *gqlError
+			if sess, gerr = s.authenticate(ctx, h); gerr != nil {
+				closeWith(closeForbidden, "Forbidden")
+				return
+			}
+			sess.headers = params // what an action with forward_client_headers receives on a websocket
 			acked = true
 			send(wsMessage{Type: "connection_ack"})
 		case "ping":
@@ -132,11 +159,23 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 				closeWith(closeDuplicateID, fmt.Sprintf("Subscriber for %s already exists", m.ID))
 				return
 			}
-			s.record(Request{Query: p.Query, Variables: p.Variables, OperationName: p.OperationName, Header: r.Header.Clone(), Websocket: true})
-			pl, gerr := s.compile(p.Query, p.Variables, p.OperationName)
+			s.record(Request{Query: p.Query, Variables: p.Variables, OperationName: p.OperationName, Header: r.Header.Clone(), Websocket: true, Role: sess.role})
+			pl, gerr := s.compile(p.Query, p.Variables, p.OperationName, sess.role)
 			if gerr != nil {
 				b, _ := json.Marshal([]any{gerr.response()})
 				send(wsMessage{Type: "error", ID: m.ID, Payload: b})
+				continue
+			}
+			if pl.op == ast.Mutation {
+				// A mutation runs once: its result, then complete.
+				data, gerr := s.runMutation(ctx, pl, sess, p.Query)
+				payload := `{"data":` + data + `}`
+				if gerr != nil {
+					b, _ := json.Marshal(map[string]any{"errors": []any{gerr.response()}})
+					payload = string(b)
+				}
+				send(wsMessage{Type: "next", ID: m.ID, Payload: json.RawMessage(payload)})
+				send(wsMessage{Type: "complete", ID: m.ID})
 				continue
 			}
 			subCtx, subCancel := context.WithCancel(ctx)
