@@ -20,6 +20,7 @@ import (
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/schema"
+	"github.com/benchpipe/benchpipe/sink/api"
 	"github.com/benchpipe/benchpipe/sink/ingest"
 	"github.com/benchpipe/benchpipe/sink/topics"
 )
@@ -31,9 +32,14 @@ Usage:
   sink [flags] migrate                 apply database migrations and exit
   sink [flags] topics apply [--dry-run]
                                        create or alter the Kafka topics the config lists
+  sink [flags] api                     the fleet's operator API for Hasura until SIGTERM: /auth (the auth
+                                       webhook), /actions (launchJobs, stopJobs), /healthz on fleet.api_addr
 
 The database URL comes from sink.database_url (write ${DATABASE_URL} there and set the variable).
 HTTP on sink.http_addr: /metrics (Prometheus), /healthz, /readyz.
+sink api reads its secrets from the environment only: $BENCHPIPE_ACTION_SECRET (required; Hasura sends it with
+every action call) and $BENCHPIPE_OPERATOR_TOKEN (GraphQL requests with "Authorization: Bearer <token>" may
+launch and stop jobs; unset, everyone is read-only).
 
 Example:
   DATABASE_URL=postgres://bench@db/bench sink --config benchpipe.yaml run
@@ -67,11 +73,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		args = fs.Args()[1:]
 	}
 	if len(rest) == 0 {
-		return cli.Fail(stderr, "sink", cli.Errorf("missing command: run, migrate or topics apply"))
+		return cli.Fail(stderr, "sink", cli.Errorf("missing command: run, migrate, topics apply or api"))
 	}
-	known := map[string]bool{"run": true, "migrate": true, "topics apply": true}
+	known := map[string]bool{"run": true, "migrate": true, "topics apply": true, "api": true}
 	if cmd := strings.Join(rest, " "); !known[cmd] {
-		return cli.Fail(stderr, "sink", cli.Errorf("unknown command %q (run, migrate or topics apply)", cmd))
+		return cli.Fail(stderr, "sink", cli.Errorf("unknown command %q (run, migrate, topics apply or api)", cmd))
 	}
 	if *logFormat != "text" && *logFormat != "json" {
 		return cli.Fail(stderr, "sink", cli.Errorf("--log-format %q is not text or json", *logFormat))
@@ -82,7 +88,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(handler)
 
-	cfg, err := config.Resolve(*cfgPath, config.SectionKafka, config.SectionTopics, config.SectionSink)
+	sections := []config.Section{config.SectionKafka, config.SectionTopics, config.SectionSink}
+	if rest[0] == "api" {
+		sections = append(sections, config.SectionFleet)
+	}
+	cfg, err := config.Resolve(*cfgPath, sections...)
 	if err != nil {
 		return cli.FailConfig(stderr, "sink", err, 1)
 	}
@@ -94,6 +104,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = ingest.Migrate(ctx, cfg, log)
 	case rest[0] == "topics" && len(rest) == 2 && rest[1] == "apply":
 		err = applyTopics(ctx, cfg, *dryRun, stdout)
+	case rest[0] == "api":
+		err = serveAPI(ctx, cfg, log)
 	default: // run, checked above
 		err = serve(ctx, cfg, log, !*skipTopics, stdout)
 	}
@@ -172,4 +184,37 @@ func consume(ctx context.Context, s *ingest.Sink, ln net.Listener, log *slog.Log
 	_ = srv.Shutdown(sctx)
 	stop()
 	return errors.Join(<-httpErr, runErr)
+}
+
+// serveAPI runs `sink api` until ctx is cancelled: the operator API (package sink/api) on fleet.api_addr. Its
+// secrets come from the environment only, never from the YAML.
+func serveAPI(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if cfg.Fleet.APIAddr == "" {
+		return errors.New("fleet.api_addr is empty: set the address sink api listens on (default \":8081\")")
+	}
+	s, err := api.New(ctx, cfg, api.WithLogger(log),
+		api.WithOperatorToken(os.Getenv(api.EnvOperatorToken)), api.WithActionSecret(os.Getenv(api.EnvActionSecret)))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", cfg.Fleet.APIAddr)
+	if err != nil {
+		return fmt.Errorf("fleet.api_addr %s: %w", cfg.Fleet.APIAddr, err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("api listening", "addr", ln.Addr().String(), "paths", "/auth /actions /healthz", "jobs_topic", cfg.Fleet.JobsTopic)
+	select {
+	case err = <-served: // the listener failed
+		return fmt.Errorf("api server on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	// Actions in flight finish (each is bounded by its produce timeout); new connections are refused.
+	sctx, stop := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer stop()
+	err = srv.Shutdown(sctx)
+	log.Info("api stopped")
+	return err
 }
