@@ -2,6 +2,8 @@ package schema
 
 import (
 	"encoding/json"
+
+	"github.com/google/uuid"
 )
 
 // figureColumns are the columns a sample row and a run summary share, in the order figureValues returns them.
@@ -80,7 +82,7 @@ var RunStartedColumns = []string{
 	"run_id", "kind", "name", "tags", "parameters",
 	"target_url", "target_host", "target_port", "target_database", "target_version",
 	"host_name", "host_os", "host_kernel", "host_arch", "host_cpu_model", "host_cpu_cores", "host_memory_bytes",
-	"host_device_model", "tools", "started_at",
+	"host_device_model", "tools", "started_at", "job_id", "group_id",
 }
 
 // RunStartedRow returns the runs-table values of a run_started record, in RunStartedColumns order.
@@ -95,6 +97,7 @@ func (r *Record) RunStartedRow() []any {
 		nullString(s.Target.URL), nullString(s.Target.Host), nullInt(s.Target.Port), nullString(s.Target.Database), nullString(s.Target.Version),
 		s.Host.Hostname, nullString(s.Host.OS), nullString(s.Host.Kernel), nullString(s.Host.Arch), nullString(s.Host.CPUModel),
 		nullInt(s.Host.CPUCores), nullInt64(s.Host.MemoryBytes), nullString(s.Host.DeviceModel), jsonObject(s.Tools), s.StartedAt,
+		nullUUID(s.JobID), nullUUID(s.GroupID), // NULL for a run started by hand
 	}
 }
 
@@ -128,6 +131,13 @@ func nullString(s string) any {
 		return nil
 	}
 	return s
+}
+
+func nullUUID(u *uuid.UUID) any {
+	if u == nil {
+		return nil
+	}
+	return *u
 }
 
 func nullInt(i int) any {
