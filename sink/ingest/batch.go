@@ -60,6 +60,7 @@ type decoder func(b *batch, r *kgo.Record) error
 var decoders = map[string]decoder{
 	config.FormatBenchpipe:   decodeBenchpipe,
 	config.FormatSINETStream: decodePerftool,
+	config.FormatFleet:       decodeFleet,
 }
 
 // decodeChunk is the fewest records decode hands to a goroutine of its own.
