@@ -110,7 +110,7 @@ describe('the token on the wire', () => {
         ws.send(JSON.stringify({ type: 'connection_ack' }));
       }
     }));
-    await new Promise((r) => wss.once('listening', r));
+    await new Promise<void>((r) => wss.once('listening', r));
     const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/v1/graphql`;
     const g = globalThis as Record<string, unknown>;
     const had = g.WebSocket;
@@ -123,7 +123,7 @@ describe('the token on the wire', () => {
       }
     } finally {
       g.WebSocket = had;
-      await new Promise((r) => wss.close(r));
+      await new Promise<void>((r) => wss.close(r));
     }
     expect(inits).toEqual([{ headers: { Authorization: 'Bearer tok-2' } }, 'no payload']);
   });
