@@ -19,7 +19,7 @@ import (
 
 // The services of the stack; the monitoring ones only with --profile monitoring.
 var (
-	coreServices       = []string{"kafka", "timescaledb", "sink", "perftarget", "hasura", "viewer"}
+	coreServices       = []string{"kafka", "timescaledb", "sink", "sink-api", "perftarget", "hasura", "viewer"}
 	monitoringServices = []string{"prometheus", "grafana"}
 )
 
@@ -124,7 +124,10 @@ func TestComposeHealthchecks(t *testing.T) {
 		}
 	}
 	// The order the stack needs.
-	for _, edge := range [][2]string{{"sink", "kafka"}, {"sink", "timescaledb"}, {"hasura", "sink"}, {"hasura", "timescaledb"}, {"viewer", "hasura"}, {"grafana", "timescaledb"}} {
+	for _, edge := range [][2]string{{"sink", "kafka"}, {"sink", "timescaledb"}, {"hasura", "sink"}, {"hasura", "timescaledb"}, {"viewer", "hasura"}, {"grafana", "timescaledb"},
+		// sink api reads the views the sink's migrations create and produces to Kafka; Hasura asks it who every
+		// request is (the auth webhook), so it must be up first.
+		{"sink-api", "sink"}, {"sink-api", "kafka"}, {"hasura", "sink-api"}} {
 		if _, ok := p.Services[edge[0]].DependsOn[edge[1]]; !ok {
 			t.Errorf("%s must depend on %s", edge[0], edge[1])
 		}
@@ -170,13 +173,16 @@ func TestComposeFilesAndVolumes(t *testing.T) {
 	}
 }
 
-// benchpipe's own images run as a numeric non-root user on a read-only root, without capabilities.
+// benchpipe's own images run as a numeric non-root user on a read-only root, without capabilities: those built
+// here, and the services that run an image built by another (sink-api runs the sink's).
 func TestComposeOwnImagesHardened(t *testing.T) {
 	p := mustLoadCompose(t)
+	own := 0
 	for name, s := range p.Services {
-		if s.Build == nil {
+		if s.Build == nil && !strings.HasPrefix(s.Image, "benchpipe/") {
 			continue
 		}
+		own++
 		uid, _, _ := strings.Cut(s.User, ":")
 		if uid == "" || uid == "0" || strings.Trim(uid, "0123456789") != "" {
 			t.Errorf("%s: user %q, want a numeric non-root uid", name, s.User)
@@ -190,6 +196,9 @@ func TestComposeOwnImagesHardened(t *testing.T) {
 		if !slices.Contains(s.SecurityOpt, "no-new-privileges:true") {
 			t.Errorf("%s: security_opt should contain no-new-privileges:true", name)
 		}
+	}
+	if own < 4 {
+		t.Errorf("only %d of benchpipe's own services found (sink, sink-api, perftarget, viewer)", own)
 	}
 }
 
@@ -302,17 +311,27 @@ func TestComposeHasura(t *testing.T) {
 	p := mustLoadCompose(t)
 	h := p.Services["hasura"]
 	env := envOf(h)
+	// Roles come from sink api's auth webhook, which answers anonymous for a request without credentials.
+	api := parseConfig(t, path(t, "deploy/compose/sink.yaml"), envOf(p.Services["sink-api"]))
+	_, port, _ := strings.Cut(api.Fleet.APIAddr, ":")
 	for k, want := range map[string]string{
-		"HASURA_GRAPHQL_UNAUTHORIZED_ROLE": "anonymous",
-		"HASURA_GRAPHQL_ENABLE_CONSOLE":    "false",
-		"HASURA_GRAPHQL_DEV_MODE":          "false",
-		"HASURA_GRAPHQL_METADATA_DIR":      "/hasura-metadata",
+		"HASURA_GRAPHQL_ENABLE_CONSOLE": "false",
+		"HASURA_GRAPHQL_DEV_MODE":       "false",
+		"HASURA_GRAPHQL_METADATA_DIR":   "/hasura-metadata",
+		"HASURA_GRAPHQL_AUTH_HOOK":      "http://sink-api:" + port + "/auth",
+		"HASURA_GRAPHQL_AUTH_HOOK_MODE": "GET",
+		"BENCHPIPE_API_URL":             "http://sink-api:" + port,
+		"BENCHPIPE_ACTION_SECRET":       envOf(p.Services["sink-api"])["BENCHPIPE_ACTION_SECRET"],
 	} {
-		if env[k] != want {
+		if env[k] != want || want == "" {
 			t.Errorf("hasura %s = %q, want %q", k, env[k], want)
 		}
 	}
-	// The unauthorized role is ignored without an admin secret: then everyone is admin.
+	// Hasura exits with "--unauthorized-role … is not allowed when --auth-hook … is set" when both are.
+	if _, set := h.Environment["HASURA_GRAPHQL_UNAUTHORIZED_ROLE"]; set {
+		t.Error("hasura sets HASURA_GRAPHQL_UNAUTHORIZED_ROLE, which Hasura refuses together with an auth hook")
+	}
+	// Without an admin secret everyone is admin and the auth hook is never called.
 	if env["HASURA_GRAPHQL_ADMIN_SECRET"] == "" {
 		t.Error("hasura runs without HASURA_GRAPHQL_ADMIN_SECRET")
 	}
