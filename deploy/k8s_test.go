@@ -197,6 +197,43 @@ func TestK8sKustomizeBuild(t *testing.T) {
 	}
 	checkConfig(t, objs, "sink", sink.Spec.Template.Spec)
 
+	// sink api: the sink's image and configuration with command api, both secrets by reference, a Service on the
+	// port it listens on (fleet.api_addr) for Hasura.
+	t.Run("sink-api", func(t *testing.T) {
+		d := objs.deployments["benchpipe-sink-api"]
+		if d == nil {
+			t.Fatal("rendered base lacks the benchpipe-sink-api Deployment")
+		}
+		pod := d.Spec.Template.Spec
+		checkSelector(t, "sink-api Deployment", d.Spec.Selector, d.Spec.Template.Labels)
+		checkPod(t, objs, "sink", pod, map[string]string{"readiness": "/healthz", "liveness": "/healthz"})
+		c := pod.Containers[0]
+		if !slices.Equal(c.Args, []string{"api"}) {
+			t.Errorf("sink-api args %v, want [api]", c.Args)
+		}
+		for _, secretVar := range []string{"DATABASE_URL", "BENCHPIPE_OPERATOR_TOKEN", "BENCHPIPE_ACTION_SECRET"} {
+			i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == secretVar })
+			if i < 0 || c.Env[i].Value != "" || c.Env[i].ValueFrom == nil || c.Env[i].ValueFrom.SecretKeyRef == nil || c.Env[i].ValueFrom.SecretKeyRef.Optional != nil {
+				t.Errorf("sink-api %s must come from a required Secret reference", secretVar)
+			}
+		}
+		cfg := checkConfig(t, objs, "sink-api", pod)
+		svc := objs.services["benchpipe-sink-api"]
+		if svc == nil {
+			t.Fatal("no benchpipe-sink-api Service")
+		}
+		checkServiceSelects(t, svc, d.Spec.Template)
+		if cfg != nil {
+			_, port, _ := strings.Cut(cfg.Fleet.APIAddr, ":")
+			if len(c.Ports) != 1 || fmt.Sprint(c.Ports[0].ContainerPort) != port || len(svc.Spec.Ports) != 1 || fmt.Sprint(svc.Spec.Ports[0].Port) != port {
+				t.Errorf("sink-api listens on fleet.api_addr %q; container ports %v, Service ports %v", cfg.Fleet.APIAddr, c.Ports, svc.Spec.Ports)
+			}
+		}
+		if svc.Spec.Type != corev1.ServiceTypeClusterIP {
+			t.Errorf("sink-api Service type %s: only Hasura, in the cluster, may reach it", svc.Spec.Type)
+		}
+	})
+
 	// Perftarget: a StatefulSet with a persistent JetStream store and Services selecting it.
 	checkSelector(t, "perftarget StatefulSet", pt.Spec.Selector, pt.Spec.Template.Labels)
 	if len(pt.Spec.VolumeClaimTemplates) != 1 {
