@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/producer/hostinfo"
@@ -50,13 +52,18 @@ const ExitNotSaved = 1
 // ErrQueueFull is why a record is not saved when the disk has fallen QueueLength records behind.
 var ErrQueueFull = errors.New("spool write queue full: the disk has not kept up")
 
-// Recorder keeps one run's records. Create it with Open, start the run with Begin, finish with Close.
+// Recorder keeps one run's records. Create it with Open (its own spool) or New (a shared publisher), or through
+// Env.Recorder; start the run with Begin, finish with Close.
 type Recorder struct {
 	command        string // "producer mqtt", for messages
 	cfg            *config.Config
 	pub            *publish.Publisher
+	sharedPub      bool // pub belongs to the caller: Close leaves it open
 	run            *runrec.Run
 	stdout, stderr io.Writer
+
+	jobID, groupID *uuid.UUID            // set on run_started (Env's job)
+	onStarted      func(runID uuid.UUID) // called by the writer once run_started is dealt with
 
 	queue      chan item
 	stopWrites context.CancelCauseFunc // makes the writer give up on a disk that does not answer
@@ -160,12 +167,24 @@ func Open(ctx context.Context, cfg *config.Config, command string, stdout, stder
 	if err != nil {
 		return nil, fmt.Errorf("run records: %w", err)
 	}
-	// The writes outlive the command's ctx: after Ctrl-C the run is still finished as aborted and saved.
+	return start(ctx, cfg, pub, false, command, stdout, stderr), nil
+}
+
+// New keeps one run's records in pub, a publisher the caller owns and keeps open across runs (the fleet agent's
+// spool): Close waits for this run's records to be in the spool, as with Open, but neither closes pub nor waits
+// for Kafka, which pub's owner ships to.
+func New(ctx context.Context, pub *publish.Publisher, cfg *config.Config, command string, stdout, stderr io.Writer) *Recorder {
+	return start(ctx, cfg, pub, true, command, stdout, stderr)
+}
+
+func start(ctx context.Context, cfg *config.Config, pub *publish.Publisher, shared bool, command string, stdout, stderr io.Writer) *Recorder {
+	// The writes outlive the command's ctx: after Ctrl-C (or the agent's stop) the run is still finished as
+	// aborted and saved.
 	wctx, stop := context.WithCancelCause(context.WithoutCancel(ctx))
-	r := &Recorder{command: command, cfg: cfg, pub: pub, stdout: stdout, stderr: stderr,
+	r := &Recorder{command: command, cfg: cfg, pub: pub, sharedPub: shared, stdout: stdout, stderr: stderr,
 		queue: make(chan item, QueueLength), stopWrites: stop, written: make(chan struct{})}
 	go r.writeLoop(wctx)
-	return r, nil
+	return r
 }
 
 // Tags merges producer.tags, producer.device (as the "device" tag) and the command line's --tag values, the last
@@ -197,8 +216,15 @@ func (r *Recorder) Host() schema.Host {
 	return h
 }
 
-// Begin starts the run's record stream with its run_started record.
+// Begin starts the run's record stream with its run_started record, naming the job and group of the Env the
+// recorder came from, if any.
 func (r *Recorder) Begin(kind string, s schema.Started) {
+	if s.JobID == nil {
+		s.JobID = r.jobID
+	}
+	if s.GroupID == nil {
+		s.GroupID = r.groupID
+	}
 	r.run = runrec.New(kind, s)
 	r.Publish(r.run.Started())
 }
@@ -271,6 +297,12 @@ func (r *Recorder) writeLoop(ctx context.Context) {
 			r.handled++
 		}
 		r.mu.Unlock()
+		if it.rec != nil && it.rec.Type == schema.TypeRunStarted && r.onStarted != nil {
+			// Once, after the write: the run is in the spool, or its record was counted lost and the run goes on
+			// regardless, as it does for the command.
+			r.onStarted(it.rec.RunID)
+			r.onStarted = nil
+		}
 	}
 }
 
@@ -335,6 +367,12 @@ func (r *Recorder) close() {
 			r.command, records(l.n), total, r.cfg.Producer.SpoolDir, which, l.first)
 	}
 
+	if r.sharedPub {
+		if r.run != nil && l.n == 0 {
+			fmt.Fprintf(r.stdout, "records: saved to the spool in %s\n", r.cfg.Producer.SpoolDir)
+		}
+		return
+	}
 	if !r.pub.Enabled() {
 		if r.run != nil {
 			fmt.Fprintf(r.stdout, "records: not sent (kafka.brokers is not configured)\n")
