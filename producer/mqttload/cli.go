@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -194,29 +193,28 @@ func paramsOf(c Config, embedded bool) parameters {
 	}
 }
 
-// tlsConfig builds the client TLS settings from the flags; nil when the broker URL and flags ask for none.
-func tlsConfig(f *cliFlags, broker string) (*tls.Config, error) {
-	u, _ := url.Parse(broker)
-	secure := u != nil && map[string]bool{"ssl": true, "tls": true, "mqtts": true, "wss": true}[strings.ToLower(u.Scheme)]
-	if !secure && f.caFile == "" && f.certFile == "" && !f.insecure {
+// tlsConfig builds the client TLS settings from the spec; nil when the broker URL and spec ask for none.
+func tlsConfig(s Spec, broker string) (*tls.Config, error) {
+	secure := secureScheme(broker)
+	if !secure && s.CAFile == "" && s.CertFile == "" && !s.Insecure {
 		return nil, nil
 	}
 	if !secure {
 		return nil, fmt.Errorf("TLS flags given but --broker %s is not an ssl:// (or tls://, mqtts://, wss://) URL", schema.RedactURL(broker))
 	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: f.insecure}
-	if f.caFile != "" {
-		pem, err := os.ReadFile(f.caFile)
+	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: s.Insecure}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("read --ca-file: %w", err)
 		}
 		c.RootCAs = x509.NewCertPool()
 		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", f.caFile)
+			return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", s.CAFile)
 		}
 	}
-	if f.certFile != "" {
-		cert, err := tls.LoadX509KeyPair(f.certFile, f.keyFile)
+	if s.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("load --cert-file/--key-file: %w", err)
 		}
@@ -225,11 +223,11 @@ func tlsConfig(f *cliFlags, broker string) (*tls.Config, error) {
 	return c, nil
 }
 
-// Run is the `producer mqtt` subcommand: it parses args, runs one benchmark, prints progress and the summary to
-// stdout, publishes the run's records and returns the exit status (ExitOK, ExitFailed, ExitUsage,
+// Run is the `producer mqtt` subcommand: it parses args, runs one benchmark (Execute), prints progress and the
+// summary to stdout, publishes the run's records and returns the exit status (ExitOK, ExitFailed, ExitUsage,
 // ExitAborted). SIGINT and SIGTERM, like ctx ending, stop the run early; it is recorded as aborted and the
 // summary is still printed.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int) {
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Everything the command prints, records or writes to --summary-json passes through red, which masks the
 	// passwords it knows ($MQTT_PASSWORD, the configuration's, one in --broker) and any URL's password.
 	red := schema.NewRedactor(schema.EnvSecrets(os.Getenv)...)
@@ -239,30 +237,48 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	// The help is printed as written: its example password is no secret.
 	help := stdout
 	stdout, stderr = red.Writer(stdout), red.Writer(stderr)
-	f, err := parseFlags(args, help)
+	spec, o, err := ParseSpec(args, help)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
 	if err != nil {
 		return cli.Fail(stderr, "producer mqtt", err)
 	}
-	cfg, err := config.Resolve(f.configPath, config.SectionKafka, config.SectionTopics, config.SectionProducer, config.SectionPerftarget, config.SectionGraphQL)
+	cfg, err := config.Resolve(o.ConfigPath, config.SectionKafka, config.SectionTopics, config.SectionProducer, config.SectionPerftarget, config.SectionGraphQL)
 	if err != nil {
 		return cli.FailConfig(stderr, "producer mqtt", err, ExitUsage)
 	}
-	if f.spoolDir != "" {
-		cfg.Producer.SpoolDir = f.spoolDir
+	if o.SpoolDir != "" {
+		cfg.Producer.SpoolDir = o.SpoolDir
 	}
-	red.Add(cfg.Perftarget.Password, cfg.Kafka.SASL.Password)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	ec := Config{
-		Broker: f.broker, Publishers: f.publishers, Subscribers: f.subscribers, QoS: byte(f.qos), Size: f.size,
-		Rate: f.rate, Inflight: f.inflight, Duration: f.duration, Count: f.count, Warmup: f.warmup, Drain: f.drain,
-		ConnectTimeout: f.connectTimeout, Topic: f.topic, SubscribeTopic: f.subscribeTopic, Retain: f.retain,
-		ClientIDPrefix: f.clientIDPrefix, Username: f.username,
+	out := Execute(ctx, recorder.Env{Config: cfg, Stdout: stdout, Stderr: stderr, Redactor: red, Name: o.Name,
+		Tags: o.Tags, SummaryJSON: o.SummaryJSON}, spec)
+	if o.CompareWith != "" && (out.Status == schema.StatusOK || out.NotSaved) {
+		return recorder.CompareAfter(ctx, cfg, "producer mqtt", out, o.CompareWith, o.MaxRegression, stdout, stderr)
 	}
+	return out.Exit
+}
+
+// Execute runs one MQTT benchmark of spec end to end in env: run_started, a progress line and a sample every
+// second, the summary, run_finished (and env.SummaryJSON, and the perftool result with spec.PerftoolCompat). The
+// password comes from $MQTT_PASSWORD, else perftarget.password when the user is perftarget.username. ctx ending
+// stops the run early: it is recorded as aborted with the samples it made, and the summary is still printed. A
+// spec that does not validate is reported on env.Stderr as a usage error (Exit ExitUsage) and nothing is
+// recorded.
+func Execute(ctx context.Context, env recorder.Env, spec Spec) (out recorder.Outcome) {
+	env = env.Prepared()
+	stdout, stderr, red, cfg := env.Stdout, env.Stderr, env.Redactor, env.Config
+	red.Add(cfg.Perftarget.Password, cfg.Kafka.SASL.Password)
+	usage := func(err error) recorder.Outcome {
+		return recorder.Outcome{Status: schema.StatusFailed, Err: recorder.OneLine(red.Text(err.Error())), Exit: cli.Fail(stderr, "producer mqtt", err)}
+	}
+	if err := spec.flagErrors(); err != nil {
+		return usage(err)
+	}
+
+	ec := spec.config()
 	if ec.Username == "" {
 		ec.Username = cfg.Perftarget.Username
 	}
@@ -270,36 +286,38 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	if ec.Password == "" && ec.Username != "" && ec.Username == cfg.Perftarget.Username {
 		ec.Password = cfg.Perftarget.Password
 	}
-	if !f.embedded {
-		if ec.TLS, err = tlsConfig(f, f.broker); err != nil {
-			return cli.Fail(stderr, "producer mqtt", err)
+	red.Add(ec.Password)
+	if !spec.EmbeddedTarget {
+		var err error
+		if ec.TLS, err = tlsConfig(spec, ec.Broker); err != nil {
+			return usage(err)
 		}
 	}
 	// Check the load shape before anything starts; Connect checks again with the real broker URL.
 	probe := ec
-	if f.embedded {
+	if spec.EmbeddedTarget {
 		probe.Broker = "tcp://127.0.0.1:1883"
 	}
 	if err := probe.withDefaults().validate(); err != nil {
-		return cli.Fail(stderr, "producer mqtt", err)
+		return usage(err)
 	}
 	for _, w := range probe.Warnings() {
 		fmt.Fprintf(stderr, "producer mqtt: warning: %s\n", w)
 	}
 
-	rec, err := recorder.Open(ctx, cfg, "producer mqtt", stdout, stderr)
+	rec, err := env.Recorder(ctx, "producer mqtt")
 	if err != nil {
 		fmt.Fprintf(stderr, "producer mqtt: %v\n", err)
-		return ExitFailed
+		return recorder.Outcome{Status: schema.StatusFailed, Err: red.Text(err.Error()), Exit: ExitFailed}
 	}
-	r := &cliRun{Recorder: rec, f: f, cfg: cfg, red: red, stdout: stdout, stderr: stderr}
-	// Records that could not be saved fail an otherwise successful run's exit status (recorder.ExitNotSaved).
-	defer func() { exit = r.Close(exit) }()
+	r := &mqttRun{Recorder: rec, spec: spec, env: env, red: red, stdout: stdout, stderr: stderr}
+	// Records that could not be saved fail an otherwise successful run (recorder.ExitNotSaved).
+	defer func() { out = r.close(out) }()
 
 	tools := hostinfo.Tools(map[string]string{"github.com/eclipse/paho.mqtt.golang": "paho.mqtt.golang"})
 	startedAt := time.Now().UTC()
 	var targetVersion string
-	if f.embedded {
+	if spec.EmbeddedTarget {
 		srv, err := target.Start(target.Options{
 			ServerName: cfg.Perftarget.ServerName, Host: "127.0.0.1", MQTTPort: -1, NATSPort: -1, MonitorPort: 0,
 			Username: cfg.Perftarget.Username, Password: cfg.Perftarget.Password,
@@ -308,7 +326,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 		})
 		if err != nil {
 			fmt.Fprintf(stderr, "producer mqtt: start the embedded target: %v\n", err)
-			return ExitFailed
+			return recorder.Outcome{Status: schema.StatusFailed, Err: red.Text("start the embedded target: " + err.Error()), Exit: ExitFailed}
 		}
 		defer srv.Shutdown()
 		ec.Broker = "tcp://" + srv.MQTTAddr()
@@ -316,12 +334,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 		targetVersion = "nats-server " + server.VERSION
 	}
 	ec = ec.withDefaults()
-	params, _ := json.Marshal(paramsOf(ec, f.embedded))
+	params, _ := json.Marshal(paramsOf(ec, spec.EmbeddedTarget))
 	r.params = params
 	host, port := brokerHostPort(ec.Broker)
 	started := schema.Started{
-		Name:       f.name,
-		Tags:       r.Tags(r.f.tags),
+		Name:       env.Name,
+		Tags:       r.Tags(env.Tags),
 		Parameters: params,
 		Target:     schema.Target{URL: schema.RedactURL(ec.Broker), Host: host, Port: port, Version: targetVersion},
 		Host:       r.Host(),
@@ -338,11 +356,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 			status = schema.StatusAborted
 		}
 		fmt.Fprintf(stderr, "producer mqtt: %v\n", err)
-		r.finish(&Result{Status: status, Err: err}, ec, false)
-		return exitCode(status)
+		return r.finish(&Result{Status: status, Err: err}, ec, false)
 	}
 	defer bench.Close()
-	if !f.embedded {
+	if !spec.EmbeddedTarget {
 		started.Target.Version = bench.BrokerVersion(300 * time.Millisecond)
 	}
 	r.Begin(schema.KindMQTT, red.Started(started))
@@ -355,12 +372,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	})
 	progress.Done()
 	bench.Close()
-	r.finish(res, ec, true)
-	code := exitCode(res.Status)
-	if f.compareWith != "" && res.Status == schema.StatusOK {
-		code = r.Compare(ctx, f.compareWith, f.maxRegression)
-	}
-	return code
+	return r.finish(res, ec, true)
 }
 
 func exitCode(s schema.Status) int {
@@ -413,10 +425,10 @@ func progressLine(iv Interval, subscribers bool) stats.Line {
 	return l
 }
 
-// cliRun is one invocation's record keeping and output.
-type cliRun struct {
-	f   *cliFlags
-	cfg *config.Config
+// mqttRun is one run's record keeping and output.
+type mqttRun struct {
+	spec Spec
+	env  recorder.Env
 	*recorder.Recorder
 	red    *schema.Redactor // applied to everything printed, recorded or written
 	params json.RawMessage
@@ -424,8 +436,15 @@ type cliRun struct {
 	stderr io.Writer
 }
 
-// finish records the end of the run, prints its summary (when it ran) and writes --summary-json.
-func (r *cliRun) finish(res *Result, ec Config, ran bool) {
+// close closes the records and returns out with what that changed: a run whose records could not all be saved
+// fails.
+func (r *mqttRun) close(out recorder.Outcome) recorder.Outcome {
+	return recorder.CloseOutcome(r.Recorder, out)
+}
+
+// finish records the end of the run, prints its summary (when it ran) and writes the summary file, and returns
+// the run's outcome before its records are closed.
+func (r *mqttRun) finish(res *Result, ec Config, ran bool) recorder.Outcome {
 	errText := ""
 	if res.Err != nil {
 		errText = r.red.Text(res.Err.Error())
@@ -440,16 +459,17 @@ func (r *cliRun) finish(res *Result, ec Config, ran bool) {
 	if res.Status != schema.StatusOK {
 		fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.Run().ID(), res.Status, errText)
 	}
-	if r.f.summaryJSON != "" {
-		if err := writeSummaryJSON(r.f.summaryJSON, r.Run().ID(), r.params, ec, res, r.red); err != nil {
+	if r.env.SummaryJSON != "" {
+		if err := writeSummaryJSON(r.env.SummaryJSON, r.Run().ID(), r.params, ec, res, r.red); err != nil {
 			fmt.Fprintf(r.stderr, "producer mqtt: %v\n", err)
 		}
 	}
-	if r.f.perftoolTopic != "" && res.Summary != nil {
+	if r.spec.PerftoolCompat != "" && res.Summary != nil {
 		if err := r.publishPerftool(res, ec); err != nil {
 			fmt.Fprintf(r.stderr, "producer mqtt: --perftool-compat: %v\n", err)
 		}
 	}
+	return recorder.Outcome{RunID: r.Run().ID(), Status: res.Status, Err: errText, Exit: exitCode(res.Status)}
 }
 
 func summaryTable(res *Result, ec Config) *stats.Table {

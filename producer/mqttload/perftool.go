@@ -41,7 +41,7 @@ func perftoolResult(name string, res *Result, ec Config) sinetstream.Result {
 }
 
 // publishPerftool spools the perftool-shaped result in SINETStream message format v3 for --perftool-compat.
-func (r *cliRun) publishPerftool(res *Result, ec Config) error {
+func (r *mqttRun) publishPerftool(res *Result, ec Config) error {
 	name, err := perftoolPublisher(r.Host())
 	if err != nil {
 		return err
@@ -50,7 +50,7 @@ func (r *cliRun) publishPerftool(res *Result, ec Config) error {
 	if err != nil {
 		return err
 	}
-	return r.PublishRaw(r.f.perftoolTopic, sinetstream.EncodeV3(time.Now(), payload))
+	return r.PublishRaw(r.spec.PerftoolCompat, sinetstream.EncodeV3(time.Now(), payload))
 }
 
 // perftoolPublisher is the "name" a perftool result carries: the client that measured, as the SINETStream perftool

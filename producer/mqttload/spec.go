@@ -115,21 +115,12 @@ func DecodeSpec(b []byte) (Spec, error) {
 // refuse. It reads no file: the TLS files are read where the run executes. A password in the broker URL is
 // allowed here (the command line takes one and masks it); DecodeSpec refuses it.
 func (s Spec) Validate() error {
-	var errs []error
+	errs := []error{s.flagErrors()}
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if s.EmbeddedTarget && s.Broker != "" {
-		bad("--embedded-target and --broker exclude each other")
-	}
-	if s.QoS > 2 {
-		bad("--qos must be 0, 1 or 2, got %d", s.QoS)
-	}
-	if (s.CertFile == "") != (s.KeyFile == "") {
-		bad("--cert-file and --key-file go together")
-	}
 	if !s.EmbeddedTarget && s.Broker != "" && (s.CAFile != "" || s.CertFile != "" || s.Insecure) && !secureScheme(s.Broker) {
 		bad("TLS flags given but --broker %s is not an ssl:// (or tls://, mqtts://, wss://) URL", schema.RedactURL(s.Broker))
 	}
-	if len(errs) == 0 {
+	if errors.Join(errs...) == nil {
 		probe := s.config()
 		if s.EmbeddedTarget {
 			probe.Broker = "tcp://127.0.0.1:1883"
@@ -137,6 +128,21 @@ func (s Spec) Validate() error {
 		if err := probe.withDefaults().validate(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// flagErrors is what the command line's parser refuses of flags that go together or exclude each other.
+func (s Spec) flagErrors() error {
+	var errs []error
+	if s.EmbeddedTarget && s.Broker != "" {
+		errs = append(errs, errors.New("--embedded-target and --broker exclude each other"))
+	}
+	if s.QoS > 2 {
+		errs = append(errs, fmt.Errorf("--qos must be 0, 1 or 2, got %d", s.QoS))
+	}
+	if (s.CertFile == "") != (s.KeyFile == "") {
+		errs = append(errs, errors.New("--cert-file and --key-file go together"))
 	}
 	return errors.Join(errs...)
 }
