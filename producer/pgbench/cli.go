@@ -155,10 +155,11 @@ type parameters struct {
 }
 
 // Run is the `producer pgbench` subcommand: it parses args (producer flags, then pgbench's after "--"), runs
-// pgbench once (after pgbench -i with --init-scale), prints a progress line per sample and the summary to stdout,
-// publishes the run's records, and returns pgbench's exit status (see the Exit constants). SIGINT and SIGTERM,
-// like ctx ending, stop pgbench; the run is recorded as aborted.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int) {
+// pgbench once (after pgbench -i with --init-scale) through Execute's lifecycle, prints a progress line per sample
+// and the summary to stdout, publishes the run's records, and returns pgbench's exit status (see the Exit
+// constants). SIGINT and SIGTERM are passed on to pgbench as they come, and ctx ending stops pgbench too; the run
+// is recorded as aborted.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Everything the command prints, records or writes to --summary-json passes through red, which masks the
 	// passwords it knows (in the arguments, the environment, service files) and any connection string's password:
 	// pgbench's own error text echoes a password libpq could not parse.
@@ -169,62 +170,100 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	// The help is printed as written: its example password is no secret.
 	help := stdout
 	stdout, stderr = red.Writer(stdout), red.Writer(stderr)
-	f, err := parseFlags(args, help)
+	spec, o, err := ParseSpec(args, help)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}
 	if err != nil {
 		return cli.Fail(stderr, "producer pgbench", err)
 	}
-	cfg, err := config.Resolve(f.configPath, config.SectionKafka, config.SectionTopics, config.SectionProducer, config.SectionGraphQL)
+	cfg, err := config.Resolve(o.ConfigPath, config.SectionKafka, config.SectionTopics, config.SectionProducer, config.SectionGraphQL)
 	if err != nil {
 		return cli.FailConfig(stderr, "producer pgbench", err, ExitUsage)
 	}
-	if f.spoolDir != "" {
-		cfg.Producer.SpoolDir = f.spoolDir
+	if o.SpoolDir != "" {
+		cfg.Producer.SpoolDir = o.SpoolDir
 	}
-	red.Add(cfg.Kafka.SASL.Password, cfg.Perftarget.Password)
-	var obsCfg observe.Config
-	if f.observe {
-		if obsCfg, err = observeConfig(cfg); err != nil {
-			return cli.Fail(stderr, "producer pgbench", err)
-		}
-		red.Add(obsCfg.Secrets()...)
+	if o.PgbenchPath != "" {
+		cfg.Producer.Pgbench.Path = o.PgbenchPath
 	}
 	// Signals are caught here rather than with signal.NotifyContext so the very signal can be passed on.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-
-	path := f.pgbenchPath
-	if path == "" {
-		path = cfg.Producer.Pgbench.Path
+	out := execute(ctx, recorder.Env{Config: cfg, Stdout: stdout, Stderr: stderr, Redactor: red, Name: o.Name,
+		Tags: o.Tags, SummaryJSON: o.SummaryJSON}, spec, sigs)
+	if o.CompareWith != "" && (out.Status == schema.StatusOK || out.NotSaved) {
+		return recorder.CompareAfter(ctx, cfg, "producer pgbench", out, o.CompareWith, o.MaxRegression, stdout, stderr)
 	}
+	return out.Exit
+}
+
+// Execute runs pgbench once for spec in env (after pgbench -i with spec.InitScale), end to end: run_started, a
+// progress line and a sample per progress interval, the summary, run_finished (and env.SummaryJSON). pgbench is
+// producer.pgbench.path, else pgbench on PATH; its password comes from the environment ($PGPASSWORD, ~/.pgpass,
+// service files). ctx ending stops pgbench (SIGTERM): the run is recorded as aborted with the samples it made.
+// A spec that does not validate is reported on env.Stderr as a usage error (Exit ExitUsage) and nothing is
+// recorded. Outcome.Exit is what the command exits with: pgbench's own status, or the Exit constants.
+func Execute(ctx context.Context, env recorder.Env, spec Spec) recorder.Outcome {
+	return execute(ctx, env, spec, nil)
+}
+
+// execute is Execute with the command's signals, which are passed on to pgbench as they come.
+func execute(ctx context.Context, env recorder.Env, spec Spec, sigs <-chan os.Signal) (outcome recorder.Outcome) {
+	env = env.Prepared()
+	stdout, stderr, red, cfg := env.Stdout, env.Stderr, env.Redactor, env.Config
+	for _, a := range spec.PgbenchArgs {
+		red.Add(schema.ConnSecrets(a)...)
+	}
+	red.Add(cfg.Kafka.SASL.Password, cfg.Perftarget.Password)
+	usage := func(err error) recorder.Outcome {
+		return recorder.Outcome{Status: schema.StatusFailed, Err: recorder.OneLine(red.Text(err.Error())), Exit: cli.Fail(stderr, "producer pgbench", err)}
+	}
+	failed := func(err error) recorder.Outcome {
+		fmt.Fprintf(stderr, "producer pgbench: %v\n", err)
+		return recorder.Outcome{Status: schema.StatusFailed, Err: recorder.OneLine(red.Text(err.Error())), Exit: ExitFailed}
+	}
+	if err := spec.flagErrors(); err != nil {
+		return usage(err)
+	}
+	var obsCfg observe.Config
+	if spec.Observe {
+		var err error
+		if obsCfg, err = observeConfig(cfg); err != nil {
+			return usage(err)
+		}
+		red.Add(obsCfg.Secrets()...)
+	}
+
+	path := cfg.Producer.Pgbench.Path
 	if path == "" {
 		path = "pgbench"
 	}
-	if path, err = exec.LookPath(path); err != nil {
-		fmt.Fprintf(stderr, "producer pgbench: %v: install pgbench (postgresql-contrib, or postgresql-client on Debian) or set producer.pgbench.path\n", err)
-		return ExitFailed
+	path, err := exec.LookPath(path)
+	if err != nil {
+		return failed(fmt.Errorf("%w: install pgbench (postgresql-contrib, or postgresql-client on Debian) or set producer.pgbench.path", err))
 	}
 	version, major, err := pgbenchVersion(ctx, path)
 	if err != nil {
-		fmt.Fprintf(stderr, "producer pgbench: %v\n", err)
-		return ExitFailed
+		return failed(err)
 	}
-	b := readBenchArgs(f.pgbenchArgs, major)
+	b := readBenchArgs(spec.PgbenchArgs, major)
 	if b.infoOnly {
-		return passThrough(ctx, path, f.pgbenchArgs, stdout, stderr)
+		code := passThrough(ctx, path, spec.PgbenchArgs, stdout, stderr)
+		status := schema.StatusOK
+		if code != ExitOK {
+			status = schema.StatusFailed
+		}
+		return recorder.Outcome{Status: status, Exit: code}
 	}
-	if b.initMode {
-		return cli.Fail(stderr, "producer pgbench", cli.Errorf("-i initialises instead of benchmarking: use --init-scale N (it runs pgbench -i -s N before the run), or run pgbench -i yourself"))
+	if err := checkBenchArgs(b, spec); err != nil {
+		return usage(err)
 	}
-	if f.warmup > 0 && b.duration > 0 && f.warmup >= b.duration {
-		return cli.Fail(stderr, "producer pgbench", cli.Errorf("--warmup %v leaves nothing to measure in pgbench's -T %d: the warm-up is part of -T", f.warmup, int(b.duration.Seconds())))
-	}
+	warmup := spec.Warmup.D()
 	p := makePlan(b)
-	if f.warmup%p.interval != 0 {
-		p.notes = append(p.notes, fmt.Sprintf("--warmup %v is rounded up to whole progress intervals of %v", f.warmup, p.interval))
+	if warmup%p.interval != 0 {
+		p.notes = append(p.notes, fmt.Sprintf("--warmup %v is rounded up to whole progress intervals of %v", warmup, p.interval))
 	}
 	for _, n := range p.notes {
 		fmt.Fprintf(stderr, "producer pgbench: note: %s\n", n)
@@ -235,15 +274,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 
 	var privateDir string
 	if p.privateLog {
-		if privateDir, err = os.MkdirTemp(f.logDir, "benchpipe-pgbench-"); err != nil {
-			fmt.Fprintf(stderr, "producer pgbench: create the per-transaction log directory: %v\n", err)
-			return ExitFailed
+		if privateDir, err = os.MkdirTemp(spec.LogDir, "benchpipe-pgbench-"); err != nil {
+			return failed(fmt.Errorf("create the per-transaction log directory: %w", err))
 		}
-		if !f.keepLogs {
+		if !spec.KeepLogs {
 			defer os.RemoveAll(privateDir)
 		}
 	}
-	cmdArgs, added := p.command(f.pgbenchArgs, privateDir)
+	cmdArgs, added := p.command(spec.PgbenchArgs, privateDir)
 
 	conn, connErr := resolveConn(b, os.Getenv)
 	red.Add(conn["password"], conn["sslpassword"])
@@ -252,27 +290,26 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	}
 	target := conn.target()
 
-	rec, err := recorder.Open(ctx, cfg, "producer pgbench", stdout, stderr)
+	rec, err := env.Recorder(ctx, "producer pgbench")
 	if err != nil {
-		fmt.Fprintf(stderr, "producer pgbench: %v\n", err)
-		return ExitFailed
+		return failed(err)
 	}
-	r := &cliRun{Recorder: rec, f: f, cfg: cfg, red: red, stdout: stdout, stderr: stderr}
-	// Records that could not be saved fail an otherwise successful run's exit status (recorder.ExitNotSaved).
-	defer func() { exit = r.Close(exit) }()
+	r := &pgRun{Recorder: rec, spec: spec, env: env, red: red, stdout: stdout, stderr: stderr}
+	// Records that could not be saved fail an otherwise successful run (recorder.ExitNotSaved).
+	defer func() { outcome = recorder.CloseOutcome(r.Recorder, outcome) }()
 
 	// Parameters describe the load, so that `compare --baseline last` finds runs with equal ones: the private log
 	// directory differs on every run and is recorded as a placeholder.
 	recordedCmd, recordedAdded := cmdArgs, added
 	if privateDir != "" {
-		recordedCmd, recordedAdded = p.command(f.pgbenchArgs, "<private-log-dir>")
+		recordedCmd, recordedAdded = p.command(spec.PgbenchArgs, "<private-log-dir>")
 	}
 	params := parameters{
-		PgbenchArgs: redactArgs(f.pgbenchArgs), Command: redactArgs(recordedCmd), Added: recordedAdded,
+		PgbenchArgs: redactArgs(spec.PgbenchArgs), Command: redactArgs(recordedCmd), Added: recordedAdded,
 		Clients: b.clients, Threads: b.threads, DurationS: b.duration.Seconds(), TransactionsPerClient: b.transactions,
 		Rate: b.rate, LatencyLimitMs: b.latencyLimitMs, MaxTries: b.maxTries, Scripts: redactArgs(b.scripts),
-		Protocol: b.protocol, Connect: b.connect, ProgressS: p.interval.Seconds(), WarmupS: f.warmup.Seconds(),
-		InitScale: f.initScale, LatencySource: p.mode.String(),
+		Protocol: b.protocol, Connect: b.connect, ProgressS: p.interval.Seconds(), WarmupS: warmup.Seconds(),
+		InitScale: spec.InitScale, LatencySource: p.mode.String(),
 	}
 	if p.mode == modeSampled {
 		params.SamplingRate = b.samplingRate
@@ -287,7 +324,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	tools := hostinfo.Tools(nil)
 	tools["pgbench"] = version
 	r.Begin(schema.KindPgbench, red.Started(schema.Started{
-		Name: f.name, Tags: r.Tags(r.f.tags), Parameters: r.params, Target: target,
+		Name: env.Name, Tags: r.Tags(env.Tags), Parameters: r.params, Target: target,
 		Host: r.Host(), Tools: tools, StartedAt: time.Now().UTC(),
 	}))
 	r.target = red.URL(target.URL)
@@ -296,14 +333,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 		r.extra.Notes = append(r.extra.Notes, "options unknown to the producer, passed on: "+strings.Join(redactArgs(b.unknown), " "))
 	}
 
-	if f.initScale > 0 {
-		initArgs := append([]string{"-i", "-s", fmt.Sprint(f.initScale)}, b.connArgs()...)
+	if spec.InitScale > 0 {
+		initArgs := append([]string{"-i", "-s", fmt.Sprint(spec.InitScale)}, b.connArgs()...)
 		fmt.Fprintf(stdout, "run %s: phase init: pgbench %s\n", r.Run().ID(), strings.Join(redactArgs(initArgs), " "))
 		out, err := runInit(ctx, path, initArgs, stdout, stderr, sigs)
 		if err != nil {
 			return r.fail(schema.StatusFailed, ExitFailed, fmt.Sprintf("init: %v", err))
 		}
-		r.extra.Init = &initPhase{Scale: f.initScale, Seconds: out.endedAt.Sub(out.startedAt).Seconds(), ExitCode: out.exitCode}
+		r.extra.Init = &initPhase{Scale: spec.InitScale, Seconds: out.endedAt.Sub(out.startedAt).Seconds(), ExitCode: out.exitCode}
 		if status, code, text := outcomeStatus(out); status != schema.StatusOK {
 			return r.fail(status, code, "init failed: "+strings.Replace(text, "pgbench ", "pgbench -i ", 1))
 		}
@@ -312,11 +349,11 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 
 	fmt.Fprintf(stdout, "run %s: pgbench %s → %s\n", r.Run().ID(), strings.Join(redactArgs(cmdArgs), " "), target.URL)
 	s := newSampler(samplerConfig{
-		mode: p.mode, interval: p.interval, warmup: f.warmup, threads: b.threads, logOpts: b.logOptions(),
+		mode: p.mode, interval: p.interval, warmup: warmup, threads: b.threads, logOpts: b.logOptions(),
 		duration: b.duration, samplingRate: b.samplingRate,
 	})
 	var watch *clusterWatch
-	if f.observe {
+	if spec.Observe {
 		if watch, err = r.startWatch(ctx, obsCfg, conn); err != nil {
 			return r.fail(schema.StatusFailed, ExitFailed, err.Error())
 		}
@@ -324,7 +361,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	progress := stats.NewProgress(stdout, stats.IsTerminal(stdout))
 	br := &benchRun{
 		path: path, args: cmdArgs, logOpts: b.logOptions(), sampler: s, stderr: stderr,
-		reclaim: p.privateLog && !f.keepLogs,
+		reclaim: p.privateLog && !spec.KeepLogs,
 		onSample: func(iv intervalSample) {
 			progress.Show(progressLine(iv, p))
 			r.publishInOrder(func() schema.Record { return r.Run().Sample(iv.Sample) })
@@ -343,18 +380,14 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) (exit int
 	if len(out.stdout) > 0 {
 		_, _ = stdout.Write(out.stdout)
 	}
-	if f.keepLogs && privateDir != "" {
+	if spec.KeepLogs && privateDir != "" {
 		r.logDir = privateDir
 		fmt.Fprintf(stdout, "per-transaction logs kept in %s\n", privateDir)
 	}
 	if out.rusage != nil {
 		r.pgbenchCPU = cpuSeconds(out.rusage)
 	}
-	code := r.complete(out, err, s.result(), p, b)
-	if f.compareWith != "" && code == ExitOK {
-		code = r.Compare(ctx, f.compareWith, f.maxRegress)
-	}
-	return code
+	return r.complete(out, err, s.result(), p, b)
 }
 
 // passThrough runs pgbench for one of its informational options (--help, --version, -b list,
@@ -430,10 +463,10 @@ func progressLine(iv intervalSample, p plan) stats.Line {
 	return l
 }
 
-// cliRun is one invocation's record keeping and output.
-type cliRun struct {
-	f   *cliFlags
-	cfg *config.Config
+// pgRun is one run's record keeping and output.
+type pgRun struct {
+	spec Spec
+	env  recorder.Env
 	*recorder.Recorder
 	red        *schema.Redactor // applied to everything printed, recorded or written
 	params     json.RawMessage
@@ -447,18 +480,18 @@ type cliRun struct {
 }
 
 // fail finishes a run that measured nothing.
-func (r *cliRun) fail(status schema.Status, code int, errText string) int {
+func (r *pgRun) fail(status schema.Status, code int, errText string) recorder.Outcome {
 	errText = r.red.Text(errText)
 	fmt.Fprintf(r.stderr, "producer pgbench: %s\n", errText)
 	r.Publish(r.red.Record(r.Run().Finished(status, errText, nil)))
 	fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.Run().ID(), status, errText)
 	r.writeSummaryJSON(status, code, errText, nil, samplerResult{})
-	return code
+	return recorder.Outcome{RunID: r.Run().ID(), Status: status, Err: errText, Exit: code}
 }
 
 // complete finishes a run whose benchmark ran: it compares our totals with pgbench's summary, records
 // run_finished, prints the summary and writes --summary-json.
-func (r *cliRun) complete(out *benchOutcome, runErr error, res samplerResult, p plan, b benchArgs) int {
+func (r *pgRun) complete(out *benchOutcome, runErr error, res samplerResult, p plan, b benchArgs) recorder.Outcome {
 	status, code, errText := outcomeStatus(out)
 	if runErr != nil && status == schema.StatusOK {
 		status, code, errText = schema.StatusFailed, ExitFailed, runErr.Error()
@@ -528,7 +561,7 @@ func (r *cliRun) complete(out *benchOutcome, runErr error, res samplerResult, p 
 		fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.Run().ID(), status, errText)
 	}
 	r.writeSummaryJSON(status, code, errText, sum, res)
-	return code
+	return recorder.Outcome{RunID: r.Run().ID(), Status: status, Err: errText, Exit: code}
 }
 
 // SummaryFile is what --summary-json writes.
@@ -555,8 +588,8 @@ type SummaryFile struct {
 	PgbenchCPUSeconds float64 `json:"pgbench_cpu_s,omitempty"`
 }
 
-func (r *cliRun) writeSummaryJSON(status schema.Status, code int, errText string, sum *schema.Summary, res samplerResult) {
-	if r.f.summaryJSON == "" {
+func (r *pgRun) writeSummaryJSON(status schema.Status, code int, errText string, sum *schema.Summary, res samplerResult) {
+	if r.env.SummaryJSON == "" {
 		return
 	}
 	s := SummaryFile{RunID: r.Run().ID(), Kind: schema.KindPgbench, Status: status, Error: errText, ExitCode: code,
@@ -571,7 +604,7 @@ func (r *cliRun) writeSummaryJSON(status schema.Status, code int, errText string
 	}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err == nil {
-		err = os.WriteFile(r.f.summaryJSON, append(b, '\n'), 0o644)
+		err = os.WriteFile(r.env.SummaryJSON, append(b, '\n'), 0o644)
 	}
 	if err != nil {
 		fmt.Fprintf(r.stderr, "producer pgbench: write --summary-json: %v\n", err)

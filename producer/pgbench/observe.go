@@ -43,7 +43,7 @@ func observeConfig(c *config.Config) (observe.Config, error) {
 
 // clusterWatch is one run's observation.
 type clusterWatch struct {
-	r     *cliRun
+	r     *pgRun
 	sess  *observe.Session
 	extra *observe.Extra
 }
@@ -52,7 +52,7 @@ type clusterWatch struct {
 // published before it returns, so the run's records have the cluster as the load found it. Events are printed
 // on stderr as they are seen. A target that cannot be reached fails the run before the load starts; a node that
 // cannot is an event of the run.
-func (r *cliRun) startWatch(ctx context.Context, cfg observe.Config, conn connSettings) (*clusterWatch, error) {
+func (r *pgRun) startWatch(ctx context.Context, cfg observe.Config, conn connSettings) (*clusterWatch, error) {
 	w := &clusterWatch{r: r}
 	sess, err := observe.StartSession(ctx, cfg, conn.String(), w.emit)
 	if err != nil {
@@ -124,7 +124,7 @@ func topologyWarning(x *observe.Extra) string {
 // publishInOrder makes a record and queues it under one lock: the sampler and the observer both number records
 // in the run's sequence, and without the lock a sample could take seq n+1 and reach the spool before the
 // observation holding n.
-func (r *cliRun) publishInOrder(mk func() schema.Record) {
+func (r *pgRun) publishInOrder(mk func() schema.Record) {
 	r.seqMu.Lock()
 	defer r.seqMu.Unlock()
 	r.Publish(mk())

@@ -81,19 +81,25 @@ func DecodeSpec(b []byte) (Spec, error) {
 // For a job it also refuses pgbench's informational options (--help, --version, -b list, --show-script), which
 // measure nothing. The command line checks the arguments again against the installed pgbench.
 func (s Spec) Validate() error {
-	var errs []error
-	if s.Warmup < 0 {
-		errs = append(errs, errors.New("--warmup must not be negative"))
-	}
-	if s.InitScale < 0 {
-		errs = append(errs, errors.New("--init-scale must be positive"))
-	}
+	errs := []error{s.flagErrors()}
 	b := readBenchArgs(s.PgbenchArgs, specMajor)
 	if b.infoOnly {
 		errs = append(errs, fmt.Errorf("pgbench %s only prints information: a job runs a benchmark", strings.Join(redactArgs(s.PgbenchArgs), " ")))
 	}
 	if err := checkBenchArgs(b, s); err != nil {
 		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// flagErrors is what the command line's parser refuses of the producer's flags.
+func (s Spec) flagErrors() error {
+	var errs []error
+	if s.Warmup < 0 {
+		errs = append(errs, errors.New("--warmup must not be negative"))
+	}
+	if s.InitScale < 0 {
+		errs = append(errs, errors.New("--init-scale must be positive"))
 	}
 	return errors.Join(errs...)
 }
