@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/benchpipe/benchpipe/internal/kafkaopt"
 	"github.com/benchpipe/benchpipe/producer/hostinfo"
 	"github.com/benchpipe/benchpipe/producer/publish"
+	"github.com/benchpipe/benchpipe/producer/recorder"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -93,6 +95,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	opts = append(opts,
 		kgo.ConsumerGroup(GroupName(a.name)),
+		// Static membership: a restarted agent (killed, or its service restarted) takes its partitions back at once
+		// instead of waiting out the dead member's session timeout (45s), during which it would see no job.
+		kgo.InstanceID(GroupName(a.name)),
 		kgo.ConsumeTopics(a.cfg.Fleet.JobsTopic),
 		kgo.DisableAutoCommit(),
 		// A job launched before this agent's group first joined must still be seen; what is older than that is
@@ -113,16 +118,25 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.heartbeatLoop(beatCtx)
 	}()
 
-	a.log.Info("agent started", "agent", a.name, "jobs_topic", a.cfg.Fleet.JobsTopic, "agents_topic", a.cfg.Fleet.AgentsTopic,
+	a.log.Info("agent started", "jobs_topic", a.cfg.Fleet.JobsTopic, "agents_topic", a.cfg.Fleet.AgentsTopic,
 		"group", GroupName(a.name), "heartbeat", a.cfg.Fleet.Heartbeat)
+	failing := false
 	for {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
 			break
 		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			a.log.Warn("consuming jobs", "topic", topic, "partition", p, "err", err)
-		})
+		// An outage makes every poll fail: say so once, and once more when jobs can be read again. The records of
+		// the partitions that did answer are handled all the same.
+		if err := fetches.Err0(); err != nil {
+			if !failing {
+				a.log.Warn("cannot read jobs from Kafka; retrying", "topic", a.cfg.Fleet.JobsTopic, "err", err)
+			}
+			failing = true
+		} else if failing {
+			a.log.Info("reading jobs again", "topic", a.cfg.Fleet.JobsTopic)
+			failing = false
+		}
 		var recs []*kgo.Record
 		fetches.EachRecord(func(r *kgo.Record) {
 			a.handle(ctx, r.Value)
@@ -232,7 +246,8 @@ func (a *Agent) handleJob(ctx context.Context, j schema.Job) {
 		return
 	}
 	if err := kind.Check(j.Spec); err != nil {
-		ev.State, ev.Reason = schema.JobRejected, fmt.Sprintf("spec: %v", err)
+		// DecodeSpec's error names the kind and the spec ("pgbench spec: …"); an event's reason is one line.
+		ev.State, ev.Reason = schema.JobRejected, strings.ReplaceAll(err.Error(), "\n", "; ")
 		settle(ev)
 		return
 	}
@@ -263,9 +278,12 @@ func (a *Agent) handleJob(ctx context.Context, j schema.Job) {
 func (a *Agent) runJob(ctx context.Context, log *slog.Logger, r *running, kind Kind, j schema.Job) {
 	// The reports outlive the run's cancellation: a stopped job is still reported finished.
 	rctx := context.WithoutCancel(ctx)
-	env := Env{
+	jobID, groupID := j.ID, j.GroupID
+	env := recorder.Env{
 		Config: a.cfg, Publisher: a.pub, Stdout: a.stdout, Stderr: a.stderr,
-		Name: j.Name, Tags: maps.Clone(j.Tags), JobID: j.ID, GroupID: j.GroupID,
+		Name: j.Name, Tags: maps.Clone(j.Tags), JobID: &jobID, GroupID: &groupID,
+		// Called from the run's record writer once run_started is in the spool; it writes the job memory and
+		// the event (two fsyncs) while the run's next records wait in the recorder's queue.
 		OnStarted: func(runID uuid.UUID) {
 			a.mu.Lock()
 			r.runID = &runID
@@ -278,28 +296,37 @@ func (a *Agent) runJob(ctx context.Context, log *slog.Logger, r *running, kind K
 		},
 	}
 	out := kind.Execute(ctx, env, j.Spec)
+	// Idle from here: the run is over, and a job arriving while this one is being reported is not "busy".
+	a.mu.Lock()
+	a.cur = nil
+	a.mu.Unlock()
+	reason := out.Err
 	if out.Status == schema.StatusAborted {
+		// The run says "interrupted"; the agent knows why: a stop, or its own SIGTERM.
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-			out.Reason = cause.Error()
+			reason = cause.Error()
 		}
 	}
 	if out.Status != schema.StatusOK && out.Status != schema.StatusFailed && out.Status != schema.StatusAborted {
-		out = Outcome{Status: schema.StatusFailed, Reason: fmt.Sprintf("the run ended with status %q", out.Status)}
+		out.Status, reason = schema.StatusFailed, fmt.Sprintf("the run ended with status %q: %s", out.Status, reason)
+	}
+	if out.Status == schema.StatusOK {
+		reason = ""
 	}
 	a.mu.Lock()
 	runID := r.runID
 	a.mu.Unlock()
-	ev := schema.JobEvent{JobID: j.ID, Agent: a.name, State: schema.JobFinished, RunID: runID, Status: out.Status, Reason: out.Reason}
-	log.Info("job finished", "run", runID, "status", out.Status, "reason", out.Reason)
+	if runID == nil && out.RunID != uuid.Nil {
+		runID = &out.RunID
+	}
+	ev := schema.JobEvent{JobID: j.ID, Agent: a.name, State: schema.JobFinished, RunID: runID, Status: out.Status, Reason: reason}
+	log.Info("job finished", "run", runID, "status", out.Status, "reason", reason)
 	// Reported before it is remembered finished: a crash in between reports it again (aborted) on restart, which
 	// the sink ignores since the job already has its finished event.
 	a.report(rctx, ev)
-	if err := a.mem.put(j.ID, jobNote{State: schema.JobFinished, RunID: runID, Status: out.Status, Reason: out.Reason}); err != nil {
+	if err := a.mem.put(j.ID, jobNote{State: schema.JobFinished, RunID: runID, Status: out.Status, Reason: reason}); err != nil {
 		log.Error("job memory", "err", err)
 	}
-	a.mu.Lock()
-	a.cur = nil
-	a.mu.Unlock()
 	a.beat(rctx) // say idle at once, not a heartbeat later
 }
 

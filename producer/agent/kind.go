@@ -3,12 +3,8 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"io"
 
-	"github.com/google/uuid"
-
-	"github.com/benchpipe/benchpipe/config"
-	"github.com/benchpipe/benchpipe/producer/publish"
+	"github.com/benchpipe/benchpipe/producer/recorder"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -16,28 +12,32 @@ import (
 // command: the kind's DecodeSpec and Execute. The agent only decides whether and when to run a job; what a run
 // is belongs to the kind's package.
 type Kind interface {
-	// Check decodes and validates spec as the kind's DecodeSpec does; its error, in one line, is the reason a job
-	// is rejected.
+	// Check decodes and validates spec as the kind's DecodeSpec does; its error is the reason a job is rejected.
 	Check(spec json.RawMessage) error
-	// Execute runs one run of spec to its end (run_started … run_finished through env.Publisher) and says how it
-	// ended. ctx's cancellation aborts the run: status aborted, samples kept.
-	Execute(ctx context.Context, env Env, spec json.RawMessage) Outcome
+	// Execute runs one run of spec to its end (run_started … run_finished through env.Publisher, the agent's
+	// spool) and says how it ended. ctx's cancellation aborts the run: status aborted, samples kept.
+	Execute(ctx context.Context, env recorder.Env, spec json.RawMessage) recorder.Outcome
 }
 
-// Env is what the agent gives a job's run.
-type Env struct {
-	Config         *config.Config
-	Publisher      *publish.Publisher // the agent's spool, open for its whole life: the run must not close it
-	Stdout, Stderr io.Writer
-	Name           string            // the job's run name
-	Tags           map[string]string // the job's tags, added to producer.tags
-	JobID, GroupID uuid.UUID
-	// OnStarted is called with the run id once run_started is in the spool: the agent reports the job running.
-	OnStarted func(runID uuid.UUID)
+// kindOf makes a Kind of a load package's DecodeSpec and Execute.
+func kindOf[S any](decode func([]byte) (S, error), execute func(context.Context, recorder.Env, S) recorder.Outcome) Kind {
+	return specKind[S]{decode, execute}
 }
 
-// Outcome is how a job's run ended.
-type Outcome struct {
-	Status schema.Status // ok, failed or aborted
-	Reason string        // why it failed or was aborted, one line; "" for ok
+type specKind[S any] struct {
+	decode  func([]byte) (S, error)
+	execute func(context.Context, recorder.Env, S) recorder.Outcome
+}
+
+func (k specKind[S]) Check(spec json.RawMessage) error {
+	_, err := k.decode(spec)
+	return err
+}
+
+func (k specKind[S]) Execute(ctx context.Context, env recorder.Env, spec json.RawMessage) recorder.Outcome {
+	s, err := k.decode(spec)
+	if err != nil { // Check passed a moment ago: only a bug gets here
+		return recorder.Outcome{Status: schema.StatusFailed, Err: err.Error()}
+	}
+	return k.execute(ctx, env, s)
 }
