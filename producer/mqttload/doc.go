@@ -8,7 +8,9 @@
 //	Config, Connect, Bench.Run    the engine: connections, schedule, receive path, loss accounting (engine.go,
 //	                              publisher.go, subscriber.go, sequence.go)
 //	producer/stats                recording, intervals, figures and printing, shared with other generators
-//	Run                           the command line: flags, configuration, records, progress, summary (cli.go)
+//	Spec, ParseSpec, DecodeSpec   one run as a job: the command line's flags, or a fleet job's JSON (spec.go)
+//	Execute                       one run's lifecycle: records, progress, summary, for the CLI and the agent (cli.go)
+//	Run                           the command line: flags → Spec → Execute → exit status (cli.go)
 //
 // # Open-loop schedule and coordinated omission
 //

@@ -2,7 +2,8 @@
 // -P 1 --progress-timestamp and a private per-transaction log, turns every transaction of that log into HDR
 // histograms per progress interval and for the whole run (warm-up excluded), publishes a sample per interval and a
 // run record with pgbench's own parsed summary beside ours, and always finishes the run (ok, failed with
-// pgbench's error text, or aborted).
+// pgbench's error text, or aborted). Run is the command line's thin part (flags → Spec → Execute → exit status);
+// Execute is the run itself, which the fleet agent calls with a job's Spec (DecodeSpec) just the same.
 //
 // Underneath, the package reads what pgbench (PostgreSQL 14–18) writes: the progress lines and messages on
 // stderr, the summary on stdout, and the per-transaction and aggregated log files written with -l. The runner
