@@ -86,7 +86,7 @@
 // with Content-Type: application/json, the action's headers, and with forward_client_headers the client's headers
 // (minus the ignored ones above and X-Hasura-*; Host, User-Agent and Origin also as X-Forwarded-*), the action's
 // own winning over a client's of the same name; its timeout is definition.timeout (default 30 s). A 2xx body is
-// the result: checked against the output type ("field \"group_id\" expected in webhook response, but not found",
+// the result: checked against the output type (`field "group_id" expected in webhook response, but not found`,
 // "expecting not null value for field …", code "unexpected") and projected on the selection set. A 4xx body
 // {"message", "code"?, "extensions"?} becomes the error, with the handler's extensions as they are when given,
 // else {"code": code or "unexpected", "path": "$"}; without a message "the key 'message' was not present"

@@ -26,6 +26,7 @@ import (
 	"github.com/benchpipe/benchpipe/internal/hasurastub"
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/producer/mqttload"
+	"github.com/benchpipe/benchpipe/producer/pgbench"
 	"github.com/benchpipe/benchpipe/schema"
 	"github.com/benchpipe/benchpipe/sink/api"
 	"github.com/benchpipe/benchpipe/sink/ingest"
@@ -210,6 +211,26 @@ func testLaunchAndJobs(t *testing.T, e *env) {
 	}
 	e.store(msgs)
 
+	// pgbench: producer flags, then pgbench's after "--"; an offline-or-not agent named explicitly gets its job.
+	pgArgs := []string{"--warmup", "2s", "--", "-c", "4", "-T", "10", "bench"}
+	r = e.run(RunLaunch, append([]string{"--agent", "pi-3", "pgbench"}, pgArgs...)...)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("launch pgbench: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	pgGroup, pgJobs := launched(t, r.stdout)
+	wantPG, _, err := pgbench.ParseSpec(pgArgs, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := e.messages()
+	if len(all) != 3 {
+		t.Fatalf("%d messages on the jobs topic, want 3", len(all))
+	}
+	if j := all[2].Job; j == nil || j.Kind != "pgbench" || j.Agent != "pi-3" || j.ID.String() != pgJobs["pi-3"] || j.GroupID.String() != pgGroup ||
+		string(j.Spec) != string(wantPG.JSON()) || j.ExpiresAt.Sub(j.CreatedAt) != 10*time.Minute {
+		t.Errorf("pgbench job %+v, spec %s want %s", j, j.Spec, wantPG.JSON())
+	}
+
 	// Refusals on the operator's machine: nothing reaches the API, nothing is produced.
 	for _, c := range []struct {
 		args   []string
@@ -220,6 +241,8 @@ func testLaunchAndJobs(t *testing.T, e *env) {
 		{[]string{"--all", "mqtt", "--summary-json", "x.json"}, "producer launch: --summary-json is a flag of a local run, not of a job: the agent uses its own configuration\n"},
 		{[]string{"--all", "--tag", "site=lab", "mqtt"}, "producer launch: choose the agents with exactly one of --agent, --tag and --all\n"},
 		{[]string{"--all", "iperf"}, "producer launch: unknown job kind \"iperf\": mqtt or pgbench\n"},
+		{[]string{"--all", "pgbench", "--", "-c", "2", "host=db password=hunter2"}, "producer launch … pgbench: "},
+		{[]string{"--all", "pgbench", "--pgbench", "/opt/pg/bin/pgbench"}, "producer launch: --pgbench is a flag of a local run"},
 	} {
 		r := e.run(RunLaunch, c.args...)
 		if r.code != 2 || r.stdout != "" || !strings.HasPrefix(r.stderr, c.stderr) || strings.Count(r.stderr, "\n") != 2 || strings.Contains(r.stderr, "hunter2") {
@@ -251,8 +274,8 @@ func testLaunchAndJobs(t *testing.T, e *env) {
 	if r.code != 1 || !strings.HasPrefix(r.stderr, "producer launch: launch: no agent matches") {
 		t.Errorf("launch on no agent: exit %d %q", r.code, r.stderr)
 	}
-	if n := len(e.messages()); n != 2 {
-		t.Fatalf("%d messages after the refused launches, want still 2", n)
+	if n := len(e.messages()); n != 3 {
+		t.Fatalf("%d messages after the refused launches, want still 3", n)
 	}
 
 	// producer jobs lists the group's jobs with their states, as the agents reported them.
@@ -281,7 +304,7 @@ func testLaunchAndJobs(t *testing.T, e *env) {
 		t.Errorf("jobs stop --group: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	msgs = e.messages()
-	if len(msgs) != 3 || msgs[2].Type != schema.FleetJobStop || msgs[2].Stop.JobID.String() != jobs["pi-1"] || msgs[2].Stop.Agent != "pi-1" {
+	if len(msgs) != 4 || msgs[3].Type != schema.FleetJobStop || msgs[3].Stop.JobID.String() != jobs["pi-1"] || msgs[3].Stop.Agent != "pi-1" {
 		t.Fatalf("after stop: %d messages, last %+v", len(msgs), msgs[len(msgs)-1])
 	}
 	r = e.run(RunJobs, "stop", jobs["pi-2"])
@@ -297,8 +320,8 @@ func testLaunchAndJobs(t *testing.T, e *env) {
 		t.Errorf("jobs without token: exit %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	t.Setenv(EnvOperatorToken, token)
-	if n := len(e.messages()); n != 3 {
-		t.Errorf("%d messages at the end, want 3", n)
+	if n := len(e.messages()); n != 4 {
+		t.Errorf("%d messages at the end, want 4", n)
 	}
 }
 
