@@ -138,6 +138,19 @@ func seedStack(t *testing.T, ownerURL string) {
 		VALUES ($1, 'pi-1', 0, 10, 123456, $1)`, now.Add(-time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	// The fleet (issue 14): an agent, and a job of one launch whose run is the run above, as the sink writes them.
+	if _, err := owner.Exec(ctx, `
+		INSERT INTO public.agents (name, host, version, tags, interval_s, state, first_seen, last_seen)
+			VALUES ('pi-1', '{"hostname": "pi-1"}', 'v1', '{"site": "lab"}', 5, 'idle', now() - interval '1 hour', now());
+		INSERT INTO public.jobs (id, group_id, agent, kind, spec, created_at, expires_at)
+			VALUES ('00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-0000000000b1', 'pi-1', 'mqtt', '{"duration": "60s"}',
+			        now() - interval '11 minutes', now() + interval '1 hour');
+		INSERT INTO public.job_events (job_id, state, agent, at, run_id, status)
+			VALUES ('00000000-0000-0000-0000-0000000000a1', 'finished', 'pi-1', now(), '00000000-0000-0000-0000-000000000001', 'ok');
+		UPDATE public.runs SET job_id = '00000000-0000-0000-0000-0000000000a1', group_id = '00000000-0000-0000-0000-0000000000b1'
+			WHERE run_id = '00000000-0000-0000-0000-000000000001';`); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // As deployed, over fresh logins: Hasura's role reads every relation the metadata tracks, with exactly the

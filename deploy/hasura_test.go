@@ -14,6 +14,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -37,7 +38,16 @@ var trackedTables = []string{
 	"viewer_config",
 	// The row types of the tracked functions: empty tables whose permissions decide what the functions return.
 	"latency_percentiles", "latency_distribution",
+	// The fleet (schema/migrations/0007_fleet.sql, issue 14): the views for everyone, the jobs with their spec for
+	// the operator.
+	"agent_status", "job_status", "job_groups", "jobs",
 }
+
+// operatorOnly are the tables only role operator (a request with the operator credential, issue 14) selects: a
+// job's spec is the operator's. Every other table the operator selects with anonymous's very permission, so that a
+// viewer holding the credential sees everything anyone sees (a role without a permission on a table does not
+// have the table, nor relationships to it, in its GraphQL schema).
+var operatorOnly = []string{"jobs"}
 
 // trackedFunctions are the SQL functions the GraphQL API serves (schema/migrations/0004_histograms.sql), with the
 // table each returns a set of.
@@ -261,7 +271,8 @@ func TestHasuraMetadataLayout(t *testing.T) {
 	}
 }
 
-// The anonymous role: select only, explicit columns, a row limit, aggregations allowed.
+// The anonymous role: select only, explicit columns, a row limit, aggregations allowed; likewise role operator,
+// with anonymous's permission on every table but operatorOnly.
 func TestHasuraPermissions(t *testing.T) {
 	for _, tb := range hasuraSource(t).Tables {
 		name := tb.Table.Name
@@ -271,19 +282,38 @@ func TestHasuraPermissions(t *testing.T) {
 		if len(tb.EventTriggers)+len(tb.RemoteRelationships)+len(tb.ComputedFields) > 0 {
 			t.Errorf("%s: event triggers, remote relationships or computed fields are not part of the API", name)
 		}
-		if len(tb.SelectPermissions) != 1 || tb.SelectPermissions[0].Role != "anonymous" {
-			t.Errorf("%s: want exactly one select permission, for role anonymous", name)
+		var roles []string
+		perms := map[string]hasuraSelectPermission{}
+		for _, sp := range tb.SelectPermissions {
+			roles = append(roles, sp.Role)
+			perms[sp.Role] = sp
+		}
+		want := []string{"anonymous", "operator"}
+		if slices.Contains(operatorOnly, name) {
+			want = []string{"operator"}
+		}
+		if !slices.Equal(roles, want) {
+			t.Errorf("%s: select permissions for roles %v, want %v", name, roles, want)
 			continue
 		}
-		p := tb.SelectPermissions[0].Permission
-		if _, ok := p.Columns.([]any); !ok {
-			t.Errorf("%s: columns %v: want an explicit list, not %q", name, p.Columns, "*")
+		for _, sp := range tb.SelectPermissions {
+			p := sp.Permission
+			cols, ok := p.Columns.([]any)
+			if !ok {
+				t.Errorf("%s: %s: columns %v: want an explicit list, not %q", name, sp.Role, p.Columns, "*")
+			}
+			if sp.Role == "anonymous" && slices.Contains(cols, any("spec")) {
+				t.Errorf("%s: anonymous may read spec: a job's spec is the operator's", name)
+			}
+			if p.Limit == nil || *p.Limit <= 0 || *p.Limit > 100000 {
+				t.Errorf("%s: %s: limit %v: want a row limit between 1 and 100000", name, sp.Role, p.Limit)
+			}
+			if !p.AllowAggregations {
+				t.Errorf("%s: %s: allow_aggregations should be true (the viewer counts and averages)", name, sp.Role)
+			}
 		}
-		if p.Limit == nil || *p.Limit <= 0 || *p.Limit > 100000 {
-			t.Errorf("%s: limit %v: want a row limit between 1 and 100000", name, p.Limit)
-		}
-		if !p.AllowAggregations {
-			t.Errorf("%s: allow_aggregations should be true (the viewer counts and averages)", name)
+		if a, o := perms["anonymous"], perms["operator"]; len(want) == 2 && !reflect.DeepEqual(a.Permission, o.Permission) {
+			t.Errorf("%s: operator's permission %+v differs from anonymous's %+v: an operator sees what anyone sees, and more only in operatorOnly tables", name, o.Permission, a.Permission)
 		}
 	}
 }
@@ -412,6 +442,9 @@ func TestHasuraMetadataConsistent(t *testing.T) {
 		`SELECT r.run_id, n.state FROM runs r JOIN cluster_node_samples_1m n ON n.run_id = r.run_id LIMIT 1`,
 		`SELECT r.run_id, p.select_delta FROM runs r JOIN cluster_pool_samples_1m p ON p.run_id = r.run_id LIMIT 1`,
 		`SELECT r.run_id, s.name FROM runs r JOIN run_settings s ON s.run_id = r.run_id LIMIT 1`,
+		`SELECT r.run_id, j.state, g.ops_rate FROM runs r JOIN job_status j ON j.id = r.job_id JOIN job_groups g ON g.group_id = r.group_id LIMIT 1`,
+		`SELECT a.name, j.state, r.status FROM agent_status a JOIN job_status j ON j.agent = a.name JOIN runs r ON r.run_id = j.run_id LIMIT 1`,
+		`SELECT j.id, s.state, r.run_id FROM jobs j JOIN job_status s ON s.id = j.id JOIN runs r ON r.job_id = j.id LIMIT 1`,
 	} {
 		if _, err := conn.Exec(ctx, q); err != nil {
 			t.Errorf("%s: %v", q, err)

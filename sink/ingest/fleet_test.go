@@ -1,10 +1,14 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/hasurastub"
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/schema"
 	"github.com/benchpipe/benchpipe/sink/ingest"
@@ -184,7 +189,6 @@ func newFleetScenario() *fleetScenario {
 	return s
 }
 
-
 // The fleet's messages land in agents, jobs and job_events exactly once however often they are delivered, an
 // agent's newest heartbeat wins whatever the order, job_status and job_groups derive every state, agent_status
 // online by time, and runs name their job and launch. Bad fleet messages are dead-lettered with the reason. As
@@ -270,6 +274,9 @@ func testFleetMessagesStored(t *testing.T, kb testenv.KafkaBackend) {
 		if agents != 2 || jobs != 9 || groups != 2 || events != 8+12 {
 			t.Errorf("reader sees %d agents, %d job_status rows, %d groups, %d jobs+events; want 2, 9, 2, 20", agents, jobs, groups, events)
 		}
+	}
+	if e.kafka != nil { // the metadata does not depend on the broker: once is enough
+		checkFleetGraphQL(t, e.deploy, s)
 	}
 }
 
@@ -406,4 +413,67 @@ func checkFleetTables(t *testing.T, conn *pgx.Conn, s *fleetScenario, want map[s
 	if spec != `{"duration": "60s", "publishers": 2}` || tags != `{"launch": "ok"}` {
 		t.Errorf("jobs spec %s, tags %s", spec, tags)
 	}
+}
+
+// checkFleetGraphQL reads the fleet's views through the Hasura stand-in (internal/hasurastub: Hasura cannot run
+// here) with the repository's metadata, as Hasura's own role: anonymous reads the views and their relationships
+// (runs' job and launch, a launch's runs with their summed throughput) but no spec, the operator reads jobs too.
+func checkFleetGraphQL(t *testing.T, d *testenv.Deployment, s *fleetScenario) {
+	t.Helper()
+	md, err := hasurastub.LoadMetadata("../../deploy/hasura/metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon := hasurastub.New(t, d.HasuraURL, md)
+	op := hasurastub.New(t, d.HasuraURL, md, hasurastub.WithRole("operator"))
+	ask := func(srv *hasurastub.Server, query string, vars map[string]any) string {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+		resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return string(out)
+	}
+	sameJSON := func(what, got, want string) {
+		t.Helper()
+		var g, w any
+		if err := json.Unmarshal([]byte(got), &g); err != nil {
+			t.Fatalf("%s: %v: %s", what, err, got)
+		}
+		if err := json.Unmarshal([]byte(want), &w); err != nil {
+			t.Fatalf("%s: want: %v", what, err)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s:\n%s\nwant\n%s", what, got, want)
+		}
+	}
+	launches := `{ job_groups(order_by: {jobs: asc}) { jobs ok aborted ops_rate
+		group_runs(order_by: {ops_rate: desc}) { ops_rate job { agent state status } job_group { runs } } }
+		agent_status(order_by: {name: asc}) { name online job { state } jobs_aggregate { aggregate { count } } } }`
+	wantLaunches := `{"data": {"job_groups": [
+		{"jobs": 2, "ok": 1, "aborted": 1, "ops_rate": 1250.5, "group_runs": [
+			{"ops_rate": 1000, "job": {"agent": "pi-a", "state": "finished", "status": "ok"}, "job_group": {"runs": 2}},
+			{"ops_rate": 250.5, "job": {"agent": "pi-b", "state": "finished", "status": "aborted"}, "job_group": {"runs": 2}}]},
+		{"jobs": 6, "ok": 0, "aborted": 0, "ops_rate": null, "group_runs": []}],
+		"agent_status": [
+		{"name": "pi-a", "online": true, "job": {"state": "accepted"}, "jobs_aggregate": {"aggregate": {"count": 5}}},
+		{"name": "pi-b", "online": false, "job": {"state": "running"}, "jobs_aggregate": {"aggregate": {"count": 4}}}]}}`
+	for _, srv := range []*hasurastub.Server{anon, op} {
+		sameJSON("launches and agents", ask(srv, launches, nil), wantLaunches)
+	}
+	for _, q := range []struct{ query, want string }{
+		{`{ jobs { id } }`, `field 'jobs' not found in type: 'query_root'`},
+		{`{ job_status { spec } }`, `field 'spec' not found in type: 'job_status'`},
+		{`{ job_status { job { spec } } }`, `field 'job' not found in type: 'job_status'`},
+	} {
+		if got := ask(anon, q.query, nil); !strings.Contains(got, q.want) {
+			t.Errorf("anonymous %s: %s, want an error %q", q.query, got, q.want)
+		}
+	}
+	sameJSON("operator's job", ask(op, `query ($id: uuid!) { jobs(where: {id: {_eq: $id}}) { spec tags status { state } runs { ops_rate } } }`,
+		map[string]any{"id": s.jobs["ok"]}),
+		`{"data": {"jobs": [{"spec": {"duration": "60s", "publishers": 2}, "tags": {"launch": "ok"}, "status": {"state": "finished"}, "runs": [{"ops_rate": 1000}]}]}}`)
 }
