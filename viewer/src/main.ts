@@ -2,6 +2,7 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { loadConfig, newClient, ViewerError, type Client } from './graphql';
+import { authHeaders, operatorSession } from './auth';
 import { parseRoute, routeHash } from './route';
 import { h, message } from './ui';
 import type { Page } from './page';
@@ -10,6 +11,8 @@ import { runPage } from './pages/run';
 import { comparePage } from './pages/compare';
 import { devicesPage } from './pages/devices';
 import { perftoolPage } from './pages/perftool';
+import { agentsPage } from './pages/agents';
+import { groupPage } from './pages/group';
 
 const pages: Record<string, Page> = {
   runs: runsPage,
@@ -17,7 +20,14 @@ const pages: Record<string, Page> = {
   compare: comparePage,
   devices: devicesPage,
   perftool: perftoolPage,
+  agents: agentsPage,
+  group: groupPage,
 };
+
+/** The nav link a page lights up: a run under Runs, a launch's group under Agents. */
+const NAV: Record<string, string> = { run: 'runs', group: 'agents' };
+
+const session = operatorSession();
 
 const app = document.getElementById('app')!;
 let leave: (() => void) | null = null;
@@ -45,7 +55,7 @@ async function render(client: Client): Promise<void> {
     cleanup?.();
     leave = null;
   };
-  document.querySelectorAll('nav a').forEach((a) => a.classList.toggle('active', a.getAttribute('data-page') === (route.page === 'run' ? 'runs' : route.page)));
+  document.querySelectorAll('nav a').forEach((a) => a.classList.toggle('active', a.getAttribute('data-page') === (NAV[route.page] ?? route.page)));
   const page = pages[route.page];
   const root = document.createElement('div');
   root.className = `page page-${route.page}`;
@@ -60,6 +70,7 @@ async function render(client: Client): Promise<void> {
       route,
       root,
       signal: controller.signal,
+      session,
       setParams: (params) => {
         location.hash = routeHash(route.page, route.id, params);
       },
@@ -74,12 +85,15 @@ async function render(client: Client): Promise<void> {
 async function start(): Promise<void> {
   let client: Client;
   try {
-    client = newClient((await loadConfig()).graphqlUrl);
+    // Every request carries the signed-in operator's token (none: anonymous), read at the time of the request.
+    client = newClient((await loadConfig()).graphqlUrl, undefined, () => authHeaders(session.token()));
   } catch (err) {
     show(err, () => void start());
     return;
   }
   window.addEventListener('hashchange', () => void render(client));
+  // Signing in or out changes what the page may show and do (and the websocket's credentials): render it again.
+  session.onChange(() => void render(client));
   await render(client);
 }
 

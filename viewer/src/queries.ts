@@ -7,7 +7,7 @@ import { SAMPLE_COLUMNS } from './shape';
 
 /** Columns of a run shown in lists. */
 const RUN_LIST_FIELDS = `run_id kind name host_name status error started_at finished_at measure_start measure_end
-  ops_rate lat_p99_ms errors mqtt_sent mqtt_lost pg_failed tags topology_changed split_brain`;
+  ops_rate lat_p99_ms errors mqtt_sent mqtt_lost pg_failed tags topology_changed split_brain job_id group_id`;
 
 /** Summary figures of a run (measurement phase, warm-up excluded), used by the detail and compare pages. */
 const RUN_SUMMARY_FIELDS = `ops ops_rate bytes errors lat_min_ms lat_mean_ms lat_p50_ms lat_p90_ms lat_p95_ms
@@ -53,7 +53,7 @@ export const SAMPLES_PAGE_SIZE = 100000;
 const RUN_DETAIL_FIELDS = `run_id kind name tags parameters target_url target_host target_port target_database target_version
     host_name host_os host_kernel host_arch host_cpu_model host_cpu_cores host_memory_bytes host_device_model
     tools started_at status error finished_at measure_start measure_end updated_at summary_extra
-    topology_changed split_brain server_version server_version_num database_size_bytes server_delta
+    topology_changed split_brain server_version server_version_num database_size_bytes server_delta job_id group_id
     ${RUN_SUMMARY_FIELDS}`;
 
 /** Columns of a sample the run page draws, totals and exports (shape.SAMPLE_COLUMNS). */
@@ -311,3 +311,80 @@ export const RUN_POOL_MINUTES_QUERY = `query RunPoolMinutes($id: uuid!, $offset:
     bucket node_id node addr rounds select_delta status status_changed
   }
 }`;
+
+/** The columns of an agent_status row the agents page shows (fleet.AgentRow). */
+const AGENT_FIELDS = 'name host version tags interval_s state job_id run_id up_since first_seen last_seen online';
+
+/** The columns of a job_status row the agents and group pages show (fleet.JobRow). */
+const JOB_FIELDS = 'id group_id agent kind name created_at expires_at stop_requested_at state run_id status reason updated_at';
+
+/** Agents page: every agent (issue 14), by name; online is derived by the view (three heartbeat intervals). */
+export const AGENTS_QUERY = `query Agents {
+  agent_status(order_by: {name: asc}) { ${AGENT_FIELDS} }
+}`;
+
+/**
+ * Agents page, live over the websocket: the same rows as a Hasura live query, sent again whenever one changes (a
+ * heartbeat, an agent going offline as the view's clock passes its three intervals: Hasura re-runs it every second).
+ */
+export const AGENTS_LIVE_SUBSCRIPTION = `subscription AgentsLive {
+  agent_status(order_by: {name: asc}) { ${AGENT_FIELDS} }
+}`;
+
+/** Rows of the agents page's job list: the newest jobs, of every launch. */
+export const RECENT_JOBS = 50;
+
+/** Agents page: the newest jobs and their states (job_status). */
+export const JOBS_QUERY = `query Jobs($limit: Int!) {
+  job_status(order_by: [{created_at: desc_nulls_last}, {agent: asc}], limit: $limit) { ${JOB_FIELDS} }
+}`;
+
+/** Agents page, live: the newest jobs, so a launch's jobs appear and change state as the agents report. */
+export const JOBS_LIVE_SUBSCRIPTION = `subscription JobsLive($limit: Int!) {
+  job_status(order_by: [{created_at: desc_nulls_last}, {agent: asc}], limit: $limit) { ${JOB_FIELDS} }
+}`;
+
+/** Agents page: the recent runs of the agents' hosts (runs.host_name = the heartbeat's host.hostname). */
+export const AGENT_RUNS_QUERY = `query AgentRuns($hosts: [String!]!, $limit: Int!) {
+  runs(where: {host_name: {_in: $hosts}}, order_by: {started_at: desc_nulls_last}, limit: $limit) {
+    run_id kind name host_name status started_at ops_rate
+  }
+}`;
+
+/** The columns of a job_groups row (fleet.GroupRow). */
+const GROUP_FIELDS = 'group_id jobs running finished ok failed aborted rejected expired runs ops_rate started_at finished_at';
+
+/** Group page: one launch's totals, its jobs and its runs. */
+export const GROUP_QUERY = `query Group($id: uuid!) {
+  job_groups(where: {group_id: {_eq: $id}}) { ${GROUP_FIELDS} }
+  job_status(where: {group_id: {_eq: $id}}, order_by: [{agent: asc}, {created_at: asc}]) { ${JOB_FIELDS} }
+  runs(where: {group_id: {_eq: $id}}, order_by: [{started_at: asc_nulls_last}, {run_id: asc}]) {
+    ${RUN_LIST_FIELDS}
+  }
+}`;
+
+/** Group page, live: the group's jobs; the page fetches the totals and runs again when one changes. */
+export const GROUP_JOBS_LIVE_SUBSCRIPTION = `subscription GroupJobsLive($id: uuid!) {
+  job_status(where: {group_id: {_eq: $id}}, order_by: [{agent: asc}, {created_at: asc}]) { ${JOB_FIELDS} }
+}`;
+
+/**
+ * Documents only the operator role may send (the contract test checks them against role operator and the actions):
+ * the sign-in probe (jobs, with the spec, is operator-only, so data back means the token gave the operator role) and
+ * the two actions of the operator API (deploy/hasura/metadata/actions.graphql, handled by `sink api`).
+ */
+export const OPERATOR_DOCUMENTS = {
+  OPERATOR_PROBE: `query OperatorProbe {
+  jobs(limit: 1) { id }
+}`,
+  LAUNCH_JOBS: `mutation LaunchJobs($kind: String!, $spec: jsonb!, $agents: [String!], $tags: jsonb, $all: Boolean,
+    $name: String, $run_tags: jsonb, $expires_in_s: Int) {
+  launchJobs(kind: $kind, spec: $spec, agents: $agents, tags: $tags, all: $all, name: $name, run_tags: $run_tags,
+             expires_in_s: $expires_in_s) {
+    group_id jobs { job_id agent }
+  }
+}`,
+  STOP_JOBS: `mutation StopJobs($job_id: uuid, $group_id: uuid) {
+  stopJobs(job_id: $job_id, group_id: $group_id) { jobs { job_id agent } }
+}`,
+} as const;

@@ -11,6 +11,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { Kind, parse, type ArgumentNode, type SelectionSetNode, type ValueNode, visit } from 'graphql';
 import * as queries from '../src/queries';
 import { loadFunctions, loadSqlFunctions, loadTables, type FunctionMeta, type SqlFunction, type TableMeta } from './hasura-metadata';
@@ -31,10 +32,14 @@ function functions(): Map<string, Fn> {
   return new Map([...loadFunctions(METADATA)].map(([k, f]) => [k, { ...f, sql: sql.get(f.name) }]));
 }
 
-/** Every exported document: exported strings, and strings inside exported objects (PERFTOOL_QUERIES). */
+/**
+ * Every exported document the anonymous role sends: exported strings, and strings inside exported objects
+ * (PERFTOOL_QUERIES); OPERATOR_DOCUMENTS, sent only by a signed-in operator, are checked against role operator.
+ */
 function documents(): [string, string][] {
   const out: [string, string][] = [];
   for (const [name, v] of Object.entries(queries)) {
+    if (name === 'OPERATOR_DOCUMENTS') continue;
     if (typeof v === 'string') out.push([name, v]);
     else if (v && typeof v === 'object') for (const [k, s] of Object.entries(v)) if (typeof s === 'string') out.push([`${name}.${k}`, s]);
   }
@@ -45,16 +50,40 @@ const OPERATORS = new Set(['_eq', '_neq', '_gt', '_gte', '_lt', '_lte', '_in', '
   '_ilike', '_nilike', '_similar', '_nsimilar', '_regex', '_iregex', '_contains', '_contained_in', '_has_key',
   '_has_keys_any', '_has_keys_all', '_cast']);
 
-function checker(tables: Map<string, TableMeta>, fns: Map<string, Fn> = new Map()) {
+/** A Hasura action (actions.graphql's Mutation fields, actions.yaml's permissions): its arguments and roles. */
+interface Action { args: Set<string>; required: Set<string>; roles: Set<string> }
+
+/** The actions of the metadata: mutation fields of actions.graphql with the roles actions.yaml permits. */
+function loadActions(dir: string): Map<string, Action> {
+  const out = new Map<string, Action>();
+  const sdl = readFileSync(join(dir, 'actions.graphql'), 'utf8');
+  const yaml = parseYaml(readFileSync(join(dir, 'actions.yaml'), 'utf8')) as { actions?: { name: string; permissions?: { role: string }[] }[] } | null;
+  const roles = new Map((yaml?.actions ?? []).map((a) => [a.name, new Set((a.permissions ?? []).map((p) => p.role))]));
+  if (!sdl.trim()) return out;
+  for (const d of parse(sdl).definitions) {
+    if ((d.kind !== Kind.OBJECT_TYPE_DEFINITION && d.kind !== Kind.OBJECT_TYPE_EXTENSION) || d.name.value !== 'Mutation') continue;
+    for (const f of d.fields ?? []) {
+      const args = f.arguments ?? [];
+      out.set(f.name.value, {
+        args: new Set(args.map((a) => a.name.value)),
+        required: new Set(args.filter((a) => a.type.kind === Kind.NON_NULL_TYPE).map((a) => a.name.value)),
+        roles: roles.get(f.name.value) ?? new Set(),
+      });
+    }
+  }
+  return out;
+}
+
+function checker(tables: Map<string, TableMeta>, fns: Map<string, Fn> = new Map(), role = 'anonymous', actions: Map<string, Action> = new Map()) {
   const problems: string[] = [];
 
   const column = (t: TableMeta, tname: string, col: string, where: string) => {
-    if (t.columns !== '*' && !t.columns.has(col)) problems.push(`${where}: column ${tname}.${col} is not in anonymous's select permission`);
+    if (t.columns !== '*' && !t.columns.has(col)) problems.push(`${where}: column ${tname}.${col} is not in ${role}'s select permission`);
   };
   const table = (name: string, where: string): TableMeta | null => {
     const t = tables.get(name);
     if (!t) problems.push(`${where}: ${name} is not a tracked table or view`);
-    else if (!t.permitted) problems.push(`${where}: anonymous has no select permission on ${name}`);
+    else if (!t.permitted) problems.push(`${where}: ${role} has no select permission on ${name}`);
     return t && t.permitted ? t : null;
   };
 
@@ -174,7 +203,19 @@ function checker(tables: Map<string, TableMeta>, fns: Map<string, Fn> = new Map(
         }
         if (!def.name) problems.push(`${docName}: operation has no name`);
         const op = def.operation;
-        if (op === 'mutation') problems.push(`${docName}: the viewer is read only; no mutations`);
+        if (op === 'mutation') {
+          // The viewer's only writes are the operator API's actions (launchJobs, stopJobs), as the operator.
+          for (const sel of def.selectionSet.selections) {
+            if (sel.kind !== Kind.FIELD) continue;
+            const a = actions.get(sel.name.value);
+            if (!a) { problems.push(`${docName}: ${sel.name.value} is not an action; the viewer writes nothing else`); continue; }
+            if (!a.roles.has(role)) problems.push(`${docName}: ${role} has no permission on action ${sel.name.value}`);
+            const given = new Set((sel.arguments ?? []).map((x) => x.name.value));
+            for (const g of given) if (!a.args.has(g)) problems.push(`${docName}: action ${sel.name.value} has no argument ${g}`);
+            for (const r of a.required) if (!given.has(r)) problems.push(`${docName}: action ${sel.name.value} needs argument ${r}`);
+          }
+          continue;
+        }
         if (op === 'subscription' && def.selectionSet.selections.length !== 1) {
           problems.push(`${docName}: a subscription must have exactly one root field (Hasura refuses more)`);
         }
@@ -293,10 +334,10 @@ describe('GraphQL documents against deploy/hasura metadata (anonymous role)', ()
     expect(n.problems.join('\n')).toMatch(/select on samples is not in anonymous's query_root_fields/);
   });
 
-  it('has the live-update subscriptions the run page uses', () => {
+  it('has the live-update subscriptions the run, agents and group pages use', () => {
     const ops = documents().map(([, text]) => parse(text).definitions[0]);
     const subs = ops.filter((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === 'subscription');
-    expect(subs.map((d) => (d.kind === Kind.OPERATION_DEFINITION ? d.name?.value : '')).sort()).toEqual(['RunLive', 'RunSamplesStream']);
+    expect(subs.map((d) => (d.kind === Kind.OPERATION_DEFINITION ? d.name?.value : '')).sort()).toEqual(['AgentsLive', 'GroupJobsLive', 'JobsLive', 'RunLive', 'RunSamplesStream']);
   });
 
   it('pages samples by no more than the anonymous row limit (a capped page would pass for the last one)', () => {
@@ -313,6 +354,31 @@ describe('GraphQL documents against deploy/hasura metadata (anonymous role)', ()
       const l = loadTables(METADATA).get(t)?.limit;
       expect(l == null || queries.CLUSTER_MINUTES_PAGE_SIZE <= l, `${t}: limit ${l}`).toBe(true);
     }
+  });
+
+  it('the operator\'s documents: the sign-in probe for role operator only, and the two actions with their arguments', () => {
+    const actions = loadActions(METADATA);
+    const op = checker(loadTables(METADATA, 'operator'), functions(), 'operator', actions);
+    for (const [name, text] of Object.entries(queries.OPERATOR_DOCUMENTS)) op.check(name, text);
+    expect(op.problems).toEqual([]);
+    // The probe proves the operator role only because anonymous may not send it (nor the actions).
+    const anon = checker(loadTables(METADATA), functions(), 'anonymous', actions);
+    for (const [name, text] of Object.entries(queries.OPERATOR_DOCUMENTS)) anon.check(name, text);
+    expect(anon.problems.sort()).toEqual([
+      'LAUNCH_JOBS: anonymous has no permission on action launchJobs',
+      'OPERATOR_PROBE jobs: anonymous has no select permission on jobs',
+      'STOP_JOBS: anonymous has no permission on action stopJobs',
+    ]);
+  });
+
+  it('catches a mutation that is no action, an unknown argument and a missing one (self-test)', () => {
+    const actions = new Map([['launchJobs', { args: new Set(['kind', 'spec', 'all']), required: new Set(['kind', 'spec']), roles: new Set(['operator']) }]]);
+    const c = checker(loadTables(METADATA, 'operator'), new Map(), 'operator', actions);
+    c.check('bad', 'mutation Bad($k: String!) { launchJobs(kind: $k, every: true) { group_id } insert_runs(objects: []) { affected_rows } }');
+    expect(c.problems).toEqual([
+      'bad: action launchJobs has no argument every', 'bad: action launchJobs needs argument spec',
+      'bad: insert_runs is not an action; the viewer writes nothing else',
+    ]);
   });
 
   it('sends no admin secret or role header anywhere in the app', () => {

@@ -6,7 +6,7 @@ import type uPlot from 'uplot';
 import { MINUTES_PAGE_SIZE, RUN_LENGTH_PROBE_QUERY, RUN_MINUTES_QUERY, RUN_QUERY, RUN_SAMPLES_QUERY, SAMPLES_PAGE_SIZE } from '../queries';
 import {
   appendSamples, emptySeries, formatDuration, formatNumber, headlineFigures, latencyRange, PERCENTILES, rowsAfter,
-  SAMPLE_COLUMNS, shellJoin, toCsv, type SampleRow, type SampleSeries,
+  SAMPLE_COLUMNS, shellJoin, shortId, toCsv, type SampleRow, type SampleSeries,
 } from '../shape';
 import { liveRun, newWsClient, wsUrl, type Live } from '../live';
 import { chart, ChartGroup, type Mark } from '../charts';
@@ -113,6 +113,13 @@ function headline(run: Run, s: SampleSeries | null): HTMLElement {
     h('div', { class: `figure${f.tone ? ' ' + f.tone : ''}`, title: f.title }, h('div', { class: 'figure-value' }, f.value), h('div', { class: 'figure-label' }, f.label))));
 }
 
+/** A run an agent ran for a job (issue 14): its job and the launch's group page, where its sibling runs are. */
+function jobLinks(run: Run): (Node | string)[] {
+  if (!run.group_id) return [];
+  return [' · from job ', h('span', { class: 'job-id', title: String(run.job_id ?? '') }, run.job_id ? shortId(String(run.job_id)) : '?'),
+    ' of ', h('a', { href: routeHash('group', String(run.group_id)), class: 'group-link' }, `group ${shortId(String(run.group_id))}`)];
+}
+
 function header(run: Run): HTMLElement {
   const failed = run.status === 'failed' || run.status === 'aborted';
   return h(
@@ -130,6 +137,7 @@ function header(run: Run): HTMLElement {
       formatDuration(run.started_at as string, (run.finished_at as string) ?? (run.status === 'running' ? new Date().toISOString() : null)),
       ' · ',
       h('a', { href: routeHash('devices', null, { host: run.host_name as string }) }, 'device'),
+      ...jobLinks(run),
       ' · all times UTC',
     ),
   );
@@ -528,7 +536,7 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
     if (url) {
       setMode('connecting', `Opening a websocket to ${url} for live updates.`);
       stream = liveRun<Run>({
-        client: newWsClient(url),
+        client: newWsClient(url, client.headers()),
         id,
         afterSeq: lastSeq,
         onLive: () => {

@@ -15,6 +15,11 @@ const flagged = (r: RunListRow): (Node | string)[] => {
   return f ? [' ', f] : [];
 };
 
+/** A run from a job (issue 14): a link to its launch's group page beside its name. */
+const fromJob = (r: RunListRow): (Node | string)[] => r.group_id
+  ? [' ', h('a', { href: routeHash('group', r.group_id), class: 'group-link', title: `run by job ${r.job_id ?? '?'} of launch ${r.group_id}` }, 'job')]
+  : [];
+
 export interface RunListRow {
   run_id: string;
   kind: string;
@@ -37,6 +42,9 @@ export interface RunListRow {
   /** Cluster observation (issue 15): the cluster's topology changed during the run / two primaries at once. */
   topology_changed?: boolean | null;
   split_brain?: boolean | null;
+  /** Issue 14: the job an agent ran this run for, and its launch (group page). */
+  job_id?: string | null;
+  group_id?: string | null;
 }
 
 /** How often the runs page refreshes the figures of its running runs. */
@@ -106,7 +114,7 @@ export function runRows(runs: RunListRow[], select?: Set<string>, progress?: Map
       : []),
     r.kind,
     // A run whose cluster changed under it is flagged beside its name (its run page says what happened when).
-    h('span', {}, h('a', { href: routeHash('run', r.run_id) }, r.name || shortId(r.run_id)), ...flagged(r)),
+    h('span', {}, h('a', { href: routeHash('run', r.run_id) }, r.name || shortId(r.run_id)), ...flagged(r), ...fromJob(r)),
     r.host_name ?? '–',
     ...(r.status === 'running' && progress?.has(r.run_id)
       ? runningCells(r, progress.get(r.run_id)!)
