@@ -48,6 +48,7 @@ type Agent struct {
 	kinds          map[string]Kind
 	log            *slog.Logger
 	stdout, stderr io.Writer
+	redactor       *schema.Redactor // for the jobs' runs; nil = theirs over the environment
 
 	host    schema.Host
 	version string
@@ -280,7 +281,7 @@ func (a *Agent) runJob(ctx context.Context, log *slog.Logger, r *running, kind K
 	rctx := context.WithoutCancel(ctx)
 	jobID, groupID := j.ID, j.GroupID
 	env := recorder.Env{
-		Config: a.cfg, Publisher: a.pub, Stdout: a.stdout, Stderr: a.stderr,
+		Config: a.cfg, Publisher: a.pub, Stdout: a.stdout, Stderr: a.stderr, Redactor: a.redactor,
 		Name: j.Name, Tags: maps.Clone(j.Tags), JobID: &jobID, GroupID: &groupID,
 		// Called from the run's record writer once run_started is in the spool; it writes the job memory and
 		// the event (two fsyncs) while the run's next records wait in the recorder's queue.

@@ -107,6 +107,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, kinds map
 		stateDir = cfg.Producer.SpoolDir
 	}
 
+	// Everything the agent and its jobs' runs print passes one redactor: the environment's passwords and the
+	// configuration's. slog writes a record in one Write, which the redactor needs.
+	red := schema.NewRedactor(schema.EnvSecrets(os.Getenv)...)
+	red.Add(cfg.Kafka.SASL.Password, cfg.Perftarget.Password)
+	stdout, stderr = red.Writer(stdout), red.Writer(stderr)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("agent", name)
 	// One spool for the agent's whole life: heartbeats, job events and every job's run records share it, so they
 	// leave the device in the order they happened and survive Kafka outages alike.
@@ -117,6 +122,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, kinds map
 	}
 	code := ExitOK
 	a, err := New(cfg, name, pub, stateDir, kinds, log, stdout, stderr)
+	if err == nil {
+		a.redactor = red
+	}
 	if err == nil {
 		err = a.Run(ctx)
 	}

@@ -207,6 +207,13 @@ func testFleet(t *testing.T, kb testenv.KafkaBackend) {
 			t.Errorf("%s: exit %d after SIGTERM", p.name, code)
 		}
 	}
+	// a3 had the database password in its environment and ran a pgbench job with it: it never shows.
+	if len(pass) < 4 {
+		t.Fatalf("the test database's password %q is too short to look for", pass)
+	}
+	if strings.Contains(a3.stderr.String(), pass) {
+		t.Errorf("a3's output shows the database password")
+	}
 }
 
 // startSink runs the sink in process over cfg (its database, every topic it lists) until the test ends.
