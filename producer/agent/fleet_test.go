@@ -139,8 +139,11 @@ func testFleet(t *testing.T, kb testenv.KafkaBackend) {
 	// A marker job after them (expired, so it runs nothing either) says a1 has read past them.
 	marker := job("a1", schema.KindMQTT, uuid.Must(uuid.NewV7()), mqttSpec(time.Second))
 	marker.CreatedAt, marker.ExpiresAt = time.Now().Add(-time.Hour).UTC(), time.Now().Add(-time.Minute).UTC()
-	f.send(jobMsg(j1), jobMsg(j4), jobMsg(j5), jobMsg(marker))
+	f.send(jobMsg(j1), jobMsg(j4), jobMsg(j5), stopMsg("a1", j1.ID), jobMsg(marker))
 	f.waitEvent(marker.ID, schema.JobExpired, 30*time.Second)
+	if !strings.Contains(a1.stderr.String(), `msg="stop ignored: not the running job" agent=a1 job=`+j1.ID.String()) {
+		t.Errorf("a1 did not log the stop of its finished job %s as ignored", j1.ID)
+	}
 
 	// 5. An offline agent's job past its expiry is reported expired when the agent comes back.
 	if code := a2.stop(t); code != 0 {
@@ -168,8 +171,15 @@ func testFleet(t *testing.T, kb testenv.KafkaBackend) {
 	f.send(jobMsg(j8))
 	f.waitEvent(j8.ID, schema.JobRunning, 60*time.Second)
 	time.Sleep(1500 * time.Millisecond)
+	termed := time.Now()
 	if code := a3.stop(t); code != 0 {
 		t.Errorf("a3: SIGTERM mid-job: exit %d, want 0", code)
+	}
+	// The run ends at once; the spool then gets at most StopTimeout to reach Kafka.
+	if took := time.Since(termed); took > agent.StopTimeout+5*time.Second {
+		t.Errorf("a3 took %v to exit after SIGTERM mid-job, want at most %v and a little", took, agent.StopTimeout)
+	} else {
+		t.Logf("a3 exited %v after SIGTERM mid-job", took.Round(time.Millisecond))
 	}
 	r8 := waitRun(t, db, j8.ID, "aborted")
 	waitSQLEqual(t, db, 20*time.Second, fmt.Sprintf("accepted; running %s; finished %s aborted: %s", r8, r8, agent.ReasonStopped), jobEventsRow(j8.ID))
