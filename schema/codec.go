@@ -211,6 +211,9 @@ func (s *Started) validate() error {
 	if len(s.Parameters) > 0 && !isJSONObject(s.Parameters) {
 		return bad("parameters", "must be a JSON object")
 	}
+	if (s.JobID == nil) != (s.GroupID == nil) || s.JobID != nil && (*s.JobID == uuid.Nil || *s.GroupID == uuid.Nil) {
+		return bad("job_id", "a fleet job's run names its job and its launch (group_id), both non-nil; a run started by hand names neither")
+	}
 	if s.Target.URL != "" && RedactURL(s.Target.URL) != s.Target.URL {
 		return bad("target.url", "contains a password or cannot be read as a connection string; producers must send RedactURL(url)")
 	}

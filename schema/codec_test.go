@@ -28,7 +28,10 @@ func validRecords() map[string]schema.Record {
 	}
 	v1 := lat()
 	v1.HDR = ""
+	job, group := uuid.MustParse("0192f0c4-7d1a-7cc1-9a52-3f1e5b7d9e02"), uuid.MustParse("0192f0c4-7d1a-7cc1-9a52-3f1e5b7d9e03")
 	return map[string]schema.Record{
+		"started by a fleet job": {V: 2, Type: schema.TypeRunStarted, RunID: runID, Seq: 0, Time: t0, Started: &schema.Started{
+			Kind: schema.KindMQTT, Host: schema.Host{Hostname: "pi-3"}, StartedAt: t0, JobID: &job, GroupID: &group}},
 		"v1 sample": {V: 1, Type: schema.TypeSample, RunID: runID, Seq: 8, Time: t0, Sample: &schema.Sample{
 			Start: t0, End: t0.Add(time.Second), Phase: schema.PhaseMeasure,
 			Figures: schema.Figures{Ops: 2100, OpsRate: 2100, Latency: v1, MQTT: &schema.MQTTFigures{Sent: 10, Received: 9, UncorrectedP99Ms: 3}}}},
@@ -148,8 +151,13 @@ func TestJSONSchemaMatchesDecoder(t *testing.T) {
 			t.Errorf("%s: valid record fails the JSON Schema: %v", name, err)
 		}
 	}
+	fleetStarted, _ := schema.Encode(validRecords()["started by a fleet job"])
 	good, _ := schema.Encode(validRecords()["sample"])
 	for _, bad := range []string{
+		// a job's run names its job and its launch, both
+		strings.Replace(string(fleetStarted), `,"group_id":"0192f0c4-7d1a-7cc1-9a52-3f1e5b7d9e03"`, ``, 1),
+		strings.Replace(string(fleetStarted), `"job_id":"0192f0c4-7d1a-7cc1-9a52-3f1e5b7d9e02",`, ``, 1),
+		strings.Replace(string(fleetStarted), `"job_id":"0192f0c4-7d1a-7cc1-9a52-3f1e5b7d9e02"`, `"job_id":"00000000-0000-0000-0000-000000000000"`, 1),
 		strings.Replace(string(good), `"v":2`, `"v":3`, 1),
 		strings.Replace(string(good), `"v":2`, `"v":1`, 1), // a histogram in a version 1 record
 		strings.Replace(string(good), `"seq":7`, `"seq":"7"`, 1),

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -24,6 +25,12 @@ import (
 //	job_event  a job's states: accepted, running (with its run id), finished (ok, failed or aborted), rejected (with
 //	           the reason), expired
 const FleetVersion = 1
+
+// FleetJSONSchema is fleet.schema.json: the fleet's message contract for agents not written in Go. Its heartbeat's
+// host refers to record.schema.json (JSONSchema) by that schema's $id.
+//
+//go:embed fleet.schema.json
+var FleetJSONSchema []byte
 
 // Fleet message types.
 const (
@@ -209,6 +216,9 @@ func (m *FleetMessage) Validate() error {
 		}
 		if err := agent("heartbeat.agent", h.Agent); err != nil {
 			return err
+		}
+		if h.Host.Hostname == "" {
+			return bad("heartbeat.host.hostname", "missing")
 		}
 		if h.IntervalS <= 0 {
 			return bad("heartbeat.interval_s", "must be positive")
