@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -21,8 +22,10 @@ func TestLaunchKafkaDown(t *testing.T) {
 			start := time.Now()
 			status, out := f.action(testSecret, RoleOperator, "launchJobs", map[string]any{"kind": "mqtt", "spec": map[string]any{}, "agents": []string{"a1"}})
 			took := time.Since(start)
-			if status != 400 || out["extensions"].(map[string]any)["code"] != codeUnavailable || !strings.Contains(out["message"].(string), "produce to benchpipe.jobs: ") {
-				t.Errorf("launch with Kafka down: %d %v, want 400, code unavailable, produce to benchpipe.jobs: …", status, out)
+			ext, _ := out["extensions"].(map[string]any)
+			if status != 400 || ext["code"] != codeUnavailable || !strings.HasPrefix(out["message"].(string), "produce to benchpipe.jobs: ") ||
+				!strings.HasSuffix(out["message"].(string), "(is Kafka up?); 0 of 1 messages were sent") || fmt.Sprint(ext["sent"]) != "[]" {
+				t.Errorf("launch with Kafka down: %d %v, want 400, code unavailable, produce to benchpipe.jobs: … 0 of 1 sent, sent: []", status, out)
 			}
 			if took < 2*time.Second || took > 5*time.Second {
 				t.Errorf("launch with Kafka down answered after %s, want the produce timeout (2s) and little more", took)

@@ -84,7 +84,7 @@ func (s *Server) launch(ctx context.Context, in launchInput) (*LaunchResult, err
 		recs = append(recs, &kgo.Record{Key: m.Key(), Value: b})
 		res.Jobs = append(res.Jobs, LaunchedJob{JobID: job.ID, Agent: agent})
 	}
-	if err := s.produce(ctx, recs); err != nil {
+	if err := s.produce(ctx, recs, res.Jobs); err != nil {
 		return nil, err
 	}
 	s.log.Info("launched", "group_id", res.GroupID, "kind", in.Kind, "jobs", len(res.Jobs), "agents", strings.Join(agents, ","), "expires_at", now.Add(expiry))
@@ -171,14 +171,31 @@ func (s *Server) queryNames(ctx context.Context, sql string, args ...any) ([]str
 	return names, nil
 }
 
-// produce writes recs to the jobs topic and waits for Kafka's acknowledgement, at most the produce timeout.
-func (s *Server) produce(ctx context.Context, recs []*kgo.Record) error {
+// produce writes recs (one per job of jobs, in the same order) to the jobs topic and waits for Kafka's
+// acknowledgement, at most the produce timeout. The messages go to several partitions, so Kafka may take some and
+// fail others: the error then names the jobs that were sent (extensions.sent), which will run unless stopped.
+func (s *Server) produce(ctx context.Context, recs []*kgo.Record, jobs []LaunchedJob) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return unavailable("produce to %s: %v (is Kafka up? nothing may have been sent, or only part: check the jobs listed for the agents)", s.cfg.Fleet.JobsTopic, err)
+	results := s.cl.ProduceSync(ctx, recs...)
+	err := results.FirstErr()
+	if err == nil {
+		return nil
 	}
-	return nil
+	// The results come in the order Kafka answered, not the order of recs.
+	job := map[*kgo.Record]LaunchedJob{}
+	for i, r := range recs {
+		job[r] = jobs[i]
+	}
+	sent := []LaunchedJob{}
+	for _, r := range results {
+		if r.Err == nil {
+			sent = append(sent, job[r.Record])
+		}
+	}
+	e := unavailable("produce to %s: %v (is Kafka up?); %d of %d messages were sent", s.cfg.Fleet.JobsTopic, err, len(sent), len(recs))
+	e.Ext["sent"] = sent
+	return e
 }
 
 func minus(a, b []string) []string {

@@ -78,7 +78,7 @@ func (s *Server) stop(ctx context.Context, in stopInput) (*StopResult, error) {
 		}
 		return nil, invalid("nothing to stop: every job of %s has already ended", what)
 	}
-	if err := s.produce(ctx, recs); err != nil {
+	if err := s.produce(ctx, recs, res.Jobs); err != nil {
 		return nil, err
 	}
 	s.log.Info("stop sent", "target", what, "jobs", len(res.Jobs))
