@@ -139,8 +139,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			failing = false
 		}
 		var recs []*kgo.Record
+		// A message being handled is handled to its end, its events spooled, even if SIGTERM comes meanwhile.
+		hctx := context.WithoutCancel(ctx)
 		fetches.EachRecord(func(r *kgo.Record) {
-			a.handle(ctx, r.Value)
+			a.handle(hctx, r.Value)
 			recs = append(recs, r)
 		})
 		if len(recs) > 0 {
