@@ -11,7 +11,9 @@ import (
 	"syscall"
 
 	"github.com/benchpipe/benchpipe/internal/cli"
+	"github.com/benchpipe/benchpipe/producer/agent"
 	"github.com/benchpipe/benchpipe/producer/compare"
+	"github.com/benchpipe/benchpipe/producer/fleetcli"
 	"github.com/benchpipe/benchpipe/producer/mqttload"
 	"github.com/benchpipe/benchpipe/producer/observe"
 	"github.com/benchpipe/benchpipe/producer/pgbench"
@@ -28,6 +30,10 @@ Usage:
   producer history RUN_ID             a run's comparable runs with their change points (also --kind K --device D)
   producer spool status|flush         records waiting for Kafka, or deliver them now
   producer observe --node NAME=DSN    watch a PostgreSQL cluster (roles, lag, Pgpool reads, split brain) on /metrics
+  producer agent [flags]              a device service: heartbeats, and runs the jobs launched for it, one at a time
+  producer launch (--agent N|--tag k=v|--all) mqtt|pgbench ...
+                                      launch a job on agents (operator token in $BENCHPIPE_OPERATOR_TOKEN)
+  producer jobs [--group G]           the fleet's jobs; producer jobs stop JOB_ID|--group G stops one or a launch
 
 Run "producer COMMAND --help" for a command's flags.
 Configuration: --config FILE, else $BENCHPIPE_CONFIG, else /etc/benchpipe/benchpipe.yaml, else defaults
@@ -43,6 +49,9 @@ var commands = map[string]command{
 	"history": compare.RunHistory,
 	"spool":   spoolcmd.Run,
 	"observe": observe.Run,
+	"agent":   agent.Run,
+	"launch":  fleetcli.RunLaunch,
+	"jobs":    fleetcli.RunJobs,
 }
 
 func main() {
@@ -54,7 +63,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		return cli.Fail(stderr, "producer", cli.Errorf("missing command: mqtt, pgbench, compare, history, spool or observe"))
+		return cli.Fail(stderr, "producer", cli.Errorf("missing command: mqtt, pgbench, compare, history, spool, observe, agent, launch or jobs"))
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
@@ -63,7 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return cli.Fail(stderr, "producer", cli.Errorf("unknown command %q (mqtt, pgbench, compare, history, spool or observe)", args[0]))
+		return cli.Fail(stderr, "producer", cli.Errorf("unknown command %q (mqtt, pgbench, compare, history, spool, observe, agent, launch or jobs)", args[0]))
 	}
 	return cmd(ctx, args[1:], stdout, stderr)
 }

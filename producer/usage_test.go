@@ -43,10 +43,14 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"pgbench", "-c", "8", "-T", "60", "bench"}, "producer pgbench: unknown flag -c: pgbench's own options go after --, e.g. producer pgbench -- -c 8 -T 60 bench\nRun 'producer pgbench --help' for usage.\n"},
 		{[]string{"compare", "--wait", "5", "--baseline", "last", "01937d3c-0000-7000-8000-000000000000"}, "producer compare: --wait \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer compare --help' for usage.\n"},
 		{[]string{"history", "--timeout", "5", "01937d3c-0000-7000-8000-000000000000"}, "producer history: --timeout \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer history --help' for usage.\n"},
+		{[]string{"agent", "--heartbeat", "5s"}, "producer agent: unknown flag --heartbeat\nRun 'producer agent --help' for usage.\n"},
+		{[]string{"launch", "--expires", "5", "--all", "mqtt"}, "producer launch: --expires \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer launch --help' for usage.\n"},
+		{[]string{"launch", "--all", "mqtt", "--duration", "5"}, "producer launch … mqtt: --duration \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer launch … mqtt --help' for usage.\n"},
+		{[]string{"jobs", "--limit", "x"}, "producer jobs: --limit \"x\": not a whole number\nRun 'producer jobs --help' for usage.\n"},
 		{[]string{"history", "--kind", "mqtt"}, "producer history: want a run id, or --kind and --device (both)\nRun 'producer history --help' for usage.\n"},
 		{[]string{"spool", "flush", "--timeout", "5"}, "producer spool flush: --timeout \"5\": missing unit (e.g. 5s, 2m)\nRun 'producer spool flush --help' for usage.\n"},
 		{[]string{"spool", "status", "--jason"}, "producer spool status: unknown flag --jason (did you mean --json?)\nRun 'producer spool status --help' for usage.\n"},
-		{[]string{"mqttt"}, "producer: unknown command \"mqttt\" (mqtt, pgbench, compare, history, spool or observe)\nRun 'producer --help' for usage.\n"},
+		{[]string{"mqttt"}, "producer: unknown command \"mqttt\" (mqtt, pgbench, compare, history, spool, observe, agent, launch or jobs)\nRun 'producer --help' for usage.\n"},
 	} {
 		stdout, stderr, code := producerCmd(t, []string{"BENCHPIPE_CONFIG=" + empty}, tc.args...)
 		if code != 2 || stderr != tc.want || stdout != "" {
@@ -55,7 +59,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 	var stdout, stderr strings.Builder // no arguments: the child switch needs some, so in this process
 	if code := run(context.Background(), nil, &stdout, &stderr); code != 2 || stdout.Len() != 0 ||
-		stderr.String() != "producer: missing command: mqtt, pgbench, compare, history, spool or observe\nRun 'producer --help' for usage.\n" {
+		stderr.String() != "producer: missing command: mqtt, pgbench, compare, history, spool, observe, agent, launch or jobs\nRun 'producer --help' for usage.\n" {
 		t.Errorf("producer: exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
