@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { build } from 'vite';
 import { chromium } from 'playwright-core';
 import { startRecorder } from './recorder.mjs';
+import { declaredDocuments, FLEET_DOCUMENTS } from './documents.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const REPO = resolve(ROOT, '..');
@@ -266,4 +267,29 @@ test('an agent that stops sending heartbeats turns offline live; sign out hides 
   assert.equal(await page.locator('table.agents-table input[type=checkbox]').count(), 0);
   assert.equal(await page.evaluate((k) => sessionStorage.getItem(k), TOKEN_KEY), null);
   await page.close();
+});
+
+test('every fleet document was sent and answered with data; every document on the fleet\'s tables or actions is a fleet document', () => {
+  const sent = new Set();
+  for (const r of server.requests) {
+    const { operationName, query } = JSON.parse(r.body);
+    const name = operationName ?? /\b(?:query|subscription|mutation) (\w+)/.exec(query)?.[1];
+    if (!FLEET_DOCUMENTS.includes(name)) continue;
+    // The two refusals the tests provoke: the wrong token's probe and the launch on tag site=mars.
+    if (r.headers.authorization === 'Bearer not-the-token' || r.body.includes('"mars"')) continue;
+    sent.add(name);
+    assert.equal(r.status, 200, `${name}: HTTP ${r.status}`);
+    assert.ok(r.answer.startsWith('{"data":'), `${name} answered ${r.answer}`);
+  }
+  for (const c of server.wsConnections) {
+    for (const sub of c.subscriptions) {
+      if (!FLEET_DOCUMENTS.includes(sub.operationName)) continue;
+      sent.add(sub.operationName);
+      const answers = c.received.filter((m) => m.id === sub.id && m.type !== 'complete');
+      assert.ok(answers.length > 0 && answers.every((m) => m.type === 'next' && m.payload.data && !m.payload.errors), `${sub.operationName}: ${JSON.stringify(answers)}`);
+    }
+  }
+  assert.deepEqual(FLEET_DOCUMENTS.filter((n) => !sent.has(n)), []);
+  const fleetish = [...declaredDocuments()].filter(([, text]) => /\b(agent_status|job_status|job_groups|jobs|launchJobs|stopJobs)\b[ (]/.test(text)).map(([n]) => n);
+  assert.deepEqual(fleetish.filter((n) => !FLEET_DOCUMENTS.includes(n)), []);
 });
