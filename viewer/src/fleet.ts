@@ -2,6 +2,7 @@
 // launchJobs variables, the kind's spec mapping kept in one function (launchSpec) so that it follows the producers'
 // Spec JSON (producer/mqttload.Spec, producer/pgbench.Spec: the server's DecodeSpec fills every field left out with
 // the CLI flag's default and refuses unknown ones) in one place.
+import { formatNumber } from './shape';
 
 /** An agent_status row: the agent's last heartbeat, and online = heard within three of its heartbeat intervals. */
 export interface AgentRow {
@@ -55,6 +56,26 @@ export interface GroupRow {
 
 /** Job states in the order job_status ranks them; the last three end a job. */
 export const JOB_STATES = ['launched', 'accepted', 'running', 'finished', 'rejected', 'expired'] as const;
+
+/**
+ * A launch's totals as the group page's headline figures, [label, value, bad]: its jobs by state (failed, aborted,
+ * rejected and expired marked when there are any), its runs and their summed throughput ("–" before any run has a
+ * summary).
+ */
+export function groupFigures(g: GroupRow): [string, string, boolean][] {
+  const n = (v: number | null) => formatNumber(v ?? 0);
+  return [
+    ['jobs', n(g.jobs), false],
+    ['running', n(g.running), false],
+    ['ok', n(g.ok), false],
+    ['failed', n(g.failed), !!g.failed],
+    ['aborted', n(g.aborted), !!g.aborted],
+    ['rejected', n(g.rejected), !!g.rejected],
+    ['expired', n(g.expired), !!g.expired],
+    ['runs', n(g.runs), false],
+    ['summed throughput (ops/s)', formatNumber(g.ops_rate), false],
+  ];
+}
 
 /** A job that can still run (and so be stopped): not finished, rejected or expired. */
 export function jobOpen(j: Pick<JobRow, 'state'>): boolean {

@@ -2,8 +2,8 @@
 // producer/mqttload.Spec and producer/pgbench.Spec), tags, pgbench's argument line, job states as shown, ages.
 import { describe, expect, it } from 'vitest';
 import {
-  ago, agentHostName, agentsWithTags, jobOpen, jobStateText, launchSpec, launchVariables, parseSeconds, parseTags, splitArgs,
-  type AgentRow, type JobRow,
+  ago, agentHostName, agentsWithTags, groupFigures, jobOpen, jobStateText, launchSpec, launchVariables, parseSeconds, parseTags, splitArgs,
+  type AgentRow, type GroupRow, type JobRow,
 } from '../src/fleet';
 import { shellJoin } from '../src/shape';
 
@@ -131,5 +131,17 @@ describe('agents and jobs as shown', () => {
     ]);
     expect(['launched', 'accepted', 'running', 'finished', 'rejected', 'expired'].map((state) => jobOpen({ state })))
       .toEqual([true, true, true, false, false, false]);
+  });
+});
+
+describe('a launch\'s totals', () => {
+  it('shows jobs by state, runs and summed throughput, marking failures', () => {
+    const g: GroupRow = { group_id: 'g', jobs: 3, running: 1, finished: 2, ok: 1, failed: 0, aborted: 1, rejected: 0, expired: 0, runs: 3,
+      ops_rate: 1234.5 + 987.25, started_at: null, finished_at: null };
+    expect(groupFigures(g)).toEqual([
+      ['jobs', '3', false], ['running', '1', false], ['ok', '1', false], ['failed', '0', false], ['aborted', '1', true],
+      ['rejected', '0', false], ['expired', '0', false], ['runs', '3', false], ['summed throughput (ops/s)', '2,222', false],
+    ]);
+    expect(groupFigures({ ...g, runs: 0, ops_rate: null }).at(-1)).toEqual(['summed throughput (ops/s)', '–', false]);
   });
 });

@@ -2,8 +2,8 @@
 // summed throughput), its jobs live with their states, and its runs with the runs table's figures and links, and a
 // link comparing them. The jobs come live (a live query); the totals and runs are fetched again when they change.
 import { GROUP_JOBS_LIVE_SUBSCRIPTION, GROUP_QUERY } from '../queries';
-import { jobOpen, type GroupRow, type JobRow } from '../fleet';
-import { formatNumber, shortId } from '../shape';
+import { groupFigures, jobOpen, type GroupRow, type JobRow } from '../fleet';
+import { shortId } from '../shape';
 import { baselineFirst } from '../compare';
 import { routeHash } from '../route';
 import { fmtTime, h, message, table } from '../ui';
@@ -14,22 +14,6 @@ import { AGENTS_POLL_MS, jobBadge } from './agents';
 import { follow } from './follow';
 
 type GroupData = { job_groups: GroupRow[]; job_status: JobRow[]; runs: RunListRow[] };
-
-/** The totals as headline figures: [label, value, bad]. */
-export function groupFigures(g: GroupRow): [string, string, boolean][] {
-  const n = (v: number | null) => formatNumber(v ?? 0);
-  return [
-    ['jobs', n(g.jobs), false],
-    ['running', n(g.running), false],
-    ['ok', n(g.ok), false],
-    ['failed', n(g.failed), !!g.failed],
-    ['aborted', n(g.aborted), !!g.aborted],
-    ['rejected', n(g.rejected), !!g.rejected],
-    ['expired', n(g.expired), !!g.expired],
-    ['runs', n(g.runs), false],
-    ['summed throughput (ops/s)', formatNumber(g.ops_rate), false],
-  ];
-}
 
 export const groupPage: Page = async ({ client, route, root, signal }) => {
   const id = route.id;
