@@ -1,7 +1,9 @@
 // Package recorder is what every load command (producer mqtt, producer pgbench) does with a run's records: the
 // tags from the configuration and the command line, the numbered record stream (runrec), handing each record to
 // the durable spool without ever stopping the measurement, waiting a while for Kafka at the end, and the optional
-// comparison with an earlier run. The commands measure; this package keeps the books the same way for both.
+// comparison with an earlier run. The commands measure; this package keeps the books the same way for both, and
+// for the fleet agent's runs of the same commands: Env says where a run executes (its own spool, or the agent's
+// long-lived publisher, and the job it is for), Outcome how it ended.
 //
 // The measurement loop never waits for the disk: Publish only queues the record for a writer goroutine, which
 // owns the spool writes and keeps the records' order. A disk that is full, slow or hung costs records, never
@@ -24,7 +26,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/benchpipe/benchpipe/config"
-	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/producer/hostinfo"
 	"github.com/benchpipe/benchpipe/producer/publish"
 	"github.com/benchpipe/benchpipe/producer/runrec"
@@ -422,20 +423,4 @@ func (r *Recorder) waitWritten() bool {
 			}
 		}
 	}
-}
-
-// Compare implements --compare-with: it closes the records (the comparison reads the run back over GraphQL, so
-// they must reach Kafka first), waits until the run is visible as finished, compares it with baseline ("last" or
-// a run id) and returns the comparison's exit status. A run whose records were not all saved is not compared: it
-// returns ExitNotSaved.
-func (r *Recorder) Compare(ctx context.Context, baseline string, maxRegression compare.Thresholds) int {
-	if code := r.Close(0); code != 0 {
-		fmt.Fprintf(r.stderr, "%s: --compare-with: not compared: the run's records were not all saved\n", r.command)
-		return code
-	}
-	code, err := compare.AfterRun(ctx, r.cfg, r.run.ID(), baseline, compare.Options{MaxRegression: maxRegression}, r.stdout)
-	if err != nil {
-		fmt.Fprintf(r.stderr, "%s: --compare-with: %v\n", r.command, err)
-	}
-	return code
 }
