@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -152,6 +154,78 @@ func TestFleetJSONSchemaMatchesDecoder(t *testing.T) {
 		}
 		if validate([]byte(bad)) == nil {
 			t.Errorf("%s: the JSON Schema accepts %s", c.name, bad)
+		}
+	}
+}
+
+// The fleet's views are fast enough as plain views for a year of launches: 200 agents, 2,000 launches of 10 jobs
+// (20,000 jobs, 60,000 job events, 20,000 runs), read the way the viewer and the launch action read them. Every
+// answer is checked exactly; the times are logged (figures for the README); the bound is loose, for a loaded
+// 2-core machine, but catches a plan costly enough to be JIT-compiled (seconds, as job_status's first form was).
+func TestFleetViewsSpeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("inserts 100,000 rows")
+	}
+	ctx := context.Background()
+	conn := connect(t, testenv.DatabaseURL(t))
+	if _, err := schema.Migrate(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	// Job j (0..19999) is in launch j/10 on agent j%200; its run has ops_rate j%10 + 1, so every launch sums to 55.
+	// The last launch's jobs are still running; every other job finished ok, but each launch's job 9, aborted.
+	if _, err := conn.Exec(ctx, `
+		INSERT INTO public.agents (name, host, version, tags, interval_s, state, first_seen, last_seen)
+		SELECT 'pi-' || a, jsonb_build_object('hostname', 'pi-' || a), 'v1', jsonb_build_object('rack', (a % 4)::text),
+		       CASE WHEN a % 2 = 0 THEN 60 ELSE 5 END, 'idle', now() - interval '1 day',
+		       CASE WHEN a % 2 = 0 THEN now() ELSE now() - interval '1 minute' END
+		FROM generate_series(0, 199) a;
+		INSERT INTO public.jobs (id, group_id, agent, kind, spec, created_at, expires_at)
+		SELECT ('00000000-0000-0000-0001-' || lpad(to_hex(j), 12, '0'))::uuid, ('00000000-0000-0000-0002-' || lpad(to_hex(j / 10), 12, '0'))::uuid,
+		       'pi-' || j % 200, 'mqtt', '{"duration": "60s"}', TIMESTAMPTZ '2026-01-01 00:00:00+00' + (j / 10) * interval '1 hour',
+		       TIMESTAMPTZ '2026-01-01 00:10:00+00' + (j / 10) * interval '1 hour'
+		FROM generate_series(0, 19999) j;
+		INSERT INTO public.job_events (job_id, state, agent, at, run_id, status)
+		SELECT ('00000000-0000-0000-0001-' || lpad(to_hex(j), 12, '0'))::uuid, st, 'pi-' || j % 200,
+		       TIMESTAMPTZ '2026-01-01 00:00:01+00' + (j / 10) * interval '1 hour' + o * interval '1 second',
+		       CASE WHEN st = 'accepted' THEN NULL ELSE ('00000000-0000-0000-0003-' || lpad(to_hex(j), 12, '0'))::uuid END,
+		       CASE WHEN st = 'finished' THEN CASE WHEN j % 10 = 9 THEN 'aborted' ELSE 'ok' END END
+		FROM generate_series(0, 19999) j, unnest(ARRAY['accepted', 'running', 'finished']) WITH ORDINALITY AS s(st, o)
+		WHERE st <> 'finished' OR j < 19990;
+		INSERT INTO public.runs (run_id, kind, started_at, finished_at, status, ops_rate, job_id, group_id)
+		SELECT ('00000000-0000-0000-0003-' || lpad(to_hex(j), 12, '0'))::uuid, 'mqtt',
+		       TIMESTAMPTZ '2026-01-01 00:00:02+00' + (j / 10) * interval '1 hour', TIMESTAMPTZ '2026-01-01 00:01:02+00' + (j / 10) * interval '1 hour',
+		       'ok', j % 10 + 1, ('00000000-0000-0000-0001-' || lpad(to_hex(j), 12, '0'))::uuid, ('00000000-0000-0000-0002-' || lpad(to_hex(j / 10), 12, '0'))::uuid
+		FROM generate_series(0, 19999) j;
+		ANALYZE public.agents; ANALYZE public.jobs; ANALYZE public.job_events; ANALYZE public.runs;`); err != nil {
+		t.Fatal(err)
+	}
+	last := "00000000-0000-0000-0002-0000000007cf" // launch 1999
+	for _, c := range []struct{ what, query, want string }{
+		{"the launches page: newest 50 launches with totals",
+			`SELECT count(*) || ' ' || sum(jobs) || ' ' || sum(running) || ' ' || sum(ok) || ' ' || sum(aborted) || ' ' || sum(runs) || ' ' || sum(ops_rate)
+			 FROM (SELECT * FROM public.job_groups ORDER BY created_at DESC LIMIT 50) g`,
+			"50 500 10 441 49 500 2750"},
+		{"one launch's totals", `SELECT jobs || ' ' || running || ' ' || finished || ' ' || runs || ' ' || ops_rate FROM public.job_groups WHERE group_id = '` + last + `'`,
+			"10 10 0 10 55"},
+		{"one launch's jobs", `SELECT count(*) || ' ' || count(*) FILTER (WHERE state = 'running') FROM public.job_status WHERE group_id = '` + last + `'`,
+			"10 10"},
+		{"one job", `SELECT state || ' ' || status FROM public.job_status WHERE id = '00000000-0000-0000-0001-000000000009'`, "finished aborted"},
+		{"an agent's last 20 jobs", `SELECT count(*) || ' ' || min(state) FROM (SELECT * FROM public.job_status WHERE agent = 'pi-7' ORDER BY created_at DESC LIMIT 20) j`,
+			"20 finished"},
+		{"agents", `SELECT count(*) || ' ' || count(*) FILTER (WHERE online) FROM public.agent_status`, "200 100"},
+	} {
+		start := time.Now()
+		var got string
+		if err := conn.QueryRow(ctx, c.query).Scan(&got); err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		took := time.Since(start)
+		t.Logf("%s: %v", c.what, took.Round(time.Millisecond))
+		if got != c.want {
+			t.Errorf("%s: %q, want %q", c.what, got, c.want)
+		}
+		if took > 2*time.Second { // about 0.1 s here; a JIT-compiled plan took 3-10 s
+			t.Errorf("%s took %v", c.what, took)
 		}
 	}
 }
