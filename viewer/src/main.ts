@@ -43,6 +43,13 @@ function show(err: unknown, retry: () => void): void {
     retry();
   });
   app.replaceChildren(message('error', text), again);
+  // A token that stopped being accepted (rotated on the server) fails every request, this page's included: sign out
+  // from here, where the page's own Sign out cannot be reached.
+  if (session.token()) {
+    const out = h('button', { type: 'button', class: 'retry sign-out' }, 'Sign out and retry');
+    out.addEventListener('click', () => session.signOut());
+    app.append(' ', out);
+  }
 }
 
 async function render(client: Client): Promise<void> {

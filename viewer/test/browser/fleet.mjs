@@ -252,7 +252,7 @@ test('group page: totals (jobs by state, summed throughput) and the runs; the ru
   assert.equal(await page.getAttribute('.run-header a.group-link', 'href'), `#/group/${groupId}`);
 });
 
-test('an agent that stops sending heartbeats turns offline live; sign out hides the controls and forgets the token', async () => {
+test('an agent that stops sending heartbeats turns offline live; sign out hides the controls and forgets the token, also from the error a rotated token gives', async () => {
   await page.goto(`${server.url}#/agents`);
   await page.waitForSelector('.live[data-mode="live"]');
   const res = await fetch(`${fixture.url}_fixture/stop-agent?name=pi-c`, { method: 'POST' });
@@ -261,8 +261,19 @@ test('an agent that stops sending heartbeats turns offline live; sign out hides 
   assert.deepEqual((await agentRows(page)).map((r) => r[1]), ['online', 'online', 'offline']);
   await page.screenshot({ path: join(ARTIFACTS, 'agents-offline.png'), fullPage: true });
 
-  await page.click('button.sign-out');
+  await page.click('.operator-bar button.sign-out');
   await page.waitForSelector('input[name="operator-token"]');
+  assert.equal(await page.locator('form.launch-form').count(), 0);
+  assert.equal(await page.evaluate((k) => sessionStorage.getItem(k), TOKEN_KEY), null);
+
+  // A kept token the server no longer accepts (rotated) fails every request: the error offers to sign out.
+  await page.evaluate((k) => sessionStorage.setItem(k, 'rotated-away'), TOKEN_KEY);
+  await page.reload();
+  await page.waitForSelector('button.sign-out.retry');
+  assert.match(await page.textContent('.msg-error'), /Authentication hook unauthorized this request/);
+  await page.click('button.sign-out.retry');
+  await page.waitForSelector('input[name="operator-token"]');
+  await page.waitForFunction(() => document.querySelectorAll('table.agents-table tbody tr').length === 3);
   assert.equal(await page.locator('form.launch-form').count(), 0);
   assert.equal(await page.locator('table.agents-table input[type=checkbox]').count(), 0);
   assert.equal(await page.evaluate((k) => sessionStorage.getItem(k), TOKEN_KEY), null);
@@ -275,8 +286,8 @@ test('every fleet document was sent and answered with data; every document on th
     const { operationName, query } = JSON.parse(r.body);
     const name = operationName ?? /\b(?:query|subscription|mutation) (\w+)/.exec(query)?.[1];
     if (!FLEET_DOCUMENTS.includes(name)) continue;
-    // The two refusals the tests provoke: the wrong token's probe and the launch on tag site=mars.
-    if (r.headers.authorization === 'Bearer not-the-token' || r.body.includes('"mars"')) continue;
+    // The refusals the tests provoke: the wrong and the rotated token's requests, the launch on tag site=mars.
+    if (['Bearer not-the-token', 'Bearer rotated-away'].includes(r.headers.authorization) || r.body.includes('"mars"')) continue;
     sent.add(name);
     assert.equal(r.status, 200, `${name}: HTTP ${r.status}`);
     assert.ok(r.answer.startsWith('{"data":'), `${name} answered ${r.answer}`);
