@@ -66,7 +66,7 @@ type SASL struct {
 // Topic is a Kafka topic benchpipe uses. `sink topics apply` creates or alters it to match.
 type Topic struct {
 	Name              string            `yaml:"name"`
-	Format            string            `yaml:"format"`             // benchpipe | sinetstream-perftool
+	Format            string            `yaml:"format"`             // benchpipe | sinetstream-perftool | fleet
 	Partitions        int32             `yaml:"partitions"`         // default 6
 	ReplicationFactor int16             `yaml:"replication_factor"` // default 1 (single broker); 3 in production
 	Retention         time.Duration     `yaml:"retention"`          // retention.ms; 0 = the broker default
@@ -172,6 +172,10 @@ func Default() Config {
 		Kafka: Kafka{ClientID: "benchpipe"},
 		Topics: []Topic{
 			{Name: "benchpipe.records", Format: FormatBenchpipe, Partitions: 6, ReplicationFactor: 1, Retention: 7 * 24 * time.Hour},
+			// The fleet's topics (fleet.jobs_topic, fleet.agents_topic): a few messages per agent and job, keyed by
+			// agent, so few partitions; a week keeps a job for an agent that comes back within it.
+			{Name: "benchpipe.jobs", Format: FormatFleet, Partitions: 3, ReplicationFactor: 1, Retention: 7 * 24 * time.Hour},
+			{Name: "benchpipe.agents", Format: FormatFleet, Partitions: 3, ReplicationFactor: 1, Retention: 7 * 24 * time.Hour},
 		},
 		Fleet: Fleet{
 			JobsTopic: "benchpipe.jobs", AgentsTopic: "benchpipe.agents", Heartbeat: 5 * time.Second,

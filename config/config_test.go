@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -66,8 +67,53 @@ func TestEmptyFileIsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := Default()
-	if !reflect.DeepEqual(cfg.Sink, def.Sink) || cfg.Producer.Topic != def.Producer.Topic || len(cfg.Topics) != 1 {
+	if !reflect.DeepEqual(cfg.Sink, def.Sink) || cfg.Producer.Topic != def.Producer.Topic ||
+		!reflect.DeepEqual(cfg.Topics, def.Topics) || !reflect.DeepEqual(cfg.Fleet, def.Fleet) {
 		t.Errorf("empty file gave %+v, want defaults", cfg)
+	}
+}
+
+// The defaults list the fleet's topics with format fleet, so a sink with no topics configured reads them.
+func TestDefaultFleetTopics(t *testing.T) {
+	cfg := Default()
+	for _, name := range []string{cfg.Fleet.JobsTopic, cfg.Fleet.AgentsTopic} {
+		tp, ok := cfg.Topic(name)
+		if !ok || tp.Format != FormatFleet || tp.Partitions != 3 || tp.ReplicationFactor != 1 || tp.Retention != 168*time.Hour {
+			t.Errorf("default topic %q = %+v (found %v), want format fleet, 3 partitions, replication 1, retention 168h", name, tp, ok)
+		}
+	}
+	if !slices.ContainsFunc(cfg.SinkTopics(), func(t Topic) bool { return t.Name == cfg.Fleet.AgentsTopic }) {
+		t.Error("the sink does not read the agents topic by default")
+	}
+}
+
+// The fleet section's problems, each on its line.
+func TestFleetProblems(t *testing.T) {
+	src := `topics:
+  - name: benchpipe.records
+  - name: jobs
+    format: benchpipe
+fleet:
+  jobs_topic: jobs
+  agents_topic: ""
+  heartbeat: 0s
+  job_expiry: -1m
+`
+	_, err := Parse("fleet.yaml", []byte(src), env(nil))
+	assertProblems(t, err, []string{
+		`fleet.yaml:6: fleet.jobs_topic: topic "jobs" carries format benchpipe; the fleet's topics carry fleet`,
+		`fleet.yaml:7: fleet.agents_topic: missing`,
+		`fleet.yaml:8: fleet.heartbeat: must be > 0`,
+		`fleet.yaml:9: fleet.job_expiry: must be > 0`,
+	})
+
+	same := "fleet:\n  jobs_topic: f\n  agents_topic: f\n"
+	_, err = Parse("same.yaml", []byte(same), env(nil))
+	assertProblems(t, err, []string{`same.yaml:3: fleet.agents_topic: "f" is also jobs_topic`})
+
+	// Another program's section: the producer's run commands do not read fleet, so its problems are not theirs.
+	if _, err := Parse("fleet.yaml", []byte(src), env(nil), SectionKafka, SectionProducer); err != nil {
+		t.Errorf("producer sections: %v", err)
 	}
 }
 
@@ -97,7 +143,7 @@ sink:
 		`bad.yaml:2: kafka.brokers[0]: "nocolon" is not host:port`,
 		`bad.yaml:3: kafka.sasl: mechanism GSSAPI needs username and password`,
 		`bad.yaml:4: kafka.sasl.mechanism: "GSSAPI" is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`,
-		`bad.yaml:7: topics[0].format: "avro" is not benchpipe or sinetstream-perftool`,
+		`bad.yaml:7: topics[0].format: "avro" is not benchpipe, sinetstream-perftool or fleet`,
 		`bad.yaml:10: sink.batch_sise: unknown key (known keys here: database_url, group, topics, batch_size, `,
 		`bad.yaml:11: environment variable MISSING_DB_URL is not set (write ${MISSING_DB_URL:-default} for an optional value)`,
 	}

@@ -41,8 +41,8 @@ func (c *Config) validate() Problems {
 		} else {
 			seen[t.Name] = i
 		}
-		if t.Format != FormatBenchpipe && t.Format != FormatSINETStream {
-			add(p+".format", "%q is not %s or %s", t.Format, FormatBenchpipe, FormatSINETStream)
+		if t.Format != FormatBenchpipe && t.Format != FormatSINETStream && t.Format != FormatFleet {
+			add(p+".format", "%q is not %s, %s or %s", t.Format, FormatBenchpipe, FormatSINETStream, FormatFleet)
 		}
 		if t.Partitions < 1 {
 			add(p+".partitions", "must be ≥ 1, got %d", t.Partitions)
@@ -129,6 +129,8 @@ func (c *Config) validate() Problems {
 	}
 	validateTLS(pt.TLS, "perftarget.tls", add, true)
 
+	validateFleet(c, add)
+
 	if c.GraphQL.URL != "" {
 		if u, err := url.Parse(c.GraphQL.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("graphql.url", "%q is not an http(s) URL", c.GraphQL.URL)
@@ -138,6 +140,33 @@ func (c *Config) validate() Problems {
 		add("graphql.timeout", "must be > 0")
 	}
 	return ps
+}
+
+// validateFleet checks the fleet section. A fleet topic listed under topics must carry format fleet, or the sink
+// would read heartbeats and jobs as run records and dead-letter them all.
+func validateFleet(c *Config, add func(string, string, ...any)) {
+	f := c.Fleet
+	for _, t := range []struct{ key, name string }{{"fleet.jobs_topic", f.JobsTopic}, {"fleet.agents_topic", f.AgentsTopic}} {
+		if strings.TrimSpace(t.name) == "" {
+			add(t.key, "missing")
+			continue
+		}
+		if topic, ok := c.Topic(t.name); ok && topic.Format != FormatFleet {
+			add(t.key, "topic %q carries format %s; the fleet's topics carry %s", t.name, topic.Format, FormatFleet)
+		}
+		if t.name == c.Producer.Topic || t.name == c.Sink.DeadLetterTopic {
+			add(t.key, "%q is the records or dead-letter topic; the fleet needs topics of its own", t.name)
+		}
+	}
+	if f.JobsTopic != "" && f.JobsTopic == f.AgentsTopic {
+		add("fleet.agents_topic", "%q is also jobs_topic: jobs and agents' reports need a topic each", f.AgentsTopic)
+	}
+	if f.Heartbeat <= 0 {
+		add("fleet.heartbeat", "must be > 0")
+	}
+	if f.JobExpiry <= 0 {
+		add("fleet.job_expiry", "must be > 0")
+	}
 }
 
 // validateObserve checks the shape of the cluster to observe. Whether a connection string parses is for the
