@@ -26,8 +26,7 @@ import (
 //	           the reason), expired
 const FleetVersion = 1
 
-// FleetJSONSchema is fleet.schema.json: the fleet's message contract for agents not written in Go. Its heartbeat's
-// host refers to record.schema.json (JSONSchema) by that schema's $id.
+// FleetJSONSchema is fleet.schema.json: the fleet's message contract for agents not written in Go.
 //
 //go:embed fleet.schema.json
 var FleetJSONSchema []byte
@@ -216,9 +215,6 @@ func (m *FleetMessage) Validate() error {
 		}
 		if err := agent("heartbeat.agent", h.Agent); err != nil {
 			return err
-		}
-		if h.Host.Hostname == "" {
-			return bad("heartbeat.host.hostname", "missing")
 		}
 		if h.IntervalS <= 0 {
 			return bad("heartbeat.interval_s", "must be positive")
