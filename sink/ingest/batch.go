@@ -44,9 +44,10 @@ type tableRows struct {
 }
 
 type upsert struct {
-	sql  string
-	args []any
-	src  *kgo.Record
+	table string // the table it writes, for benchpipe_sink_rows_total
+	sql   string
+	args  []any
+	src   *kgo.Record
 }
 
 type deadLetter struct {
@@ -194,9 +195,9 @@ func decodeBenchpipe(b *batch, r *kgo.Record) error {
 			b.hists[r] = h
 		}
 	case schema.TypeRunStarted:
-		b.upserts = append(b.upserts, upsert{runStartedSQL, rec.RunStartedRow(), r})
+		b.upserts = append(b.upserts, upsert{"runs", runStartedSQL, rec.RunStartedRow(), r})
 	case schema.TypeRunFinished:
-		b.upserts = append(b.upserts, upsert{runFinishedSQL, rec.RunFinishedRow(), r})
+		b.upserts = append(b.upserts, upsert{"runs", runFinishedSQL, rec.RunFinishedRow(), r})
 	case schema.TypeObservation:
 		b.addObservation(&rec, r)
 	}
@@ -225,13 +226,13 @@ func (b *batch) addObservation(rec *schema.Record, r *kgo.Record) {
 		}
 	}
 	if rows.TopologyChanged || rows.SplitBrain {
-		b.upserts = append(b.upserts, upsert{runFlagsSQL, []any{rec.RunID, rows.TopologyChanged, rows.SplitBrain}, r})
+		b.upserts = append(b.upserts, upsert{"runs", runFlagsSQL, []any{rec.RunID, rows.TopologyChanged, rows.SplitBrain}, r})
 	}
 	if rows.Start != nil {
-		b.upserts = append(b.upserts, upsert{startFactsSQL, rows.Start, r})
+		b.upserts = append(b.upserts, upsert{"runs", startFactsSQL, rows.Start, r})
 	}
 	if rows.End != nil {
-		b.upserts = append(b.upserts, upsert{endFactsSQL, rows.End, r})
+		b.upserts = append(b.upserts, upsert{"runs", endFactsSQL, rows.End, r})
 	}
 }
 

@@ -39,17 +39,17 @@ func decodeFleet(b *batch, r *kgo.Record) error {
 		if err != nil {
 			return fmt.Errorf("heartbeat.host: %w", err)
 		}
-		b.upserts = append(b.upserts, upsert{heartbeatSQL, []any{h.Agent, json.RawMessage(host), nullText(h.Version), stringMap(h.Tags),
+		b.upserts = append(b.upserts, upsert{"agents", heartbeatSQL, []any{h.Agent, json.RawMessage(host), nullText(h.Version), stringMap(h.Tags),
 			h.IntervalS, h.State, h.JobID, h.RunID, nullTime(h.UpSince), m.Time}, r})
 	case schema.FleetJob:
 		j := m.Job
-		b.upserts = append(b.upserts, upsert{jobSQL, []any{j.ID, j.GroupID, j.Agent, j.Kind, j.Spec, nullText(j.Name), stringMap(j.Tags),
+		b.upserts = append(b.upserts, upsert{"jobs", jobSQL, []any{j.ID, j.GroupID, j.Agent, j.Kind, j.Spec, nullText(j.Name), stringMap(j.Tags),
 			j.CreatedAt, j.ExpiresAt}, r})
 	case schema.FleetJobStop:
-		b.upserts = append(b.upserts, upsert{jobStopSQL, []any{m.Stop.JobID, m.Stop.Agent, m.Time}, r})
+		b.upserts = append(b.upserts, upsert{"jobs", jobStopSQL, []any{m.Stop.JobID, m.Stop.Agent, m.Time}, r})
 	case schema.FleetJobEvent:
 		e := m.Event
-		b.upserts = append(b.upserts, upsert{jobEventSQL, []any{e.JobID, e.State, e.Agent, m.Time, e.RunID, nullText(string(e.Status)),
+		b.upserts = append(b.upserts, upsert{"job_events", jobEventSQL, []any{e.JobID, e.State, e.Agent, m.Time, e.RunID, nullText(string(e.Status)),
 			nullText(e.Reason)}, r})
 	}
 	return nil

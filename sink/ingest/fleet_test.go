@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benchpipe/benchpipe/config"
@@ -232,9 +233,11 @@ func testFleetMessagesStored(t *testing.T, kb testenv.KafkaBackend) {
 		krs = append(krs, p.rec)
 	}
 	produceRaw(t, e.brokers, "", krs...)
-	stop := e.startSink(t)
+	reg := prometheus.NewRegistry()
+	stop := e.startSink(t, ingest.WithRegisterer(reg))
 	conn := connect(t, e.dbURL)
 	waitStored(t, conn, int64(len(krs)))
+	checkRowsByTable(t, reg, s)
 
 	want := fleetWant(s)
 	checkFleetTables(t, conn, s, want)
@@ -280,6 +283,39 @@ func testFleetMessagesStored(t *testing.T, kb testenv.KafkaBackend) {
 	}
 	if e.kafka != nil { // the metadata does not depend on the broker: once is enough
 		checkFleetGraphQL(t, e.deploy, s)
+	}
+}
+
+// checkRowsByTable: benchpipe_sink_rows_total counts each fleet statement under the table it writes (it once
+// counted every one as a runs row).
+func checkRowsByTable(t *testing.T, reg *prometheus.Registry, s *fleetScenario) {
+	t.Helper()
+	want := map[string]float64{}
+	for _, m := range s.messages {
+		want[map[string]string{schema.FleetHeartbeat: "agents", schema.FleetJob: "jobs", schema.FleetJobStop: "jobs", schema.FleetJobEvent: "job_events"}[m.Type]]++
+	}
+	for _, r := range s.runs {
+		if r.Type == schema.TypeRunStarted || r.Type == schema.TypeRunFinished {
+			want["runs"]++
+		}
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "benchpipe_sink_rows_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if table := m.GetLabel()[0].GetValue(); want[table] > 0 || table == "runs" {
+				got[table] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("benchpipe_sink_rows_total by table = %v, want %v", got, want)
 	}
 }
 

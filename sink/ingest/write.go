@@ -40,7 +40,7 @@ const apiSchema = "public"
 
 // write commits b in one transaction: lock the partitions' stored positions, refuse partitions whose batch does
 // not start where their stored position ends, drop records below the stored positions, send dead letters, insert
-// rows, upsert runs, advance the positions.
+// rows, upsert runs and the fleet's rows, advance the positions.
 //
 // A partition is refused when its stored position is behind the position the batch continues from: an earlier
 // batch of it was not written (given up at shutdown, or the database was restored from an older backup). Writing
@@ -92,7 +92,7 @@ func (s *Sink) write(ctx context.Context, b *batch) (writeResult, error) {
 				res.rows["samples_hist"] += n
 			}
 		}
-		if err := s.upsertRuns(ctx, tx, b.upserts, omit, res.rows); err != nil {
+		if err := s.upsertRows(ctx, tx, b.upserts, omit, res.rows); err != nil {
 			return err
 		}
 		return s.storePositions(ctx, tx, b.parts, res.next)
@@ -241,20 +241,24 @@ func (s *Sink) insertNew(ctx context.Context, tx pgx.Tx, t *tableRows, rows [][]
 	return out, nil
 }
 
-func (s *Sink) upsertRuns(ctx context.Context, tx pgx.Tx, ups []upsert, skipped map[*kgo.Record]bool, rows map[string]int) error {
+func (s *Sink) upsertRows(ctx context.Context, tx pgx.Tx, ups []upsert, skipped map[*kgo.Record]bool, rows map[string]int) error {
 	var pb pgx.Batch
+	queued := map[string]int{}
 	for _, u := range ups {
 		if !skipped[u.src] {
 			pb.Queue(u.sql, u.args...)
+			queued[u.table]++
 		}
 	}
 	if pb.Len() == 0 {
 		return nil
 	}
 	if err := tx.SendBatch(ctx, &pb).Close(); err != nil {
-		return fmt.Errorf("upsert runs: %w", err)
+		return fmt.Errorf("upsert: %w", err)
 	}
-	rows["runs"] += pb.Len()
+	for table, n := range queued {
+		rows[table] += n
+	}
 	return nil
 }
 
