@@ -202,3 +202,27 @@ func TestHasuraActions(t *testing.T) {
 		t.Errorf("custom_types: scalars %v, enums %v, input objects %v; want none (uuid and jsonb are PostgreSQL's)", md.CustomTypes.Scalars, md.CustomTypes.Enums, md.CustomTypes.InputObjects)
 	}
 }
+
+// TestFleetTopicsDeployed: the sink's configuration in the compose stack and on Kubernetes lists the fleet's
+// topics with format fleet (so `sink run` creates them, Kafka's auto-creation being off, and sink api can produce
+// to fleet.jobs_topic) and consumes both (so agents, jobs and their states reach the tables).
+func TestFleetTopicsDeployed(t *testing.T) {
+	p := mustLoadCompose(t)
+	for _, tc := range []struct{ where, file string }{
+		{"compose", path(t, "deploy/compose/sink.yaml")},
+		{"k8s", path(t, "deploy/k8s/base/config/sink.yaml")},
+	} {
+		env := envOf(p.Services["sink"])
+		env["KAFKA_BROKERS"], env["KAFKA_PASSWORD"] = "kafka:9092", ""
+		cfg := parseConfig(t, tc.file, env)
+		consumed := map[string]string{}
+		for _, topic := range cfg.SinkTopics() {
+			consumed[topic.Name] = topic.Format
+		}
+		for _, name := range []string{cfg.Fleet.JobsTopic, cfg.Fleet.AgentsTopic} {
+			if consumed[name] != "fleet" {
+				t.Errorf("%s: the sink does not consume %s with format fleet (consumed: %v)", tc.where, name, consumed)
+			}
+		}
+	}
+}
