@@ -242,8 +242,9 @@ func TestHasuraMetadataLayout(t *testing.T) {
 		if len(f.Configuration) != 0 {
 			t.Errorf("function %s: configuration %v: the root field is the function's name, as a query", f.Function.Name, f.Configuration)
 		}
-		if len(f.Permissions) != 1 || f.Permissions[0].Role != "anonymous" {
-			t.Errorf("function %s: permissions %v; want exactly [{role: anonymous}]", f.Function.Name, f.Permissions)
+		// The operator sees everything anonymous does (the viewer sends the token on every request once signed in).
+		if len(f.Permissions) != 2 || f.Permissions[0].Role != "anonymous" || f.Permissions[1].Role != "operator" {
+			t.Errorf("function %s: permissions %v; want exactly [{role: anonymous}, {role: operator}]", f.Function.Name, f.Permissions)
 		}
 		fns = append(fns, f.Function.Name)
 	}

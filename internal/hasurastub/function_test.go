@@ -42,7 +42,8 @@ func histogramDB(t *testing.T) string {
 // Tracked functions are root fields taking args: {…} (named arguments, the omitted ones at their SQL defaults)
 // and the return table's where, order_by, limit, offset and aggregate, with the figures the database merges.
 func TestFunctions(t *testing.T) {
-	srv := hasurastub.New(t, histogramDB(t), loadMetadata(t))
+	db := histogramDB(t)
+	srv := hasurastub.New(t, db, loadMetadata(t))
 	const pcols = "{ series count p50_ms p90_ms p99_ms p999_ms max_ms }"
 	cases := []struct {
 		name, query string
@@ -78,17 +79,23 @@ func TestFunctions(t *testing.T) {
 			`query ($id: uuid!) { run_latency_percentiles(args: {run_id: $id}) { count } }`, map[string]any{"id": runC},
 			`{"run_latency_percentiles": []}`},
 	}
+	// The operator (a signed-in viewer sends its token on every request) calls them as anonymous does.
+	op := hasurastub.New(t, db, loadMetadata(t), hasurastub.WithRole("operator"))
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := post(t, srv.URL, tc.query, tc.vars)
-			if got["errors"] != nil {
-				t.Fatalf("errors: %v", got["errors"])
-			}
-			if want := decode(t, tc.want); !reflect.DeepEqual(got["data"], want) {
-				gb, _ := json.Marshal(got["data"])
-				t.Fatalf("data\n got %s\nwant %s", gb, tc.want)
-			}
-		})
+		for _, role := range []struct {
+			name, url string
+		}{{"anonymous", srv.URL}, {"operator", op.URL}} {
+			t.Run(role.name+"/"+tc.name, func(t *testing.T) {
+				got := post(t, role.url, tc.query, tc.vars)
+				if got["errors"] != nil {
+					t.Fatalf("errors: %v", got["errors"])
+				}
+				if want := decode(t, tc.want); !reflect.DeepEqual(got["data"], want) {
+					gb, _ := json.Marshal(got["data"])
+					t.Fatalf("data\n got %s\nwant %s", gb, tc.want)
+				}
+			})
+		}
 	}
 }
 
