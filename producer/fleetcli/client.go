@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,6 +14,7 @@ import (
 	graphql "github.com/hasura/go-graphql-client"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/cli"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -55,6 +57,21 @@ func newClient(cfg config.GraphQL, token string) (*client, error) {
 }
 
 // operatorToken returns the token from the environment, or errNoToken.
+// openClient reads graphql.url from the configuration at configPath and returns a client sending token ("" =
+// anonymous); on failure it says why on stderr and returns nil and the exit status.
+func openClient(prog, configPath, token string, stderr io.Writer) (*client, int) {
+	cfg, err := config.Resolve(configPath, config.SectionGraphQL)
+	if err != nil {
+		return nil, cli.FailConfig(stderr, prog, err, cli.ExitUsage)
+	}
+	c, err := newClient(cfg.GraphQL, token)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		return nil, cli.ExitUsage
+	}
+	return c, 0
+}
+
 func operatorToken() (string, error) {
 	t := strings.TrimSpace(os.Getenv(EnvOperatorToken))
 	if t == "" {

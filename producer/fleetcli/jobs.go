@@ -97,14 +97,9 @@ func RunJobs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return cli.ExitUsage
 	}
-	cfg, err := config.Resolve(configPath, config.SectionGraphQL)
-	if err != nil {
-		return cli.FailConfig(stderr, prog, err, cli.ExitUsage)
-	}
-	c, err := newClient(cfg.GraphQL, token)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
-		return cli.ExitUsage
+	c, code := openClient(prog, configPath, token, stderr)
+	if c == nil {
+		return code
 	}
 	if stop {
 		return stopJobs(ctx, c, jobID, group, stdout, stderr)

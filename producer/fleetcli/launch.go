@@ -134,14 +134,9 @@ func RunLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return cli.ExitUsage
 	}
-	cfg, err := config.Resolve(configPath, config.SectionGraphQL)
-	if err != nil {
-		return cli.FailConfig(stderr, prog, err, cli.ExitUsage)
-	}
-	c, err := newClient(cfg.GraphQL, token)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
-		return cli.ExitUsage
+	c, code := openClient(prog, configPath, token, stderr)
+	if c == nil {
+		return code
 	}
 
 	vars := map[string]any{"kind": kind, "spec": p.spec}
