@@ -101,7 +101,7 @@ func (c *client) classify(ctx context.Context, err error) error {
 			switch ne.StatusCode() {
 			case http.StatusUnauthorized, http.StatusForbidden:
 				return fmt.Errorf("%w: %s answered HTTP %d %s: the endpoint wants credentials; benchpipe reads as Hasura's "+
-					"anonymous role (HASURA_GRAPHQL_UNAUTHORIZED_ROLE=anonymous), or put the needed header in graphql.headers",
+					"anonymous role (a request without Authorization, which sink api's auth webhook makes anonymous), or put the needed header in graphql.headers",
 					ErrRejected, c.url, ne.StatusCode(), body)
 			case http.StatusNotFound:
 				return fmt.Errorf("%w: %s answered HTTP 404: is graphql.url (or --url) the GraphQL endpoint, e.g. http://server/v1/graphql?",
