@@ -77,6 +77,25 @@ export function groupFigures(g: GroupRow): [string, string, boolean][] {
   ];
 }
 
+/** A row of runs_latency_percentiles as the group page asks for it. */
+export type GroupPercentiles = { series: string; count: number; p50_ms: number | null; p99_ms: number | null; p999_ms: number | null };
+
+/**
+ * The group's merged latency as headline figures: p50, p99 and p99.9 of every value the group's runs measured
+ * ("latency", the corrected series; percentiles do not average, so these come from the merged histograms, not from
+ * the runs' own percentiles). None when the runs kept no histograms.
+ */
+export function groupLatencyFigures(rows: GroupPercentiles[]): [string, string, boolean][] {
+  const lat = rows.find((r) => r.series === 'latency');
+  if (!lat || !lat.count) return [];
+  const ms = (v: number | null) => (v === null ? '–' : formatNumber(v));
+  return [
+    ['p50 of the group (ms)', ms(lat.p50_ms), false],
+    ['p99 of the group (ms)', ms(lat.p99_ms), false],
+    ['p99.9 of the group (ms)', ms(lat.p999_ms), false],
+  ];
+}
+
 /** A job that can still run (and so be stopped): not finished, rejected or expired. */
 export function jobOpen(j: Pick<JobRow, 'state'>): boolean {
   return j.state === 'launched' || j.state === 'accepted' || j.state === 'running';

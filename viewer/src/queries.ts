@@ -208,6 +208,17 @@ export const RUN_WINDOW_PERCENTILES_QUERY = `query RunWindowPercentiles($id: uui
 }`;
 
 /**
+ * Group page: the true latency percentiles of a launch's runs together (measurement phases), merged by the database
+ * from the runs' histograms (runs_latency_percentiles). $ids is a PostgreSQL array literal ("{a,b}"). One row per
+ * series ("latency"; MQTT also "uncorrected"); none for runs without histograms.
+ */
+export const GROUP_PERCENTILES_QUERY = `query GroupPercentiles($ids: _uuid!) {
+  runs_latency_percentiles(args: {run_ids: $ids}) {
+    series count p50_ms p99_ms p999_ms
+  }
+}`;
+
+/**
  * Run and compare pages: the merged latency histogram of each run (measurement phase), bucket by bucket, for its
  * CDF. $ids is a PostgreSQL array literal of one run id ("{id}"): runs_latency_distribution merges the runs it is
  * given, so the compare page asks once per run to overlay them. A histogram has a few thousand buckets at most,

@@ -2,7 +2,7 @@
 // producer/mqttload.Spec and producer/pgbench.Spec), tags, pgbench's argument line, job states as shown, ages.
 import { describe, expect, it } from 'vitest';
 import {
-  ago, agentHostName, agentsWithTags, groupFigures, jobOpen, jobStateText, launchSpec, launchVariables, parseSeconds, parseTags, splitArgs,
+  ago, agentHostName, agentsWithTags, groupFigures, groupLatencyFigures, jobOpen, jobStateText, launchSpec, launchVariables, parseSeconds, parseTags, splitArgs,
   type AgentRow, type GroupRow, type JobRow,
 } from '../src/fleet';
 import { shellJoin } from '../src/shape';
@@ -143,5 +143,16 @@ describe('a launch\'s totals', () => {
       ['rejected', '0', false], ['expired', '0', false], ['runs', '3', false], ['summed throughput (ops/s)', '2,222', false],
     ]);
     expect(groupFigures({ ...g, runs: 0, ops_rate: null }).at(-1)).toEqual(['summed throughput (ops/s)', '–', false]);
+  });
+  it('shows the merged latency of the corrected series only, none without histograms', () => {
+    const rows = [
+      { series: 'uncorrected', count: 900, p50_ms: 1, p99_ms: 2, p999_ms: 3 },
+      { series: 'latency', count: 1000, p50_ms: 1.25, p99_ms: 12.5, p999_ms: null },
+    ];
+    expect(groupLatencyFigures(rows)).toEqual([
+      ['p50 of the group (ms)', '1.25', false], ['p99 of the group (ms)', '12.5', false], ['p99.9 of the group (ms)', '–', false],
+    ]);
+    expect(groupLatencyFigures(rows.slice(0, 1))).toEqual([]);
+    expect(groupLatencyFigures([])).toEqual([]);
   });
 });

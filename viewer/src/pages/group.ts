@@ -1,8 +1,8 @@
 // Group page (issue 14): one launch (#/group/<group_id>): its totals from job_groups (jobs by state, the runs'
-// summed throughput), its jobs live with their states, and its runs with the runs table's figures and links, and a
+// summed throughput), the runs' merged latency percentiles (runs_latency_percentiles), its jobs live with their states, and its runs with the runs table's figures and links, and a
 // link comparing them. The jobs come live (a live query); the totals and runs are fetched again when they change.
-import { GROUP_JOBS_LIVE_SUBSCRIPTION, GROUP_QUERY } from '../queries';
-import { groupFigures, jobOpen, type GroupRow, type JobRow } from '../fleet';
+import { GROUP_JOBS_LIVE_SUBSCRIPTION, GROUP_PERCENTILES_QUERY, GROUP_QUERY } from '../queries';
+import { groupFigures, groupLatencyFigures, jobOpen, type GroupPercentiles, type GroupRow, type JobRow } from '../fleet';
 import { shortId } from '../shape';
 import { baselineFirst } from '../compare';
 import { routeHash } from '../route';
@@ -36,9 +36,9 @@ export const groupPage: Page = async ({ client, route, root, signal }) => {
     ]), 'jobs-table') : message('empty', 'No jobs known for this group.'));
     jobsBox.setAttribute('data-open', String(jobs.filter(jobOpen).length));
   };
-  const draw = (d: GroupData) => {
+  const draw = (d: GroupData, latency: GroupPercentiles[]) => {
     const g = d.job_groups[0];
-    totals.replaceChildren(...(g ? groupFigures(g) : []).map(([label, value, bad]) =>
+    totals.replaceChildren(...[...(g ? groupFigures(g) : []), ...groupLatencyFigures(latency)].map(([label, value, bad]) =>
       h('div', { class: `figure${bad ? ' bad' : ''}`, 'data-figure': label }, h('div', { class: 'figure-value' }, value), h('div', { class: 'figure-label' }, label))));
     times.textContent = g ? `first run started ${fmtTime(g.started_at)} · last run ended ${fmtTime(g.finished_at)}` : '';
     drawJobs(d.job_status);
@@ -56,7 +56,11 @@ export const groupPage: Page = async ({ client, route, root, signal }) => {
   const fetchAll = async () => {
     const d = await client.request<GroupData>(GROUP_QUERY, { id }, signal);
     if (!d.job_groups.length && !d.job_status.length && !d.runs.length) throw new ViewerError(`No group ${id}: no job and no run names it.`, 'notfound');
-    draw(d);
+    const latency = d.runs.length
+      ? (await client.request<{ runs_latency_percentiles: GroupPercentiles[] }>(GROUP_PERCENTILES_QUERY,
+        { ids: `{${d.runs.map((r) => r.run_id).join(',')}}` }, signal)).runs_latency_percentiles
+      : [];
+    draw(d, latency);
     return d;
   };
   let seen = JSON.stringify((await fetchAll()).job_status);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const FLEET_DOCUMENTS = ['Agents', 'AgentsLive', 'Jobs', 'JobsLive', 'AgentRuns', 'Group', 'GroupJobsLive', 'OperatorProbe', 'LaunchJobs', 'StopJobs'];
+export const FLEET_DOCUMENTS = ['Agents', 'AgentsLive', 'Jobs', 'JobsLive', 'AgentRuns', 'Group', 'GroupPercentiles', 'GroupJobsLive', 'OperatorProbe', 'LaunchJobs', 'StopJobs'];
 
 /** Every operation name declared in src/queries.ts, with its document's text. */
 export function declaredDocuments() {
