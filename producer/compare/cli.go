@@ -158,8 +158,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if opts.SameTags.active() && baseSpec != BaselineLast && baseSpec != BaselineHistory {
 		return usageErr("--same-tags only applies to --baseline last and --baseline history")
 	}
-	if !(opts.Confidence >= 0.5 && opts.Confidence < 1) {
-		return usageErr("--confidence %v: want a fraction from 0.5 to below 1 (0.95 = 95%%)", opts.Confidence)
+	if err := checkConfidence(opts.Confidence); err != nil {
+		return usageErr("%v", err)
 	}
 	if opts.Wait < 0 || timeout < 0 || opts.PollInterval <= 0 {
 		return usageErr("--wait and --timeout must not be negative, --poll must be positive")

@@ -275,7 +275,7 @@ func (c *client) lastBaseline(ctx context.Context, cand *runFields, tags TagMatc
 // per-second values, and the most recent of those runs, which the figures table and the counts compare with.
 func (c *client) historyBaseline(ctx context.Context, cand *runFields, tags TagMatch, rep *report) (uuid.UUID, []seriesResult, error) {
 	id := uuid.UUID(cand.RunID)
-	runs, notes, err := c.fetchHistory(ctx, cand, tags)
+	runs, notes, err := c.fetchHistory(ctx, cand, tags, HistoryLimit)
 	if err != nil {
 		return uuid.Nil, nil, err
 	}
@@ -295,9 +295,26 @@ func (c *client) historyBaseline(ctx context.Context, cand *runFields, tags TagM
 
 // compare fetches the candidate and its baseline, compares them, prints the result and returns the exit code.
 func (c *client) compare(ctx context.Context, baseline string, candID uuid.UUID, opts Options, stdout io.Writer) (int, error) {
-	cand, err := c.fetchRun(ctx, "candidate", candID)
+	rep, err := c.report(ctx, baseline, candID, opts)
 	if err != nil {
 		return ExitCode(err), err
+	}
+	if opts.JSON {
+		err = rep.writeJSON(stdout)
+	} else {
+		err = rep.writeText(stdout)
+	}
+	if err != nil {
+		return ExitRejected, fmt.Errorf("print the comparison: %w", err)
+	}
+	return rep.ExitCode, nil
+}
+
+// report fetches the candidate and its baseline and compares them.
+func (c *client) report(ctx context.Context, baseline string, candID uuid.UUID, opts Options) (*report, error) {
+	cand, err := c.fetchRun(ctx, "candidate", candID)
+	if err != nil {
+		return nil, err
 	}
 	rep := &report{BaselineSelection: "explicit"}
 	var baseID uuid.UUID
@@ -307,32 +324,31 @@ func (c *client) compare(ctx context.Context, baseline string, candID uuid.UUID,
 		rep.BaselineSelection = BaselineLast
 		var notes []string
 		if baseID, notes, err = c.lastBaseline(ctx, cand, opts.SameTags); err != nil {
-			return ExitCode(err), err
+			return nil, err
 		}
 		rep.Notes = append(rep.Notes, notes...)
 	case BaselineHistory:
 		rep.BaselineSelection = BaselineHistory
 		if baseID, history, err = c.historyBaseline(ctx, cand, opts.SameTags, rep); err != nil {
-			return ExitCode(err), err
+			return nil, err
 		}
 	default:
 		baseID, err = uuid.Parse(baseline)
 	}
 	if err != nil {
-		err = fmt.Errorf("%w: baseline %q is neither %q nor a run id", ErrUsage, baseline, BaselineLast)
-		return ExitCode(err), err
+		return nil, fmt.Errorf("%w: baseline %q is neither %q nor a run id", ErrUsage, baseline, BaselineLast)
 	}
 	base, err := c.fetchRun(ctx, "baseline", baseID)
 	if err != nil {
-		return ExitCode(err), err
+		return nil, err
 	}
 	cluster, clusterOK, clusterNote, err := c.fetchCluster(ctx, baseID, candID)
 	if err != nil {
-		return ExitCode(err), err
+		return nil, err
 	}
 	from, notes, err := c.mergeLatency(ctx, base, cand)
 	if err != nil {
-		return ExitCode(err), err
+		return nil, err
 	}
 	rep.fill(base, cand, opts.MaxRegression, opts.Confidence, history)
 	rep.Warnings = []string{}
@@ -343,15 +359,7 @@ func (c *client) compare(ctx context.Context, baseline string, candID uuid.UUID,
 	}
 	rep.Baseline.LatencyFrom, rep.Candidate.LatencyFrom = from[0], from[1]
 	rep.Notes = append(rep.Notes, notes...)
-	if opts.JSON {
-		err = rep.writeJSON(stdout)
-	} else {
-		err = rep.writeText(stdout)
-	}
-	if err != nil {
-		return ExitRejected, fmt.Errorf("print the comparison: %w", err)
-	}
-	return rep.ExitCode, nil
+	return rep, nil
 }
 
 // fill computes the comparison of base and cand.

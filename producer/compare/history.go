@@ -85,11 +85,13 @@ type segmentInfo struct {
 type historyOptions struct {
 	Significance float64 // of the change points; 0: stat.Detector's default (0.05)
 	FalseAlarm   float64 // for MinEffect; 0: no minimum effects
+	Limit        int     // the most recent runs the history holds; 0: HistoryLimit
 }
 
-// fetchHistory returns the comparable runs of ref that started no later than it, oldest first, ref included
-// when it finished ok. notes say what the reader should know about the selection.
-func (c *client) fetchHistory(ctx context.Context, ref *runFields, tags TagMatch) ([]historyRun, []string, error) {
+// fetchHistory returns the comparable runs of ref that started no later than it, the limit (at most HistoryLimit)
+// most recent, oldest first, ref included when it finished ok. notes say what the reader should know about the
+// selection.
+func (c *client) fetchHistory(ctx context.Context, ref *runFields, tags TagMatch, limit int) ([]historyRun, []string, error) {
 	id := uuid.UUID(ref.RunID)
 	if ref.StartedAt == nil || ref.HostName == nil {
 		return nil, nil, fmt.Errorf("%w for run %s: its run_started record has not been written yet, so its kind, device and "+
@@ -121,8 +123,12 @@ func (c *client) fetchHistory(ctx context.Context, ref *runFields, tags TagMatch
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(rows) == historyLimit {
-		notes = append(notes, fmt.Sprintf("the history holds the %d most recent comparable runs", historyLimit))
+	if limit <= 0 || limit > HistoryLimit {
+		limit = HistoryLimit
+	}
+	if len(rows) >= limit {
+		notes = append(notes, fmt.Sprintf("the history holds the %d most recent comparable runs", limit))
+		rows = rows[:limit]
 	}
 	slices.Reverse(rows)
 	return rows, notes, nil

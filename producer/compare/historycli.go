@@ -23,7 +23,7 @@ const historyUsageText = `Usage:
 
 Lists the history of a run: the comparable runs that started no later than it (same kind, device and
 parameters, finished ok, as for compare --baseline last; --same-tags adds the tag rule), up to the 200 most
-recent, oldest first, each reduced to the median of its steady-state per-second values (warm-up and a
+recent (--limit), oldest first, each reduced to the median of its steady-state per-second values (warm-up and a
 final partial second excluded). With --kind and --device the run is the most recent of that kind on that
 device that finished ok, and its parameters (and tags) define the history.
 
@@ -63,20 +63,20 @@ func RunHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	var (
 		configPath, url, kind, device, figs string
 		timeout                             time.Duration
-		tags                                TagMatch
-		opts                                historyOptions
-		noise, asJSON                       bool
+		o                                   HistoryOptions
+		asJSON                              bool
 	)
 	fs.StringVar(&configPath, "config", "", "configuration `file` (default $"+config.EnvConfigFile+", else "+config.SystemFile+" if it exists)")
 	fs.StringVar(&url, "url", "", "GraphQL endpoint `URL`, overriding graphql.url (e.g. http://server/v1/graphql)")
 	fs.DurationVar(&timeout, "timeout", 0, "per-request timeout, overriding graphql.timeout (default 10s)")
 	fs.StringVar(&kind, "kind", "", "with --device instead of RUN_ID: the history of the most recent run of this `kind` (mqtt, pgbench)")
 	fs.StringVar(&device, "device", "", "with --kind: the device (host name) the runs ran on")
-	fs.Var(&tags, "same-tags", "require equal tags; =k1,k2 requires only those tags to be equal")
+	fs.Var(&o.SameTags, "same-tags", "require equal tags; =k1,k2 requires only those tags to be equal")
 	fs.StringVar(&figs, "figures", "throughput,p99", "the figures to analyse, comma-separated: throughput, tps, p50, p90, p99, p99.9")
-	fs.Float64Var(&opts.Significance, "significance", 0.05, "largest p-value of a change point: the false-alarm rate per series")
-	fs.BoolVar(&noise, "noise", false, "print each figure's run-to-run noise over the current segment and the minimum effect for --false-alarm")
-	fs.Float64Var(&opts.FalseAlarm, "false-alarm", 0.05, "with --noise: the gate's false-alarm rate the minimum effect is for (0.05 = one identical run in 20 fails)")
+	fs.Float64Var(&o.Significance, "significance", DefaultSignificance, "largest p-value of a change point: the false-alarm rate per series")
+	fs.BoolVar(&o.Noise, "noise", false, "print each figure's run-to-run noise over the current segment and the minimum effect for --false-alarm")
+	fs.Float64Var(&o.FalseAlarm, "false-alarm", DefaultFalseAlarm, "with --noise: the gate's false-alarm rate the minimum effect is for (0.05 = one identical run in 20 fails)")
+	fs.IntVar(&o.Limit, "limit", HistoryLimit, "the most recent comparable runs the history holds (at most 200)")
 	fs.BoolVar(&asJSON, "json", false, "print the history as JSON (errors too, as {\"error\": …})")
 
 	fail := func(err error) int {
@@ -114,22 +114,10 @@ func RunHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	default:
 		return usageErr("want a run id, or --kind and --device (both)")
 	}
-	var names []string
-	for _, n := range strings.Split(figs, ",") {
-		name, ok := figureName(n)
-		if !ok || figureByName(name).perSecond == nil {
-			return usageErr("--figures: %q is not a figure with per-second values (throughput, tps, p50, p90, p99, p99.9)", strings.TrimSpace(n))
-		}
-		names = append(names, name)
-	}
-	if !(opts.Significance > 0 && opts.Significance <= 0.5) {
-		return usageErr("--significance %v: want 0 < significance ≤ 0.5", opts.Significance)
-	}
-	if !(opts.FalseAlarm > 0 && opts.FalseAlarm < 0.5) {
-		return usageErr("--false-alarm %v: want 0 < rate < 0.5", opts.FalseAlarm)
-	}
-	if !noise {
-		opts.FalseAlarm = 0
+	o.Figures = strings.Split(figs, ",")
+	names, hopts, err := o.check()
+	if err != nil {
+		return usageErr("%v", err)
 	}
 	if timeout < 0 {
 		return usageErr("--timeout must not be negative")
@@ -149,15 +137,13 @@ func RunHistory(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return fail(err)
 	}
-	h, err := c.history(ctx, ref, kind, device, tags, names, opts)
+	h, err := c.history(ctx, ref, kind, device, o.SameTags, names, hopts)
 	if err != nil {
 		return fail(err)
 	}
-	h.Noise = noise
+	h.Noise = o.Noise
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(h)
+		err = h.writeJSON(stdout)
 	} else {
 		err = h.writeText(stdout)
 	}
@@ -199,7 +185,7 @@ func (c *client) history(ctx context.Context, ref uuid.UUID, kind, device string
 		return nil, err
 	}
 	h.Run = runReportOf(run)
-	runs, notes, err := c.fetchHistory(ctx, run, tags)
+	runs, notes, err := c.fetchHistory(ctx, run, tags, o.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +203,12 @@ func (c *client) history(ctx context.Context, ref uuid.UUID, kind, device string
 		}
 	}
 	return h, nil
+}
+
+func (h *historyReport) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(h)
 }
 
 func (h *historyReport) writeText(w io.Writer) error {

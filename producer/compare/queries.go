@@ -112,9 +112,10 @@ func baselineVars(id uuid.UUID, kind, host string, parameters json.RawMessage, b
 	return v
 }
 
-// historyLimit is the most runs a history holds: the most recent ones, enough for change points (Otava's
-// default window is 30 runs) without fetching every second of years of nightly runs.
-const historyLimit = 200
+// HistoryLimit is the most runs a history holds: the most recent ones, enough for change points (Otava's
+// default window is 30 runs) without fetching every second of years of nightly runs. The history queries' limit
+// is this number, written out in their documents.
+const HistoryLimit = 200
 
 // historyRun is one run of a history with its measurement-phase samples.
 type historyRun struct {
@@ -125,7 +126,7 @@ type historyRun struct {
 }
 
 // The history of a run: the comparable runs (as for the "last" baseline: same kind, device and parameters,
-// finished ok, and by the tag rule) that started no later than it, most recent first, up to historyLimit.
+// finished ok, and by the tag rule) that started no later than it, most recent first, up to HistoryLimit.
 type (
 	historyQuery struct {
 		Runs []historyRun `graphql:"runs(where: {kind: {_eq: $kind}, host_name: {_eq: $host}, parameters: {_eq: $parameters}, status: {_eq: $status}, started_at: {_lte: $before}}, order_by: [{started_at: desc}, {run_id: desc}], limit: 200)"`
