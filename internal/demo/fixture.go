@@ -45,6 +45,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benchpipe/benchpipe/internal/hasurastub"
@@ -172,7 +173,7 @@ func (p *pipeline) runNamed(ctx context.Context, name string) (uuid.UUID, error)
 
 // insertBigRun writes a finished run with 100,000 one-second samples straight into the tables (generate_series),
 // for the viewer's render timing: wobbling rate and latency, warm-up first, a few errors and losses.
-func insertBigRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
+func insertBigRun(ctx context.Context, db *pgxpool.Pool) (uuid.UUID, error) {
 	id := uuid.New()
 	_, err := db.Exec(ctx, `
 		INSERT INTO public.runs (run_id, kind, name, tags, parameters, host_name, started_at, status, finished_at,
@@ -224,7 +225,7 @@ func insertBigRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
 // insertLongRun writes a finished 30-hour run, 108,000 one-second samples: more than the anonymous role's row limit
 // on samples (100,000), so the viewer draws it from samples_1m, 1,800 minutes, to show it whole. Its rate steps up
 // by 1,000 ops/s in its last hour, which a view cut at the row limit would never show.
-func insertLongRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
+func insertLongRun(ctx context.Context, db *pgxpool.Pool) (uuid.UUID, error) {
 	id := uuid.New()
 	_, err := db.Exec(ctx, `
 		INSERT INTO public.runs (run_id, kind, name, tags, parameters, host_name, started_at, status, finished_at,
@@ -256,7 +257,7 @@ func insertLongRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
 // until a switchover at 20:00:00 makes db-1 the primary; db-2 is down from 01:00:00 to 02:00:00 on the second day.
 // In the last hour db-2 lags by 500,000 bytes (500 s) and backend 1 gets 100 SELECTs a round instead of 60: steps a
 // view cut at the row limit would never show. The run is flagged (topology_changed) with its four events.
-func insertLongObservedRun(ctx context.Context, db *pgx.Conn) (uuid.UUID, error) {
+func insertLongObservedRun(ctx context.Context, db *pgxpool.Pool) (uuid.UUID, error) {
 	id := uuid.New()
 	const t0 = "2025-11-01 00:00:00+00"
 	for _, q := range []string{`

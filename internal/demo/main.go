@@ -4,16 +4,23 @@
 //	      │ run records and a perftool result (spool → Kafka protocol)  │
 //	      ▼                                                             ▼
 //	kfake (in-process Kafka) ──▶ sink ──binary COPY──▶ PostgreSQL (throw-away, or $DATABASE_URL)
-//	                                                        │
-//	         http://127.0.0.1:8080: the viewer ◀── GraphQL stand-in (internal/hasurastub, anonymous role)
+//	  ▲  │ jobs         ▲ heartbeats, job events, runs                  │
+//	  │  ▼              │                                               │
+//	  │ producer agent demo-pi-1, demo-pi-2 (site=demo)                 │
+//	sink api ◀── auth webhook, actions ── GraphQL stand-in (internal/hasurastub) ◀── producer launch, the viewer
+//	                                         http://127.0.0.1:8080: the viewer and /v1/graphql
 //
 // It runs a short MQTT benchmark (also published as a SINETStream perftool result) and a short pgbench run, waits
-// until the sink has written them, and prints the MQTT run read back from the database. Then, when standard input
-// is a terminal, it serves the built viewer (viewer/dist) and the GraphQL stand-in over the demo's database on
-// http://127.0.0.1:8080 until Ctrl-C; otherwise (CI) it ends there. It removes everything it started.
+// until the sink has written them, and prints the MQTT run read back from the database. Meanwhile the fleet of
+// issue 14 runs beside them (fleet.go): `sink api` with an operator token made up at start, two agents, and one
+// MQTT job group launched on them by tag through the stand-in as `producer launch --wait` launches it; the demo
+// prints the group as the database holds it. Then, when standard input is a terminal, it serves the built viewer
+// (viewer/dist) and the GraphQL stand-in over the demo's database on http://127.0.0.1:8080 until Ctrl-C, the agents
+// still heartbeating, and prints the operator token and a `producer launch` command line that works against it;
+// otherwise (CI) it ends there. It removes everything it started.
 //
 // With --browser-fixture it is the viewer's browser-test fixture instead (viewer/test/browser/run.mjs): see
-// fixture.go.
+// fixture.go; with --fleet-fixture the fleet browser test's (viewer/test/browser/fleet.mjs): see fleetfixture.go.
 package main
 
 import (
@@ -32,8 +39,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/term"
 
+	"github.com/benchpipe/benchpipe/internal/hasurastub"
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/schema"
 )
@@ -55,6 +64,7 @@ func main() {
 	flag.StringVar(&o.viewer, "viewer", "viewer/dist", "the built viewer (cd viewer && npm ci && npm run build)")
 	serve := flag.String("serve", "auto", "serve the viewer after the runs: auto (when standard input is a terminal), yes, no")
 	fixture := flag.Bool("browser-fixture", false, "be the viewer's browser-test fixture (see internal/demo/fixture.go) instead")
+	fleetFixture := flag.Bool("fleet-fixture", false, "be the viewer's fleet browser-test fixture (see internal/demo/fleetfixture.go) instead")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "Usage: go run ./internal/demo [--duration 15s] [--rate 2000] [--addr 127.0.0.1:8080] [--serve auto|yes|no]\n\n"+
 			"Runs the whole pipeline on this machine: an embedded NATS MQTT target, an in-process Kafka-protocol broker\n"+
@@ -77,9 +87,12 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	var err error
-	if *fixture {
+	switch {
+	case *fixture:
 		err = runFixture(ctx, os.Stdin, os.Stdout, os.Stderr)
-	} else {
+	case *fleetFixture:
+		err = runFleetFixture(ctx, os.Stdin, os.Stdout, os.Stderr)
+	default:
 		err = run(ctx, o, os.Stdout)
 	}
 	stop()
@@ -127,6 +140,48 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	defer p.Close()
 
+	// The fleet (issue 14): sink api, two agents, and the GraphQL stand-in calling sink api as Hasura does. The
+	// stand-in serves from the start, on --addr when the demo serves, since the demo's job group is launched
+	// through it while the other runs go on.
+	since := time.Now().Add(-time.Second)
+	var agentLog testenv.Buffer
+	f, err := p.startFleet(ctx, demoAgents, &agentLog)
+	if err != nil {
+		return err
+	}
+	addr := "127.0.0.1:0"
+	if o.serve {
+		addr = o.addr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("serve the viewer: %w (another program on %s? pass --addr)", err, addr)
+	}
+	v, err := newViewerServer(ctx, o.viewer, readURL, nil, f.stubOptions()...)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer v.Close()
+	go func() { _ = v.http.Serve(ln) }()
+	base := "http://" + ln.Addr().String()
+	launchConfig, err := p.writeLaunchConfig(base + hasurastub.Path)
+	if err != nil {
+		return err
+	}
+	fleetCtx, stopFleet := context.WithCancel(ctx)
+	fleetDone := make(chan struct{})
+	var group *fleetJobs
+	var fleetErr error
+	go func() {
+		defer close(fleetDone)
+		group, fleetErr = p.launchDemoJobs(fleetCtx, f, launchConfig, since, jobSeconds(o.duration))
+	}()
+	defer func() {
+		stopFleet()
+		<-fleetDone
+	}()
+
 	const name = "make demo"
 	mqttID, err := p.mqtt(ctx, out, "--publishers", "4", "--subscribers", "4", "--qos", "1", "--size", "256",
 		"--rate", fmt.Sprint(o.rate), "--warmup", "3s", "--duration", o.duration.String(),
@@ -156,9 +211,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	<-fleetDone
+	if fleetErr != nil {
+		return fmt.Errorf("fleet: %w\nthe agents' log:\n%s", fleetErr, agentLog.String())
+	}
 	if err := printRun(ctx, p.db, mqttID, out); err != nil {
 		return err
 	}
+	group.print(out)
 	var runs int
 	if err := p.db.QueryRow(ctx, "SELECT count(*) FROM public.runs").Scan(&runs); err != nil {
 		return err
@@ -171,7 +231,21 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if !o.serve {
 		return nil
 	}
-	return serveUntilDone(ctx, o, readURL, mqttID, out)
+	fmt.Fprintln(out)
+	if v.hasViewer {
+		fmt.Fprintf(out, "The viewer is on %s/ — this run: %s/#/run/%s\n", base, base, mqttID)
+		fmt.Fprintf(out, "The agents: %s/#/agents — the demo's job group: %s/#/group/%s\n", base, base, group.group)
+	} else {
+		fmt.Fprintf(out, "The viewer is not built (%s/index.html is missing: cd viewer && npm ci && npm run build; needs Node ≥ 20 and npm).\n", o.viewer)
+	}
+	fmt.Fprintf(out, "GraphQL (the Hasura stand-in: anonymous, or operator with the token) is on %s%s\n", base, hasurastub.Path)
+	fmt.Fprintf(out, "Operator token of this demo: %s\n", f.token)
+	fmt.Fprintf(out, "  Sign in with it on the Agents page to launch and stop jobs, or launch from a shell while the demo runs:\n")
+	fmt.Fprintf(out, "  BENCHPIPE_OPERATOR_TOKEN=%s go run ./producer launch --config %s %s\n", f.token, launchConfig, shellJoin(launchArgs(10)))
+	fmt.Fprintln(out, "Ctrl-C to stop.")
+	<-ctx.Done()
+	fmt.Fprintln(out, "\nstopping")
+	return nil
 }
 
 // pgbenchSeconds is the pgbench run's length: as long as the MQTT run, 2 to 6 s.
@@ -179,34 +253,13 @@ func pgbenchSeconds(d time.Duration) int {
 	return max(2, min(6, int(d.Seconds())))
 }
 
-// serveUntilDone serves the viewer and GraphQL on o.addr until ctx ends (Ctrl-C).
-func serveUntilDone(ctx context.Context, o options, readURL string, runID uuid.UUID, out io.Writer) error {
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return fmt.Errorf("serve the viewer: %w (another program on %s? pass --addr)", err, o.addr)
-	}
-	v, err := newViewerServer(ctx, o.viewer, readURL, nil)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer v.Close()
-	go func() { _ = v.http.Serve(ln) }()
-	base := "http://" + ln.Addr().String()
-	fmt.Fprintln(out)
-	if v.hasViewer {
-		fmt.Fprintf(out, "The viewer is on %s/ — this run: %s/#/run/%s\n", base, base, runID)
-	} else {
-		fmt.Fprintf(out, "The viewer is not built (%s/index.html is missing: cd viewer && npm ci && npm run build; needs Node ≥ 20 and npm).\n", o.viewer)
-	}
-	fmt.Fprintf(out, "GraphQL (the Hasura stand-in, anonymous role) is on %s/v1/graphql\nCtrl-C to stop.\n", base)
-	<-ctx.Done()
-	fmt.Fprintln(out, "\nstopping")
-	return nil
+// jobSeconds is the length of the demo's fleet jobs: as long as the MQTT run, 2 to 5 s, so that they end within it.
+func jobSeconds(d time.Duration) int {
+	return max(2, min(5, int(d.Seconds())))
 }
 
 // printRun prints the run as the database holds it: the runs row and its samples per phase.
-func printRun(ctx context.Context, conn *pgx.Conn, id uuid.UUID, out io.Writer) error {
+func printRun(ctx context.Context, conn *pgxpool.Pool, id uuid.UUID, out io.Writer) error {
 	var kind, name, status, host string
 	var started, finished time.Time
 	var ops, mqttSent, mqttRecv, lost, dup, ooo *int64

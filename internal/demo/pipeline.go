@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"gopkg.in/yaml.v3"
 
@@ -41,9 +42,10 @@ type pipeline struct {
 	work     string
 	dbURL    string // the sink's database (and the demo's pgbench target)
 	cfg      config.Config
+	loaded   *config.Config // cfg as the programs read it (${DEMO_DATABASE_URL} expanded)
 	cfgFile  string
 	mqttAddr string
-	db       *pgx.Conn
+	db       *pgxpool.Pool // safe for concurrent use: the fleet's job group and the fixture's handlers query it beside the runs
 	stop     []func()
 }
 
@@ -93,6 +95,8 @@ func startPipeline(ctx context.Context, out io.Writer, dbURL string) (_ *pipelin
 	cfg.Topics = append(cfg.Topics, config.Topic{Name: perftoolTopic, Format: config.FormatSINETStream, Partitions: 1, ReplicationFactor: 1})
 	cfg.Sink.DatabaseURL = "${DEMO_DATABASE_URL}"
 	cfg.Sink.HTTPAddr = "127.0.0.1:0"
+	// The fleet's agents heartbeat every second, so they show online (three heartbeats) soon after they start.
+	cfg.Fleet.Heartbeat = time.Second
 	p.cfg = cfg
 	if p.cfgFile, err = p.writeConfig("spool"); err != nil {
 		return nil, err
@@ -102,6 +106,7 @@ func startPipeline(ctx context.Context, out io.Writer, dbURL string) (_ *pipelin
 	if err != nil {
 		return nil, err
 	}
+	p.loaded = loaded
 
 	step(out, "sink: migrating the schema and creating topics")
 	if err := ingest.Migrate(ctx, loaded, p.log); err != nil {
@@ -131,18 +136,26 @@ func startPipeline(ctx context.Context, out io.Writer, dbURL string) (_ *pipelin
 	p.stop = append(p.stop, func() { httpSrv.Close() })
 	step(out, "sink consuming; metrics on http://%s/metrics", ln.Addr())
 
-	if p.db, err = pgx.Connect(ctx, dbURL); err != nil {
+	if p.db, err = pgxpool.New(ctx, dbURL); err != nil {
 		return nil, err
 	}
-	p.stop = append(p.stop, func() { p.db.Close(context.Background()) })
+	p.stop = append(p.stop, p.db.Close)
 	return p, nil
 }
 
 // writeConfig writes the demo's configuration with the spool in work/spoolName and returns its path. Producers
 // that run at the same time need a spool each (a spool is one producer's, locked while it runs).
 func (p *pipeline) writeConfig(spoolName string) (string, error) {
+	return p.writeConfigWith(spoolName, nil)
+}
+
+// writeConfigWith is writeConfig with edit applied to the configuration first (an agent's device and tags).
+func (p *pipeline) writeConfigWith(spoolName string, edit func(*config.Config)) (string, error) {
 	cfg := p.cfg
 	cfg.Producer.SpoolDir = filepath.Join(p.work, spoolName)
+	if edit != nil {
+		edit(&cfg)
+	}
 	file := filepath.Join(p.work, spoolName+".yaml")
 	raw, err := yaml.Marshal(cfg)
 	if err != nil {
