@@ -1,7 +1,8 @@
 // Fleet browser test (issue 14 item 3): the Agents page, sign-in, launch, stop and the group page in real headless
-// Chromium, over the whole real path: fleetfixture/main.go (built here) runs PostgreSQL as deployed, kfake, the real
-// sink, the real `sink api` (auth webhook and actions), three real agents (producer agent, in process) and
-// internal/hasurastub, the one stand-in for Hasura, calling that webhook and those actions. recorder.mjs sits between
+// Chromium, over the whole real path: go run ./internal/demo --fleet-fixture (built here; internal/demo/fleetfixture.go,
+// the demo's own pipeline and fleet) runs PostgreSQL as deployed, kfake, the real sink, the real `sink api` (auth
+// webhook and actions), three real agents (producer agent, in process) and internal/hasurastub, the one stand-in for
+// Hasura, calling that webhook and those actions. recorder.mjs sits between
 // the page and the fixture and keeps every request and websocket message, so the test can see the credentials the
 // page sends. Run: npm run test:browser (after run.mjs) or node test/browser/fleet.mjs. Needs Go, the PostgreSQL
 // server binaries and Chromium.
@@ -28,13 +29,13 @@ let fixture, server, context, workDir;
 const pageErrors = [];
 
 async function startFixture() {
-  const bin = join(workDir, 'fleetfixture');
+  const bin = join(workDir, 'demo');
   try {
-    execFileSync('go', ['build', '-o', bin, './viewer/test/browser/fleetfixture'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
+    execFileSync('go', ['build', '-o', bin, './internal/demo'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
   } catch (err) {
-    throw new Error(`cannot build the fleet fixture (go build ./viewer/test/browser/fleetfixture in ${REPO}): ${err.message}`);
+    throw new Error(`cannot build the fleet fixture (go build ./internal/demo in ${REPO}): ${err.message}`);
   }
-  const child = spawn(bin, [], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['--fleet-fixture'], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
   let log = '';
   child.stderr.on('data', (d) => { log += d; });
   const exited = new Promise((r) => child.on('exit', (code) => r(code)));
