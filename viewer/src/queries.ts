@@ -135,6 +135,34 @@ export const DEVICE_RUNS_QUERY = `query DeviceRuns($host: String!, $limit: Int!)
   runs_aggregate(where: {host_name: {_eq: $host}}) { aggregate { count } }
 }`;
 
+/**
+ * Devices page, on demand (the noise of a device): its latest runs that finished ok with their parameters, so the
+ * page can ask runHistory for the newest run of each series (kind and parameters).
+ */
+export const DEVICE_SERIES_QUERY = `query DeviceSeries($host: String!, $status: String!, $limit: Int!) {
+  runs(where: {host_name: {_eq: $host}, status: {_eq: $status}}, order_by: [{started_at: desc_nulls_last}, {run_id: asc}], limit: $limit) {
+    run_id kind name status started_at parameters
+  }
+}`;
+
+/**
+ * Compare page: `producer compare --json BASELINE CANDIDATE` computed by sink api (the compareRuns query action,
+ * deploy/hasura/metadata/actions.graphql): the statistical verdict of each figure with per-second values, the
+ * threshold's of the counts, the gate. max_regression is --max-regression's text ("5%", "p99=10%,throughput=3%");
+ * null gates nothing, as the CLI without the flag.
+ */
+export const COMPARE_VERDICTS_QUERY = `query CompareVerdicts($baseline: uuid!, $candidate: uuid!, $max_regression: String, $confidence: Float) {
+  compareRuns(baseline: $baseline, candidate: $candidate, max_regression: $max_regression, confidence: $confidence) { report }
+}`;
+
+/**
+ * Trends page and the devices page's noise: `producer history --json --noise RUN_ID` computed by sink api (the
+ * runHistory query action): the run's comparable runs, change points per figure, the current segment and its noise.
+ */
+export const RUN_HISTORY_QUERY = `query RunHistory($run_id: uuid!, $figures: [String!], $false_alarm: Float, $significance: Float, $limit: Int) {
+  runHistory(run_id: $run_id, figures: $figures, false_alarm: $false_alarm, significance: $significance, limit: $limit) { report }
+}`;
+
 /** perftool page: the publishers that have results. */
 export const PERFTOOL_PUBLISHERS_QUERY = `query PerftoolPublishers {
   perftool(distinct_on: publisher, order_by: {publisher: asc}) { publisher }

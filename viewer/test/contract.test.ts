@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { Kind, parse, type ArgumentNode, type SelectionSetNode, type ValueNode, visit } from 'graphql';
+import { Kind, parse, type ArgumentNode, type FieldNode, type SelectionSetNode, type TypeNode, type ValueNode, visit } from 'graphql';
 import * as queries from '../src/queries';
 import { loadFunctions, loadSqlFunctions, loadTables, type FunctionMeta, type SqlFunction, type TableMeta } from './hasura-metadata';
 
@@ -50,24 +50,42 @@ const OPERATORS = new Set(['_eq', '_neq', '_gt', '_gte', '_lt', '_lte', '_in', '
   '_ilike', '_nilike', '_similar', '_nsimilar', '_regex', '_iregex', '_contains', '_contained_in', '_has_key',
   '_has_keys_any', '_has_keys_all', '_cast']);
 
-/** A Hasura action (actions.graphql's Mutation fields, actions.yaml's permissions): its arguments and roles. */
-interface Action { args: Set<string>; required: Set<string>; roles: Set<string> }
+/**
+ * A Hasura action (actions.graphql's Query and Mutation fields, actions.yaml's permissions): whether it is a query
+ * action (read only: the statistics of sink api) or a mutation, its arguments, its roles and the fields its output
+ * type has.
+ */
+interface Action { op: 'query' | 'mutation'; args: Set<string>; required: Set<string>; roles: Set<string>; fields: Set<string> }
 
-/** The actions of the metadata: mutation fields of actions.graphql with the roles actions.yaml permits. */
+/** The actions of the metadata: Query and Mutation fields of actions.graphql with the roles actions.yaml permits. */
 function loadActions(dir: string): Map<string, Action> {
   const out = new Map<string, Action>();
   const sdl = readFileSync(join(dir, 'actions.graphql'), 'utf8');
   const yaml = parseYaml(readFileSync(join(dir, 'actions.yaml'), 'utf8')) as { actions?: { name: string; permissions?: { role: string }[] }[] } | null;
   const roles = new Map((yaml?.actions ?? []).map((a) => [a.name, new Set((a.permissions ?? []).map((p) => p.role))]));
   if (!sdl.trim()) return out;
-  for (const d of parse(sdl).definitions) {
-    if ((d.kind !== Kind.OBJECT_TYPE_DEFINITION && d.kind !== Kind.OBJECT_TYPE_EXTENSION) || d.name.value !== 'Mutation') continue;
+  const defs = parse(sdl).definitions;
+  // The output types' fields, from every definition and extension of each object type.
+  const types = new Map<string, Set<string>>();
+  for (const d of defs) {
+    if (d.kind !== Kind.OBJECT_TYPE_DEFINITION && d.kind !== Kind.OBJECT_TYPE_EXTENSION) continue;
+    const set = types.get(d.name.value) ?? new Set<string>();
+    for (const f of d.fields ?? []) set.add(f.name.value);
+    types.set(d.name.value, set);
+  }
+  const named = (t: TypeNode): string => (t.kind === Kind.NAMED_TYPE ? t.name.value : named(t.type));
+  for (const d of defs) {
+    if (d.kind !== Kind.OBJECT_TYPE_DEFINITION && d.kind !== Kind.OBJECT_TYPE_EXTENSION) continue;
+    const op = d.name.value === 'Query' ? 'query' : d.name.value === 'Mutation' ? 'mutation' : null;
+    if (!op) continue;
     for (const f of d.fields ?? []) {
       const args = f.arguments ?? [];
       out.set(f.name.value, {
+        op,
         args: new Set(args.map((a) => a.name.value)),
         required: new Set(args.filter((a) => a.type.kind === Kind.NON_NULL_TYPE).map((a) => a.name.value)),
         roles: roles.get(f.name.value) ?? new Set(),
+        fields: types.get(named(f.type)) ?? new Set(),
       });
     }
   }
@@ -144,6 +162,17 @@ function checker(tables: Map<string, TableMeta>, fns: Map<string, Fn> = new Map(
       problems.push(`${where}: cursor ordering must be ASC or DESC`);
     }
   };
+  /** A call of an action: the role may call it, its arguments exist and the required ones are given, its output has the fields selected. */
+  const action = (docName: string, sel: FieldNode, a: Action) => {
+    const name = sel.name.value;
+    if (!a.roles.has(role)) problems.push(`${docName}: ${role} has no permission on action ${name}`);
+    const given = new Set((sel.arguments ?? []).map((x) => x.name.value));
+    for (const g of given) if (!a.args.has(g)) problems.push(`${docName}: action ${name} has no argument ${g}`);
+    for (const r of a.required) if (!given.has(r)) problems.push(`${docName}: action ${name} needs argument ${r}`);
+    for (const f of sel.selectionSet?.selections ?? []) {
+      if (f.kind === Kind.FIELD && f.name.value !== '__typename' && !a.fields.has(f.name.value)) problems.push(`${docName}: action ${name}'s output has no field ${f.name.value}`);
+    }
+  };
   const selection = (t: TableMeta, tname: string, set: SelectionSetNode | undefined, where: string) => {
     if (!set) return;
     for (const s of set.selections) {
@@ -208,11 +237,8 @@ function checker(tables: Map<string, TableMeta>, fns: Map<string, Fn> = new Map(
           for (const sel of def.selectionSet.selections) {
             if (sel.kind !== Kind.FIELD) continue;
             const a = actions.get(sel.name.value);
-            if (!a) { problems.push(`${docName}: ${sel.name.value} is not an action; the viewer writes nothing else`); continue; }
-            if (!a.roles.has(role)) problems.push(`${docName}: ${role} has no permission on action ${sel.name.value}`);
-            const given = new Set((sel.arguments ?? []).map((x) => x.name.value));
-            for (const g of given) if (!a.args.has(g)) problems.push(`${docName}: action ${sel.name.value} has no argument ${g}`);
-            for (const r of a.required) if (!given.has(r)) problems.push(`${docName}: action ${sel.name.value} needs argument ${r}`);
+            if (!a || a.op !== 'mutation') { problems.push(`${docName}: ${sel.name.value} is not an action; the viewer writes nothing else`); continue; }
+            action(docName, sel, a);
           }
           continue;
         }
@@ -232,7 +258,10 @@ function checker(tables: Map<string, TableMeta>, fns: Map<string, Fn> = new Map(
           const where = `${docName} ${root}`;
           let m: RegExpExecArray | null;
           const fn = fns.get(root);
-          if (fn) {
+          const qa = actions.get(root);
+          if (qa?.op === 'query' && op === 'query') {
+            action(docName, sel, qa);
+          } else if (fn) {
             if (!fn.permitted) problems.push(`${where}: anonymous has no permission on function ${root}`);
             if (!fn.sql) { problems.push(`${where}: function ${root} is tracked but no migration creates it RETURNS SETOF a table`); continue; }
             const argsArg = sel.arguments?.find((a) => a.name.value === 'args');
@@ -280,7 +309,7 @@ describe('GraphQL documents against deploy/hasura metadata (anonymous role)', ()
     // never passes on an empty contract.
     const tables = loadTables(METADATA);
     expect(tables.size, 'deploy/hasura metadata missing: no tracked tables').toBeGreaterThan(0);
-    const c = checker(tables, functions());
+    const c = checker(tables, functions(), 'anonymous', loadActions(METADATA));
     for (const [name, text] of documents()) c.check(name, text);
     expect(c.problems).toEqual([]);
   });
@@ -372,12 +401,42 @@ describe('GraphQL documents against deploy/hasura metadata (anonymous role)', ()
   });
 
   it('catches a mutation that is no action, an unknown argument and a missing one (self-test)', () => {
-    const actions = new Map([['launchJobs', { args: new Set(['kind', 'spec', 'all']), required: new Set(['kind', 'spec']), roles: new Set(['operator']) }]]);
+    const actions = new Map<string, Action>([['launchJobs', { op: 'mutation', args: new Set(['kind', 'spec', 'all']), required: new Set(['kind', 'spec']), roles: new Set(['operator']), fields: new Set(['group_id']) }]]);
     const c = checker(loadTables(METADATA, 'operator'), new Map(), 'operator', actions);
     c.check('bad', 'mutation Bad($k: String!) { launchJobs(kind: $k, every: true) { group_id } insert_runs(objects: []) { affected_rows } }');
     expect(c.problems).toEqual([
       'bad: action launchJobs has no argument every', 'bad: action launchJobs needs argument spec',
       'bad: insert_runs is not an action; the viewer writes nothing else',
+    ]);
+  });
+
+  it('the statistics are the two read-only query actions of sink api, open to anonymous (compareRuns, runHistory)', () => {
+    const actions = loadActions(METADATA);
+    for (const name of ['compareRuns', 'runHistory']) {
+      const a = actions.get(name);
+      expect(a, `action ${name} in actions.graphql`).toBeDefined();
+      expect(a!.op, name).toBe('query');
+      expect(a!.roles.has('anonymous'), `${name} permitted for anonymous in actions.yaml`).toBe(true);
+      expect([...a!.fields], name).toEqual(['report']);
+    }
+    const c = checker(loadTables(METADATA), functions(), 'anonymous', actions);
+    c.check('COMPARE_VERDICTS_QUERY', queries.COMPARE_VERDICTS_QUERY);
+    c.check('RUN_HISTORY_QUERY', queries.RUN_HISTORY_QUERY);
+    expect(c.problems).toEqual([]);
+  });
+
+  it('catches a query action call with a missing or unknown argument, an unknown output field, or no permission (self-test)', () => {
+    const actions = new Map<string, Action>([
+      ['compareRuns', { op: 'query', args: new Set(['baseline', 'candidate', 'confidence']), required: new Set(['baseline', 'candidate']), roles: new Set(['anonymous']), fields: new Set(['report']) }],
+      ['secret', { op: 'query', args: new Set(), required: new Set(), roles: new Set(['operator']), fields: new Set(['x']) }],
+      ['launchJobs', { op: 'mutation', args: new Set(), required: new Set(), roles: new Set(['anonymous']), fields: new Set(['x']) }],
+    ]);
+    const c = checker(loadTables(METADATA), new Map(), 'anonymous', actions);
+    c.check('bad', 'query Bad($b: uuid!, $m: String) { compareRuns(baseline: $b, max_regression: $m) { report verdicts } secret { x } launchJobs { x } }');
+    expect(c.problems).toEqual([
+      'bad: action compareRuns has no argument max_regression', 'bad: action compareRuns needs argument candidate',
+      'bad: action compareRuns\'s output has no field verdicts', 'bad: anonymous has no permission on action secret',
+      'bad launchJobs: launchJobs is not a tracked table or view',
     ]);
   });
 
