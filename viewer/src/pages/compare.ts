@@ -1,8 +1,10 @@
 // Compare page: 2–5 runs, the first the baseline, with the figures, signs and verdicts of `producer compare
 // BASELINE CANDIDATE` (compare.ts), and overlays on one axis: seconds from each run's measure start, on a grid
-// common to all runs (shape.overlaySeries).
+// common to all runs (shape.overlaySeries). The verdicts of the figures with per-second values are producer compare's
+// statistics, computed by sink api (the compareRuns action, one call per candidate; verdicts.ts shapes its report);
+// the counts keep their thresholds, as the CLI does. Without the action the page shows the rest.
 import type uPlot from 'uplot';
-import { COMPARE_RUNS_QUERY } from '../queries';
+import { COMPARE_RUNS_QUERY, COMPARE_VERDICTS_QUERY } from '../queries';
 import {
   compareCommand, compareDeltas, compareNotes, formatPercent, settingsNote, settingsRows, topologyWarning, type DeltaCell, type Setting,
 } from '../compare';
@@ -13,7 +15,8 @@ import { distributionCard } from '../distribution';
 import { routeHash } from '../route';
 import { bindZoomToUrl } from '../zoom';
 import { fmtTime, h, message, table } from '../ui';
-import type { Page } from '../page';
+import { compareCommandLine, gateSummary, verdictsByFigure, type ComparisonReport, type VerdictCell } from '../verdicts';
+import type { Page, PageContext as PageArgs } from '../page';
 import { fetchSamples } from './run';
 import { topologyFlagEl } from './cluster';
 import { topologyFlag } from '../observe';
@@ -37,16 +40,65 @@ function runLabel(r: Record<string, unknown>): string {
   return `${r.name || 'unnamed'} · ${shortId(r.run_id as string)} · ${r.host_name ?? '?'} · ${fmtTime(r.started_at as string)}`;
 }
 
+/** A candidate's report from compareRuns, or why there is none (the error's message, in one line). */
+type Verdicts = { report: ComparisonReport; cells: Map<string, VerdictCell> } | { error: string };
+
+/** Asks sink api for producer compare's report of baseline against candidate; a failure is kept, not thrown. */
+async function fetchVerdicts(client: PageArgs['client'], baseline: string, candidate: string, maxRegression: string | null,
+  confidence: number | null, signal: AbortSignal): Promise<Verdicts> {
+  try {
+    const { compareRuns } = await client.request<{ compareRuns: { report: ComparisonReport } | null }>(COMPARE_VERDICTS_QUERY,
+      { baseline, candidate, max_regression: maxRegression, confidence }, signal);
+    if (!compareRuns) return { error: 'compareRuns answered nothing' };
+    return { report: compareRuns.report, cells: verdictsByFigure(compareRuns.report) };
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    return { error: (e as Error).message.replace(/\s+/g, ' ') };
+  }
+}
+
+/**
+ * One candidate's statistical verdicts, as producer compare's statistics table: per figure with per-second values the
+ * verdict (the samples an inconclusive one needs), the change of the compared statistic, its confidence interval and
+ * the effect size; the gate's outcome under it.
+ */
+function verdictTable(v: { report: ComparisonReport; cells: Map<string, VerdictCell> }, caption: string): HTMLElement {
+  const r = v.report;
+  const judged = (r.figures ?? []).filter((f) => v.cells.get(f.name)!.by === 'statistics' || f.stat_error);
+  const gate = gateSummary(r);
+  const conf = `${(100 * r.confidence).toFixed(0)} % CI of the change`;
+  return h('div', { class: 'verdicts', 'data-candidate': r.candidate.run_id },
+    h('h3', {}, caption),
+    judged.length
+      ? table(['figure', 'statistic', 'verdict', 'change', conf, 'effect size', 'max regression'], judged.map((f) => {
+        const c = v.cells.get(f.name)!;
+        return [f.name, f.statistic ?? '–', h('span', { class: `verdict ${c.cls}`, title: c.title }, c.text), c.change ?? '–', c.interval ?? '–',
+          c.effect ?? '–', f.max_regression_pct == null ? '–' : `${f.max_regression_pct} %`];
+      }), 'verdict-table')
+      : message('empty', 'No figure with per-second values to judge.'),
+    h('p', { class: `gate ${gate.fails ? 'worse' : ''}` }, h('strong', {}, 'Gate: '), gate.text),
+    ...(r.warnings ?? []).map((w) => h('p', { class: 'msg msg-error' }, `WARNING: ${w}`)));
+}
+
 export const comparePage: Page = async ({ client, route, root, signal, setParams }) => {
   const ids = (route.params.get('ids') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   root.append(h('h1', {}, 'Compare runs'));
+  // producer compare's --max-regression and --confidence; none given gates nothing, as the CLI without the flag.
+  const maxRegression = route.params.get('max_regression') || null;
+  const confParam = route.params.get('confidence');
+  const confidence = confParam && Number.isFinite(Number(confParam)) ? Number(confParam) : null;
   const form = h('form', { class: 'filters' },
     h('label', {}, 'run IDs (2–5, comma-separated; the first is the baseline, as in producer compare BASELINE CANDIDATE)',
       h('input', { name: 'ids', size: 100, value: ids.join(',') })),
+    h('label', {}, 'max regression (as --max-regression: 5% or p99=10%,throughput=3%; empty gates nothing)',
+      h('input', { name: 'max_regression', size: 24, value: maxRegression ?? '' })),
+    h('label', {}, 'confidence (default 0.95)', h('input', { name: 'confidence', size: 5, value: confParam ?? '' })),
     h('button', { type: 'submit' }, 'Compare'));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    setParams({ ids: String(new FormData(form).get('ids') ?? '').replace(/\s+/g, '') });
+    const data = new FormData(form);
+    setParams({ ids: String(data.get('ids') ?? '').replace(/\s+/g, ''), max_regression: String(data.get('max_regression') ?? '').replace(/\s+/g, ''),
+      confidence: String(data.get('confidence') ?? '').trim() });
   });
   root.append(form);
 
@@ -57,9 +109,12 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
       : 'Choose 2 to 5 runs: tick them on the runs page and press "Compare selected" (the oldest becomes the baseline), or paste their IDs here.'));
     return;
   }
-  const [{ runs: found }, samples] = await Promise.all([
+  const [{ runs: found }, samples, verdicts] = await Promise.all([
     client.request<{ runs: Record<string, unknown>[] }>(COMPARE_RUNS_QUERY, { ids }, signal),
     Promise.all(ids.map((id) => fetchSamples(client, id, -1, signal))),
+    // Each candidate against the baseline, as producer compare BASELINE CANDIDATE; by candidate id.
+    Promise.all(ids.slice(1).map((id) => fetchVerdicts(client, ids[0], id, maxRegression, confidence, signal)))
+      .then((vs) => new Map(ids.slice(1).map((id, i) => [id, vs[i]]))),
   ]);
   // Keep the URL's order: the first ID is the baseline.
   const byId = new Map(found.map((r) => [r.run_id as string, r]));
@@ -74,14 +129,48 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
 
   const deltas = compareDeltas(order.map((o) => o.run));
   const head = ['figure', ...order.map((o, i) => `${role(i)}: ${runLabel(o.run)}`), 'better'];
+  // A candidate's verdicts when its compareRuns succeeded, against the page's baseline (ids[0]: the same run order[0] is).
+  const statsOf = (i: number) => {
+    const v = i > 0 && order[0].id === ids[0] ? verdicts.get(order[i].id) : undefined;
+    return v && 'cells' in v ? v.cells : null;
+  };
   const rows = deltas.map((d) => [
     d.figure.label,
-    ...d.cells.map((c) =>
-      h('span', { class: `num delta ${c.verdict}`, title: c.verdict === 'baseline' ? 'baseline' : `${VERDICT_TEXT[c.verdict]} than the baseline; change ${c.delta === null ? 'n/a' : formatNumber(c.delta)}` },
-        formatNumber(c.value), c.verdict === 'baseline' ? '' : ` (${formatPercent(c.percent)}) ${VERDICT_TEXT[c.verdict]}`),
-    ),
+    ...d.cells.map((c, i) => {
+      const sv = statsOf(i)?.get(d.figure.name);
+      // A figure with per-second values: producer compare's statistical verdict replaces the threshold's.
+      if (sv && sv.by === 'statistics') {
+        return h('span', { class: `num delta stat ${sv.cls}`, title: `${sv.title}${sv.interval ? ` Interval of the change: ${sv.interval}; effect size ${sv.effect}.` : ''}` },
+          formatNumber(c.value), ` (${formatPercent(c.percent)}) ${sv.text}`);
+      }
+      return h('span', { class: `num delta ${sv?.regression ? 'worse regression' : c.verdict}`, title: c.verdict === 'baseline' ? 'baseline' : `${VERDICT_TEXT[c.verdict]} than the baseline; change ${c.delta === null ? 'n/a' : formatNumber(c.delta)}${sv ? `; ${sv.title}` : ''}` },
+        formatNumber(c.value), c.verdict === 'baseline' ? '' : ` (${formatPercent(c.percent)}) ${sv?.regression ? sv.text : VERDICT_TEXT[c.verdict]}`);
+    }),
     d.figure.better,
   ]);
+  // The statistical verdicts per candidate, or the action's error in one line each (the page works on without them).
+  const verdictSection = () => {
+    if (order[0].id !== ids[0]) return [message('info', `The baseline ${shortId(ids[0])} was not found: no statistical verdicts.`)];
+    const out: HTMLElement[] = [];
+    order.slice(1).forEach((o, k) => {
+      const v = verdicts.get(o.id);
+      if (!v) return;
+      if ('error' in v) {
+        out.push(h('p', { class: 'msg msg-error verdict-error', role: 'alert' }, `Statistical verdicts for ${role(k + 1)} ${shortId(o.id)} unavailable: ${v.error}`));
+      } else {
+        out.push(verdictTable(v, `Statistical verdicts: ${role(k + 1)} ${shortId(o.id)} against the baseline`));
+      }
+    });
+    if (out.some((e) => e.classList.contains('verdicts'))) {
+      out.push(h('p', { class: 'legend-note stat-note' },
+        'These statistics are the CLI\'s: sink api runs producer compare\'s own code (steady-state per-second samples, warm-up and a final partial second excluded; ',
+        'a circular block bootstrap of the change in the median per-second value, or the block separation test on short runs: "(blocks)"), as ',
+        ...order.slice(1).map((o, i) => h('code', {}, `${i ? '; ' : ''}${compareCommandLine(order[0].id, o.id, maxRegression, confidence)} --json`)),
+        '. Inconclusive: too short or too noisy to tell a change of the minimum effect from none, with the samples per run it would need. ',
+        'Counts (errors, loss, dup, reorder, failed) keep their threshold on the run totals. A figure fails the gate only when significantly worse by at least its max regression.'));
+    }
+    return out;
+  };
   // producer compare's notes on what makes each candidate less comparable to the baseline.
   const notesOf = () => order.slice(1).map((o, i) => {
     const notes = compareNotes(order[0].run, o.run);
@@ -104,10 +193,12 @@ export const comparePage: Page = async ({ client, route, root, signal, setParams
       i ? h('a', { class: 'make-baseline', href: reorder(o.id) }, ' make this the baseline') : null))),
     ...topologyWarnings(),
     deltas.length ? table(head, rows, 'delta-table') : message('empty', 'These runs have no summary figures yet.'),
+    ...verdictSection(),
     ...[settingsTable(order.map((o) => o.run), order.map((_, i) => role(i)))].filter((t): t is HTMLElement => t !== null),
     ...notesOf().filter((n): n is HTMLUListElement => n !== null),
     h('p', { class: 'legend-note' },
-      'Change = candidate − baseline, in % of the baseline; green: better, red: worse, by each figure\'s direction ("better" column). ',
+      'Change = candidate − baseline, in % of the baseline; green: better, red: worse, by each figure\'s direction ("better" column); ',
+      'the figures with per-second values (throughput, tps, latency) show producer compare\'s statistical verdict when sink api could give it, the counts their threshold\'s. ',
       'Same figures, signs and verdicts as ', ...order.slice(1).map((o, i) => h('code', {}, `${i ? '; ' : ''}${compareCommand([order[0].id, o.id])}`)),
       '. +inf %: from a baseline of 0. Measurement phase only.'),
   );
