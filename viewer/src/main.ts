@@ -13,6 +13,7 @@ import { devicesPage } from './pages/devices';
 import { perftoolPage } from './pages/perftool';
 import { agentsPage } from './pages/agents';
 import { groupPage } from './pages/group';
+import { trendsPage } from './pages/trends';
 
 const pages: Record<string, Page> = {
   runs: runsPage,
@@ -22,10 +23,11 @@ const pages: Record<string, Page> = {
   perftool: perftoolPage,
   agents: agentsPage,
   group: groupPage,
+  trends: trendsPage,
 };
 
-/** The nav link a page lights up: a run under Runs, a launch's group under Agents. */
-const NAV: Record<string, string> = { run: 'runs', group: 'agents' };
+/** The nav link a page lights up: a run under Runs, a launch's group under Agents, a run's trends under Devices. */
+const NAV: Record<string, string> = { run: 'runs', group: 'agents', trends: 'devices' };
 
 const session = operatorSession();
 

@@ -199,6 +199,9 @@ export interface HistoryReport {
   exit_code: number;
 }
 
+/** The false-alarm rate the noise's minimum effects are for: producer history's --false-alarm default. */
+export const FALSE_ALARM = 0.05;
+
 /** Every figure a history can follow (producer/compare historyFigures), in its order: the Trends page asks for all. */
 export const HISTORY_FIGURES = ['throughput', 'p50', 'p90', 'p99', 'p99.9', 'tps'];
 

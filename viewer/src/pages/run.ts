@@ -137,6 +137,9 @@ function header(run: Run): HTMLElement {
       formatDuration(run.started_at as string, (run.finished_at as string) ?? (run.status === 'running' ? new Date().toISOString() : null)),
       ' · ',
       h('a', { href: routeHash('devices', null, { host: run.host_name as string }) }, 'device'),
+      ' · ',
+      // Its history: the runs of the same kind, device and parameters, with change points (producer history).
+      h('a', { href: routeHash('trends', null, { run: run.run_id as string }), class: 'trends-link' }, 'trends'),
       ...jobLinks(run),
       ' · all times UTC',
     ),
