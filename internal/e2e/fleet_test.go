@@ -265,10 +265,15 @@ func testFleetOperator(t *testing.T, kb testenv.KafkaBackend, bins fleetBins) {
 			t.Errorf("%s: exit %d after SIGTERM", a.proc.name, code)
 		}
 	}
-	for _, p := range w.procs[:2] { // sink run, sink api
+	for _, p := range []*proc{w.sink, w.api} {
 		if code := p.stop(t); code != 0 {
 			t.Errorf("%s: exit %d after SIGTERM", p.name, code)
 		}
+	}
+
+	// sink api said why it refused each wrong token (the two above), without the token (checked below).
+	if n := strings.Count(w.api.out.String(), "auth: refused a request with a wrong operator credential"); n != 2 {
+		t.Errorf("sink api logged %d refused credentials, want 2 (launch and jobs stop with a wrong token):\n%s", n, w.api.out.String())
 	}
 
 	// 7. No secret anywhere: in any process's output, the fleet topics' records, or the tables.
@@ -320,6 +325,9 @@ func (w *fleetWorld) checkNoSecrets() {
 	w.t.Helper()
 	places := map[string]string{}
 	for i, p := range w.procs {
+		if p.out.String() == "" { // each logs at least its start
+			w.t.Errorf("%s printed nothing: the secrets check would look at nothing", p.name)
+		}
 		places[fmt.Sprintf("output of %s (#%d)", p.name, i)] = p.out.String()
 	}
 	places["the commands' output"] = strings.Join(w.cliOut, "\n")

@@ -65,6 +65,8 @@ type fleetWorld struct {
 	secret string    // BENCHPIPE_ACTION_SECRET
 	opFile string    // the operator's configuration: graphql.url only
 	gqlURL string
+	sink   *proc    // sink run
+	api    *proc    // sink api
 	procs  []*proc  // every process started, for the secrets check
 	cliOut []string // every CLI command's output, for the secrets check
 	agents []*fleetAgent
@@ -247,12 +249,12 @@ func newFleetWorld(t *testing.T, kb testenv.KafkaBackend, bins fleetBins, agents
 	if code, out, errOut := w.run(sinkEnv, bins.sink, "--config", sinkFile, "migrate"); code != 0 {
 		t.Fatalf("sink migrate: exit %d\n%s%s", code, out, errOut)
 	}
-	sink := w.start("sink run", sinkEnv, bins.sink, "--config", sinkFile, "run")
-	api := w.start("sink api", progEnv("DATABASE_URL="+w.db.OwnerURL, "BENCHPIPE_OPERATOR_TOKEN="+w.token,
+	w.sink = w.start("sink run", sinkEnv, bins.sink, "--config", sinkFile, "run")
+	w.api = w.start("sink api", progEnv("DATABASE_URL="+w.db.OwnerURL, "BENCHPIPE_OPERATOR_TOKEN="+w.token,
 		"BENCHPIPE_ACTION_SECRET="+w.secret), bins.sink, "--config", sinkFile, "api")
 	apiURL := "http://" + cfg.Fleet.APIAddr
-	w.waitHTTP(sink, "http://"+cfg.Sink.HTTPAddr+"/readyz")
-	w.waitHTTP(api, apiURL+"/healthz")
+	w.waitHTTP(w.sink, "http://"+cfg.Sink.HTTPAddr+"/readyz")
+	w.waitHTTP(w.api, apiURL+"/healthz")
 
 	// Hasura cannot run here (it ships as a Docker image): internal/hasurastub stands in for it, loaded with the
 	// repository's metadata, over Hasura's own database role, in webhook mode against sink api's /auth and with the
