@@ -191,12 +191,22 @@ func testFleetOperator(t *testing.T, kb testenv.KafkaBackend, bins fleetBins) {
 		t.Errorf("the killed agent's job is not shown running while it is down (%d rows)", n)
 	}
 	t.Logf("4. lab-1 shown offline %v after SIGKILL", offlineAfter.Round(time.Millisecond))
+	// A launch by tag while lab-1 is down selects the online lab agent only.
+	code, out, errOut = w.operator(w.token, append([]string{"launch", "--tag", "site=lab"}, mqtt("1s")...)...)
+	downGroup, jobs := launched(t, out)
+	if code != 0 || len(jobs) != 1 || jobs["lab-2"] == "" {
+		t.Errorf("launch --tag site=lab with lab-1 down: exit %d, jobs %v; want one job, on lab-2\n%s%s", code, jobs, out, errOut)
+	}
+	for _, j := range jobs {
+		allJobs = append(allJobs, j)
+	}
 	w.startAgent(lab1)
 	w.waitCount(60*time.Second, 1, `SELECT count(*) FROM job_status WHERE id = $1 AND state = 'finished' AND status = 'aborted' AND reason = 'agent restarted mid-job'`, killedJob)
 	w.waitCount(30*time.Second, 1, `SELECT count(*) FROM runs WHERE job_id = $1 AND status = 'aborted'`, killedJob)
 	if n := w.count(`SELECT count(*) FROM job_events WHERE job_id = $1 AND state = 'finished'`, killedJob); n != 1 {
 		t.Errorf("the killed job has %d finished rows, want 1", n)
 	}
+	w.waitCount(30*time.Second, 1, `SELECT count(*) FROM job_status WHERE group_id = $1 AND agent = 'lab-2' AND state = 'finished' AND status = 'ok'`, downGroup)
 	w.waitCount(30*time.Second, 3, `SELECT count(*) FROM agent_status WHERE online AND state = 'idle'`)
 
 	// 5. launch --wait on every online agent exits 0 once all finished ok.
