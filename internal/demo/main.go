@@ -69,9 +69,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "Usage: go run ./internal/demo [--duration 15s] [--rate 2000] [--addr 127.0.0.1:8080] [--serve auto|yes|no]\n\n"+
 			"Runs the whole pipeline on this machine: an embedded NATS MQTT target, an in-process Kafka-protocol broker\n"+
 			"(kfake), the sink writing to PostgreSQL (a throw-away cluster, or $DATABASE_URL if set), a producer MQTT run\n"+
-			"and a producer pgbench run; prints the MQTT run as stored in the database, then serves the viewer and GraphQL\n"+
-			"on --addr until Ctrl-C. Needs the PostgreSQL server binaries and pgbench (apt-get install postgresql) unless\n"+
-			"DATABASE_URL is set (pgbench is still needed).\n\nFlags:\n")
+			"and a producer pgbench run; beside them the fleet: sink api, two producer agents (demo-pi-1, demo-pi-2, tag\n"+
+			"site=demo) and one MQTT job group launched on them through GraphQL with an operator token made up at start.\n"+
+			"Prints the MQTT run and the job group as stored in the database, then serves the viewer and GraphQL on --addr\n"+
+			"until Ctrl-C, with the operator token and a producer launch command line that works against it. Needs the\n"+
+			"PostgreSQL server binaries and pgbench (apt-get install postgresql) unless DATABASE_URL is set (pgbench is\n"+
+			"still needed).\n\nFlags:\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
