@@ -13,7 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// actionCall is one root field of a mutation: an action's call with its input, or __typename.
+// actionCall is one root field answered by an action's handler (with its input), or, in a mutation, __typename.
 type actionCall struct {
 	key    string
 	action *actionInfo // nil for __typename
@@ -21,8 +21,8 @@ type actionCall struct {
 	field  *ast.Field
 }
 
-// mutationField compiles a field of mutation_root: an action the role may call. Hasura's own mutations (insert,
-// update, delete on a table the role may modify) are not implemented.
+// mutationField compiles a field of mutation_root: a mutation action the role may call. Hasura's own mutations
+// (insert, update, delete on a table the role may modify) are not implemented.
 func (c *compiler) mutationField(f *ast.Field, key, path string) (*actionCall, *gqlError) {
 	if len(f.Directives) > 0 {
 		return nil, unsupported(path, "directives")
@@ -30,12 +30,30 @@ func (c *compiler) mutationField(f *ast.Field, key, path string) (*actionCall, *
 	if f.Name == "__typename" {
 		return &actionCall{key: key, field: f}, nil
 	}
-	a := c.s.actions[f.Name]
-	if a == nil || !slices.Contains(a.meta.Roles, c.role) {
+	a := c.s.visibleAction(f.Name, false, c.role)
+	if a == nil {
 		if c.s.modifyField(c.role, f.Name) {
 			return nil, unsupported(path, "insert, update and delete mutations")
 		}
 		return nil, validationError(path, "field '%s' not found in type: 'mutation_root'", f.Name)
+	}
+	return c.actionField(a, f, key, path)
+}
+
+// visibleAction returns the action of that name and root (query or mutation) if role may call it: the field
+// exists in the role's schema only then (Hasura.GraphQL.Schema.Action, actionExecute: the permission check).
+func (s *Server) visibleAction(name string, query bool, role string) *actionInfo {
+	a := s.actions[name]
+	if a == nil || a.meta.Query != query || !slices.Contains(a.meta.Roles, role) {
+		return nil
+	}
+	return a
+}
+
+// actionField compiles a call of action a: its arguments, checked against the SDL, and its selection set.
+func (c *compiler) actionField(a *actionInfo, f *ast.Field, key, path string) (*actionCall, *gqlError) {
+	if len(f.Directives) > 0 {
+		return nil, unsupported(path, "directives")
 	}
 	input := jsObj{}
 	given := map[string]*ast.Value{}
@@ -245,6 +263,47 @@ type session struct {
 	role    string
 	vars    map[string]string
 	headers http.Header
+}
+
+// runQuery answers a query whose root fields include query actions: the tables' and functions' fields in one SQL
+// statement, as any query, and each action by calling its handler; the data object has the root fields in the
+// order asked. As in Hasura, one failing field fails the whole request: its error is the response's only one.
+func (s *Server) runQuery(ctx context.Context, pl *plan, sess *session, query string) (string, *gqlError) {
+	if len(pl.actions) == 0 {
+		data, _, gerr := s.run(ctx, pl)
+		return data, gerr
+	}
+	values := map[string]any{}
+	if pl.sql != "" {
+		data, _, gerr := s.run(ctx, pl)
+		if gerr != nil {
+			return "", gerr
+		}
+		v, err := decodeJSON([]byte(data))
+		if err != nil {
+			return "", &gqlError{Message: err.Error(), Code: codeUnexpected, Path: "$"}
+		}
+		obj, _ := v.(jsObj)
+		for _, f := range obj {
+			values[f.name] = f.val
+		}
+	}
+	for _, call := range pl.actions {
+		v, gerr := s.callAction(ctx, call, sess, query)
+		if gerr != nil {
+			return "", gerr
+		}
+		values[call.key] = v
+	}
+	out := make(jsObj, 0, len(pl.keys))
+	for _, k := range pl.keys {
+		out = append(out, jsField{name: k, val: values[k]})
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return "", &gqlError{Message: err.Error(), Code: codeUnexpected, Path: "$"}
+	}
+	return string(b), nil
 }
 
 // runMutation calls each action of the plan in order, as Hasura runs a mutation's root fields, and returns the

@@ -15,11 +15,14 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 )
 
-// Action is a synchronous mutation action: a field of mutation_root that Hasura answers by POSTing the call to an
-// HTTP handler (https://hasura.io/docs/latest/actions/action-handlers/). Its signature and custom types come from
-// actions.graphql, the rest from actions.yaml.
+// Action is a synchronous action: a field of mutation_root (a mutation action) or of query_root (a query action,
+// always synchronous) that Hasura answers by POSTing the call to an HTTP handler
+// (https://hasura.io/docs/latest/actions/action-handlers/). Its signature and custom types come from
+// actions.graphql (type Mutation or type Query), the rest from actions.yaml.
 type Action struct {
 	Name string
+	// Query is true for a query action (definition.type: query), false for a mutation action (the default).
+	Query bool
 	// Handler is the handler URL as written in the metadata: a template whose {{ENV_VAR}} parts are resolved from
 	// the environment when the Server opens (WithEnv), as Hasura resolves them when it builds its schema.
 	Handler              string
@@ -81,33 +84,41 @@ func loadActions(dir string, md *Metadata) error {
 	if perr != nil {
 		return fmt.Errorf("parse %s: %w", sdlFile, perr)
 	}
-	signatures := map[string]*ast.FieldDefinition{}
+	// Hasura.RQL.Types.Action (ActionDefinition's FromJSON): definition.type is "mutation" (the default) or
+	// "query"; kind is read for mutations only, a query action being always synchronous
+	// (https://hasura.io/docs/latest/actions/async-actions/).
+	signatures := map[string]map[string]*ast.FieldDefinition{"Mutation": {}, "Query": {}}
 	for _, def := range append(append(ast.DefinitionList{}, schema.Definitions...), schema.Extensions...) {
 		switch {
-		case def.Name == "Mutation" && def.Kind == ast.Object:
+		case (def.Name == "Mutation" || def.Name == "Query") && def.Kind == ast.Object:
 			for _, f := range def.Fields {
-				signatures[f.Name] = f
+				signatures[def.Name][f.Name] = f
 			}
-		case def.Name == "Query" || def.Name == "Subscription":
-			return fmt.Errorf("%s: type %s: query actions are not supported by the stub", sdlFile, def.Name)
+		case def.Name == "Subscription":
+			return fmt.Errorf("%s: type %s: Hasura has no subscription actions", sdlFile, def.Name)
 		default:
 			md.Types[def.Name] = def
 		}
 	}
 	for _, a := range doc.Actions {
 		d := a.Definition
+		root := "Mutation"
+		if d.Type == "query" {
+			root = "Query"
+		}
+		sig := signatures[root][a.Name]
 		switch {
-		case d.Kind != "" && d.Kind != "synchronous":
+		case d.Type != "" && d.Type != "mutation" && d.Type != "query":
+			return fmt.Errorf("action %s: expected mutation or query, but found %s", a.Name, d.Type)
+		case root == "Mutation" && d.Kind != "" && d.Kind != "synchronous":
 			return fmt.Errorf("action %s: kind %s: the stub serves synchronous actions only", a.Name, d.Kind)
-		case d.Type != "" && d.Type != "mutation":
-			return fmt.Errorf("action %s: type %s: the stub serves mutation actions only", a.Name, d.Type)
 		case d.RequestTransform != nil || d.ResponseTransform != nil:
 			return fmt.Errorf("action %s: request and response transforms are not supported by the stub", a.Name)
-		case signatures[a.Name] == nil:
-			return fmt.Errorf("action %s: no field %s in type Mutation of %s", a.Name, a.Name, sdlFile)
+		case sig == nil:
+			return fmt.Errorf("action %s: no field %s in type %s of %s", a.Name, a.Name, root, sdlFile)
 		}
-		act := &Action{Name: a.Name, Handler: d.Handler, ForwardClientHeaders: d.ForwardClientHeaders,
-			Timeout: 30 * time.Second, Arguments: signatures[a.Name].Arguments, Output: signatures[a.Name].Type}
+		act := &Action{Name: a.Name, Query: root == "Query", Handler: d.Handler, ForwardClientHeaders: d.ForwardClientHeaders,
+			Timeout: 30 * time.Second, Arguments: sig.Arguments, Output: sig.Type}
 		if d.Timeout > 0 {
 			act.Timeout = time.Duration(d.Timeout) * time.Second
 		}
@@ -171,11 +182,11 @@ func (s *Server) resolveActions() {
 	}
 }
 
-// hasMutations reports whether Hasura gives role a mutation_root: an action it may call, or a table it may
+// hasMutations reports whether Hasura gives role a mutation_root: a mutation action it may call, or a table it may
 // insert into, update or delete from.
 func (s *Server) hasMutations(role string) bool {
 	for _, a := range s.actions {
-		if slices.Contains(a.meta.Roles, role) {
+		if !a.meta.Query && slices.Contains(a.meta.Roles, role) {
 			return true
 		}
 	}

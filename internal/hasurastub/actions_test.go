@@ -80,6 +80,17 @@ custom_types:
 // actionsMetadata copies the repository's metadata with the test's actions.
 func actionsMetadata(t *testing.T) *hasurastub.Metadata {
 	t.Helper()
+	md, err := hasurastub.LoadMetadata(metadataWithActions(t, testActionsGraphQL, testActionsYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return md
+}
+
+// metadataWithActions copies the repository's metadata into a directory with the given actions.graphql and
+// actions.yaml, and returns the directory.
+func metadataWithActions(t *testing.T, sdl, yaml string) string {
+	t.Helper()
 	dir := t.TempDir()
 	err := filepath.WalkDir(metadataDir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -98,16 +109,12 @@ func actionsMetadata(t *testing.T) *hasurastub.Metadata {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, text := range map[string]string{"actions.graphql": testActionsGraphQL, "actions.yaml": testActionsYAML} {
+	for name, text := range map[string]string{"actions.graphql": sdl, "actions.yaml": yaml} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	md, err := hasurastub.LoadMetadata(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return md
+	return dir
 }
 
 // received is one request a test handler got.

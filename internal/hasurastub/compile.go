@@ -35,7 +35,8 @@ type plan struct {
 	args    []any
 	op      ast.Operation
 	stream  *streamCursor
-	actions []*actionCall // a mutation: its root fields in order, run by calling the actions' handlers
+	actions []*actionCall // a mutation: its root fields in order; a query: its action fields
+	keys    []string      // a query with actions: every root field's response key, in the order asked
 }
 
 func (s *Server) compile(query string, variables json.RawMessage, opName, role string) (*plan, *gqlError) {
@@ -104,7 +105,7 @@ func (s *Server) compile(query string, variables json.RawMessage, opName, role s
 		}
 	}
 
-	var cols []string
+	var cols, keys []string
 	seen := map[string]bool{}
 	for _, sel := range op.SelectionSet {
 		f, ok := sel.(*ast.Field)
@@ -125,6 +126,15 @@ func (s *Server) compile(query string, variables json.RawMessage, opName, role s
 			c.actions = append(c.actions, call)
 			continue
 		}
+		keys = append(keys, key)
+		if a := s.visibleAction(f.Name, true, role); a != nil && op.Operation == ast.Query {
+			call, gerr := c.actionField(a, f, key, path)
+			if gerr != nil {
+				return nil, gerr
+			}
+			c.actions = append(c.actions, call)
+			continue
+		}
 		expr, gerr := c.root(f, path)
 		if gerr != nil {
 			return nil, gerr
@@ -137,7 +147,14 @@ func (s *Server) compile(query string, variables json.RawMessage, opName, role s
 	if c.stream != nil {
 		return &plan{sql: c.stream.sql, args: c.args, op: op.Operation, stream: c.stream}, nil
 	}
-	return &plan{sql: "SELECT row_to_json(_r)::text FROM (SELECT " + strings.Join(cols, ", ") + ") AS _r", args: c.args, op: op.Operation}, nil
+	pl := &plan{args: c.args, op: op.Operation}
+	if len(cols) > 0 {
+		pl.sql = "SELECT row_to_json(_r)::text FROM (SELECT " + strings.Join(cols, ", ") + ") AS _r"
+	}
+	if len(c.actions) > 0 {
+		pl.actions, pl.keys = c.actions, keys
+	}
+	return pl, nil
 }
 
 func responseKey(f *ast.Field) string {

@@ -69,13 +69,23 @@
 // and on the websocket by closing it with 4403 Forbidden (graphql-ws; Hasura.GraphQL.Transport.WebSocket.Server,
 // mkWSServerErrorCode). The webhook's cache headers (Cache-Control, Expires) are ignored: it is called every time.
 //
-// Actions. LoadMetadata reads actions.yaml and the SDL of actions.graphql (type Mutation fields and their custom
-// object, input object, enum and scalar types). Synchronous mutation actions are served as Hasura serves them
-// (https://hasura.io/docs/latest/actions/action-handlers/; Hasura.GraphQL.Schema.Action and
-// Hasura.GraphQL.Execute.Action, callWebhook): the field exists in mutation_root only for the roles of the action's
-// permissions, so another role gets "field 'launchJobs' not found in type: 'mutation_root'", and a role with no
-// mutation field at all gets "no mutations exist" (Hasura.GraphQL.Execute.Mutation), which is what anonymous gets in
-// benchpipe's metadata (no insert, update or delete permissions). Arguments are checked against the SDL types
+// Actions. LoadMetadata reads actions.yaml and the SDL of actions.graphql (type Mutation and type Query fields and
+// their custom object, input object, enum and scalar types). definition.type is read as Hasura reads it
+// (Hasura.RQL.Types.Action, ActionDefinition's FromJSON): "mutation" (the default, with kind synchronous, the only
+// kind served) or "query", whose kind is not read since a query action is always synchronous
+// (https://hasura.io/docs/latest/actions/async-actions/); anything else is "expected mutation or query, but found
+// x". Synchronous mutation actions and query actions are served as Hasura serves them
+// (https://hasura.io/docs/latest/actions/action-handlers/; Hasura.GraphQL.Schema.Action, actionExecute, and
+// Hasura.GraphQL.Execute.Action, callWebhook): the field exists in mutation_root (query_root for a query action)
+// only for the roles of the action's permissions, so another role gets "field 'launchJobs' not found in type:
+// 'mutation_root'" ("field 'compareRuns' not found in type: 'query_root'"), and a role with no mutation field at
+// all gets "no mutations exist" (Hasura.GraphQL.Execute.Mutation), which is what anonymous gets in benchpipe's
+// metadata (no insert, update or delete permissions, its actions being queries). A query may mix query actions with
+// tables' and functions' fields: the fields from the database come from one SQL statement as ever, each action
+// from its handler, and the data object has the root fields in the order asked; one failing field fails the whole
+// request. Query actions are not fields of subscription_root. Output object types may have jsonb fields (custom
+// scalars and nested objects are allowed in action output since Hasura v2.2,
+// https://hasura.io/docs/latest/actions/types/): the value is passed on as the handler gave it. Arguments are checked against the SDL types
 // (variables too); the handler URL's {{ENV}} parts and value_from_env headers are read from the environment
 // (WithEnv over the process's), and an action naming an unset variable is left out of the schema as inconsistent
 // (InconsistentObjects). A call is a POST of
@@ -91,13 +101,13 @@
 // {"message", "code"?, "extensions"?} becomes the error, with the handler's extensions as they are when given,
 // else {"code": code or "unexpected", "path": "$"}; without a message "the key 'message' was not present"
 // (parse-failed); any other status "internal error", an unreachable handler "http exception when calling
-// webhook", a body that is not JSON "not a valid json response from webhook" (all "unexpected"). A mutation may
-// also be sent over the websocket (one next, then complete).
+// webhook", a body that is not JSON "not a valid json response from webhook" (all "unexpected"). A mutation, or a
+// query with actions, may also be sent over the websocket (one next, then complete).
 //
 // Checked against Hasura's documentation (above) and its own test fixtures and source
 // (hasura/graphql-engine server/tests-py/queries/graphql_query, server/src-lib/Hasura/GraphQL/Schema/Select.hs).
 // Anything else (fragments, directives, insert/update/delete mutations of a role that has such permissions,
-// asynchronous or query actions, action transforms and relationships, ordering by relationships or aggregates,
+// asynchronous actions, action transforms and relationships, ordering by relationships or aggregates,
 // the older subscriptions-transport-ws protocol, subscriptions over HTTP, POST-mode auth webhooks, the admin
 // secret) is answered with the error code "hasurastub-unsupported" or refused by LoadMetadata, so a test never
 // mistakes a gap in the stand-in for Hasura's behaviour.

@@ -293,8 +293,7 @@ func (s *Server) execute(ctx context.Context, query string, variables json.RawMe
 		// Hasura.GraphQL.Transport.HTTP: throw400 UnexpectedPayload.
 		return "", &gqlError{Message: "subscriptions are not supported over HTTP, use websockets instead", Code: "unexpected-payload", Path: "$"}
 	}
-	data, _, gerr := s.run(ctx, pl)
-	return data, gerr
+	return s.runQuery(ctx, pl, sess, query)
 }
 
 // run executes a plan in a read-only transaction and returns the data JSON and, for a stream, the new cursor.

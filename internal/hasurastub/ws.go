@@ -166,9 +166,13 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 				send(wsMessage{Type: "error", ID: m.ID, Payload: b})
 				continue
 			}
-			if pl.op == ast.Mutation {
-				// A mutation runs once: its result, then complete.
-				data, gerr := s.runMutation(ctx, pl, sess, p.Query)
+			if pl.op == ast.Mutation || len(pl.actions) > 0 {
+				// A mutation, or a query with actions, runs once: its result, then complete.
+				run := s.runMutation
+				if pl.op == ast.Query {
+					run = s.runQuery
+				}
+				data, gerr := run(ctx, pl, sess, p.Query)
 				payload := `{"data":` + data + `}`
 				if gerr != nil {
 					b, _ := json.Marshal(map[string]any{"errors": []any{gerr.response()}})
