@@ -86,17 +86,19 @@ export const devicesPage: Page = async ({ client, route, root, signal }) => {
       return;
     }
     root.append(table(
-      ['device', 'model', 'OS', 'arch', 'CPU', 'cores', 'memory (GiB)', 'last run (UTC)', 'noise'],
+      ['device', 'model', 'OS', 'arch', 'CPU', 'cores', 'memory (GiB)', 'last run (UTC)'],
       devices.map((d) => [
         h('a', { href: routeHash('devices', null, { host: d.host_name as string }) }, d.host_name as string),
         (d.host_device_model as string) ?? '–', (d.host_os as string) ?? '–', (d.host_arch as string) ?? '–',
         (d.host_cpu_model as string) ?? '–', (d.host_cpu_cores as number) ?? '–',
         d.host_memory_bytes == null ? '–' : (Number(d.host_memory_bytes) / 2 ** 30).toFixed(1),
         fmtTime(d.started_at as string),
-        noiseExpander(client, d.host_name as string, signal),
       ]),
       'devices-table',
-    ));
+    ),
+    // Below the table, not in it: a device's noise tables are wider than a cell.
+    h('h2', {}, 'Run-to-run noise per device'),
+    ...devices.map((d) => noiseExpander(client, d.host_name as string, signal)));
     return;
   }
   const { runs, runs_aggregate } = await client.request<{ runs: RunListRow[]; runs_aggregate: { aggregate: { count: number } } }>(

@@ -64,11 +64,13 @@ export const trendsPage: Page = async ({ client, route, root, signal, setParams 
   const el = h('div', { class: 'charts' });
   root.append(h('h2', {}, 'Per run (the median of its steady-state per-second values)'), el);
   for (const c of charts) {
+    const pad = Math.max(60, ((c.x[c.x.length - 1] ?? 0) - (c.x[0] ?? 0)) / 200);
     const marks: Mark[] = c.changes.map((m) => ({ x: m.x, color: m.worse ? WORSE : BETTER, label: m.label }));
     const u = chart(el, {
       title: c.title, yLabel: c.unit, series: [{ label: c.figure }], points: true, zero: true, group,
       xRange: sparseXRange(c.x, 3600), data: [c.x, c.y],
-      marks: () => marks, shade: () => (c.segment ? [c.segment] : []),
+      // A one-run segment is widened a little, or its shading would be a zero-width span nobody sees.
+      marks: () => marks, shade: () => (c.segment ? [[c.segment[0] - pad, c.segment[1] + pad]] : []),
     });
     const holder = u.root.parentElement!;
     holder.setAttribute('data-figure', c.figure);
@@ -83,7 +85,7 @@ export const trendsPage: Page = async ({ client, route, root, signal, setParams 
     el.append(h('ul', { class: 'segment-legend', 'data-figure': c.figure },
       ...c.changes.map((m) => h('li', { class: m.worse ? 'worse' : 'better' }, 'change point at ',
         h('a', { href: routeHash('run', m.runId) }, shortId(m.runId)), `: ${m.label}`)),
-      h('li', {}, `current segment (shaded): ${c.segmentRuns} runs`, c.segment ? '' : ' (none drawn)'),
+      h('li', {}, `current segment (shaded): ${c.segmentRuns} run${c.segmentRuns === 1 ? '' : 's'}`, c.segment ? '' : ' (none drawn)'),
       c.changes.length ? null : h('li', { class: 'muted' }, 'no change point')));
   }
   el.append(h('p', { class: 'legend-note' }, 'Dashed lines: change points (red worse, green better; E-divisive means, each confirmed by a permutation ',
