@@ -555,12 +555,133 @@ test('compare page overlays runs and shows deltas in % against the baseline', as
   const by = Object.fromEntries(rows.map(([k, ...v]) => [k, v]));
   // The producers ran at 400 and 500 msg/s: the candidate's throughput is higher, which is better.
   assert.equal(by['throughput (ops/s)'][0], formatNumber(rate[IDS.base]));
-  assert.equal(by['throughput (ops/s)'][1], `${formatNumber(rate[IDS.tuned])} (+${pct.toFixed(1)} %) better`);
+  // Its verdict is producer compare's statistical one when the runs could be judged (compareRuns), else the threshold's.
+  const thr = (await compareReport(IDS.base, IDS.tuned)).figures.find((f) => f.name === 'throughput');
+  assert.equal(by['throughput (ops/s)'][1], `${formatNumber(rate[IDS.tuned])} (+${pct.toFixed(1)} %) ${thr.stat ? statText(thr) : 'better'}`);
   assert.equal(by['throughput (ops/s)'][2], 'higher');
   assert.ok(pct > 20 && pct < 30, `throughput change ${pct} %`);
   await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length === 2);
   assert.ok((await strokePixels(page, 0, [0xd6, 0x27, 0x28])) > 100, 'second run overlaid');
   await page.screenshot({ path: join(ARTIFACTS, 'compare.png'), fullPage: true });
+  await page.close();
+});
+
+/** The compareRuns action's report, straight from the stand-in (and so from sink api): what the page must show. */
+async function compareReport(baseline, candidate, max_regression = null) {
+  const d = await gql(`query ($b: uuid!, $c: uuid!, $m: String) { compareRuns(baseline: $b, candidate: $c, max_regression: $m) { report } }`,
+    { b: baseline, c: candidate, m: max_regression });
+  return d.compareRuns.report;
+}
+
+/** The runHistory action's report as the Trends page and the devices page ask for it (src/verdicts.ts HISTORY_FIGURES). */
+async function historyReport(run) {
+  const d = await gql(`query ($r: uuid!, $f: [String!], $a: Float) { runHistory(run_id: $r, figures: $f, false_alarm: $a) { report } }`,
+    { r: run, f: ['throughput', 'p50', 'p90', 'p99', 'p99.9', 'tps'], a: 0.05 });
+  return d.runHistory.report;
+}
+
+/** A statistical verdict in producer compare's words (its writeStatistics), as the page prints it. */
+function statText(f) {
+  let t = f.stat.verdict;
+  if (t === 'inconclusive' && f.stat.need) t += ` (need ${f.stat.need} samples per run)`;
+  return f.regression ? `REGRESSION (${t})` : t;
+}
+
+test('compare page: producer compare\'s statistical verdicts per figure with per-second values, its interval and effect size, and the gate', async () => {
+  const report = await compareReport(IDS.base, IDS.tuned, '5%');
+  const judged = report.figures.filter((f) => f.stat || f.stat_error);
+  assert.ok(judged.some((f) => f.name === 'throughput') && judged.some((f) => f.name === 'p99'), JSON.stringify(report.figures.map((f) => f.name)));
+  const page = await open(`#/compare?ids=${IDS.base},${IDS.tuned}&max_regression=5%25`);
+  await page.waitForSelector(`.verdicts[data-candidate="${IDS.tuned}"] table.verdict-table`);
+  const rows = await page.$$eval('.verdicts table.verdict-table tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  const pctText = (v) => `${v >= 0 ? '+' : ''}${(100 * v).toFixed(2)} %`;
+  assert.deepEqual(rows, judged.map((f) => [
+    f.name, f.statistic ?? '–', f.stat ? statText(f) : f.verdict, f.stat ? pctText(f.stat.relative) : '–',
+    f.stat?.relative_ci ? `${pctText(f.stat.relative_ci.lo)} … ${pctText(f.stat.relative_ci.hi)}${f.stat.resamples === 0 ? ' (blocks)' : ''}` : '–',
+    f.stat ? `${f.stat.effect_size >= 0 ? '+' : ''}${f.stat.effect_size.toFixed(2)}` : '–', `${f.max_regression_pct} %`,
+  ]));
+  const gate = await page.textContent('.verdicts .gate');
+  assert.equal(gate, report.regressions?.length
+    ? `Gate: the gate fails: ${report.regressions.join(', ')} (producer compare would exit ${report.exit_code})`
+    : 'Gate: the gate passes: no figure is worse than its max regression');
+  assert.match(await page.textContent('.stat-note'), new RegExp(`producer compare --max-regression 5% ${IDS.base} ${IDS.tuned} --json`));
+  // The counts keep their thresholds: errors is in the delta table, not among the statistical verdicts.
+  assert.ok(!rows.some(([name]) => ['errors', 'loss', 'dup', 'reorder'].includes(name)));
+  await page.screenshot({ path: join(ARTIFACTS, 'compare-verdicts.png'), fullPage: true });
+  await page.close();
+});
+
+test('compare page without the action: its refusal in one line, the rest of the page as before', async () => {
+  const page = await context.newPage();
+  openPages.add(page);
+  page.on('pageerror', (e) => pageErrors.push(`compare without action: ${e.message}`));
+  // Only CompareVerdicts goes to the stand-in's role without permissions: the action is refused as Hasura refuses it.
+  await page.route('**/v1/graphql', (route) => (/CompareVerdicts/.test(route.request().postData() ?? '')
+    ? route.continue({ url: `${server.url}nobody/v1/graphql` }) : route.continue()));
+  await page.goto(`${server.url}#/compare?ids=${IDS.base},${IDS.tuned}`);
+  await page.waitForSelector('table.delta-table');
+  await page.waitForSelector('.verdict-error');
+  const errors = await page.$$eval('.verdict-error', (ps) => ps.map((p) => p.textContent));
+  assert.equal(errors.length, 1);
+  assert.match(errors[0], new RegExp(`^Statistical verdicts for candidate …${IDS.tuned.slice(-8)} unavailable: The GraphQL endpoint refused the query: .*compareRuns`));
+  assert.equal(await page.locator('.verdicts').count(), 0);
+  await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length === 2);
+  await page.close();
+});
+
+test('trends page: the run\'s history per figure, change points marked, every point linked to its run; linked from the run page', async () => {
+  const report = await historyReport(IDS.base);
+  let page = await open(`#/run/${IDS.base}`);
+  await page.waitForSelector('a.trends-link');
+  await page.click('a.trends-link');
+  await page.waitForSelector('.chart canvas');
+  assert.equal(new URL(page.url()).hash, `#/trends?run=${IDS.base}`);
+  await page.waitForFunction((n) => document.querySelectorAll('.chart[data-figure]').length === n, report.series.length);
+  const charts = await page.$$eval('.chart[data-figure]', (cs) => cs.map((c) => [c.dataset.figure, c.dataset.runs, c.dataset.marks]));
+  assert.deepEqual(charts, report.series.map((s) => [s.figure,
+    report.runs.filter((r) => s.figure in r.values).map((r) => r.run_id).join(','), String((s.change_points ?? []).length)]));
+  assert.match(await page.textContent('.series-description'), new RegExp(`^${report.run.kind} runs on ${report.run.host_name} with parameters .*: ${report.runs.length} comparable runs, oldest first$`));
+  const links = await page.$$eval('table.history-table tbody tr td:nth-child(2) a', (as) => as.map((a) => a.getAttribute('href')));
+  assert.deepEqual(links, report.runs.map((r) => `#/run/${r.run_id}`));
+  await page.screenshot({ path: join(ARTIFACTS, 'trends.png'), fullPage: true });
+  // A point opens its run: uPlot's cursor snaps to the nearest point, so a click at the right edge is the last run's.
+  const box = await page.locator('.chart[data-figure] .u-over').first().boundingBox();
+  const last = report.runs.filter((r) => report.series[0].figure in r.values).at(-1);
+  await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.up();
+  await page.waitForFunction((h) => location.hash === h, `#/run/${last.run_id}`);
+  await page.close();
+});
+
+test('devices page: a device\'s run-to-run noise per figure on demand, from the latest ok run of each series', async () => {
+  const { runs } = await gql('query ($id: uuid!) { runs(where: {run_id: {_eq: $id}}) { host_name } }', { id: IDS.base });
+  const host = runs[0].host_name;
+  const page = await open('#/devices');
+  await page.waitForSelector('table.devices-table');
+  const sent = () => server.requests.filter((r) => /RunHistory|DeviceSeries/.test(r.body)).length;
+  const before = sent();
+  await page.waitForTimeout(300);
+  assert.equal(sent(), before, 'no history is fetched at load');
+  await page.click(`details.device-noise[data-host="${host}"] summary`);
+  await page.waitForSelector(`details.device-noise[data-host="${host}"] .noise-series`);
+  const series = await page.$$eval(`details.device-noise[data-host="${host}"] .noise-series`, (ds) => ds.map((d) => ({
+    run: d.dataset.run, trends: d.querySelector('a.trends-link')?.getAttribute('href'),
+    rows: [...d.querySelectorAll('table.noise-table tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent)),
+  })));
+  // The device's ok MQTT runs: base (rate 400) and tuned (rate 500) are two series, the newest first.
+  const { runs: ok } = await gql('query ($h: String!) { runs(where: {host_name: {_eq: $h}, status: {_eq: "ok"}}, order_by: [{started_at: desc_nulls_last}, {run_id: asc}]) { run_id kind parameters } }', { h: host });
+  const keys = new Set();
+  const latest = ok.filter((r) => { const k = `${r.kind} ${JSON.stringify(r.parameters)}`; if (keys.has(k)) return false; keys.add(k); return true; });
+  assert.deepEqual(series.map((s) => s.run), latest.slice(0, 8).map((r) => r.run_id));
+  for (const s of series) {
+    assert.equal(s.trends, `#/trends?run=${s.run}`);
+    const rep = await historyReport(s.run);
+    const pct = (f) => (f == null ? '–' : `${(100 * f).toFixed(2)} %`);
+    assert.deepEqual(s.rows.map((r) => [r[0], r[1], r[4]]), rep.series.map((x) => [x.figure, String(x.noise ? x.noise.runs : x.segment.runs), x.noise ? pct(x.noise.cv) : '']));
+    for (const [i, x] of rep.series.entries()) if (!x.noise) assert.equal(s.rows[i][2], x.noise_error);
+  }
+  await page.screenshot({ path: join(ARTIFACTS, 'devices-noise.png'), fullPage: true });
   await page.close();
 });
 
