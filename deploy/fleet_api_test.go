@@ -43,6 +43,12 @@ func TestComposeSinkAPI(t *testing.T) {
 			t.Errorf("sink-api: %s is not set", k)
 		}
 	}
+	// compareRuns and runHistory (issue 17) read runs back from the stack's Hasura, on its container port.
+	hasura := p.Services["hasura"]
+	if cfg.GraphQL.URL != "http://hasura:8080/v1/graphql" || hasura.Name == "" ||
+		!strings.Contains(strings.Join(hasura.HealthCheck.Test, " "), "127.0.0.1:8080/") {
+		t.Errorf("sink-api graphql.url %q: want the hasura service's endpoint http://hasura:8080/v1/graphql", cfg.GraphQL.URL)
+	}
 	// Required in the raw file: without .env values compose stops instead of starting an API anyone could call.
 	raw := readFile(t, "docker-compose.yml")
 	for _, k := range []string{api.EnvOperatorToken, api.EnvActionSecret} {
@@ -58,6 +64,7 @@ type hasuraActions struct {
 		Name       string `yaml:"name"`
 		Definition struct {
 			Kind                 string `yaml:"kind"`
+			Type                 string `yaml:"type"`
 			Handler              string `yaml:"handler"`
 			ForwardClientHeaders bool   `yaml:"forward_client_headers"`
 			Timeout              int    `yaml:"timeout"`
@@ -85,12 +92,20 @@ type hasuraActions struct {
 var actionSignatures = map[string]string{
 	"launchJobs": "launchJobs(kind: String!, spec: jsonb!, agents: [String!], tags: jsonb, all: Boolean, name: String, run_tags: jsonb, expires_in_s: Int): LaunchResult",
 	"stopJobs":   "stopJobs(job_id: uuid, group_id: uuid): StopResult",
+	// Issue 17's read-only queries; the viewer depends on them too.
+	"compareRuns": "compareRuns(baseline: uuid!, candidate: uuid!, max_regression: String, confidence: Float): ComparisonReport",
+	"runHistory":  "runHistory(run_id: uuid!, figures: [String!], false_alarm: Float, significance: Float, limit: Int): HistoryReport",
 }
 
+// queryActions are the actions of type Query: read-only, for the anonymous role as well as operator.
+var queryActions = []string{"compareRuns", "runHistory"}
+
 var actionTypes = map[string]string{
-	"LaunchResult": "group_id: uuid!, jobs: [LaunchedJob!]!",
-	"LaunchedJob":  "job_id: uuid!, agent: String!",
-	"StopResult":   "jobs: [LaunchedJob!]!",
+	"LaunchResult":     "group_id: uuid!, jobs: [LaunchedJob!]!",
+	"LaunchedJob":      "job_id: uuid!, agent: String!",
+	"StopResult":       "jobs: [LaunchedJob!]!",
+	"ComparisonReport": "report: jsonb!",
+	"HistoryReport":    "report: jsonb!",
 }
 
 // TestHasuraActions: actions.yaml and actions.graphql define launchJobs and stopJobs as the design fixes them:
@@ -110,8 +125,15 @@ func TestHasuraActions(t *testing.T) {
 	for _, a := range md.Actions {
 		names = append(names, a.Name)
 		d := a.Definition
-		if d.Kind != "synchronous" || d.ForwardClientHeaders {
-			t.Errorf("%s: kind %q, forward_client_headers %v; want synchronous, false (the handler never needs the operator token)", a.Name, d.Kind, d.ForwardClientHeaders)
+		query := slices.Contains(queryActions, a.Name)
+		switch {
+		case query && (d.Type != "query" || d.Kind != ""):
+			// Hasura reads kind for mutations only: a query action is always synchronous.
+			t.Errorf("%s: type %q, kind %q; want type query and no kind", a.Name, d.Type, d.Kind)
+		case !query && (d.Kind != "synchronous" || (d.Type != "" && d.Type != "mutation")):
+			t.Errorf("%s: type %q, kind %q; want a synchronous mutation", a.Name, d.Type, d.Kind)
+		case d.ForwardClientHeaders:
+			t.Errorf("%s: forward_client_headers: the handler never needs the operator token", a.Name)
 		}
 		if m := template.FindStringSubmatch(d.Handler); m == nil || hasura[m[1]] == "" {
 			t.Errorf("%s: handler %q: want {{VAR}}/actions with VAR set in Hasura's environment", a.Name, d.Handler)
@@ -126,13 +148,21 @@ func TestHasuraActions(t *testing.T) {
 		if d.Timeout <= int(api.DefaultProduceTimeout.Seconds()) {
 			t.Errorf("%s: timeout %d s, want more than sink api's produce timeout %s", a.Name, d.Timeout, api.DefaultProduceTimeout)
 		}
-		if len(a.Permissions) != 1 || a.Permissions[0].Role != api.RoleOperator {
-			t.Errorf("%s: permissions %+v; want role %s only", a.Name, a.Permissions, api.RoleOperator)
+		var roles []string
+		for _, p := range a.Permissions {
+			roles = append(roles, p.Role)
+		}
+		want := []string{api.RoleOperator}
+		if query {
+			want = []string{api.RoleAnonymous, api.RoleOperator}
+		}
+		if !slices.Equal(roles, want) {
+			t.Errorf("%s: permissions for %v; want %v", a.Name, roles, want)
 		}
 	}
 	slices.Sort(names)
-	if !slices.Equal(names, []string{"launchJobs", "stopJobs"}) {
-		t.Errorf("actions %v, want launchJobs and stopJobs", names)
+	if !slices.Equal(names, []string{"compareRuns", "launchJobs", "runHistory", "stopJobs"}) {
+		t.Errorf("actions %v, want compareRuns, launchJobs, runHistory and stopJobs", names)
 	}
 
 	sdlFile := filepath.Join(dir, "actions.graphql")
@@ -155,8 +185,12 @@ func TestHasuraActions(t *testing.T) {
 			continue
 		}
 		var parts []string
+		root := def.Name == "Mutation" || def.Name == "Query"
 		for _, f := range def.Fields {
-			if def.Name == "Mutation" {
+			if root {
+				if want := slices.Contains(queryActions, f.Name); want != (def.Name == "Query") {
+					t.Errorf("actions.graphql: %s is in type %s", f.Name, def.Name)
+				}
 				var args []string
 				for _, a := range f.Arguments {
 					args = append(args, a.Name+": "+a.Type.String())
@@ -168,7 +202,7 @@ func TestHasuraActions(t *testing.T) {
 			parts = append(parts, f.Name+": "+f.Type.String())
 			scalars = append(scalars, typeName(f.Type))
 		}
-		if def.Name != "Mutation" {
+		if !root {
 			objects[def.Name] = strings.Join(parts, ", ")
 		}
 	}
@@ -178,7 +212,7 @@ func TestHasuraActions(t *testing.T) {
 		}
 	}
 	if len(fields) != len(actionSignatures) {
-		t.Errorf("actions.graphql: mutations %v, want %d", fields, len(actionSignatures))
+		t.Errorf("actions.graphql: fields %v, want %d", fields, len(actionSignatures))
 	}
 	for name, want := range actionTypes {
 		if objects[name] != want {
@@ -190,11 +224,11 @@ func TestHasuraActions(t *testing.T) {
 		listed = append(listed, o.Name)
 	}
 	slices.Sort(listed)
-	if want := []string{"LaunchResult", "LaunchedJob", "StopResult"}; !slices.Equal(listed, want) || len(objects) != len(want) {
+	if want := []string{"ComparisonReport", "HistoryReport", "LaunchResult", "LaunchedJob", "StopResult"}; !slices.Equal(listed, want) || len(objects) != len(want) {
 		t.Errorf("custom_types.objects %v, types in actions.graphql %v; want both %v", listed, objects, want)
 	}
 	for _, s := range scalars {
-		if _, object := objects[s]; !object && !slices.Contains([]string{"String", "Int", "Boolean", "uuid", "jsonb"}, s) {
+		if _, object := objects[s]; !object && !slices.Contains([]string{"String", "Int", "Float", "Boolean", "uuid", "jsonb"}, s) {
 			t.Errorf("actions.graphql uses type %s: neither declared nor GraphQL's or PostgreSQL's", s)
 		}
 	}

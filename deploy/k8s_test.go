@@ -232,6 +232,10 @@ func TestK8sKustomizeBuild(t *testing.T) {
 		if svc.Spec.Type != corev1.ServiceTypeClusterIP {
 			t.Errorf("sink-api Service type %s: only Hasura, in the cluster, may reach it", svc.Spec.Type)
 		}
+		// compareRuns and runHistory read runs back from Hasura (issue 17).
+		if cfg != nil && !strings.HasSuffix(cfg.GraphQL.URL, "/v1/graphql") {
+			t.Errorf("sink-api graphql.url %q: want Hasura's GraphQL endpoint (…/v1/graphql)", cfg.GraphQL.URL)
+		}
 	})
 
 	// Perftarget: a StatefulSet with a persistent JetStream store and Services selecting it.
