@@ -3,12 +3,14 @@ package compare
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/benchpipe/benchpipe/config"
+	"github.com/benchpipe/benchpipe/internal/cli"
 )
 
 // The package's API for programs other than the CLI: `sink api` serves Report and History to the viewer as the
@@ -37,8 +39,22 @@ func NewClient(cfg config.GraphQL) (*Client, error) {
 	return &Client{c: c}, nil
 }
 
-// checkConfidence is --confidence's rule.
-func checkConfidence(c float64) error {
+const maxRegressionUsage = "exit 1 when a figure is worse than this: `5%` for every figure, p99=10%,throughput=3% per figure (repeatable)"
+
+// ParseMaxRegression parses a --max-regression spec as the flag does; the error (ErrUsage) has the CLI's message,
+// e.g. `usage: --max-regression "p98=5%": unknown figure "p98" in "p98=5%" (figures: …)`.
+func ParseMaxRegression(spec string) (Thresholds, error) {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	var t Thresholds
+	fs.Var(&t, "max-regression", maxRegressionUsage)
+	if err := cli.Parse(fs, []string{"--max-regression", spec}); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	return t, nil
+}
+
+// CheckConfidence is --confidence's rule, with its message: a fraction from 0.5 to below 1.
+func CheckConfidence(c float64) error {
 	if !(c >= 0.5 && c < 1) {
 		return fmt.Errorf("--confidence %v: want a fraction from 0.5 to below 1 (0.95 = 95%%)", c)
 	}
@@ -54,7 +70,7 @@ func (c *Client) Report(ctx context.Context, baseline string, candidate uuid.UUI
 	if opts.Confidence == 0 {
 		opts.Confidence = DefaultConfidence
 	}
-	if err := checkConfidence(opts.Confidence); err != nil {
+	if err := CheckConfidence(opts.Confidence); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	if opts.SameTags.active() && baseline != BaselineLast && baseline != BaselineHistory {

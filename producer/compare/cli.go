@@ -98,7 +98,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&timeout, "timeout", 0, "per-request timeout, overriding graphql.timeout (default 10s)")
 	fs.StringVar(&baseline, "baseline", "", "compare RUN_ID with this baseline: `last` (the most recent comparable run), history (the current segment of its comparable runs) or a run id")
 	fs.Var(&opts.SameTags, "same-tags", "with --baseline last, require equal tags; =k1,k2 requires only those tags to be equal")
-	fs.Var(&opts.MaxRegression, "max-regression", "exit 1 when a figure is worse than this: `5%` for every figure, p99=10%,throughput=3% per figure (repeatable)")
+	fs.Var(&opts.MaxRegression, "max-regression", maxRegressionUsage)
 	fs.DurationVar(&opts.Wait, "wait", 0, "wait up to this long for the candidate run to finish (status not running) before comparing; 0 = don't wait")
 	fs.DurationVar(&opts.PollInterval, "poll", DefaultPollInterval, "how often to poll the run's state while waiting")
 	fs.Float64Var(&opts.Confidence, "confidence", DefaultConfidence, "confidence of the statistical verdicts: a figure with per-second samples fails the gate only when it is worse at this confidence and by at least its --max-regression")
@@ -158,7 +158,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if opts.SameTags.active() && baseSpec != BaselineLast && baseSpec != BaselineHistory {
 		return usageErr("--same-tags only applies to --baseline last and --baseline history")
 	}
-	if err := checkConfidence(opts.Confidence); err != nil {
+	if err := CheckConfidence(opts.Confidence); err != nil {
 		return usageErr("%v", err)
 	}
 	if opts.Wait < 0 || timeout < 0 || opts.PollInterval <= 0 {

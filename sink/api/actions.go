@@ -33,9 +33,9 @@ func (e *actionError) Error() string { return e.Message }
 // Error codes, in extensions.code.
 const (
 	codeUnauthorized = "unauthorized" // no or wrong action secret: not Hasura calling
-	codeForbidden    = "forbidden"    // the session's role is not operator
+	codeForbidden    = "forbidden"    // the session's role may not call the action
 	codeInvalid      = "invalid"      // the request cannot be run as it is (bad input, no agent, bad spec)
-	codeUnavailable  = "unavailable"  // Kafka or the database failed; the same request may work later
+	codeUnavailable  = "unavailable"  // Kafka, the database or GraphQL failed; the same request may work later
 )
 
 func invalid(format string, args ...any) *actionError {
@@ -49,8 +49,9 @@ func unavailable(format string, args ...any) *actionError {
 // maxActionBody bounds what /actions reads: a launch's spec is a few hundred bytes.
 const maxActionBody = 1 << 20
 
-// serveActions is the handler of every action. The action secret and the operator role are checked before the
-// input is looked at; a refused request produces nothing.
+// serveActions is the handler of every action. The action secret and the role (operator for the mutations,
+// anonymous or operator for the query actions) are checked before the input is looked at; a refused request
+// produces nothing.
 func (s *Server) serveActions(w http.ResponseWriter, r *http.Request) {
 	secrets := r.Header.Values(ActionSecretHeader)
 	if len(secrets) != 1 || !equalSecret(secrets[0], &s.secretSum) {
@@ -70,11 +71,18 @@ func (s *Server) serveActions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, "", invalid("action request: %v", err))
 		return
 	}
-	if role := req.SessionVariables["x-hasura-role"]; role != RoleOperator {
+	// The mutations are the operator's; the query actions are read-only and anyone's who may read runs.
+	query := req.Action.Name == "compareRuns" || req.Action.Name == "runHistory"
+	role := req.SessionVariables["x-hasura-role"]
+	if role != RoleOperator && !(query && role == RoleAnonymous) {
 		if role == "" {
 			role = "none"
 		}
-		s.fail(w, req.Action.Name, &actionError{status: http.StatusForbidden, Message: fmt.Sprintf("%s needs role %s (this request's role: %s)", req.Action.Name, RoleOperator, role), Ext: map[string]any{"code": codeForbidden}})
+		need := RoleOperator
+		if query {
+			need = RoleAnonymous + " or " + RoleOperator
+		}
+		s.fail(w, req.Action.Name, &actionError{status: http.StatusForbidden, Message: fmt.Sprintf("%s needs role %s (this request's role: %s)", req.Action.Name, need, role), Ext: map[string]any{"code": codeForbidden}})
 		return
 	}
 	var out any
@@ -89,8 +97,18 @@ func (s *Server) serveActions(w http.ResponseWriter, r *http.Request) {
 		if err = decodeInput(req.Input, &in); err == nil {
 			out, err = s.stop(r.Context(), in)
 		}
+	case "compareRuns":
+		var in compareInput
+		if err = decodeInput(req.Input, &in); err == nil {
+			out, err = s.compareRuns(r.Context(), in)
+		}
+	case "runHistory":
+		var in historyInput
+		if err = decodeInput(req.Input, &in); err == nil {
+			out, err = s.runHistory(r.Context(), in)
+		}
 	default:
-		err = invalid("unknown action %q (launchJobs or stopJobs)", req.Action.Name)
+		err = invalid("unknown action %q (launchJobs, stopJobs, compareRuns or runHistory)", req.Action.Name)
 	}
 	if err != nil {
 		s.fail(w, req.Action.Name, err)

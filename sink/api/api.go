@@ -17,6 +17,7 @@ import (
 
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/kafkaopt"
+	"github.com/benchpipe/benchpipe/producer/compare"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -54,6 +55,7 @@ type options struct {
 	operatorToken  string
 	actionSecret   string
 	produceTimeout time.Duration
+	reportTimeout  time.Duration
 	kafkaOpts      []kgo.Opt
 	now            func() time.Time
 }
@@ -71,6 +73,11 @@ func WithActionSecret(secret string) Option { return func(o *options) { o.action
 // with an error. Default DefaultProduceTimeout; keep it below the action's timeout in actions.yaml (30s), so the
 // operator reads Kafka's problem rather than Hasura's timeout.
 func WithProduceTimeout(d time.Duration) Option { return func(o *options) { o.produceTimeout = d } }
+
+// WithReportTimeout bounds how long compareRuns or runHistory may take, with every GraphQL request it makes (each
+// also bounded by graphql.timeout). Default DefaultReportTimeout; keep it below those actions' timeout in
+// actions.yaml (60s).
+func WithReportTimeout(d time.Duration) Option { return func(o *options) { o.reportTimeout = d } }
 
 // WithKafkaOptions appends franz-go client options.
 func WithKafkaOptions(opts ...kgo.Opt) Option {
@@ -90,13 +97,19 @@ type Server struct {
 	tokenSum  *[sha256.Size]byte // nil: no operator token, everyone is anonymous
 	secretSum [sha256.Size]byte
 	timeout   time.Duration
+	// reports reads runs over GraphQL (graphql.url) for compareRuns and runHistory; nil without graphql.url.
+	reports       *compare.Client
+	reportTimeout time.Duration
 }
 
 // New checks the options, opens the database pool (cfg.Sink.DatabaseURL) and the Kafka producer (cfg.Kafka) and
-// returns the server. It does not wait for Kafka: an action made while Kafka is down fails after the produce
+// returns the server. With cfg.GraphQL.URL it also answers compareRuns and runHistory, reading the runs from that
+// endpoint as `producer compare` does (no request is made before an action asks); without it those two actions
+// answer an error and the mutations work as ever. It does not wait for Kafka: an action made while Kafka is down fails after the produce
 // timeout. The database is pinged, so a wrong URL or password stops the program at start.
 func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Server, error) {
-	o := options{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), produceTimeout: DefaultProduceTimeout, now: time.Now}
+	o := options{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), produceTimeout: DefaultProduceTimeout,
+		reportTimeout: DefaultReportTimeout, now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -110,6 +123,16 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Server, erro
 	if o.produceTimeout <= 0 {
 		problems = append(problems, fmt.Errorf("api.WithProduceTimeout: %s is not positive", o.produceTimeout))
 	}
+	if o.reportTimeout <= 0 {
+		problems = append(problems, fmt.Errorf("api.WithReportTimeout: %s is not positive", o.reportTimeout))
+	}
+	var reports *compare.Client
+	if cfg.GraphQL.URL != "" {
+		var err error
+		if reports, err = compare.NewClient(cfg.GraphQL); err != nil {
+			problems = append(problems, fmt.Errorf("graphql.url: %w", err))
+		}
+	}
 	if cfg.Fleet.JobsTopic == "" {
 		problems = append(problems, errors.New("fleet.jobs_topic is empty"))
 	}
@@ -120,7 +143,7 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Server, erro
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: o.logger, now: o.now, expiry: cfg.Fleet.JobExpiry, timeout: o.produceTimeout,
-		secretSum: sha256.Sum256([]byte(o.actionSecret))}
+		secretSum: sha256.Sum256([]byte(o.actionSecret)), reports: reports, reportTimeout: o.reportTimeout}
 	if o.operatorToken != "" {
 		sum := sha256.Sum256([]byte(o.operatorToken))
 		s.tokenSum = &sum
@@ -161,6 +184,9 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Server, erro
 	}
 	if s.tokenSum == nil {
 		s.log.Warn(EnvOperatorToken + " is not set: every GraphQL request is anonymous, nobody can launch or stop jobs")
+	}
+	if s.reports == nil {
+		s.log.Warn("graphql.url is not set: compareRuns and runHistory answer an error (sink api reads runs from the GraphQL endpoint)")
 	}
 	return s, nil
 }
