@@ -61,10 +61,13 @@ type fleet struct {
 	wg    sync.WaitGroup                // the agents
 }
 
-// startFleet starts sink api and the agents; their logs go to agentLog. The pipeline's Close stops them.
-func (p *pipeline) startFleet(ctx context.Context, agents []fleetAgent, agentLog io.Writer) (*fleet, error) {
+// startFleet starts sink api and the agents; their logs go to agentLog. graphqlURL is the stand-in's GraphQL
+// endpoint, which sink api reads runs from for its report actions (graphql.url). The pipeline's Close stops them.
+func (p *pipeline) startFleet(ctx context.Context, agents []fleetAgent, agentLog io.Writer, graphqlURL string) (*fleet, error) {
 	f := &fleet{token: randomHex(), secret: randomHex(), stops: map[string]context.CancelFunc{}}
-	srv, err := api.New(ctx, p.loaded, api.WithOperatorToken(f.token), api.WithActionSecret(f.secret), api.WithLogger(p.log))
+	cfg := *p.loaded
+	cfg.GraphQL.URL = graphqlURL
+	srv, err := api.New(ctx, &cfg, api.WithOperatorToken(f.token), api.WithActionSecret(f.secret), api.WithLogger(p.log))
 	if err != nil {
 		return nil, fmt.Errorf("sink api: %w", err)
 	}

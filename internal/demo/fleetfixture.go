@@ -51,7 +51,13 @@ func runFleetFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Wri
 		return err
 	}
 	defer p.Close()
-	f, err := p.startFleet(ctx, fixtureAgents, stderr)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	url := "http://" + ln.Addr().String()
+	f, err := p.startFleet(ctx, fixtureAgents, stderr, url+hasurastub.Path)
 	if err != nil {
 		return err
 	}
@@ -68,12 +74,8 @@ func runFleetFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Wri
 		return err
 	}
 	defer v.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
 	go func() { _ = v.http.Serve(ln) }()
-	ready, _ := json.Marshal(map[string]any{"url": "http://" + ln.Addr().String() + "/", "token": f.token, "agents": f.names})
+	ready, _ := json.Marshal(map[string]any{"url": url + "/", "token": f.token, "agents": f.names})
 	fmt.Fprintf(stdout, "%s\n", ready)
 	<-ctx.Done()
 	return nil

@@ -146,12 +146,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	// The fleet (issue 14): sink api, two agents, and the GraphQL stand-in calling sink api as Hasura does. The
 	// stand-in serves from the start, on --addr when the demo serves, since the demo's job group is launched
 	// through it while the other runs go on.
-	since := time.Now().Add(-time.Second)
-	var agentLog testenv.Buffer
-	f, err := p.startFleet(ctx, demoAgents, &agentLog)
-	if err != nil {
-		return err
-	}
 	addr := "127.0.0.1:0"
 	if o.serve {
 		addr = o.addr
@@ -160,6 +154,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("serve the viewer: %w (another program on %s? pass --addr)", err, addr)
 	}
+	base := "http://" + ln.Addr().String()
+	since := time.Now().Add(-time.Second)
+	var agentLog testenv.Buffer
+	f, err := p.startFleet(ctx, demoAgents, &agentLog, base+hasurastub.Path)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	v, err := newViewerServer(ctx, o.viewer, readURL, nil, f.stubOptions()...)
 	if err != nil {
 		ln.Close()
@@ -167,7 +169,6 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	defer v.Close()
 	go func() { _ = v.http.Serve(ln) }()
-	base := "http://" + ln.Addr().String()
 	launchConfig, err := p.writeLaunchConfig(base + hasurastub.Path)
 	if err != nil {
 		return err
