@@ -611,6 +611,20 @@ test('compare page: producer compare\'s statistical verdicts per figure with per
   await page.close();
 });
 
+test('compare page with three runs: each candidate\'s verdicts against the baseline, as producer compare BASELINE CANDIDATE', async () => {
+  const page = await open(`#/compare?ids=${IDS.base},${IDS.tuned},${IDS.pg}`);
+  await page.waitForFunction(() => document.querySelectorAll('.verdicts').length === 2);
+  assert.deepEqual(await page.$$eval('.verdicts', (ds) => ds.map((d) => d.dataset.candidate)), [IDS.tuned, IDS.pg]);
+  for (const [i, cand] of [IDS.tuned, IDS.pg].entries()) {
+    const report = await compareReport(IDS.base, cand);
+    assert.equal(report.baseline.run_id, IDS.base);
+    const names = await page.$$eval(`.verdicts[data-candidate="${cand}"] table.verdict-table tbody tr td:first-child`, (tds) => tds.map((t) => t.textContent));
+    assert.deepEqual(names, report.figures.filter((f) => f.stat || f.stat_error).map((f) => f.name), `candidate ${i + 1}`);
+    assert.equal(await page.textContent(`.verdicts[data-candidate="${cand}"] h3`), `Statistical verdicts: candidate ${i + 1} …${cand.slice(-8)} against the baseline`);
+  }
+  await page.close();
+});
+
 test('compare page without the action: its refusal in one line, the rest of the page as before', async () => {
   const page = await context.newPage();
   openPages.add(page);
