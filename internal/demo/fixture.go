@@ -2,7 +2,8 @@ package main
 
 // The viewer's browser-test fixture (go run ./internal/demo --browser-fixture, started by
 // viewer/test/browser/run.mjs): the demo's pipeline over a throw-away PostgreSQL set up as the compose stack sets
-// one up, with runs the real sink wrote, served by the GraphQL stand-in reading as Hasura's role. The runs:
+// one up, with runs the real sink wrote, served by the GraphQL stand-in reading as Hasura's role, with `sink api`
+// (fleet.go, no agents) behind it for the actions and the auth webhook, as Hasura has it. The runs:
 //
 //	base    MQTT "baseline qos1", 4 s at 400 msg/s after a 1 s warm-up, also a perftool result (--perftool-compat,
 //	        published as this machine, the client that measured)
@@ -133,6 +134,14 @@ func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	defer ln.Close()
+	url := "http://" + ln.Addr().String()
+	// sink api, as the demo runs it (no agents): the stand-in calls its actions (compareRuns, runHistory; the
+	// fleet's) and its auth webhook, which makes the pages' requests anonymous; it reads runs back from the stand-in.
+	f, err := p.startFleet(ctx, nil, stderr, url+hasurastub.Path)
+	if err != nil {
+		return err
+	}
 	md, err := metadata()
 	if err != nil {
 		return err
@@ -146,13 +155,13 @@ func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) 
 		"/_fixture/live":     live,
 		"/_fixture/observed": &observedLive{p: p, runs: map[string][]schema.Record{}},
 		"/nobody/v1/graphql": http.StripPrefix("/nobody", nobody),
-	}, hasurastub.WithKeepAlive(time.Second))
+	}, append(f.stubOptions(), hasurastub.WithKeepAlive(time.Second))...)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	go func() { _ = v.http.Serve(ln) }()
-	ready, _ := json.Marshal(map[string]any{"url": "http://" + ln.Addr().String() + "/", "runs": ids})
+	ready, _ := json.Marshal(map[string]any{"url": url + "/", "runs": ids})
 	fmt.Fprintf(stdout, "%s\n", ready)
 	<-ctx.Done()
 	return nil
