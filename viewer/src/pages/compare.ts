@@ -16,7 +16,8 @@ import { routeHash } from '../route';
 import { bindZoomToUrl } from '../zoom';
 import { fmtTime, h, message, table } from '../ui';
 import { compareCommandLine, gateSummary, verdictsByFigure, type ComparisonReport, type VerdictCell } from '../verdicts';
-import type { Page, PageContext as PageArgs } from '../page';
+import type { Page } from '../page';
+import type { Client } from '../graphql';
 import { fetchSamples } from './run';
 import { topologyFlagEl } from './cluster';
 import { topologyFlag } from '../observe';
@@ -44,7 +45,7 @@ function runLabel(r: Record<string, unknown>): string {
 type Verdicts = { report: ComparisonReport; cells: Map<string, VerdictCell> } | { error: string };
 
 /** Asks sink api for producer compare's report of baseline against candidate; a failure is kept, not thrown. */
-async function fetchVerdicts(client: PageArgs['client'], baseline: string, candidate: string, maxRegression: string | null,
+async function fetchVerdicts(client: Client, baseline: string, candidate: string, maxRegression: string | null,
   confidence: number | null, signal: AbortSignal): Promise<Verdicts> {
   try {
     const { compareRuns } = await client.request<{ compareRuns: { report: ComparisonReport } | null }>(COMPARE_VERDICTS_QUERY,
