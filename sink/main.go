@@ -90,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	sections := []config.Section{config.SectionKafka, config.SectionTopics, config.SectionSink}
 	if rest[0] == "api" {
-		sections = append(sections, config.SectionFleet)
+		sections = append(sections, config.SectionFleet, config.SectionGraphQL)
 	}
 	cfg, err := config.Resolve(*cfgPath, sections...)
 	if err != nil {
