@@ -234,9 +234,14 @@ test('group page: totals (jobs by state, summed throughput) and the runs; the ru
   await page.waitForFunction(() => document.querySelectorAll('.group-runs table.runs-table tbody tr').length === 2);
   const figures = Object.fromEntries(await page.$$eval('.group-totals .figure', (fs) => fs.map((f) => [f.dataset.figure, f.querySelector('.figure-value').textContent])));
   const fmt = (n) => n.toLocaleString('en-US', { maximumFractionDigits: Math.abs(n) >= 1000 ? 0 : Math.abs(n) >= 100 ? 1 : 3 });
+  // The group's latency is the runs' histograms merged by the database, not an average of their percentiles.
+  const merged = (await gql('query ($ids: _uuid!) { runs_latency_percentiles(args: {run_ids: $ids}) { series count p50_ms p99_ms p999_ms } }',
+    { ids: `{${runs.map((r) => r.run_id).join(',')}}` })).runs_latency_percentiles.find((r) => r.series === 'latency');
+  assert.ok(merged && merged.count > 0, 'the group\'s runs kept latency histograms');
   assert.deepEqual(figures, {
     jobs: '2', running: '0', ok: '0', failed: '0', aborted: '2', rejected: '0', expired: '0', runs: '2',
     'summed throughput (ops/s)': fmt(runs[0].ops_rate + runs[1].ops_rate),
+    'p50 of the group (ms)': fmt(merged.p50_ms), 'p99 of the group (ms)': fmt(merged.p99_ms), 'p99.9 of the group (ms)': fmt(merged.p999_ms),
   });
   assert.deepEqual(await page.$$eval('.group-jobs tbody tr', (trs) => trs.map((tr) => [tr.children[0].textContent, tr.children[2].textContent])), [['pi-a', 'aborted'], ['pi-b', 'aborted']]);
   assert.deepEqual((await page.$$eval('.group-runs tbody tr td:nth-child(2) a:first-child', (as) => as.map((a) => a.getAttribute('href')))).sort(), runs.map((r) => `#/run/${r.run_id}`).sort());
