@@ -13,7 +13,7 @@ RACE      ?= -race
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-demo: ## the whole pipeline on this machine (no Docker): target, Kafka (kfake), sink, PostgreSQL, MQTT and pgbench runs; then the viewer on http://127.0.0.1:8080
+demo: ## the whole pipeline on this machine (no Docker): target, Kafka (kfake), sink, PostgreSQL, MQTT and pgbench runs, two agents and a job group launched on them; then the viewer on http://127.0.0.1:8080
 	@if ! command -v npm >/dev/null 2>&1; then \
 	  echo "make demo: npm not found: the viewer is not built, GraphQL only (apt-get install -y nodejs npm)"; \
 	elif ! $(MAKE) --no-print-directory viewer/dist/index.html; then \
