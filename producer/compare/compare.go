@@ -284,7 +284,7 @@ func (c *client) historyBaseline(ctx context.Context, cand *runFields, tags TagM
 		return uuid.Nil, nil, fmt.Errorf("%w for run %s: no earlier %s run on %s with the same parameters %s finished ok; run the benchmark "+
 			"again to start a history, or name a baseline with --baseline RUN_ID", ErrNoBaseline, id, cand.Kind, deref(cand.HostName), compactJSON(json.RawMessage(cand.Parameters)))
 	}
-	_, series, err := analyse(runs, historyFigures, historyOptions{})
+	_, series, err := analyse(runs, figuresOf(cand, historyFigures), historyOptions{})
 	if err != nil {
 		return uuid.Nil, nil, fmt.Errorf("%w: %v", ErrRejected, err)
 	}

@@ -136,6 +136,15 @@ func (c *client) fetchHistory(ctx context.Context, ref *runFields, tags TagMatch
 
 // analyse builds the history of runs for the named figures: per-run values, change points, the current
 // segment and its noise.
+// figuresOf keeps the names of the figures run has: tps only for pgbench runs, whose samples' ops_rate is
+// transactions per second; an MQTT sample's ops_rate is its throughput, which would otherwise be charted twice.
+func figuresOf(run *runFields, names []string) []string {
+	return slices.DeleteFunc(slices.Clone(names), func(n string) bool {
+		f := figureByName(n)
+		return f != nil && f.value != nil && f.value(run) == nil
+	})
+}
+
 func analyse(runs []historyRun, names []string, o historyOptions) ([]historyPoint, []seriesResult, error) {
 	points := make([]historyPoint, len(runs))
 	steady := make([][]sampleFields, len(runs))

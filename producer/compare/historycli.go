@@ -193,7 +193,7 @@ func (c *client) history(ctx context.Context, ref uuid.UUID, kind, device string
 	if run.Status != "ok" {
 		h.Notes = append(h.Notes, fmt.Sprintf("run %s's status is %s: it is not part of its history", ref, run.Status))
 	}
-	h.Runs, h.Series, err = analyse(runs, names, o)
+	h.Runs, h.Series, err = analyse(runs, figuresOf(run, names), o)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrRejected, err)
 	}
