@@ -127,6 +127,11 @@ func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) 
 	if ids["longObserved"], err = insertLongObservedRun(ctx, p.db); err != nil {
 		return err
 	}
+	hist, err := p.historyRunsThroughSink(ctx)
+	if err != nil {
+		return err
+	}
+	ids["history"] = hist[len(hist)-1]
 
 	live := &liveRuns{p: p, ctx: ctx}
 	defer live.wait()

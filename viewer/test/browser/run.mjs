@@ -136,12 +136,13 @@ test('runs page lists runs, filters by kind, pages', async () => {
   const page = await open('#/runs');
   await page.waitForSelector('table.runs-table tbody tr');
   const rows = await page.$$eval('table.runs-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
-  assert.equal(rows.length, 8, rows.join('\n'));
+  assert.equal(rows.length, 20, rows.join('\n'));
   for (const name of ['baseline qos1', 'tuned qos1', 'tpcb scale 1', 'unreachable broker', '100k samples', '30 h run', 'observed failover', '30 h observed']) {
     assert.equal(rows.filter((r) => r.includes(name)).length, 1, `${name} in ${rows.join('\n')}`);
   }
+  assert.equal(rows.filter((r) => r.includes('nightly history')).length, 12, 'the 12 runs of pi-hist\'s history');
   assert.match(rows.find((r) => r.includes('unreachable broker')), /failed/);
-  assert.match(await page.textContent('.pager'), /1–8 of 8/);
+  assert.match(await page.textContent('.pager'), /1–20 of 20/);
   await page.screenshot({ path: join(ARTIFACTS, 'runs.png'), fullPage: true });
 
   await page.goto(`${server.url}#/runs?kind=pgbench`);
@@ -150,7 +151,7 @@ test('runs page lists runs, filters by kind, pages', async () => {
   assert.match(await page.textContent('table.runs-table tbody'), /observed failover.*ok/s);
 
   await page.goto(`${server.url}#/runs?limit=2&offset=2`);
-  await page.waitForFunction(() => /3–4 of 8/.test(document.querySelector('.pager')?.textContent ?? ''));
+  await page.waitForFunction(() => /3–4 of 20/.test(document.querySelector('.pager')?.textContent ?? ''));
 
   await page.goto(`${server.url}#/runs?tag=env%3Dnowhere`);
   await page.waitForSelector('.msg-empty');
@@ -668,6 +669,30 @@ test('trends page: the run\'s history per figure, change points marked, every po
   await page.close();
 });
 
+test('trends page marks the step of pi-hist\'s history: throughput 20 % worse from its 7th run, p99 unchanged', async () => {
+  // internal/demo/history.go: 12 identical MQTT runs a day apart, about 1,000 msg/s, then about 800 from run 7.
+  const report = await historyReport(IDS.history);
+  assert.equal(report.runs.length, 12);
+  const tput = report.series.find((s) => s.figure === 'throughput');
+  const p99 = report.series.find((s) => s.figure === 'p99');
+  assert.equal(tput.change_points.length, 1, JSON.stringify(tput.change_points));
+  const cp = tput.change_points[0];
+  assert.equal(cp.index, 6);
+  assert.equal(cp.run_id, report.runs[6].run_id);
+  assert.ok(cp.worse && cp.relative < -0.18 && cp.relative > -0.22, JSON.stringify(cp));
+  assert.equal((p99.change_points ?? []).length, 0);
+  assert.equal(tput.segment.runs, 6);
+  assert.equal(report.series.some((s) => s.figure === 'tps'), false, 'an MQTT history has no tps');
+  const page = await open(`#/trends?run=${IDS.history}`);
+  await page.waitForFunction((n) => document.querySelectorAll('.chart[data-figure]').length === n, report.series.length);
+  const marks = Object.fromEntries(await page.$$eval('.chart[data-figure]', (cs) => cs.map((c) => [c.dataset.figure, c.dataset.marks])));
+  assert.equal(marks.throughput, '1');
+  assert.equal(marks.p99, '0');
+  assert.match(await page.textContent('.series-description'), /^mqtt runs on pi-hist with parameters .*: 12 comparable runs, oldest first$/);
+  await page.screenshot({ path: join(ARTIFACTS, 'trends-step.png'), fullPage: true });
+  await page.close();
+});
+
 test('devices page: a device\'s run-to-run noise per figure on demand, from the latest ok run of each series', async () => {
   const { runs } = await gql('query ($id: uuid!) { runs(where: {run_id: {_eq: $id}}) { host_name } }', { id: IDS.base });
   const host = runs[0].host_name;
@@ -705,7 +730,7 @@ test('devices and perftool pages render', async () => {
   let page = await open('#/devices');
   await page.waitForSelector('table.devices-table');
   const hosts = await page.$$eval('table.devices-table tbody tr td:first-child', (tds) => tds.map((t) => t.textContent));
-  assert.deepEqual(hosts, [host, 'pi-big', 'pg-lab'].sort());
+  assert.deepEqual(hosts, [host, 'pi-big', 'pg-lab', 'pi-hist'].sort());
   await page.goto(`${server.url}#/devices?host=${encodeURIComponent(host)}`);
   await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length === 2);
   await page.screenshot({ path: join(ARTIFACTS, 'devices.png'), fullPage: true });
