@@ -25,6 +25,8 @@ package main
 //	longObserved  pgbench "30 h observed": 30 hours of samples and of cluster observation inserted directly (three
 //	        nodes, two Pgpool backends: 324,000 and 216,000 rows, more than the anonymous row limit), which the viewer
 //	        draws from samples_1m and the per-minute cluster views
+//	history the newest of 12 identical MQTT runs "nightly history" on pi-hist, a day apart, through the sink
+//	        (history.go): throughput about 1,000 msg/s, about 800 from the 7th run, for the Trends page
 //
 // POST /_fixture/live?name=N&duration=D starts a live MQTT run named N measuring for D (after a 1 s warm-up) and
 // answers {"run_id": …} once the sink has written its first sample, so a page opened then sees it running; it
@@ -55,27 +57,39 @@ import (
 	"github.com/benchpipe/benchpipe/schema/sinetstream"
 )
 
-func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { // the test runner holds standard input open while it needs the fixture
+// fixturePipeline stands up what the browser fixtures run on: a throw-away PostgreSQL set up as deployed and the
+// demo's pipeline over it. cancel is called when stdin closes (the test runner holds it open while it needs the
+// fixture); done removes it all.
+func fixturePipeline(ctx context.Context, cancel context.CancelFunc, stdin io.Reader, stderr io.Writer) (*testenv.Deployment, *pipeline, func(), error) {
+	go func() {
 		_, _ = io.Copy(io.Discard, stdin)
 		cancel()
 	}()
 	pg, err := testenv.StartPostgres()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	defer pg.Remove()
 	d, err := testenv.DeployDatabase(pg.URL("postgres"), "benchpipe")
 	if err != nil {
-		return err
+		pg.Remove()
+		return nil, nil, nil, err
 	}
 	p, err := startPipeline(ctx, stderr, d.OwnerURL)
 	if err != nil {
+		pg.Remove()
+		return nil, nil, nil, err
+	}
+	return d, p, func() { p.Close(); pg.Remove() }, nil
+}
+
+func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d, p, done, err := fixturePipeline(ctx, cancel, stdin, stderr)
+	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer done()
 
 	ids := map[string]uuid.UUID{}
 	mqttRun := func(key, name string, rate int) error {

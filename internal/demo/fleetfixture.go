@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/benchpipe/benchpipe/internal/hasurastub"
-	"github.com/benchpipe/benchpipe/internal/testenv"
 )
 
 // fixtureAgents are the fleet fixture's agents.
@@ -33,24 +32,11 @@ var fixtureAgents = []fleetAgent{
 func runFleetFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { // the test runner holds standard input open while it needs the fixture
-		_, _ = io.Copy(io.Discard, stdin)
-		cancel()
-	}()
-	pg, err := testenv.StartPostgres()
+	d, p, done, err := fixturePipeline(ctx, cancel, stdin, stderr)
 	if err != nil {
 		return err
 	}
-	defer pg.Remove()
-	d, err := testenv.DeployDatabase(pg.URL("postgres"), "benchpipe")
-	if err != nil {
-		return err
-	}
-	p, err := startPipeline(ctx, stderr, d.OwnerURL)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
+	defer done()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
