@@ -79,7 +79,7 @@ type Sink struct {
 	Group           string        `yaml:"group"`             // consumer group, default "benchpipe-sink"
 	Topics          []string      `yaml:"topics"`            // topics to consume; default all non-dead-letter topics
 	BatchSize       int           `yaml:"batch_size"`        // rows per database transaction, default 10000
-	FlushInterval   time.Duration `yaml:"flush_interval"`    // flush a partial batch after this, default 200ms
+	FlushInterval   time.Duration `yaml:"flush_interval"`    // the longest a partial batch waits for a write in flight, default 200ms
 	DeadLetterTopic string        `yaml:"dead_letter_topic"` // default "benchpipe.dead-letter"
 	MaxRecordBytes  int           `yaml:"max_record_bytes"`  // larger records are dead-lettered, default 1 MiB
 	HTTPAddr        string        `yaml:"http_addr"`         // /metrics, /healthz, /readyz; default ":8080"

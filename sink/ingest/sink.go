@@ -257,7 +257,8 @@ func (s *Sink) Run(ctx context.Context) error {
 	lastAllowed := time.Now()
 	var runErr error
 	for {
-		recs, err := s.collect(ctx, inFlight)
+		// written holds the answer of a finished write: then the database is idle, and what is held goes now.
+		recs, err := s.collect(ctx, inFlight, func() bool { return len(written) > 0 })
 		recs, parts := s.take(recs)
 		if len(recs) > 0 {
 			b := s.decode(recs) // overlaps the write in flight
@@ -293,10 +294,12 @@ var errClientClosed = errors.New("kafka client closed")
 // Kafka's rebalance timeout (60 s).
 const rebalanceEvery = 5 * time.Second
 
-// collect polls until it holds batch_size records or flush_interval has passed since the first one arrived. With a
-// write in flight it returns after flush_interval even with nothing, so that Run can finish that write and allow
-// a waiting rebalance instead of blocking it until records arrive.
-func (s *Sink) collect(ctx context.Context, writing bool) ([]*kgo.Record, error) {
+// collect polls until it holds batch_size records, or holds some and the database is idle: with no write in
+// flight (writing false), or once the write in flight has finished (writerIdle), so a record waits for the
+// database only as long as the database is busy, as in a group commit. While a write is in flight, flush_interval
+// bounds how long a partial batch is held, and with nothing held collect returns after it anyway, so that Run can
+// finish that write and allow a waiting rebalance instead of blocking it until records arrive.
+func (s *Sink) collect(ctx context.Context, writing bool, writerIdle func() bool) ([]*kgo.Record, error) {
 	var recs []*kgo.Record
 	var deadline time.Time
 	if writing {
@@ -305,7 +308,15 @@ func (s *Sink) collect(ctx context.Context, writing bool) ([]*kgo.Record, error)
 	limit := s.cfg.Sink.BatchSize
 	for len(recs) < limit {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
-		if len(recs) > 0 || writing {
+		switch {
+		case len(recs) > 0:
+			// Holding records while the write goes on: look again soon whether it has finished.
+			recheck := time.Now().Add(collectRecheck)
+			if deadline.Before(recheck) {
+				recheck = deadline
+			}
+			pctx, cancel = context.WithDeadline(ctx, recheck)
+		case writing:
 			pctx, cancel = context.WithDeadline(ctx, deadline)
 		}
 		fetches := s.cl.PollRecords(pctx, limit-len(recs))
@@ -335,25 +346,24 @@ func (s *Sink) collect(ctx context.Context, writing bool) ([]*kgo.Record, error)
 			}
 		})
 		s.hwmMu.Unlock()
-		first := len(recs) == 0
 		fetches.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
 		if fatal != nil {
 			return recs, fatal
-		}
-		if first && len(recs) > 0 && !writing {
-			deadline = time.Now().Add(s.cfg.Sink.FlushInterval)
 		}
 		if len(recs) == 0 && !writing {
 			// A poll that returned only errors (Kafka unreachable, a group rejoin failing) still blocks rebalances
 			// until allowed. Holding nothing and writing nothing, allow them, or the group could never be rejoined.
 			s.cl.AllowRebalance()
 		}
-		if ctx.Err() != nil || ((len(recs) > 0 || writing) && !time.Now().Before(deadline)) {
+		if ctx.Err() != nil || (len(recs) > 0 && (!writing || writerIdle())) || (writing && !time.Now().Before(deadline)) {
 			break
 		}
 	}
 	return recs, nil
 }
+
+// collectRecheck is how often collect, holding records while a write is in flight, looks whether it has finished.
+const collectRecheck = 2 * time.Millisecond
 
 // flush writes b, retrying with capped backoff while the database (or Kafka, for dead letters) is unavailable,
 // and returns the partitions it refused (see write). No new records are polled meanwhile: that is the
