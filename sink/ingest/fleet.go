@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -32,26 +31,8 @@ func decodeFleet(b *batch, r *kgo.Record) error {
 	if len(r.Key) > 0 && !bytes.Equal(r.Key, m.Key()) {
 		return fmt.Errorf("record key %q is not the agent name %q: an agent's fleet messages must share a partition", truncate(r.Key, 64), m.Key())
 	}
-	switch m.Type {
-	case schema.FleetHeartbeat:
-		h := m.Heartbeat
-		host, err := json.Marshal(h.Host)
-		if err != nil {
-			return fmt.Errorf("heartbeat.host: %w", err)
-		}
-		b.upserts = append(b.upserts, upsert{"agents", heartbeatSQL, []any{h.Agent, json.RawMessage(host), nullText(h.Version), stringMap(h.Tags),
-			h.IntervalS, h.State, h.JobID, h.RunID, nullTime(h.UpSince), m.Time}, r})
-	case schema.FleetJob:
-		j := m.Job
-		b.upserts = append(b.upserts, upsert{"jobs", jobSQL, []any{j.ID, j.GroupID, j.Agent, j.Kind, j.Spec, nullText(j.Name), stringMap(j.Tags),
-			j.CreatedAt, j.ExpiresAt}, r})
-	case schema.FleetJobStop:
-		b.upserts = append(b.upserts, upsert{"jobs", jobStopSQL, []any{m.Stop.JobID, m.Stop.Agent, m.Time}, r})
-	case schema.FleetJobEvent:
-		e := m.Event
-		b.upserts = append(b.upserts, upsert{"job_events", jobEventSQL, []any{e.JobID, e.State, e.Agent, m.Time, e.RunID, nullText(string(e.Status)),
-			nullText(e.Reason)}, r})
-	}
+	st := fleetStatements[m.Type]
+	b.upserts = append(b.upserts, upsert{st.table, st.sql, m.Row(), r})
 	return nil
 }
 
@@ -84,27 +65,12 @@ var (
 
 	jobEventSQL = "INSERT INTO " + pgx.Identifier{apiSchema, "job_events"}.Sanitize() + ` (job_id, state, agent, at, run_id, status, reason)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (job_id, state) DO NOTHING`
+
+	// fleetStatements is each message type's table and statement; schema.FleetMessage.Row gives its arguments.
+	fleetStatements = map[string]struct{ table, sql string }{
+		schema.FleetHeartbeat: {"agents", heartbeatSQL},
+		schema.FleetJob:       {"jobs", jobSQL},
+		schema.FleetJobStop:   {"jobs", jobStopSQL},
+		schema.FleetJobEvent:  {"job_events", jobEventSQL},
+	}
 )
-
-func nullText(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullTime(t interface{ IsZero() bool }) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t
-}
-
-// stringMap is m as a jsonb object ({} when empty).
-func stringMap(m map[string]string) json.RawMessage {
-	if len(m) == 0 {
-		return json.RawMessage("{}")
-	}
-	b, _ := json.Marshal(m)
-	return b
-}
