@@ -287,9 +287,12 @@ func TestShutdownDuringRetrySkipsNothing(t *testing.T) {
 	refuseRun(t, conn, refused[0].RunID.String(), "57P03")
 
 	child := startChild(t, e, "SHUTDOWN_TIMEOUT=1s", "FLUSH_INTERVAL=1s")
+	// Idle longer than a rebalance may be held back (5 s): the wait must not count against it, or the sink waits
+	// for the failing write before it collects the next batch, which it then never sees refused.
+	time.Sleep(6 * time.Second)
 	produceTo(t, e.brokers, 0, append(append([]schema.Record{}, refused...), next...))
 	waitLog(t, child.logs, "write failed; retrying", 30*time.Second)
-	time.Sleep(1500 * time.Millisecond) // the next batch is collected and decoded within the flush interval
+	time.Sleep(3 * time.Second) // the next batch is collected and decoded within the flush interval (1 s)
 	child.stop(t)
 	if !strings.Contains(child.logs.String(), "batch refused for a partition") {
 		t.Errorf("the next batch was not refused:\n%s", child.logs)
@@ -327,7 +330,7 @@ func TestPostgresRestartAtShutdownSkipsNothing(t *testing.T) {
 	}
 	produceTo(t, e.brokers, 0, append(append([]schema.Record{}, lost...), next...))
 	waitLog(t, child.logs, "write failed; retrying", 30*time.Second)
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(3 * time.Second)
 	_ = child.cmd.Process.Signal(syscall.SIGTERM)
 	waitLog(t, child.logs, "shutting down with a batch not written", 30*time.Second)
 	if err := pg.Start(); err != nil {

@@ -258,7 +258,13 @@ func (s *Sink) Run(ctx context.Context) error {
 	var runErr error
 	for {
 		// written holds the answer of a finished write: then the database is idle, and what is held goes now.
+		idle := !inFlight
 		recs, err := s.collect(ctx, inFlight, func() bool { return len(written) > 0 })
+		if idle {
+			// With nothing in flight collect returns at its first poll with records, and a rebalance could happen
+			// until then: the time the loop waited idle does not count against rebalanceEvery.
+			lastAllowed = time.Now()
+		}
 		recs, parts := s.take(recs)
 		if len(recs) > 0 {
 			b := s.decode(recs) // overlaps the write in flight
