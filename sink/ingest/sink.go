@@ -234,32 +234,38 @@ func (s *Sink) Run(ctx context.Context) error {
 		s.offsets.run(s.cl, s.log)
 	}()
 	defer func() { s.offsets.stop(); <-commitsDone }()
-	jobs := make(chan *batch)
+	// A write is a batch and the cancel of its done context: the writer cancels it once the result is in written,
+	// which wakes a collect that holds records for the next batch (see collect).
+	type write struct {
+		b    *batch
+		done context.CancelFunc
+	}
+	jobs := make(chan write)
 	written := make(chan map[topicPartition]refusal, 1)
 	var writer sync.WaitGroup
 	writer.Add(1)
 	go func() {
 		defer writer.Done()
-		for b := range jobs {
-			written <- s.flush(ctx, b)
+		for w := range jobs {
+			written <- s.flush(ctx, w.b)
+			w.done()
 		}
 	}()
-	inFlight := false
+	var writeDone context.Context // done once the write in flight has finished; nil with none in flight
 	waitWritten := func() {
-		if inFlight {
+		if writeDone != nil {
 			if refused := <-written; len(refused) > 0 && ctx.Err() == nil {
 				// Between batches, with rebalances blocked: the partitions are still ours.
 				s.reseek(refused)
 			}
-			inFlight = false
+			writeDone = nil
 		}
 	}
 	lastAllowed := time.Now()
 	var runErr error
 	for {
-		// written holds the answer of a finished write: then the database is idle, and what is held goes now.
-		idle := !inFlight
-		recs, err := s.collect(ctx, inFlight, func() bool { return len(written) > 0 })
+		idle := writeDone == nil
+		recs, err := s.collect(ctx, writeDone)
 		if idle {
 			// With nothing in flight collect returns at its first poll with records, and a rebalance could happen
 			// until then: the time the loop waited idle does not count against rebalanceEvery.
@@ -270,8 +276,9 @@ func (s *Sink) Run(ctx context.Context) error {
 			b := s.decode(recs) // overlaps the write in flight
 			b.parts = parts
 			waitWritten()
-			jobs <- b
-			inFlight = true
+			var done context.CancelFunc
+			writeDone, done = context.WithCancel(ctx)
+			jobs <- write{b, done}
 		}
 		if len(recs) == 0 || time.Since(lastAllowed) > rebalanceEvery || err != nil || ctx.Err() != nil {
 			waitWritten()
@@ -301,32 +308,23 @@ var errClientClosed = errors.New("kafka client closed")
 const rebalanceEvery = 5 * time.Second
 
 // collect polls until it holds batch_size records, or holds some and the database is idle: with no write in
-// flight (writing false), or once the write in flight has finished (writerIdle), so a record waits for the
+// flight (writeDone nil), or once the write in flight has finished (writeDone done), so a record waits for the
 // database only as long as the database is busy, as in a group commit. While a write is in flight, flush_interval
-// bounds how long a partial batch is held, and with nothing held collect returns after it anyway, so that Run can
-// finish that write and allow a waiting rebalance instead of blocking it until records arrive.
-func (s *Sink) collect(ctx context.Context, writing bool, writerIdle func() bool) ([]*kgo.Record, error) {
+// bounds how long a partial batch is held, and collect returns when the write finishes or after flush_interval even
+// holding nothing, so that Run can finish that write and allow a waiting rebalance instead of blocking it until
+// records arrive.
+func (s *Sink) collect(ctx context.Context, writeDone context.Context) ([]*kgo.Record, error) {
 	var recs []*kgo.Record
-	var deadline time.Time
-	if writing {
-		deadline = time.Now().Add(s.cfg.Sink.FlushInterval)
+	pctx := ctx
+	if writeDone != nil {
+		// The poll wakes when the write finishes (the writer cancels writeDone, a child of ctx) or at the deadline.
+		var cancel context.CancelFunc
+		pctx, cancel = context.WithTimeout(writeDone, s.cfg.Sink.FlushInterval)
+		defer cancel()
 	}
 	limit := s.cfg.Sink.BatchSize
 	for len(recs) < limit {
-		pctx, cancel := ctx, context.CancelFunc(func() {})
-		switch {
-		case len(recs) > 0:
-			// Holding records while the write goes on: look again soon whether it has finished.
-			recheck := time.Now().Add(collectRecheck)
-			if deadline.Before(recheck) {
-				recheck = deadline
-			}
-			pctx, cancel = context.WithDeadline(ctx, recheck)
-		case writing:
-			pctx, cancel = context.WithDeadline(ctx, deadline)
-		}
 		fetches := s.cl.PollRecords(pctx, limit-len(recs))
-		cancel()
 		if fetches.IsClientClosed() {
 			return recs, errClientClosed
 		}
@@ -356,20 +354,21 @@ func (s *Sink) collect(ctx context.Context, writing bool, writerIdle func() bool
 		if fatal != nil {
 			return recs, fatal
 		}
-		if len(recs) == 0 && !writing {
+		if writeDone == nil {
+			if len(recs) > 0 || ctx.Err() != nil {
+				break
+			}
 			// A poll that returned only errors (Kafka unreachable, a group rejoin failing) still blocks rebalances
 			// until allowed. Holding nothing and writing nothing, allow them, or the group could never be rejoined.
 			s.cl.AllowRebalance()
+			continue
 		}
-		if ctx.Err() != nil || (len(recs) > 0 && (!writing || writerIdle())) || (writing && !time.Now().Before(deadline)) {
+		if pctx.Err() != nil { // the write finished, the deadline passed, or ctx was cancelled
 			break
 		}
 	}
 	return recs, nil
 }
-
-// collectRecheck is how often collect, holding records while a write is in flight, looks whether it has finished.
-const collectRecheck = 2 * time.Millisecond
 
 // flush writes b, retrying with capped backoff while the database (or Kafka, for dead letters) is unavailable,
 // and returns the partitions it refused (see write). No new records are polled meanwhile: that is the
