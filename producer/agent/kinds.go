@@ -1,15 +1,12 @@
 package agent
 
-import (
-	"github.com/benchpipe/benchpipe/producer/mqttload"
-	"github.com/benchpipe/benchpipe/producer/pgbench"
-	"github.com/benchpipe/benchpipe/schema"
-)
+import "github.com/benchpipe/benchpipe/producer/jobkind"
 
-// DefaultKinds are the job kinds this build runs: each through its CLI command's own DecodeSpec and Execute.
+// DefaultKinds are the job kinds this build runs: every kind of producer/jobkind, by name.
 func DefaultKinds() map[string]Kind {
-	return map[string]Kind{
-		schema.KindMQTT:    kindOf(mqttload.DecodeSpec, mqttload.Execute),
-		schema.KindPgbench: kindOf(pgbench.DecodeSpec, pgbench.Execute),
+	kinds := make(map[string]Kind)
+	for _, k := range jobkind.All() {
+		kinds[k.Name()] = registered{k}
 	}
+	return kinds
 }
