@@ -3,51 +3,37 @@ package fleetcli
 import (
 	"encoding/json"
 	"io"
-	"reflect"
 
-	"github.com/benchpipe/benchpipe/producer/mqttload"
-	"github.com/benchpipe/benchpipe/producer/pgbench"
+	"github.com/benchpipe/benchpipe/producer/jobkind"
 )
 
 // parsed is a job's kind flags read by the kind's own parser.
 type parsed struct {
-	spec  json.RawMessage   // the Spec as the job carries it, checked by the kind's DecodeSpec
+	spec  json.RawMessage   // the spec as the job carries it, checked as the API and the agent check it
 	name  string            // the kind's --name
 	tags  map[string]string // the kind's --tag
 	local []string          // flags of one local run that a job cannot take, as given
 }
 
-// kinds are the job kinds, by the word that names them on the command line and in launchJobs' kind.
-var kinds = map[string]func(args []string, stdout io.Writer) (parsed, error){
-	"mqtt": func(args []string, stdout io.Writer) (parsed, error) {
-		s, o, err := mqttload.ParseSpec(args, stdout)
-		if err != nil {
-			return parsed{}, err
-		}
-		return finish(s.JSON(), mqttload.DecodeSpec, o.Name, o.Tags, map[string]any{"config": o.ConfigPath, "spool-dir": o.SpoolDir,
-			"summary-json": o.SummaryJSON, "compare-with": o.CompareWith, "max-regression": o.MaxRegression})
-	},
-	"pgbench": func(args []string, stdout io.Writer) (parsed, error) {
-		s, o, err := pgbench.ParseSpec(args, stdout)
-		if err != nil {
-			return parsed{}, err
-		}
-		return finish(s.JSON(), pgbench.DecodeSpec, o.Name, o.Tags, map[string]any{"config": o.ConfigPath, "spool-dir": o.SpoolDir,
-			"pgbench": o.PgbenchPath, "summary-json": o.SummaryJSON, "compare-with": o.CompareWith, "max-regression": o.MaxRegression})
-	},
-}
+// kinds are the job kinds of producer/jobkind, by the word that names them on the command line and in
+// launchJobs' kind.
+var kinds = func() map[string]func(args []string, stdout io.Writer) (parsed, error) {
+	m := make(map[string]func([]string, io.Writer) (parsed, error))
+	for _, k := range jobkind.All() {
+		m[k.Name()] = func(args []string, stdout io.Writer) (parsed, error) { return parse(k, args, stdout) }
+	}
+	return m
+}()
 
-// finish checks the encoded spec with decode, the kind's DecodeSpec, which the API applies too (it refuses a
-// password in the spec, for one); local are the CLI-only options, by flag name.
-func finish[S any](b json.RawMessage, decode func([]byte) (S, error), name string, tags map[string]string, local map[string]any) (parsed, error) {
-	if _, err := decode(b); err != nil {
+// parse reads a kind's flags and checks the spec they give with the kind's Decode, which the API applies too (it
+// refuses a password in the spec, for one).
+func parse(k jobkind.Kind, args []string, stdout io.Writer) (parsed, error) {
+	spec, inv, err := k.Parse(args, stdout)
+	if err != nil {
 		return parsed{}, err
 	}
-	p := parsed{spec: b, name: name, tags: tags}
-	for _, flag := range []string{"config", "spool-dir", "pgbench", "summary-json", "compare-with", "max-regression"} {
-		if v, ok := local[flag]; ok && !reflect.ValueOf(v).IsZero() {
-			p.local = append(p.local, flag)
-		}
+	if spec, err = k.Decode(spec); err != nil {
+		return parsed{}, err
 	}
-	return p, nil
+	return parsed{spec: spec, name: inv.Name, tags: inv.Tags, local: inv.Local}, nil
 }
