@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -551,4 +552,21 @@ func loadComposeFiles(t *testing.T, envFile string, files []string) (*types.Proj
 		t.Fatal(err)
 	}
 	return opts.LoadProject(context.Background())
+}
+
+// sink api only reads agents and jobs, so it connects as the read-only role the roles script creates, not as the
+// owner the sink writes with (a superuser in the timescaledb image).
+func TestComposeSinkAPIReadsOnly(t *testing.T) {
+	p := mustLoadCompose(t)
+	u, err := url.Parse(envOf(p.Services["sink-api"])["DATABASE_URL"])
+	if err != nil {
+		t.Fatalf("sink-api DATABASE_URL: %v", err)
+	}
+	db := envOf(p.Services["timescaledb"])
+	if u.User.Username() != db["GRAFANA_DB_USER"] || u.User.Username() == db["POSTGRES_USER"] {
+		t.Errorf("sink-api connects as %q, want the read-only role %q (not the owner %q)", u.User.Username(), db["GRAFANA_DB_USER"], db["POSTGRES_USER"])
+	}
+	if pw, _ := u.User.Password(); pw != db["GRAFANA_DB_PASSWORD"] {
+		t.Error("sink-api's password is not the read-only role's")
+	}
 }

@@ -215,6 +215,11 @@ func TestK8sKustomizeBuild(t *testing.T) {
 			i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == secretVar })
 			if i < 0 || c.Env[i].Value != "" || c.Env[i].ValueFrom == nil || c.Env[i].ValueFrom.SecretKeyRef == nil || c.Env[i].ValueFrom.SecretKeyRef.Optional != nil {
 				t.Errorf("sink-api %s must come from a required Secret reference", secretVar)
+				continue
+			}
+			// sink api only reads: its database URL is its own secret's (a read-only role), not the sink owner's.
+			if ref := c.Env[i].ValueFrom.SecretKeyRef; secretVar == "DATABASE_URL" && ref.Name != "benchpipe-sink-api" {
+				t.Errorf("sink-api DATABASE_URL comes from Secret %s, want benchpipe-sink-api (a read-only role, not the sink's owner)", ref.Name)
 			}
 		}
 		cfg := checkConfig(t, objs, "sink-api", pod)

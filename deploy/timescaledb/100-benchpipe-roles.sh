@@ -8,7 +8,8 @@
 #   $POSTGRES_USER      owner of the database; the sink connects as it, runs the migrations and owns the tables.
 #   $HASURA_DB_USER     Hasura. Reads the tables (SELECT only: the GraphQL API has no mutations) and keeps its own
 #                       metadata in schema hdb_catalog, hence CREATE on the database.
-#   $GRAFANA_DB_USER    Grafana's data source. Read-only: SELECT only, read-only transactions, a statement timeout.
+#   $GRAFANA_DB_USER    the read-only role: Grafana's data source and sink api (which reads agents and jobs). SELECT
+#                       only, read-only transactions, a statement timeout.
 # Tables are created later, by the sink's migrations as $POSTGRES_USER, so the grants are default privileges of
 # that role. Neither reader gets the benchpipe schema (the sink's own bookkeeping).
 #

@@ -157,7 +157,7 @@ func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) 
 	url := "http://" + ln.Addr().String()
 	// sink api, as the demo runs it (no agents): the stand-in calls its actions (compareRuns, runHistory; the
 	// fleet's) and its auth webhook, which makes the pages' requests anonymous; it reads runs back from the stand-in.
-	f, err := p.startFleet(ctx, nil, stderr, url+hasurastub.Path)
+	f, err := p.startFleet(ctx, nil, stderr, url+hasurastub.Path, d.GrafanaURL)
 	if err != nil {
 		return err
 	}

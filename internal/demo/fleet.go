@@ -62,11 +62,13 @@ type fleet struct {
 }
 
 // startFleet starts sink api and the agents; their logs go to agentLog. graphqlURL is the stand-in's GraphQL
-// endpoint, which sink api reads runs from for its report actions (graphql.url). The pipeline's Close stops them.
-func (p *pipeline) startFleet(ctx context.Context, agents []fleetAgent, agentLog io.Writer, graphqlURL string) (*fleet, error) {
+// endpoint, which sink api reads runs from for its report actions (graphql.url); dbURL is the database URL sink
+// api reads agents and jobs with (the read-only role, as deployed). The pipeline's Close stops them.
+func (p *pipeline) startFleet(ctx context.Context, agents []fleetAgent, agentLog io.Writer, graphqlURL, dbURL string) (*fleet, error) {
 	f := &fleet{token: randomHex(), secret: randomHex(), stops: map[string]context.CancelFunc{}}
 	cfg := *p.loaded
 	cfg.GraphQL.URL = graphqlURL
+	cfg.Sink.DatabaseURL = dbURL
 	srv, err := api.New(ctx, &cfg, api.WithOperatorToken(f.token), api.WithActionSecret(f.secret), api.WithLogger(p.log))
 	if err != nil {
 		return nil, fmt.Errorf("sink api: %w", err)

@@ -43,7 +43,7 @@ func runFleetFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Wri
 	}
 	defer ln.Close()
 	url := "http://" + ln.Addr().String()
-	f, err := p.startFleet(ctx, fixtureAgents, stderr, url+hasurastub.Path)
+	f, err := p.startFleet(ctx, fixtureAgents, stderr, url+hasurastub.Path, d.GrafanaURL)
 	if err != nil {
 		return err
 	}

@@ -109,35 +109,41 @@ func step(out io.Writer, format string, args ...any) {
 	fmt.Fprintf(out, "==> "+format+"\n", args...)
 }
 
-// database returns the URL the sink writes with and the URL the GraphQL stand-in reads with: $DATABASE_URL for
-// both, or a throw-away cluster set up as the compose stack sets one up (the owner for the sink, Hasura's role for
-// the stand-in). done removes what it started.
-func database(out io.Writer) (sinkURL, readURL string, done func(), err error) {
+// dbURLs are the database URLs of the demo's programs.
+type dbURLs struct {
+	sink string // writes: the owner
+	read string // the GraphQL stand-in: Hasura's role
+	api  string // sink api: the read-only role
+}
+
+// database returns the URLs: $DATABASE_URL for all, or a throw-away cluster set up as the compose stack sets one
+// up, with each program on its role there. done removes what it started.
+func database(out io.Writer) (urls dbURLs, done func(), err error) {
 	if u := os.Getenv("DATABASE_URL"); u != "" {
 		step(out, "using DATABASE_URL %s", schema.RedactURL(u))
-		return u, u, func() {}, nil
+		return dbURLs{u, u, u}, func() {}, nil
 	}
 	step(out, "starting a throw-away PostgreSQL")
 	pg, err := testenv.StartPostgres()
 	if err != nil {
-		return "", "", nil, fmt.Errorf("%w\n(or set DATABASE_URL to an existing database)", err)
+		return dbURLs{}, nil, fmt.Errorf("%w\n(or set DATABASE_URL to an existing database)", err)
 	}
 	d, err := testenv.DeployDatabase(pg.URL("postgres"), "benchpipe")
 	if err != nil {
 		pg.Remove()
-		return "", "", nil, err
+		return dbURLs{}, nil, err
 	}
 	step(out, "PostgreSQL on 127.0.0.1:%d, database benchpipe set up as the compose stack sets it up", pg.Port)
-	return d.OwnerURL, d.HasuraURL, pg.Remove, nil
+	return dbURLs{d.OwnerURL, d.HasuraURL, d.GrafanaURL}, pg.Remove, nil
 }
 
 func run(ctx context.Context, o options, out io.Writer) error {
-	sinkURL, readURL, done, err := database(out)
+	urls, done, err := database(out)
 	if err != nil {
 		return err
 	}
 	defer done()
-	p, err := startPipeline(ctx, out, sinkURL)
+	p, err := startPipeline(ctx, out, urls.sink)
 	if err != nil {
 		return err
 	}
@@ -157,12 +163,12 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	base := "http://" + ln.Addr().String()
 	since := time.Now().Add(-time.Second)
 	var agentLog testenv.Buffer
-	f, err := p.startFleet(ctx, demoAgents, &agentLog, base+hasurastub.Path)
+	f, err := p.startFleet(ctx, demoAgents, &agentLog, base+hasurastub.Path, urls.api)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	v, err := newViewerServer(ctx, o.viewer, readURL, nil, f.stubOptions()...)
+	v, err := newViewerServer(ctx, o.viewer, urls.read, nil, f.stubOptions()...)
 	if err != nil {
 		ln.Close()
 		return err

@@ -250,7 +250,7 @@ func newFleetWorld(t *testing.T, kb testenv.KafkaBackend, bins fleetBins, agents
 		t.Fatalf("sink migrate: exit %d\n%s%s", code, out, errOut)
 	}
 	w.sink = w.start("sink run", sinkEnv, bins.sink, "--config", sinkFile, "run")
-	w.api = w.start("sink api", progEnv("DATABASE_URL="+w.db.OwnerURL, "BENCHPIPE_OPERATOR_TOKEN="+w.token,
+	w.api = w.start("sink api", progEnv("DATABASE_URL="+w.db.GrafanaURL, "BENCHPIPE_OPERATOR_TOKEN="+w.token,
 		"BENCHPIPE_ACTION_SECRET="+w.secret), bins.sink, "--config", sinkFile, "api")
 	apiURL := "http://" + cfg.Fleet.APIAddr
 	w.waitHTTP(w.sink, "http://"+cfg.Sink.HTTPAddr+"/readyz")

@@ -60,6 +60,7 @@ func newEnv(t *testing.T, kb testenv.KafkaBackend) *env {
 	if err := ingest.Migrate(ctx, &cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
+	cfg.Sink.DatabaseURL = e.db.GrafanaURL // sink api's read-only role, as deployed
 	a, err := api.New(ctx, &cfg, api.WithOperatorToken(token), api.WithActionSecret(secret))
 	if err != nil {
 		t.Fatal(err)
@@ -222,13 +223,17 @@ func testLaunchAndJobs(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wantPGJSON, err := json.Marshal(wantPG)
+	if err != nil {
+		t.Fatal(err)
+	}
 	all := e.messages()
 	if len(all) != 3 {
 		t.Fatalf("%d messages on the jobs topic, want 3", len(all))
 	}
 	if j := all[2].Job; j == nil || j.Kind != "pgbench" || j.Agent != "pi-3" || j.ID.String() != pgJobs["pi-3"] || j.GroupID.String() != pgGroup ||
-		string(j.Spec) != string(wantPG.JSON()) || j.ExpiresAt.Sub(j.CreatedAt) != 10*time.Minute {
-		t.Errorf("pgbench job %+v, spec %s want %s", j, j.Spec, wantPG.JSON())
+		string(j.Spec) != string(wantPGJSON) || j.ExpiresAt.Sub(j.CreatedAt) != 10*time.Minute {
+		t.Errorf("pgbench job %+v, spec %s want %s", j, j.Spec, wantPGJSON)
 	}
 
 	// Refusals on the operator's machine: nothing reaches the API, nothing is produced.

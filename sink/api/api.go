@@ -182,6 +182,10 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Server, erro
 		s.pool.Close()
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
+	if why := s.canWrite(ctx); why != "" {
+		s.log.Warn("sink api connects to the database as a role that can write ("+why+"); it only reads agents and jobs: "+
+			"connect it as a read-only role (the compose stack's GRAFANA_DB_USER)", "database", schema.RedactURL(cfg.Sink.DatabaseURL))
+	}
 	if s.tokenSum == nil {
 		s.log.Warn(EnvOperatorToken + " is not set: every GraphQL request is anonymous, nobody can launch or stop jobs")
 	}
@@ -189,6 +193,27 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Server, erro
 		s.log.Warn("graphql.url is not set: compareRuns and runHistory answer an error (sink api reads runs from the GraphQL endpoint)")
 	}
 	return s, nil
+}
+
+// canWrite says why the database role sink api connects as could change the tables ("" if it cannot): sink api
+// only reads, so a role that can write (the sink's owner, a superuser) is more than a bug in it should be able to
+// use. The check is read-only and best effort: an error (the views not migrated yet) says nothing.
+func (s *Server) canWrite(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var super, insert bool
+	var role string
+	err := s.pool.QueryRow(ctx, `SELECT current_user, r.rolsuper, has_table_privilege('public.jobs', 'INSERT')
+		FROM pg_roles r WHERE r.rolname = current_user`).Scan(&role, &super, &insert)
+	switch {
+	case err != nil:
+		return ""
+	case super:
+		return role + " is a superuser"
+	case insert:
+		return role + " may insert into jobs"
+	}
+	return ""
 }
 
 // Close releases the Kafka client and the database pool.

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -82,5 +84,32 @@ func TestAuthWithoutToken(t *testing.T) {
 	}
 	if !strings.Contains(f.log.String(), EnvOperatorToken+" is not set") {
 		t.Errorf("no warning at start:\n%s", f.log.String())
+	}
+}
+
+// TestWritingRoleIsReported: sink api only reads agents and jobs. Connected as the read-only role (the fixture's,
+// as deployed) it says nothing; connected as the sink's owner (a superuser in the compose stack) it warns that the
+// role can write, naming the read-only role to use, without the password.
+func TestWritingRoleIsReported(t *testing.T) {
+	_, brokers := testenv.Kafka(t)
+	f := newFixture(t, brokers, "benchpipe.jobs")
+	if strings.Contains(f.log.String(), "a role that can write") {
+		t.Errorf("warned connected as the read-only role:\n%s", f.log.String())
+	}
+
+	cfg := *f.cfg
+	cfg.Sink.DatabaseURL = f.db.OwnerURL
+	var log testenv.Buffer
+	s, err := New(context.Background(), &cfg, WithLogger(slog.New(slog.NewTextHandler(&log, nil))), WithActionSecret(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	want := "sink api connects to the database as a role that can write (" + testenv.OwnerRole + " is a superuser)"
+	if out := log.String(); !strings.Contains(out, want) || !strings.Contains(out, "GRAFANA_DB_USER") {
+		t.Errorf("no warning that the owner can write, want %q:\n%s", want, out)
+	}
+	if strings.Contains(log.String(), testenv.OwnerPassword) {
+		t.Errorf("the warning holds the password:\n%s", log.String())
 	}
 }
