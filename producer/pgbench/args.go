@@ -455,14 +455,24 @@ func (p plan) followPrefix(privateDir string) string {
 // --dbname=URI form, and whatever characters the password holds), password=… in a key=value connection string,
 // and whatever does not parse there (see schema.RedactURL).
 func redactArg(a string) string {
+	var out string
 	if i := strings.Index(a, "://"); i >= 0 {
 		start := i
 		for start > 0 && strings.IndexByte("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.", a[start-1]) >= 0 {
 			start--
 		}
-		return a[:start] + schema.RedactURL(a[start:])
+		out = a[:start] + schema.RedactURL(a[start:])
+	} else if out = schema.RedactURL(a); out == "" && a != "" {
+		out = schema.RedactText(a) // "password=…" alone: RedactURL leaves nothing to show
 	}
-	return schema.RedactURL(a)
+	// Whatever the parsers above did not take for a connection string ("h password=…" is none) still loses
+	// every password libpq would find in it.
+	for _, secret := range schema.ConnSecrets(a) {
+		if secret != "" {
+			out = strings.ReplaceAll(out, secret, "****")
+		}
+	}
+	return out
 }
 
 // redactArgs returns args with redactArg applied to each.

@@ -137,9 +137,12 @@ func TestRedactArg(t *testing.T) {
 		"--dbname=postgresql://u:s3%off@db/bench": "--dbname=postgresql://u@db/bench",
 		"postgresql://u:s3/b@db/bench":            "postgresql://u@db/bench",
 		"host=db password='s3 unterminated":       "host=db ****",
-		"-c":                                      "-c",
-		"mix.sql@2":                               "mix.sql@2",
-		"--log-prefix=/tmp/x":                     "--log-prefix=/tmp/x",
+		// Not connection strings to RedactURL, still passwords to libpq.
+		"h password=s3cret":   "h password=****",
+		"password=s3cret":     "password=****",
+		"-c":                  "-c",
+		"mix.sql@2":           "mix.sql@2",
+		"--log-prefix=/tmp/x": "--log-prefix=/tmp/x",
 	} {
 		if got := redactArg(in); got != want || strings.Contains(got, "s3") {
 			t.Errorf("redactArg(%q) = %q, want %q", in, got, want)
