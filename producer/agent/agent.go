@@ -249,7 +249,7 @@ func (a *Agent) handleJob(ctx context.Context, j schema.Job) {
 		return
 	}
 	if err := kind.Check(j.Spec); err != nil {
-		// DecodeSpec's error names the kind and the spec ("pgbench spec: …"); an event's reason is one line.
+		// jobkind Decode's error names the kind and the spec ("pgbench spec: …"); an event's reason is one line.
 		ev.State, ev.Reason = schema.JobRejected, strings.ReplaceAll(err.Error(), "\n", "; ")
 		settle(ev)
 		return

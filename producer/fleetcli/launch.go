@@ -12,6 +12,7 @@ import (
 
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/cli"
+	"github.com/benchpipe/benchpipe/producer/jobkind"
 )
 
 const launchUsage = `Usage:
@@ -104,9 +105,9 @@ func RunLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case selections != 1:
 		return cli.Fail(stderr, prog, cli.Errorf("choose the agents with exactly one of --agent, --tag and --all"))
 	case len(rest) == 0:
-		return cli.Fail(stderr, prog, cli.Errorf("missing the job's kind: mqtt or pgbench"))
+		return cli.Fail(stderr, prog, cli.Errorf("missing the job's kind: %s", jobkind.Either()))
 	case kinds[rest[0]] == nil:
-		return cli.Fail(stderr, prog, cli.Errorf("unknown job kind %q: mqtt or pgbench", rest[0]))
+		return cli.Fail(stderr, prog, cli.Errorf("unknown job kind %q: %s", rest[0], jobkind.Either()))
 	case expires < 0 || (expires > 0 && expires < time.Second):
 		return cli.Fail(stderr, prog, cli.Errorf("--expires %s: want at least 1s", expires))
 	}

@@ -1,7 +1,6 @@
 package mqttload
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -154,15 +153,6 @@ func (s Spec) secrets() error {
 			recorder.ErrSecretInSpec, schema.RedactURL(s.Broker), EnvPassword)
 	}
 	return nil
-}
-
-// JSON returns s as its job form.
-func (s Spec) JSON() json.RawMessage {
-	b, err := json.Marshal(s)
-	if err != nil {
-		panic(err) // a Spec always encodes
-	}
-	return b
 }
 
 // config is the engine's Config for s, without password, TLS settings or the embedded target's address.

@@ -1,6 +1,7 @@
 package mqttload
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"reflect"
@@ -25,12 +26,12 @@ func TestSpecRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseSpec(%q): %v", args, err)
 		}
-		got, err := DecodeSpec(s.JSON())
+		got, err := DecodeSpec(specJSON(t, s))
 		if err != nil {
-			t.Fatalf("DecodeSpec(%s): %v", s.JSON(), err)
+			t.Fatalf("DecodeSpec(%s): %v", specJSON(t, s), err)
 		}
 		if !reflect.DeepEqual(got, s) {
-			t.Errorf("round trip of %q:\n got %+v\nwant %+v\njson %s", args, got, s, s.JSON())
+			t.Errorf("round trip of %q:\n got %+v\nwant %+v\njson %s", args, got, s, specJSON(t, s))
 		}
 	}
 }
@@ -43,7 +44,7 @@ func TestSpecJSONForm(t *testing.T) {
 	if o.Name != "nightly" || o.Tags["site"] != "lab" || o.SummaryJSON != "x.json" {
 		t.Errorf("CLI options %+v", o)
 	}
-	j := string(s.JSON())
+	j := string(specJSON(t, s))
 	for _, want := range []string{`"duration":"0s"`, `"warmup":"1m0s"`, `"count":100`, `"broker":"tcp://localhost:1883"`} {
 		if !strings.Contains(j, want) {
 			t.Errorf("spec JSON %s lacks %s", j, want)
@@ -104,4 +105,14 @@ func TestDecodeSpec(t *testing.T) {
 			t.Errorf("DecodeSpec(%s)\n got %+v\nwant %+v", tt.json, got, want)
 		}
 	}
+}
+
+// specJSON is s as a job carries it.
+func specJSON(t *testing.T, s Spec) []byte {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

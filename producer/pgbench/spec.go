@@ -1,7 +1,6 @@
 package pgbench
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -125,13 +124,4 @@ func (s Spec) secrets() error {
 		}
 	}
 	return nil
-}
-
-// JSON returns s as its job form.
-func (s Spec) JSON() json.RawMessage {
-	b, err := json.Marshal(s)
-	if err != nil {
-		panic(err) // a Spec always encodes
-	}
-	return b
 }

@@ -1,6 +1,7 @@
 package pgbench
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"reflect"
@@ -22,16 +23,16 @@ func TestSpecRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseSpec(%q): %v", args, err)
 		}
-		got, err := DecodeSpec(s.JSON())
+		got, err := DecodeSpec(specJSON(t, s))
 		if err != nil {
-			t.Fatalf("DecodeSpec(%s): %v", s.JSON(), err)
+			t.Fatalf("DecodeSpec(%s): %v", specJSON(t, s), err)
 		}
 		if !reflect.DeepEqual(got, s) {
-			t.Errorf("round trip of %q:\n got %+v\nwant %+v\njson %s", args, got, s, s.JSON())
+			t.Errorf("round trip of %q:\n got %+v\nwant %+v\njson %s", args, got, s, specJSON(t, s))
 		}
 	}
 	s, o, _ := ParseSpec([]string{"--warmup", "1m", "--pgbench", "/opt/pgbench", "--name", "x", "--", "-T", "90"}, io.Discard)
-	if j := string(s.JSON()); j != `{"pgbench_args":["-T","90"],"warmup":"1m0s"}` {
+	if j := string(specJSON(t, s)); j != `{"pgbench_args":["-T","90"],"warmup":"1m0s"}` {
 		t.Errorf("spec JSON %s", j)
 	}
 	if o.PgbenchPath != "/opt/pgbench" || o.Name != "x" {
@@ -82,4 +83,14 @@ func TestDecodeSpec(t *testing.T) {
 			t.Errorf("DecodeSpec(%s)\n got %+v\nwant %+v", tt.json, got, tt.want)
 		}
 	}
+}
+
+// specJSON is s as a job carries it.
+func specJSON(t *testing.T, s Spec) []byte {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -38,7 +38,8 @@ func testLaunch(t *testing.T, f *fixture) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantSpec := string(want.JSON())
+	wantJSON, _ := json.Marshal(want)
+	wantSpec := string(wantJSON)
 	var produced []schema.FleetMessage // every message the topic must hold so far, in launch order per agent
 	launch := func(what string, sel map[string]any, agents []string, expiry time.Duration) {
 		t.Helper()
