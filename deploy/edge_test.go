@@ -7,12 +7,15 @@ package deploy_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/benchpipe/benchpipe/producer/agent"
 )
 
 // unitFile is a parsed systemd unit: section → key → values (a key may repeat).
@@ -117,6 +120,11 @@ func TestSystemdUnitsHardened(t *testing.T) {
 		if name == "benchpipe-agent.service" && (u.get("Service", "ExecStart") != "/usr/local/bin/producer agent" ||
 			u.get("Service", "Restart") != "always" || u.get("Unit", "StartLimitIntervalSec") != "0") {
 			t.Errorf("%s: want ExecStart=/usr/local/bin/producer agent, Restart=always, StartLimitIntervalSec=0 in [Unit]", name)
+		}
+		// …except when another agent took its name: restarted, it would fence that one out of the jobs group.
+		if name == "benchpipe-agent.service" && u.get("Service", "RestartPreventExitStatus") != fmt.Sprint(agent.ExitNameTaken) {
+			t.Errorf("%s: RestartPreventExitStatus=%q, want %d (producer agent's exit status when its name is taken)",
+				name, u.get("Service", "RestartPreventExitStatus"), agent.ExitNameTaken)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/benchpipe/benchpipe/config"
@@ -38,6 +39,11 @@ var (
 	errStopRequested = errors.New(ReasonStop)
 	errAgentStopping = errors.New(ReasonStopped)
 )
+
+// ErrNameTaken is why Run stops when another agent with its name joined the jobs group: two agents with one name
+// (two Raspberry Pis left at the host name "raspberrypi") would take turns fencing each other out of the group,
+// both heartbeating as one agent, and a job could run on either, or on both.
+var ErrNameTaken = errors.New("agent name taken")
 
 // Agent is one device's agent: it heartbeats, takes the jobs addressed to it and runs them one at a time.
 type Agent struct {
@@ -122,9 +128,20 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.log.Info("agent started", "jobs_topic", a.cfg.Fleet.JobsTopic, "agents_topic", a.cfg.Fleet.AgentsTopic,
 		"group", GroupName(a.name), "heartbeat", a.cfg.Fleet.Heartbeat)
 	failing := false
+	var runErr error
 	for {
 		fetches := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
+			break
+		}
+		if runErr = a.fenced(fetches.Err0()); runErr == nil {
+			fetches.EachError(func(_ string, _ int32, err error) {
+				if runErr == nil {
+					runErr = a.fenced(err)
+				}
+			})
+		}
+		if runErr != nil {
 			break
 		}
 		// An outage makes every poll fail: say so once, and once more when jobs can be read again. The records of
@@ -147,11 +164,15 @@ func (a *Agent) Run(ctx context.Context) error {
 		})
 		if len(recs) > 0 {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			if err := cl.CommitRecords(cctx, recs...); err != nil {
+			err := cl.CommitRecords(cctx, recs...)
+			cancel()
+			if runErr = a.fenced(err); runErr != nil {
+				break
+			}
+			if err != nil {
 				// Not fatal: a message handled again is found in the job memory and not run twice.
 				a.log.Warn("committing job offsets", "err", err)
 			}
-			cancel()
 		}
 	}
 
@@ -166,7 +187,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	stopBeats()
 	beats.Wait()
-	return nil
+	return runErr
+}
+
+// fenced turns Kafka's FENCED_INSTANCE_ID into ErrNameTaken: the group's static member id is the agent's name,
+// and Kafka fences the older member when a newer one joins with the same id.
+func (a *Agent) fenced(err error) error {
+	if !errors.Is(err, kerr.FencedInstanceID) {
+		return nil
+	}
+	return fmt.Errorf("%w: another agent named %q joined the jobs group %s and Kafka fenced this one out (FENCED_INSTANCE_ID); "+
+		"each agent needs its own name: set --name or producer.device (the default is the host name)", ErrNameTaken, a.name, GroupName(a.name))
 }
 
 // GroupName is the consumer group of the agent called name: each agent reads the whole jobs topic.

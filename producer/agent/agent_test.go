@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/producer/agent"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -66,6 +68,53 @@ func TestJobsNotRun(t *testing.T) {
 			}
 			if got := f.events.jobEvents(other.ID); len(got) != 0 {
 				t.Errorf("another agent's job: events %q, want none", states(got))
+			}
+		})
+	}
+}
+
+// Two devices whose agents have one name (left at the same host name): the group's static member id is the name,
+// so the second agent's join fences the first out. The first stops with exit status 3 and says why; the second
+// takes the jobs alone, each exactly once.
+func TestDuplicateNameStopsTheFencedAgent(t *testing.T) {
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) {
+			f := newFleet(t, kb, nil)
+			group := uuid.Must(uuid.NewV7())
+			expiredJob := func() schema.Job {
+				j := job("pi", schema.KindMQTT, group, `{"embedded_target": true}`)
+				j.CreatedAt, j.ExpiresAt = time.Now().Add(-2*time.Minute).UTC(), time.Now().Add(-time.Minute).UTC()
+				return j
+			}
+			// The first agent has joined the jobs group once it has consumed a job (an expired one: reported at once).
+			first := f.start("pi")
+			j1 := expiredJob()
+			f.send(jobMsg(j1))
+			f.waitEvent(j1.ID, schema.JobExpired, 30*time.Second)
+			f.waitCommitted(agent.GroupName("pi"), 1) // else the second agent reads j1 again: its memory is its own
+
+			second := f.startWith(&agentProc{name: "pi", cfg: f.cfgFile, spool: filepath.Join(f.dir, "spool-pi-2")})
+			select {
+			case <-first.done:
+			case <-time.After(60 * time.Second):
+				t.Fatalf("the first agent still runs 60 s after a second one took its name:\n%s", first.stderr.String())
+			}
+			want := `another agent named "pi" joined the jobs group ` + agent.GroupName("pi") + " and Kafka fenced this one out"
+			if first.code != agent.ExitNameTaken || !strings.Contains(first.stderr.String(), want) {
+				t.Errorf("first agent: exit %d, want %d, and a log saying %q:\n%s", first.code, agent.ExitNameTaken, want, first.stderr.String())
+			}
+
+			// The second serves alone: a new job is handled once, by it.
+			j2 := expiredJob()
+			f.send(jobMsg(j2))
+			f.waitEvent(j2.ID, schema.JobExpired, 30*time.Second)
+			if code := second.stop(t); code != agent.ExitOK {
+				t.Errorf("second agent: exit %d after SIGTERM, want 0:\n%s", code, second.stderr.String())
+			}
+			for _, j := range []schema.Job{j1, j2} {
+				if got := states(f.events.jobEvents(j.ID)); len(got) != 1 || !strings.HasPrefix(got[0], "expired: ") {
+					t.Errorf("job %s: events %q, want exactly one expired", j.ID, got)
+				}
 			}
 		})
 	}

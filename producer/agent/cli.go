@@ -21,6 +21,9 @@ const (
 	ExitOK     = 0 // stopped by SIGTERM/SIGINT (or the caller's context), a running job reported aborted
 	ExitFailed = 1 // could not start or keep serving: spool, job memory, Kafka
 	ExitUsage  = 2 // bad flags or configuration
+	// ExitNameTaken: another agent with this name joined the jobs group. Restarting would fence that one in turn,
+	// so the systemd unit does not restart on it (RestartPreventExitStatus).
+	ExitNameTaken = 3
 )
 
 const usageText = `Usage: producer agent [flags]
@@ -43,7 +46,9 @@ its run as aborted. SIGTERM aborts a running job ("agent stopped"), ships the sp
 
 The agent's name is --name, else producer.device, else the host name. Jobs carry no secrets: the
 passwords come from this agent's environment ($MQTT_PASSWORD, $PGPASSWORD, ~/.pgpass) or
-configuration. Logs go to stderr. Exit status: 0 stopped, 1 failed, 2 usage error.
+configuration. Each agent needs its own name: when another agent with this name joins, Kafka fences
+this one out of the jobs group, and it stops with exit status 3 (its systemd unit does not restart
+it then). Logs go to stderr. Exit status: 0 stopped, 1 failed, 2 usage error, 3 name taken.
 
 Flags:
 `
@@ -131,6 +136,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, kinds map
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		code = ExitFailed
+		if errors.Is(err, ErrNameTaken) {
+			code = ExitNameTaken
+		}
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StopTimeout)
 	defer cancel()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"gopkg.in/yaml.v3"
 
@@ -109,6 +110,7 @@ type agentProc struct {
 	name   string
 	cfg    string   // its configuration file
 	env    []string // added to the test's environment
+	spool  string   // its spool directory; default spool-<name> in the fleet's directory
 	cmd    *exec.Cmd
 	stderr *testenv.Buffer
 	done   chan struct{}
@@ -134,13 +136,16 @@ func (f *fleet) startTagged(name string, tags map[string]string, env ...string) 
 // environment and spool.
 func (f *fleet) restart(p *agentProc) *agentProc {
 	f.t.Helper()
-	return f.startWith(&agentProc{name: p.name, cfg: p.cfg, env: p.env})
+	return f.startWith(&agentProc{name: p.name, cfg: p.cfg, env: p.env, spool: p.spool})
 }
 
 func (f *fleet) startWith(p *agentProc) *agentProc {
 	f.t.Helper()
 	name := p.name
-	args := []string{"--config", p.cfg, "--spool-dir", filepath.Join(f.dir, "spool-"+name), "--name", name}
+	if p.spool == "" {
+		p.spool = filepath.Join(f.dir, "spool-"+name)
+	}
+	args := []string{"--config", p.cfg, "--spool-dir", p.spool, "--name", name}
 	argv, _ := json.Marshal(args)
 	p.stderr, p.done = &testenv.Buffer{}, make(chan struct{})
 	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
@@ -341,4 +346,23 @@ func states(evs []schema.JobEvent) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// waitCommitted waits until group has committed offset n or more on the jobs topic (one partition).
+func (f *fleet) waitCommitted(group string, n int64) {
+	f.t.Helper()
+	adm := kadm.NewClient(f.cl)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		offs, err := adm.FetchOffsets(context.Background(), group)
+		if err == nil {
+			if o, ok := offs.Lookup(f.cfg.Fleet.JobsTopic, 0); ok && o.At >= n {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("group %s did not commit offset %d on %s within 30 s (err %v)", group, n, f.cfg.Fleet.JobsTopic, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
