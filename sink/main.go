@@ -39,7 +39,7 @@ The database URL comes from sink.database_url (write ${DATABASE_URL} there and s
 HTTP on sink.http_addr: /metrics (Prometheus), /healthz, /readyz.
 sink api reads its secrets from the environment only: $BENCHPIPE_ACTION_SECRET (required; Hasura sends it with
 every action call) and $BENCHPIPE_OPERATOR_TOKEN (GraphQL requests with "Authorization: Bearer <token>" may
-launch and stop jobs; unset, everyone is read-only).
+launch and stop jobs; unset, everyone is read-only), each at least 16 characters (openssl rand -hex 24).
 
 Example:
   DATABASE_URL=postgres://bench@db/bench sink --config benchpipe.yaml run

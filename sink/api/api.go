@@ -32,6 +32,9 @@ const (
 	EnvActionSecret = "BENCHPIPE_ACTION_SECRET"
 )
 
+// MinSecretLen is the shortest operator token and action secret New accepts.
+const MinSecretLen = 16
+
 // ActionSecretHeader carries EnvActionSecret from Hasura to /actions.
 const ActionSecretHeader = "X-Benchpipe-Action-Secret"
 
@@ -116,6 +119,12 @@ func New(ctx context.Context, cfg *config.Config, opts ...Option) (*Server, erro
 	var problems []error
 	if o.actionSecret == "" {
 		problems = append(problems, ErrNoActionSecret)
+	}
+	// /auth answers every request Hasura forwards, so a short token could be guessed by trying: refuse it.
+	for _, sec := range []struct{ name, value string }{{EnvActionSecret, o.actionSecret}, {EnvOperatorToken, o.operatorToken}} {
+		if n := len(sec.value); n > 0 && n < MinSecretLen {
+			problems = append(problems, fmt.Errorf("%s is %d characters: use at least %d random ones (e.g. openssl rand -hex 24)", sec.name, n, MinSecretLen))
+		}
 	}
 	if o.logger == nil {
 		problems = append(problems, errors.New("api.WithLogger: nil logger"))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/testenv"
 )
 
@@ -97,8 +98,7 @@ func TestWritingRoleIsReported(t *testing.T) {
 		t.Errorf("warned connected as the read-only role:\n%s", f.log.String())
 	}
 
-	cfg := *f.cfg
-	cfg.Sink.DatabaseURL = f.db.OwnerURL
+	cfg := *f.cfg // the owner's URL, as the sink's
 	var log testenv.Buffer
 	s, err := New(context.Background(), &cfg, WithLogger(slog.New(slog.NewTextHandler(&log, nil))), WithActionSecret(testSecret))
 	if err != nil {
@@ -111,5 +111,20 @@ func TestWritingRoleIsReported(t *testing.T) {
 	}
 	if strings.Contains(log.String(), testenv.OwnerPassword) {
 		t.Errorf("the warning holds the password:\n%s", log.String())
+	}
+}
+
+// TestShortSecretsRefused: a token or secret shorter than MinSecretLen stops sink api at start, naming the variable
+// and the length, never the value.
+func TestShortSecretsRefused(t *testing.T) {
+	cfg := config.Default()
+	_, err := New(context.Background(), &cfg, WithActionSecret("short-secret"), WithOperatorToken("tiny-token"))
+	for _, want := range []string{EnvActionSecret + " is 12 characters: use at least 16", EnvOperatorToken + " is 10 characters: use at least 16"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New with short secrets: err %v, want it to say %q", err, want)
+		}
+	}
+	if err != nil && (strings.Contains(err.Error(), "short-secret") || strings.Contains(err.Error(), "tiny-token")) {
+		t.Errorf("the error holds a secret: %v", err)
 	}
 }

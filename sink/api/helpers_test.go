@@ -50,11 +50,13 @@ func newFixture(t *testing.T, brokers []string, topic string, opts ...Option) *f
 	if err := ingest.Migrate(ctx, &cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
-	// sink api connects as the stack's read-only role, as docker-compose.yml and deploy/k8s set it up.
-	cfg.Sink.DatabaseURL = db.GrafanaURL
 	f := &fixture{t: t, cfg: &cfg, db: db, brokers: brokers, topic: topic, log: &testenv.Buffer{}}
 	all := append([]Option{WithLogger(slog.New(slog.NewTextHandler(f.log, nil))), WithOperatorToken(testToken), WithActionSecret(testSecret)}, opts...)
-	s, err := New(ctx, &cfg, all...)
+	// sink api connects as the stack's read-only role, as docker-compose.yml and deploy/k8s set it up; f.cfg
+	// keeps the owner's URL for a sink a test runs beside it.
+	apiCfg := cfg
+	apiCfg.Sink.DatabaseURL = db.GrafanaURL
+	s, err := New(ctx, &apiCfg, all...)
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}

@@ -166,10 +166,11 @@ func newStatsStack(t *testing.T, runs []statsRun) *statsStack {
 	}
 	gql := hasurastub.New(t, db.HasuraURL, md, hasurastub.WithAuthHook(apiSrv.URL+"/auth"),
 		hasurastub.WithEnv(map[string]string{"BENCHPIPE_API_URL": apiSrv.URL, "BENCHPIPE_ACTION_SECRET": testSecret}))
-	cfg.GraphQL.URL = gql.URL
-	cfg.Sink.DatabaseURL = db.GrafanaURL // sink api's read-only role, as deployed
-	f := &fixture{t: t, cfg: &cfg, db: db, brokers: brokers, topic: jobsTopic, url: apiSrv.URL, log: &testenv.Buffer{}}
-	s, err := New(ctx, &cfg, WithLogger(slog.New(slog.NewTextHandler(f.log, nil))), WithOperatorToken(testToken), WithActionSecret(testSecret))
+	apiCfg := cfg // the sink above keeps &cfg
+	apiCfg.GraphQL.URL = gql.URL
+	apiCfg.Sink.DatabaseURL = db.GrafanaURL // sink api's read-only role, as deployed
+	f := &fixture{t: t, cfg: &apiCfg, db: db, brokers: brokers, topic: jobsTopic, url: apiSrv.URL, log: &testenv.Buffer{}}
+	s, err := New(ctx, &apiCfg, WithLogger(slog.New(slog.NewTextHandler(f.log, nil))), WithOperatorToken(testToken), WithActionSecret(testSecret))
 	if err != nil {
 		t.Fatal(err)
 	}
