@@ -299,19 +299,26 @@ func checkRowsByTable(t *testing.T, reg *prometheus.Registry, s *fleetScenario) 
 			want["runs"]++
 		}
 	}
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, f := range families {
-		if f.GetName() != "benchpipe_sink_rows_total" {
-			continue
+	// The counters move just after the commit that the stored positions show: wait for them to settle.
+	var got map[string]float64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, m := range f.GetMetric() {
-			if table := m.GetLabel()[0].GetValue(); want[table] > 0 || table == "runs" {
-				got[table] = m.GetCounter().GetValue()
+		got = map[string]float64{}
+		for _, f := range families {
+			if f.GetName() != "benchpipe_sink_rows_total" {
+				continue
 			}
+			for _, m := range f.GetMetric() {
+				if table := m.GetLabel()[0].GetValue(); want[table] > 0 || table == "runs" {
+					got[table] = m.GetCounter().GetValue()
+				}
+			}
+		}
+		if reflect.DeepEqual(got, want) || time.Now().After(deadline) {
+			break
 		}
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -282,21 +283,18 @@ func testHealthEndpoints(t *testing.T, kb testenv.KafkaBackend) {
 	})
 	conn := connect(t, e.dbURL)
 	waitRows(t, conn, "samples", 3, 20*time.Second)
-	resp, err := srv.Client().Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var sb strings.Builder
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		sb.Write(buf[:n])
+	// The counters move just after the commit that made the rows visible: read until they have.
+	var body string
+	waitFor(t, 10*time.Second, "/metrics to count the rows", func() (bool, string) {
+		resp, err := srv.Client().Get(srv.URL + "/metrics")
 		if err != nil {
-			break
+			return false, err.Error()
 		}
-	}
-	body := sb.String()
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		body = string(b)
+		return err == nil && strings.Contains(body, `benchpipe_sink_rows_total{table="samples"} 3`), ""
+	})
 	for _, want := range []string{`benchpipe_sink_records_consumed_total{topic="` + e.topic + `"} 5`, `benchpipe_sink_rows_total{table="samples"} 3`, "benchpipe_sink_write_seconds_bucket", "benchpipe_sink_consumer_lag{"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
