@@ -157,22 +157,29 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		var recs []*kgo.Record
 		// A message being handled is handled to its end, its events spooled, even if SIGTERM comes meanwhile.
+		// A job the job memory cannot take stops the agent before its offset is committed: without the memory the
+		// agent cannot run a job at most once, and the job is read again when the agent starts (or expires).
 		hctx := context.WithoutCancel(ctx)
-		fetches.EachRecord(func(r *kgo.Record) {
-			a.handle(hctx, r.Value)
-			recs = append(recs, r)
-		})
+		for it := fetches.RecordIter(); !it.Done() && runErr == nil; {
+			r := it.Next()
+			if runErr = a.handle(hctx, r.Value); runErr == nil {
+				recs = append(recs, r)
+			}
+		}
 		if len(recs) > 0 {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			err := cl.CommitRecords(cctx, recs...)
 			cancel()
-			if runErr = a.fenced(err); runErr != nil {
-				break
+			if fenced := a.fenced(err); fenced != nil && runErr == nil {
+				runErr = fenced
 			}
-			if err != nil {
+			if err != nil && runErr == nil {
 				// Not fatal: a message handled again is found in the job memory and not run twice.
 				a.log.Warn("committing job offsets", "err", err)
 			}
+		}
+		if runErr != nil {
+			break
 		}
 	}
 
@@ -225,71 +232,73 @@ func (a *Agent) recover(ctx context.Context) error {
 	return nil
 }
 
-// handle acts on one message of the jobs topic.
-func (a *Agent) handle(ctx context.Context, value []byte) {
+// handle acts on one message of the jobs topic. Its error is ErrMemory's: the agent must stop.
+func (a *Agent) handle(ctx context.Context, value []byte) error {
 	m, err := schema.DecodeFleet(value)
 	if err != nil {
 		a.log.Warn("ignoring an unreadable message on the jobs topic", "err", err)
-		return
+		return nil
 	}
 	switch {
 	case m.Job != nil && m.Job.Agent == a.name:
-		a.handleJob(ctx, *m.Job)
+		return a.handleJob(ctx, *m.Job)
 	case m.Stop != nil && m.Stop.Agent == a.name:
 		a.handleStop(m.Stop.JobID)
 	}
+	return nil
 }
 
-func (a *Agent) handleJob(ctx context.Context, j schema.Job) {
+// ErrMemory is why Run stops when the job memory cannot be read or written (a full disk, most likely): the job it
+// was taking is neither run nor reported, and is read again when the agent starts.
+var ErrMemory = errors.New("the job memory failed")
+
+func (a *Agent) handleJob(ctx context.Context, j schema.Job) error {
 	log := a.log.With("job", j.ID, "group", j.GroupID, "kind", j.Kind)
+	memFailed := func(err error) error {
+		return fmt.Errorf("%w: job %s not taken: %w; stopping: the job is read again when the agent starts", ErrMemory, j.ID, err)
+	}
 	if n, seen, err := a.mem.get(j.ID); err != nil {
-		log.Error("job not taken: the job memory cannot be read", "err", err)
-		return
+		return memFailed(err)
 	} else if seen {
 		log.Info("job seen before: not run again", "state", n.State)
-		return
+		return nil
 	}
 	// settle remembers a job that will not run, then reports it.
-	settle := func(e schema.JobEvent) {
+	settle := func(e schema.JobEvent) error {
 		if err := a.mem.put(j.ID, jobNote{State: e.State, Reason: e.Reason}); err != nil {
-			log.Error("job not taken", "err", err)
-			return
+			return memFailed(err)
 		}
 		log.Info("job "+e.State, "reason", e.Reason)
 		a.report(ctx, e)
+		return nil
 	}
 	ev := schema.JobEvent{JobID: j.ID, Agent: a.name}
 	if now := time.Now(); now.After(j.ExpiresAt) {
 		ev.State = schema.JobExpired
 		ev.Reason = fmt.Sprintf("seen at %s, after it expired at %s", now.UTC().Format(time.RFC3339), j.ExpiresAt.UTC().Format(time.RFC3339))
-		settle(ev)
-		return
+		return settle(ev)
 	}
 	a.mu.Lock()
 	cur := a.cur
 	a.mu.Unlock()
 	if cur != nil {
 		ev.State, ev.Reason = schema.JobRejected, fmt.Sprintf("busy: running job %s", cur.id)
-		settle(ev)
-		return
+		return settle(ev)
 	}
 	kind, ok := a.kinds[j.Kind]
 	if !ok {
 		ev.State, ev.Reason = schema.JobRejected, fmt.Sprintf("this agent cannot run %s jobs", j.Kind)
-		settle(ev)
-		return
+		return settle(ev)
 	}
 	if err := kind.Check(j.Spec); err != nil {
 		// jobkind Decode's error names the kind and the spec ("pgbench spec: …"); an event's reason is one line.
 		ev.State, ev.Reason = schema.JobRejected, strings.ReplaceAll(err.Error(), "\n", "; ")
-		settle(ev)
-		return
+		return settle(ev)
 	}
 
 	// Remembered before anything runs: at most once, even if the agent dies right after.
 	if err := a.mem.put(j.ID, jobNote{State: schema.JobAccepted}); err != nil {
-		log.Error("job not taken", "err", err)
-		return
+		return memFailed(err)
 	}
 	log.Info("job accepted")
 	ev.State = schema.JobAccepted
@@ -306,6 +315,7 @@ func (a *Agent) handleJob(ctx context.Context, j schema.Job) {
 		defer cancel(nil)
 		a.runJob(jctx, log, r, kind, j)
 	}()
+	return nil
 }
 
 // runJob runs an accepted job to its end and reports it.

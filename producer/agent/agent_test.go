@@ -1,9 +1,12 @@
 package agent_test
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,6 +117,78 @@ func TestDuplicateNameStopsTheFencedAgent(t *testing.T) {
 			for _, j := range []schema.Job{j1, j2} {
 				if got := states(f.events.jobEvents(j.ID)); len(got) != 1 || !strings.HasPrefix(got[0], "expired: ") {
 					t.Errorf("job %s: events %q, want exactly one expired", j.ID, got)
+				}
+			}
+		})
+	}
+}
+
+// A full disk under the job memory: once bbolt must grow agent.db and cannot, the agent cannot remember a job, so it
+// must neither run it (at most once needs the memory) nor drop it. It stops with the cause, that job's offset
+// uncommitted; started again with space, it takes up where it stopped. The memory is on a small tmpfs
+// (fleet.state_dir), the spool elsewhere. The jobs are expired ones (each settled with one note and one event), many
+// enough that agent.db must grow; every one is reported exactly once.
+func TestFullDiskStopsAgentAndKeepsTheJobs(t *testing.T) {
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) {
+			state := testenv.Tmpfs(t, "512k")
+			f := newFleet(t, kb, func(c *config.Config) { c.Fleet.StateDir = state })
+			a := f.start("a1")
+			f.waitHeartbeats("a1", 2, 30*time.Second)
+
+			filler := filepath.Join(state, "filler")
+			fill, err := os.Create(filler)
+			if err != nil {
+				t.Fatal(err)
+			}
+			chunk := make([]byte, 4096)
+			for {
+				if _, err := fill.Write(chunk); err != nil {
+					if !errors.Is(err, syscall.ENOSPC) {
+						t.Fatalf("filling the tmpfs: %v", err)
+					}
+					break
+				}
+			}
+			fill.Close()
+
+			group := uuid.Must(uuid.NewV7())
+			var jobs []schema.Job
+			var msgs []schema.FleetMessage
+			for range 1000 {
+				j := job("a1", schema.KindMQTT, group, `{"embedded_target": true}`)
+				j.CreatedAt, j.ExpiresAt = time.Now().Add(-2*time.Minute).UTC(), time.Now().Add(-time.Minute).UTC()
+				jobs, msgs = append(jobs, j), append(msgs, jobMsg(j))
+			}
+			f.send(msgs...)
+			select {
+			case <-a.done:
+			case <-time.After(60 * time.Second):
+				t.Fatalf("the agent still runs 60 s after its job memory filled up:\n%s", a.stderr.String())
+			}
+			out := a.stderr.String()
+			if a.code != agent.ExitFailed || !strings.Contains(out, "no space left on device") || !strings.Contains(out, "the job is read again when the agent starts") {
+				t.Fatalf("agent with a full disk: exit %d, want %d and the cause:\n%s", a.code, agent.ExitFailed, out)
+			}
+			reported := 0
+			for _, j := range jobs {
+				reported += len(f.events.jobEvents(j.ID))
+			}
+			if reported == 0 || reported == len(jobs) {
+				t.Fatalf("%d of %d jobs reported before the disk was full: the test did not fill agent.db's disk mid-way", reported, len(jobs))
+			}
+
+			if err := os.Remove(filler); err != nil {
+				t.Fatal(err)
+			}
+			b := f.restart(a)
+			f.waitEvent(jobs[len(jobs)-1].ID, schema.JobExpired, 60*time.Second)
+			if code := b.stop(t); code != agent.ExitOK {
+				t.Errorf("restarted agent: exit %d after SIGTERM:\n%s", code, b.stderr.String())
+			}
+			for i, j := range jobs {
+				if got := states(f.events.jobEvents(j.ID)); len(got) != 1 || !strings.HasPrefix(got[0], "expired: ") {
+					t.Errorf("job %d of %d: events %q, want exactly one expired (%d reported before the restart)", i+1, len(jobs), got, reported)
 				}
 			}
 		})

@@ -48,7 +48,9 @@ The agent's name is --name, else producer.device, else the host name. Jobs carry
 passwords come from this agent's environment ($MQTT_PASSWORD, $PGPASSWORD, ~/.pgpass) or
 configuration. Each agent needs its own name: when another agent with this name joins, Kafka fences
 this one out of the jobs group, and it stops with exit status 3 (its systemd unit does not restart
-it then). Logs go to stderr. Exit status: 0 stopped, 1 failed, 2 usage error, 3 name taken.
+it then). When agent.db cannot be written (a full disk), it stops before taking the job (exit
+status 1) and reads that job again when it starts. Logs go to stderr. Exit status: 0 stopped,
+1 failed, 2 usage error, 3 name taken.
 
 Flags:
 `
