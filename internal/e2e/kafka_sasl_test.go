@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,11 +14,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"gopkg.in/yaml.v3"
 
 	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/kafkaopt"
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/producer/publish"
+	"github.com/benchpipe/benchpipe/producer/spoolcmd"
 	"github.com/benchpipe/benchpipe/schema"
 	"github.com/benchpipe/benchpipe/sink/ingest"
 	"github.com/benchpipe/benchpipe/sink/topics"
@@ -110,14 +113,33 @@ func TestSASLSSLEndToEnd(t *testing.T) {
 	short, cancelShort := context.WithTimeout(ctx, time.Second)
 	closeErr := pub.Close(short)
 	cancelShort()
-	if lastErr == nil || !strings.Contains(lastErr.Error(), "SASL_AUTHENTICATION_FAILED") {
-		t.Errorf("producer with a wrong password: last delivery error %v, want SASL_AUTHENTICATION_FAILED", lastErr)
+	if lastErr == nil || !strings.Contains(lastErr.Error(), "SASL_AUTHENTICATION_FAILED") ||
+		!errors.Is(lastErr, publish.ErrKafkaAuth) || errors.Is(lastErr, publish.ErrKafkaUnreachable) {
+		t.Errorf("producer with a wrong password: last delivery error %v, want ErrKafkaAuth (not unreachable) with SASL_AUTHENTICATION_FAILED", lastErr)
 	}
 	if !errors.Is(closeErr, publish.ErrUndelivered) {
 		t.Errorf("Close with a wrong password: %v, want ErrUndelivered", closeErr)
 	}
 	if st, err := publish.Inspect(cfg.Producer.SpoolDir); err != nil || st.Records != int64(len(run)) {
 		t.Fatalf("spool after a wrong password: %+v, %v; want all %d records kept", st, err, len(run))
+	}
+	// `producer spool flush` with it says the credentials were refused, not that Kafka is unreachable.
+	badFile := filepath.Join(t.TempDir(), "bad.yaml")
+	bad.Kafka.SASL.Password = "${KAFKA_PASSWORD}"
+	raw, err := yaml.Marshal(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(badFile, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KAFKA_PASSWORD", "not-the-password")
+	var flushOut, flushErr strings.Builder
+	code := spoolcmd.Run(ctx, []string{"flush", "--config", badFile, "--timeout", "5s"}, &flushOut, &flushErr)
+	if want := "producer spool flush: kafka refused the credentials (check kafka.sasl: mechanism, username, password)"; code != 1 ||
+		!strings.HasPrefix(flushErr.String(), want) || !strings.Contains(flushErr.String(), "SASL_AUTHENTICATION_FAILED") ||
+		!strings.Contains(flushErr.String(), "run 'producer spool flush' again once kafka.sasl is right") || strings.Contains(flushErr.String(), "not-the-password") {
+		t.Errorf("spool flush with a wrong password: exit %d, stderr:\n%s\nwant exit 1 starting %q, without the password", code, flushErr.String(), want)
 	}
 
 	// A sink with the wrong password stops with the authentication error.

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.etcd.io/bbolt"
 
@@ -32,6 +33,9 @@ var (
 	ErrSpoolInUse = errors.New("spool is in use by another process")
 	// ErrKafkaUnreachable is what Stats().LastError matches while no broker can be reached.
 	ErrKafkaUnreachable = errors.New("kafka unreachable")
+	// ErrKafkaAuth is what Stats().LastError matches while Kafka refuses the SASL credentials: reachable, but
+	// retrying will not help until kafka.sasl is fixed.
+	ErrKafkaAuth = errors.New("kafka refused the credentials")
 	// ErrUnconfirmed is returned by Publish when its context ended while the spool was writing the record: the
 	// disk did not confirm it in time, so it must be counted as not saved (a disk that wakes up later may still
 	// store it).
@@ -545,7 +549,12 @@ func (p *Publisher) fail(err error) {
 type hooks struct{ p *Publisher }
 
 func (h hooks) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
-	if err != nil {
+	switch {
+	case err == nil:
+	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.UnsupportedSaslMechanism), errors.Is(err, kerr.IllegalSaslState):
+		// The hook also reports the connection's SASL flow: the broker answered, and said no.
+		h.p.fail(fmt.Errorf("%w (check kafka.sasl: mechanism, username, password): %w", ErrKafkaAuth, err))
+	default:
 		h.p.fail(fmt.Errorf("%w: %w", ErrKafkaUnreachable, err))
 	}
 }

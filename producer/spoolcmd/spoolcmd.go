@@ -375,9 +375,12 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				return fail("%v", err)
 			}
 			var why string
+			again := "once Kafka is reachable"
 			switch {
 			case errors.Is(err, context.Canceled):
 				why = "interrupted"
+			case errors.Is(st.LastError, publish.ErrKafkaAuth):
+				why, again = fmt.Sprintf("%v", st.LastError), "once kafka.sasl is right"
 			case errors.Is(st.LastError, publish.ErrKafkaUnreachable):
 				why = fmt.Sprintf("Kafka is still unreachable after %s (%s)", timeout,
 					strings.TrimPrefix(st.LastError.Error(), publish.ErrKafkaUnreachable.Error()+": "))
@@ -386,8 +389,8 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			default:
 				why = fmt.Sprintf("timed out after %s before Kafka acknowledged everything", timeout)
 			}
-			return fail("%s.\n%d of %d records delivered; %d remain spooled in %s. They go out with the next producer run, or run 'producer spool flush' again once Kafka is reachable.",
-				why, st.Delivered, total, st.Pending, dir)
+			return fail("%s.\n%d of %d records delivered; %d remain spooled in %s. They go out with the next producer run, or run 'producer spool flush' again %s.",
+				why, st.Delivered, total, st.Pending, dir, again)
 		case <-tick.C:
 			st := p.Stats()
 			line := fmt.Sprintf("  %d/%d delivered", st.Delivered, total)
