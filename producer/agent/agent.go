@@ -134,13 +134,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		if runErr = a.fenced(fetches.Err0()); runErr == nil {
-			fetches.EachError(func(_ string, _ int32, err error) {
-				if runErr == nil {
-					runErr = a.fenced(err)
-				}
-			})
-		}
+		fetches.EachError(func(_ string, _ int32, err error) {
+			if runErr == nil {
+				runErr = a.fenced(err)
+			}
+		})
 		if runErr != nil {
 			break
 		}

@@ -15,16 +15,6 @@ type parsed struct {
 	local []string          // flags of one local run that a job cannot take, as given
 }
 
-// kinds are the job kinds of producer/jobkind, by the word that names them on the command line and in
-// launchJobs' kind.
-var kinds = func() map[string]func(args []string, stdout io.Writer) (parsed, error) {
-	m := make(map[string]func([]string, io.Writer) (parsed, error))
-	for _, k := range jobkind.All() {
-		m[k.Name()] = func(args []string, stdout io.Writer) (parsed, error) { return parse(k, args, stdout) }
-	}
-	return m
-}()
-
 // parse reads a kind's flags and checks the spec they give with the kind's Decode, which the API applies too (it
 // refuses a password in the spec, for one).
 func parse(k jobkind.Kind, args []string, stdout io.Writer) (parsed, error) {

@@ -101,18 +101,23 @@ func RunLaunch(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			selections++
 		}
 	}
+	var k jobkind.Kind
+	known := len(rest) > 0
+	if known {
+		k, known = jobkind.Lookup(rest[0])
+	}
 	switch {
 	case selections != 1:
 		return cli.Fail(stderr, prog, cli.Errorf("choose the agents with exactly one of --agent, --tag and --all"))
 	case len(rest) == 0:
 		return cli.Fail(stderr, prog, cli.Errorf("missing the job's kind: %s", jobkind.Either()))
-	case kinds[rest[0]] == nil:
+	case !known:
 		return cli.Fail(stderr, prog, cli.Errorf("unknown job kind %q: %s", rest[0], jobkind.Either()))
 	case expires < 0 || (expires > 0 && expires < time.Second):
 		return cli.Fail(stderr, prog, cli.Errorf("--expires %s: want at least 1s", expires))
 	}
-	kind := rest[0]
-	p, err := kinds[kind](rest[1:], stdout)
+	kind := k.Name()
+	p, err := parse(k, rest[1:], stdout)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0

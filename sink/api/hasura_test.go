@@ -1,12 +1,10 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -93,22 +91,7 @@ func testThroughHasura(t *testing.T, kb testenv.KafkaBackend) {
 		hasurastub.WithEnv(map[string]string{"BENCHPIPE_API_URL": api, "BENCHPIPE_ACTION_SECRET": testSecret}))
 	ask := func(authorization, query string, vars map[string]any) map[string]any {
 		t.Helper()
-		body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-		req, _ := http.NewRequest(http.MethodPost, gql.URL, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if authorization != "" {
-			req.Header.Set("Authorization", authorization)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-			t.Fatal(err)
-		}
-		return out
+		return askGraphQL(t, gql.URL, authorization, query, vars)
 	}
 	const launch = `mutation Launch($spec: jsonb!, $tags: jsonb) {
   launchJobs(kind: "mqtt", spec: $spec, tags: $tags, name: "through hasura") { group_id jobs { job_id agent } }

@@ -185,28 +185,10 @@ func newStatsStack(t *testing.T, runs []statsRun) *statsStack {
 	return &statsStack{gql: gql, cliConf: conf, api: f}
 }
 
-// ask sends a GraphQL request to the stand-in, with Authorization when given, and returns the decoded answer
-// (numbers as written).
+// ask sends a GraphQL request to the stand-in (see askGraphQL).
 func (st *statsStack) ask(t *testing.T, authorization, query string, vars map[string]any) map[string]any {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, st.gql.URL, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	dec := json.NewDecoder(resp.Body)
-	dec.UseNumber()
-	if err := dec.Decode(&out); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return askGraphQL(t, st.gql.URL, authorization, query, vars)
 }
 
 // cli runs `producer compare` or `producer history` (run) against the stand-in and returns its exit code and
