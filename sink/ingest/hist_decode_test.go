@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -14,11 +15,12 @@ import (
 	"github.com/benchpipe/benchpipe/schema"
 )
 
-// A large batch is decoded on several goroutines (the histograms' inflating is most of the sink's CPU per sample);
-// the batch must be exactly what one goroutine makes: the same rows, sources, upserts, histograms and dead
-// letters, in the same order.
+// A large batch is decoded on several goroutines (the histograms' inflating is most of the sink's CPU per sample)
+// once the database waits for it, on one while a write is in flight, and on one then several when the write ends
+// meanwhile; the batch must always be exactly what one goroutine makes: the same rows, sources, upserts,
+// histograms and dead letters, in the same order.
 func TestParallelDecodeIsSequentialDecode(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // at least 4 chunks, whatever the machine
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // a goroutine per chunk, whatever the machine
 	cfg := config.Default()
 	cfg.Sink.MaxRecordBytes = 8 << 10
 	s := &Sink{cfg: &cfg, formats: map[string]string{"records": config.FormatBenchpipe}}
@@ -65,27 +67,35 @@ func TestParallelDecodeIsSequentialDecode(t *testing.T) {
 	}
 
 	seq := s.decodeRecords(recs)
-	par := s.decode(recs)
 	if len(seq.dead) != wantDead {
 		t.Fatalf("%d dead letters, want %d: %v", len(seq.dead), wantDead, seq.dead[:min(3, len(seq.dead))])
 	}
 	if n := len(seq.hists); n != 3000-wantDead-3 {
 		t.Fatalf("%d histograms, want %d", n, 3000-wantDead-3)
 	}
-	for _, c := range []struct {
-		what      string
-		got, want any
-	}{
-		{"records", par.recs, seq.recs},
-		{"consumed", par.consumed, seq.consumed},
-		{"table order", par.order, seq.order},
-		{"tables", par.tables, seq.tables},
-		{"upserts", par.upserts, seq.upserts},
-		{"histograms", par.hists, seq.hists},
-		{"dead letters", par.dead, seq.dead},
-	} {
-		if !reflect.DeepEqual(c.got, c.want) {
-			t.Errorf("%s differ between the parallel and the sequential decode", c.what)
+	busy, writeEnds := context.WithCancel(context.Background())
+	defer writeEnds()
+	go func() { time.Sleep(5 * time.Millisecond); writeEnds() }()
+	for _, d := range []struct {
+		what   string
+		dbBusy context.Context
+	}{{"database waiting", nil}, {"write ending meanwhile", busy}, {"write in flight throughout", context.Background()}} {
+		par := s.decode(recs, d.dbBusy)
+		for _, c := range []struct {
+			what      string
+			got, want any
+		}{
+			{"records", par.recs, seq.recs},
+			{"consumed", par.consumed, seq.consumed},
+			{"table order", par.order, seq.order},
+			{"tables", par.tables, seq.tables},
+			{"upserts", par.upserts, seq.upserts},
+			{"histograms", par.hists, seq.hists},
+			{"dead letters", par.dead, seq.dead},
+		} {
+			if !reflect.DeepEqual(c.got, c.want) {
+				t.Errorf("%s: %s differ between the chunked and the sequential decode", d.what, c.what)
+			}
 		}
 	}
 }

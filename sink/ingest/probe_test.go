@@ -87,7 +87,7 @@ func TestProbeDoesNotBlameTheContext(t *testing.T) {
 		}
 		recs = append(recs, &kgo.Record{Topic: "benchpipe.records", Key: r.Key(), Value: v, Offset: seq - 1})
 	}
-	b := s.decode(recs)
+	b := s.decode(recs, nil)
 	if len(b.dead) != 0 || len(b.tables["samples"].rows) != 3 {
 		t.Fatalf("test records did not decode: %v", b.dead)
 	}

@@ -273,7 +273,7 @@ func (s *Sink) Run(ctx context.Context) error {
 		}
 		recs, parts := s.take(recs)
 		if len(recs) > 0 {
-			b := s.decode(recs) // overlaps the write in flight
+			b := s.decode(recs, writeDone) // overlaps the write in flight
 			b.parts = parts
 			waitWritten()
 			var done context.CancelFunc
