@@ -36,31 +36,61 @@ func (m cpuMeter) snap() cpuSnap {
 	return s
 }
 
-// since formats the cores each tree used between from and now, and what the rest of the machine used, and returns
-// the CPU-seconds per name.
-func (m cpuMeter) since(from cpuSnap) (string, map[string]float64) {
+// cpuUse is what the machine's CPU did during a phase.
+type cpuUse struct {
+	text       string             // the cores each tree used and what the rest of the machine used, formatted
+	used       map[string]float64 // CPU-seconds per tree
+	wall, busy float64            // seconds; the machine's busy CPU-seconds
+}
+
+// since reports the CPU each tree used between from and now, and what the rest of the machine used.
+func (m cpuMeter) since(from cpuSnap) cpuUse {
 	to := m.snap()
-	wall := to.at.Sub(from.at).Seconds()
-	used := map[string]float64{}
-	if wall <= 0 || from.busy == 0 {
-		return "CPU: n/a (no /proc)", used
+	u := cpuUse{used: map[string]float64{}, wall: to.at.Sub(from.at).Seconds()}
+	if u.wall <= 0 || from.busy == 0 {
+		u.text = "CPU: n/a (no /proc)"
+		return u
 	}
-	busy := (to.busy - from.busy) / wall
-	var parts []string
-	ours := 0.0
+	u.busy = to.busy - from.busy
 	for _, name := range []string{"bench", "PostgreSQL", "broker", "Kafka Connect"} {
 		t, ok := to.trees[name]
 		f, ok0 := from.trees[name]
-		if !ok || !ok0 {
-			continue
+		if ok && ok0 {
+			u.used[name] = t - f
 		}
-		used[name] = t - f
-		c := (t - f) / wall
-		ours += c
-		parts = append(parts, fmt.Sprintf("%s %.2f", name, c))
 	}
-	parts = append(parts, fmt.Sprintf("others %.2f", max(busy-ours, 0)))
-	return fmt.Sprintf("CPU (cores of %d): busy %.2f = %s", runtime.NumCPU(), busy, strings.Join(parts, ", ")), used
+	u.text = u.format()
+	return u
+}
+
+// format gives the cores each tree used on average, and the rest of the machine ("others": other people's load).
+func (u cpuUse) format() string {
+	if u.wall <= 0 {
+		return "CPU: n/a"
+	}
+	var parts []string
+	ours := 0.0
+	for _, name := range []string{"bench", "PostgreSQL", "broker", "Kafka Connect"} {
+		if t, ok := u.used[name]; ok {
+			ours += t
+			parts = append(parts, fmt.Sprintf("%s %.2f", name, t/u.wall))
+		}
+	}
+	parts = append(parts, fmt.Sprintf("others %.2f", max(u.busy-ours, 0)/u.wall))
+	return fmt.Sprintf("CPU (cores of %d): busy %.2f = %s", runtime.NumCPU(), u.busy/u.wall, strings.Join(parts, ", "))
+}
+
+// add sums two phases' use.
+func (u cpuUse) add(v cpuUse) cpuUse {
+	sum := cpuUse{used: map[string]float64{}, wall: u.wall + v.wall, busy: u.busy + v.busy}
+	for k, t := range u.used {
+		sum.used[k] += t
+	}
+	for k, t := range v.used {
+		sum.used[k] += t
+	}
+	sum.text = sum.format()
+	return sum
 }
 
 // machineBusy is the CPU time of all cores not idle or waiting for I/O, from /proc/stat, in seconds.

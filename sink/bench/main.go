@@ -4,8 +4,6 @@
 //
 //  1. raw COPY      — binary COPY of the already-decoded rows (internal/pgcopy, the encoder the sink uses; pgx's
 //     CopyFrom where pgcopy lacks a column type, as the sink falls back), 10,000 per transaction: the physical limit.
-//     It runs before the sink phases and again after them, and the ratios use the mean of the two: the machine's
-//     speed drifts within minutes, and a limit measured once, before, made sink/COPY swing from 0.66 to 1.08.
 //  2. sink ← kfake  — the real sink consuming the records from kfake (in-process Kafka): fetch, decode, validate,
 //     COPY, offsets in the same transaction, Kafka commit.
 //  3. sink ← Kafka  — the same from a real Apache Kafka broker (internal/testenv, configured like
@@ -13,6 +11,11 @@
 //  4. Kafka Connect — a standalone Kafka Connect worker with the Debezium JDBC sink connector (insert mode, UNNEST
 //     batch insert, batch.size and max.poll.records 10,000, 2 tasks; testenv.DebeziumJDBCSink) consuming the same sample
 //     records from the same broker, each carrying its schema (JsonConverter envelope), into the same table.
+//
+// Phases 1–3 run in rounds (-rounds), each on its share of the records, back to back and each round in another
+// order; sink/COPY is the median of the rounds' ratios. The machine's speed drifts by a quarter within minutes:
+// with raw COPY measured once before the sinks, sink/COPY swung from 0.66 to 1.08 between two runs, and with COPY
+// before and after the sinks (the mean of the two as the limit) from 0.75 to 0.94 on the same code.
 //
 // Every phase writes into a fresh database with the same samples table. The consuming phases (2–4) are timed from
 // the first rows landing to the last, so JVM start-up, consumer-group joins and the like are excluded for all three
@@ -60,15 +63,16 @@ import (
 )
 
 type flags struct {
-	records, connectRecords, connectTasks, connectBatch, rate int
-	connectStatements                                         bool
-	latencyFor                                                time.Duration
-	cpuprofile                                                string
+	records, rounds, connectRecords, connectTasks, connectBatch, rate int
+	connectStatements                                                 bool
+	latencyFor                                                        time.Duration
+	cpuprofile                                                        string
 }
 
 func main() {
 	var f flags
-	flag.IntVar(&f.records, "records", 1_000_000, "sample records for raw COPY and the sink phases")
+	flag.IntVar(&f.records, "records", 1_200_000, "sample records for raw COPY and the sink phases, split over the rounds")
+	flag.IntVar(&f.rounds, "rounds", 4, "rounds of raw COPY, sink ← kfake and sink ← Apache Kafka, back to back; sink/COPY is the median of the rounds' ratios")
 	flag.IntVar(&f.connectRecords, "connect-records", 200_000, "sample records for Kafka Connect (it is slow; its rate is what counts)")
 	flag.IntVar(&f.connectTasks, "connect-tasks", 2, "Kafka Connect tasks.max (the topic has 6 partitions; this machine has few cores)")
 	flag.IntVar(&f.connectBatch, "connect-batch", 10_000, "Kafka Connect batch.size and consumer max.poll.records")
@@ -86,14 +90,14 @@ func main() {
 // phase is one row of the throughput table.
 type phase struct {
 	kind    string // copy, kfake, kafka or connect
+	round   int    // copy, kfake and kafka: the round (1, 2, …); 0 for connect
 	name    string
 	rows    int
-	rate    float64            // rows/s, first to last row landing (raw COPY: start to end)
-	startup time.Duration      // from starting the consumer to its first rows
-	cpu     string             // who used the CPU meanwhile (cpuMeter)
-	used    map[string]float64 // CPU-seconds per process tree meanwhile (cpuMeter names)
-	client  string             // the name of the writing client's tree: bench or Kafka Connect
-	skipped string             // why it was not measured
+	rate    float64       // rows/s, first to last row landing (raw COPY: start to end)
+	startup time.Duration // from starting the consumer to its first rows
+	cpu     cpuUse        // who used the CPU meanwhile (cpuMeter)
+	client  string        // the name of the writing client's tree: bench or Kafka Connect
+	skipped string        // why it was not measured
 }
 
 // lat is one row of the latency table.
@@ -147,55 +151,24 @@ func run(ctx context.Context, f flags) error {
 		fmt.Printf("Kafka Connect: skipped — %v\n", env.connectErr)
 	}
 
+	// 1–3. raw binary COPY, the sink from kfake and the sink from the real broker, in rounds: this VM's speed
+	// drifts by a quarter within minutes, so each round measures the three back to back on its share of the
+	// records (each round in another order, so no kind always runs first), and sink/COPY is the median of the
+	// rounds' ratios rather than a ratio of phases minutes apart.
 	var phases []phase
-	// 1. raw binary COPY, before the sinks and again after them: the machine's speed drifts by a quarter within
-	// minutes, and the limit the sinks are held to is the mean of the two, measured around them.
-	copyPhase := func(when string) error {
-		url, err := dbs.fresh(ctx, "bench_copy_"+when, false)
-		if err != nil {
-			return err
+	rounds := max(1, f.rounds)
+	per := len(recs) / rounds
+	for r := range rounds {
+		rrecs, rvalues := recs[r*per:(r+1)*per], values[r*per:(r+1)*per]
+		order := []string{"copy", "kfake", "kafka"}
+		order = append(order[r%3:], order[:r%3]...)
+		for _, kind := range order {
+			p, err := roundPhase(ctx, kind, r+1, dbs, meter, env, rrecs, rvalues, profileOrEmpty(r == 0 && f.cpuprofile != "" && (kind == "kafka" || kind == "kfake" && env.brokerErr != nil), f.cpuprofile))
+			if err != nil {
+				return err
+			}
+			phases = append(phases, p)
 		}
-		cpu0 := meter.snap()
-		rate, viaPgx, err := rawCopy(ctx, url, recs)
-		if err != nil {
-			return fmt.Errorf("raw copy: %w", err)
-		}
-		cpuText, used := meter.since(cpu0)
-		name := "raw binary COPY (physical limit), " + when
-		if viaPgx {
-			name = "raw binary COPY (pgx: pgcopy lacks a type), " + when
-		}
-		phases = append(phases, phase{kind: "copy", name: name, rows: len(recs), rate: rate, cpu: cpuText, used: used, client: "bench"})
-		fmt.Printf("%-28s %10.0f rows/s\n", "raw COPY, "+when+":", rate)
-		return nil
-	}
-	if err := copyPhase("before"); err != nil {
-		return err
-	}
-
-	// 2. the sink from kfake
-	profileKfake := f.cpuprofile != "" && env.brokerErr != nil
-	p, err := sinkPhase(ctx, "sink ← kfake", dbs, meter, "bench_sink_kfake", nil, recs, values, profileOrEmpty(profileKfake, f.cpuprofile))
-	if err != nil {
-		return err
-	}
-	p.kind = "kfake"
-	phases = append(phases, p)
-
-	// 3. the sink from the real broker
-	if env.brokerErr != nil {
-		phases = append(phases, phase{kind: "kafka", name: "sink ← Apache Kafka", skipped: "no broker (see above)"})
-	} else {
-		p, err := sinkPhase(ctx, "sink ← Apache Kafka "+env.broker.Version, dbs, meter, "bench_sink_kafka", env, recs, values,
-			profileOrEmpty(f.cpuprofile != "", f.cpuprofile))
-		if err != nil {
-			return err
-		}
-		p.kind = "kafka"
-		phases = append(phases, p)
-	}
-	if err := copyPhase("after"); err != nil {
-		return err
 	}
 
 	// 4. Kafka Connect with the Debezium JDBC sink
@@ -254,6 +227,46 @@ func profileOrEmpty(on bool, path string) string {
 		return path
 	}
 	return ""
+}
+
+// roundPhase measures one kind (copy, kfake or kafka) in round r on recs.
+func roundPhase(ctx context.Context, kind string, r int, dbs databases, meter cpuMeter, env *kafkaEnv, recs []schema.Record, values [][]byte, profile string) (phase, error) {
+	db := fmt.Sprintf("bench_%s_r%d", kind, r)
+	var p phase
+	var err error
+	switch kind {
+	case "copy":
+		p, err = copyPhase(ctx, dbs, meter, db, recs)
+	case "kfake":
+		p, err = sinkPhase(ctx, "sink ← kfake", dbs, meter, db, nil, recs, values, profile)
+	case "kafka":
+		if env.brokerErr != nil {
+			return phase{kind: kind, round: r, name: "sink ← Apache Kafka", skipped: "no broker (see above)"}, nil
+		}
+		p, err = sinkPhase(ctx, "sink ← Apache Kafka "+env.broker.Version, dbs, meter, db, env, recs, values, profile)
+	}
+	p.kind, p.round = kind, r
+	return p, err
+}
+
+// copyPhase is the physical limit: the same rows by raw binary COPY into a fresh database.
+func copyPhase(ctx context.Context, dbs databases, meter cpuMeter, db string, recs []schema.Record) (phase, error) {
+	url, err := dbs.fresh(ctx, db, false)
+	if err != nil {
+		return phase{}, err
+	}
+	cpu0 := meter.snap()
+	rate, viaPgx, err := rawCopy(ctx, url, recs)
+	if err != nil {
+		return phase{}, fmt.Errorf("raw copy: %w", err)
+	}
+	cpu := meter.since(cpu0)
+	name := "raw binary COPY (physical limit)"
+	if viaPgx {
+		name = "raw binary COPY (pgx: pgcopy lacks a type)"
+	}
+	fmt.Printf("%-28s %10.0f rows/s\n", "raw COPY:", rate)
+	return phase{name: name, rows: len(recs), rate: rate, cpu: cpu, client: "bench"}, nil
 }
 
 // databases makes a fresh database per phase on the one server, migrated like the sink's.
@@ -475,7 +488,7 @@ func sinkPhase(ctx context.Context, name string, dbs databases, meter cpuMeter, 
 	}
 	topic := recordsTopic
 	if env != nil {
-		topic = "bench.sink"
+		topic = strings.ReplaceAll(db, "_", ".") // a topic per phase: the broker keeps them all
 	}
 	brokers, closeKafka, err := sinkBrokers(ctx, env, topic)
 	if err != nil {
@@ -537,8 +550,7 @@ func sinkPhase(ctx context.Context, name string, dbs databases, meter cpuMeter, 
 	if err := <-errc; err != nil {
 		return fail(err)
 	}
-	cpuText, used := meter.since(cpu0)
-	p := phase{name: name, rows: len(recs), rate: l.rate(target), startup: l.first.Sub(l.began), cpu: cpuText, used: used, client: "bench"}
+	p := phase{name: name, rows: len(recs), rate: l.rate(target), startup: l.first.Sub(l.began), cpu: meter.since(cpu0), client: "bench"}
 	fmt.Printf("%-28s %10.0f rows/s (first to last row; start-up %v)\n", name+":", p.rate, p.startup.Round(time.Millisecond))
 	return p, nil
 }
@@ -633,8 +645,7 @@ func connectPhase(ctx context.Context, name string, dbs databases, meter cpuMete
 	if err != nil {
 		return fail(err)
 	}
-	cpuText, used := meter.since(cpu0)
-	p := phase{name: name, rows: len(recs), rate: l.rate(int64(len(recs))), startup: l.first.Sub(began), cpu: cpuText, used: used, client: "Kafka Connect"}
+	p := phase{name: name, rows: len(recs), rate: l.rate(int64(len(recs))), startup: l.first.Sub(began), cpu: meter.since(cpu0), client: "Kafka Connect"}
 	fmt.Printf("%-28s %10.0f rows/s (first to last row; start-up %v incl. the JVM)\n", "Kafka Connect:", p.rate, p.startup.Round(time.Millisecond))
 	return p, nil
 }

@@ -3,50 +3,72 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 )
 
 // printSummary prints the throughput and latency tables and, last, the ratio line
-// `ratios: sink/COPY = X.XX, sink/KafkaConnect = Y.Y`, where COPY is the mean of the raw COPY phases (before and
-// after the sinks), sink is the sink from the real broker (from kfake when there is none, and the line before says
-// so) and n/a stands for what could not be measured.
+// `ratios: sink/COPY = X.XX, sink/KafkaConnect = Y.Y`: sink/COPY is the median over the rounds of the sink's rate
+// against raw COPY's in the same round; sink/KafkaConnect is the sink's mean rate against Kafka Connect's. sink is the
+// sink from the real broker (from kfake when there is none, and the line before says so); n/a stands for what could
+// not be measured.
 func printSummary(w io.Writer, phases []phase, lats []lat, f flags) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-50s %9s %12s %8s %10s\n", "ingest of sample records", "rows", "rows/s", "× COPY", "start-up")
-	// The limit is the mean of the COPY phases (before and after the sinks); the other rates are by kind.
-	rates, copies := map[string]float64{}, 0
+	copyOf := map[int]float64{} // round → raw COPY's rate
+	copyMean := 0.0
 	for _, p := range phases {
-		if p.skipped != "" {
-			continue
-		}
-		rates[p.kind] += p.rate
-		if p.kind == "copy" {
-			copies++
+		if p.kind == "copy" && p.skipped == "" {
+			copyOf[p.round] = p.rate
+			copyMean += p.rate
 		}
 	}
-	copyRate := rates["copy"] / float64(max(copies, 1))
+	copyMean /= float64(max(len(copyOf), 1))
+	byKind := kindSums{}
 	for _, p := range phases {
 		if p.skipped != "" {
-			fmt.Fprintf(w, "%-50s %9s %12s %8s %10s  skipped: %s\n", p.name, "-", "-", "-", "-", p.skipped)
+			fmt.Fprintf(w, "%-50s %9s %12s %8s %10s  skipped: %s\n", label(p), "-", "-", "-", "-", p.skipped)
 			continue
 		}
-		startup := "-"
+		k := byKind[p.kind]
+		if k == nil {
+			k = &kindSum{name: p.name, client: p.client}
+			byKind[p.kind] = k
+		}
+		k.add(p)
+		x, startup := "", "-"
 		if p.startup > 0 {
 			startup = p.startup.Round(10 * time.Millisecond).String()
 		}
-		fmt.Fprintf(w, "%-50s %9d %12.0f %8.2f %10s\n", p.name, p.rows, p.rate, p.rate/copyRate, startup)
-	}
-	if copies > 1 {
-		fmt.Fprintf(w, "%-50s %9s %12.0f %8.2f\n", "raw binary COPY, mean (the limit the ratios use)", "", copyRate, 1.0)
-	}
-	fmt.Fprintln(w, "(rows/s: raw COPY from start to end; the consumers from their first rows landing to the last, start-up apart)")
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-50s %10s %10s %10s   %s\n", "CPU per row (µs; less noisy than rows/s)", "client", "PostgreSQL", "broker", "who had the CPU meanwhile")
-	for _, p := range phases {
-		if p.skipped != "" || p.rows == 0 {
-			continue
+		switch {
+		case p.kind == "copy":
+			x = "1.00"
+		case p.round > 0:
+			x = ratio(p.rate, copyOf[p.round], "%.2f")
+			k.ratios = append(k.ratios, p.rate/copyOf[p.round])
+		default:
+			x = ratio(p.rate, copyMean, "%.2f")
 		}
-		fmt.Fprintf(w, "%-50s %10s %10s %10s   %s\n", p.name, perRow(p, p.client), perRow(p, "PostgreSQL"), perRow(p, "broker"), p.cpu)
+		fmt.Fprintf(w, "%-50s %9d %12.0f %8s %10s\n", label(p), p.rows, p.rate, x, startup)
+	}
+	fmt.Fprintln(w, "(rows/s: raw COPY from start to end; the consumers from their first rows landing to the last, start-up apart;")
+	fmt.Fprintln(w, " × COPY: against raw COPY in the same round, back to back on the same PostgreSQL; Kafka Connect against the rounds' mean)")
+	for _, kind := range []string{"copy", "kfake", "kafka"} {
+		if k := byKind[kind]; k != nil {
+			med := ""
+			if len(k.ratios) > 0 {
+				med = fmt.Sprintf("   × COPY by round: %s → median %.2f", joinRatios(k.ratios), median(k.ratios))
+			}
+			fmt.Fprintf(w, "%-40s %6d rounds, mean %7.0f rows/s%s\n", k.name, k.phases, k.mean(), med)
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-50s %10s %10s %10s   %s\n", "CPU per row (µs; less noisy than rows/s), all rounds", "client", "PostgreSQL", "broker", "who had the CPU meanwhile")
+	for _, kind := range []string{"copy", "kfake", "kafka", "connect"} {
+		if k := byKind[kind]; k != nil && k.rows > 0 {
+			fmt.Fprintf(w, "%-50s %10s %10s %10s   %s\n", k.name, k.perRow(k.client), k.perRow("PostgreSQL"), k.perRow("broker"), k.cpu.text)
+		}
 	}
 	fmt.Fprintln(w, "(client: the bench process — COPY encoding, or the sink, with kfake inside it in the kfake row — or the Kafka Connect JVM)")
 	fmt.Fprintln(w)
@@ -62,40 +84,95 @@ func printSummary(w io.Writer, phases []phase, lats []lat, f flags) {
 	fmt.Fprintln(w)
 
 	sinkKind, which := "kafka", "sink = sink ← Apache Kafka"
-	if rates["kafka"] == 0 {
+	if byKind["kafka"] == nil {
 		sinkKind, which = "kfake", "sink = sink ← kfake (no real broker)"
 	}
-	sink, connectRate := rates[sinkKind], rates["connect"]
+	sinkCopy := 0.0
+	if k := byKind[sinkKind]; k != nil && len(k.ratios) > 0 {
+		sinkCopy = median(k.ratios)
+	}
 	// The same comparison by CPU time per row, all processes (client, PostgreSQL, broker): what other people's load
 	// on the machine moves least. Higher is better, like rows/s.
-	perRowAll := map[string]float64{}
-	measured := map[string]int{}
-	for _, p := range phases {
-		if p.skipped != "" || p.rows == 0 || p.used == nil {
-			continue
-		}
-		perRowAll[p.kind] += (p.used[p.client] + p.used["PostgreSQL"] + p.used["broker"]) / float64(p.rows) * 1e6
-		measured[p.kind]++
-	}
-	for k, n := range measured {
-		perRowAll[k] /= float64(n)
-	}
-	if c, s := perRowAll["copy"], perRowAll[sinkKind]; c > 0 && s > 0 {
-		k := perRowAll["connect"]
+	if c, s := byKind.allPerRow("copy"), byKind.allPerRow(sinkKind); c > 0 && s > 0 {
+		k := byKind.allPerRow("connect")
 		fmt.Fprintf(w, "CPU per row in all (client + PostgreSQL + broker): COPY %.1f µs, sink %.1f µs, Kafka Connect %s µs → by CPU: sink/COPY = %s, sink/KafkaConnect = %s\n",
 			c, s, ratio(k, 1, "%.1f"), ratio(c, s, "%.2f"), ratio(k, s, "%.1f"))
 	}
 	fmt.Fprintf(w, "%s; aim: sink/COPY ≥ 0.90, sink/KafkaConnect ≥ 10\n", which)
-	fmt.Fprintf(w, "ratios: sink/COPY = %s, sink/KafkaConnect = %s\n", ratio(sink, copyRate, "%.2f"), ratio(sink, connectRate, "%.1f"))
+	fmt.Fprintf(w, "ratios: sink/COPY = %s, sink/KafkaConnect = %s\n", ratio(sinkCopy, 1, "%.2f"), ratio(byKind.mean(sinkKind), byKind.mean("connect"), "%.1f"))
 }
 
-// perRow is the CPU time the named process tree used per row in the phase, in µs.
-func perRow(p phase, tree string) string {
-	sec, ok := p.used[tree]
+func label(p phase) string {
+	if p.round > 0 {
+		return fmt.Sprintf("round %d  %s", p.round, p.name)
+	}
+	return p.name
+}
+
+// kindSum adds up the phases of one kind.
+type kindSum struct {
+	name, client string
+	phases, rows int
+	rateSum      float64
+	cpu          cpuUse
+	ratios       []float64 // the sink's rate against raw COPY's, per round
+}
+
+func (k *kindSum) add(p phase) {
+	k.phases++
+	k.rows += p.rows
+	k.rateSum += p.rate
+	if k.cpu.used == nil {
+		k.cpu = p.cpu
+	} else {
+		k.cpu = k.cpu.add(p.cpu)
+	}
+}
+
+func (k *kindSum) mean() float64 { return k.rateSum / float64(max(k.phases, 1)) }
+
+// perRow is the CPU time the named process tree used per row, in µs.
+func (k *kindSum) perRow(tree string) string {
+	sec, ok := k.cpu.used[tree]
 	if !ok {
 		return "-"
 	}
-	return fmt.Sprintf("%.1f", sec/float64(p.rows)*1e6)
+	return fmt.Sprintf("%.1f", sec/float64(k.rows)*1e6)
+}
+
+type kindSums map[string]*kindSum
+
+func (m kindSums) mean(kind string) float64 {
+	if k := m[kind]; k != nil {
+		return k.mean()
+	}
+	return 0
+}
+
+// allPerRow is the CPU time per row of the client, PostgreSQL and the broker together, in µs.
+func (m kindSums) allPerRow(kind string) float64 {
+	k := m[kind]
+	if k == nil || k.rows == 0 || k.cpu.used == nil {
+		return 0
+	}
+	return (k.cpu.used[k.client] + k.cpu.used["PostgreSQL"] + k.cpu.used["broker"]) / float64(k.rows) * 1e6
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func joinRatios(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(parts, " ")
 }
 
 func ratio(a, b float64, format string) string {
