@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alignCdfs, cdfOf, valueAtQuantile, type DistributionRow } from '../src/cdf';
+import { alignCdfs, CDF_REFRESH_MS, cdfOf, cdfRefreshDue, valueAtQuantile, type DistributionRow } from '../src/cdf';
 
 // Rows as runs_latency_distribution returns them for 50 values at 1 ms, 45 at 2 ms and 5 at 3 ms, and an
 // uncorrected series that the CDF leaves out.
@@ -29,5 +29,21 @@ describe('latency CDFs from merged histograms', () => {
       [0.5, 0.5, 0.95, 1, 1],
       [0, 0.25, 0.25, 0.25, 1],
     ]);
+  });
+
+  it('fetches a running run\'s CDF again at most every CDF_REFRESH_MS, never beside a fetch in flight', () => {
+    expect(CDF_REFRESH_MS).toBe(10_000);
+    const last = 1_000_000;
+    // [now, a fetch in flight] → due
+    const cases: [number, boolean, boolean][] = [
+      [last, false, false],
+      [last + 9_999, false, false],
+      [last + 10_000, false, true],
+      [last + 60_000, false, true],
+      [last + 60_000, true, false],
+    ];
+    expect(cases.map(([now, inFlight]) => cdfRefreshDue(last, inFlight, now))).toEqual(cases.map((c) => c[2]));
+    // Before the first fetch (runCdf starts from -Infinity) it is due at once.
+    expect(cdfRefreshDue(-Infinity, false, 0)).toBe(true);
   });
 });

@@ -1,7 +1,8 @@
 // Run page: parameters, host facts, summary, and per-interval charts of throughput, latency percentiles and
 // errors/loss, with warm-up shaded. While the run is 'running' it follows it live: over Hasura subscriptions on a
 // websocket (live.ts), or, when that can't be used, by polling every 2 s for the run row and for samples after the
-// last seq it has.
+// last seq it has. Its latency distribution (CDF, from the merged histograms) is fetched again as samples arrive, at
+// most every 10 s (cdf.ts runCdf), and once more when the run has ended.
 import type uPlot from 'uplot';
 import { MINUTES_PAGE_SIZE, RUN_LENGTH_PROBE_QUERY, RUN_MINUTES_QUERY, RUN_QUERY, RUN_SAMPLES_QUERY, SAMPLES_PAGE_SIZE } from '../queries';
 import {
@@ -10,7 +11,7 @@ import {
 } from '../shape';
 import { liveRun, newWsClient, wsUrl, type Live } from '../live';
 import { chart, ChartGroup, type Mark } from '../charts';
-import { cdfCard, fetchCdf, windowPercentiles } from '../cdf';
+import { runCdf, windowPercentiles } from '../cdf';
 import { distributionCard } from '../distribution';
 import { routeHash } from '../route';
 import { bindZoomToUrl, replaceHashParams } from '../zoom';
@@ -227,15 +228,13 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   const chartsEl = h('div', { class: 'charts' });
   // The true percentiles of the shown window, from the merged per-minute histograms; follows every zoom.
   const wp = windowPercentiles(client, id, signal);
-  // The run's latency distribution (CDF) from its merged histograms.
-  const cdfEl = h('div', { class: 'cdf-holder' });
+  // The run's latency distribution (CDF) from its merged histograms; drawn again as a running run's samples arrive.
+  const cdf = runCdf(client, id, signal);
   // Cluster observation (issue 15): events, node roles, lag, reads per node, server facts; nothing without any.
   const clusterEl = h('div', { class: 'cluster', 'data-observation': 'loading' });
-  root.append(h('h2', {}, 'Per interval'), toolbar, wp.el, chartsEl, clusterEl, det, cdfEl);
+  root.append(h('h2', {}, 'Per interval'), toolbar, wp.el, chartsEl, clusterEl, det, cdf.el);
   void wp.update(null);
-  fetchCdf(client, id, signal)
-    .then((c) => cdfCard(cdfEl, [c], ['this run'], 'Latency distribution from the merged histograms (CDF)'))
-    .catch((e: Error) => { if (!signal.aborted) cdfEl.append(message('error', `Latency distribution unavailable: ${e.message}`)); });
+  void cdf.draw(run.status === 'running');
 
   const obsP = fetchObservation(client, id, signal);
   obsP.catch(() => undefined); // handled where it is awaited
@@ -412,10 +411,11 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
   // Either way, once the run has left 'running', one last HTTP fetch picks up samples written just before the end.
   // The .live line says which is in effect ("live" or "polling", data-mode for tests) and why, in its tooltip.
 
-  /** Appends new rows (duplicates from overlapping sources are dropped) and redraws. */
+  /** Appends new rows (duplicates from overlapping sources are dropped) and redraws; the CDF too, when due. */
   const addRows = (more: SampleRow[]) => {
     const fresh = rowsAfter(more, lastSeq);
     if (!fresh.length) return;
+    if (run.status === 'running' && !finishing) cdf.follow();
     appendSamples(s, fresh);
     for (const r of fresh) allRows.push(r);
     lastSeq = fresh[fresh.length - 1].seq;
@@ -493,8 +493,12 @@ export const runPage: Page = async ({ client, route, root, signal }) => {
       // The cluster's rounds and events written while it ran, too (shown whole once the run is over; it handles its
       // own failure). Awaited before 'done', so nothing is in flight once the page says the run has ended.
       const observed = showObservation(fetchObservation(client, id, signal));
+      // The CDF once more, now with the last samples' histograms (the sink merges them as it writes the samples);
+      // it handles its own failure and supersedes a fetch still in flight.
+      const distribution = cdf.draw(false);
       addRows(await fetchSamples(client, id, lastSeq, signal));
       await observed;
+      await distribution;
     } catch (err) {
       if ((err as Error).name === 'AbortError') return;
       setMode('done');

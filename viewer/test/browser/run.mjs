@@ -484,6 +484,111 @@ test('a running run shows its figures so far, live, on the run page and in the r
   await page.close();
 });
 
+/** The latencies in a run's merged histograms (measurement phase) as the database holds them now. */
+async function latencyTotal(id) {
+  const D = 'query ($ids: _uuid!) { runs_latency_distribution(args: {run_ids: $ids}, where: {series: {_eq: "latency"}}) { count } }';
+  return (await gql(D, { ids: `{${id}}` })).runs_latency_distribution.reduce((a, r) => a + r.count, 0);
+}
+
+/**
+ * Watches a running run while a page follows it, until stop(): every 100 ms the total of its merged histograms
+ * (totals: every total the database held, so whichever a page's fetch got, as the sink adds a sample a second) and
+ * the times at which the page's CDF fetches (RunDistribution of id) went out (fetches, ms).
+ */
+function watchDistribution(id) {
+  const w = { totals: new Set(), fetches: [], rounds: 0 };
+  let seen = server.requests.length;
+  let on = true;
+  const loop = (async () => {
+    while (on) {
+      w.totals.add(await latencyTotal(id));
+      for (; seen < server.requests.length; seen++) {
+        const { body } = server.requests[seen];
+        if (body.includes('query RunDistribution') && body.includes(id)) w.fetches.push(Date.now());
+      }
+      w.rounds++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  w.stop = async () => { on = false; await loop; };
+  return w;
+}
+
+/** The seconds from a to b (ms) as the run page writes times ("HH:MM:SS"), with a second's slack either side. */
+const clockTimes = (a, b) => {
+  const out = [];
+  for (let t = Math.floor(a / 1000) - 1; t <= Math.ceil(b / 1000) + 1; t++) out.push(new Date(t * 1000).toISOString().slice(11, 19));
+  return out;
+};
+
+test('a running run\'s latency distribution (CDF) follows it: fetched again as samples arrive, at most every 10 s, kept when a fetch fails, and once more at the end', async () => {
+  await closeLeftovers();
+  server.setMode('ok');
+  server.setWsMode('ok');
+  // 26 s: the page's first fetch, one 10 s later, one 10 s after that (made to fail), and the final one.
+  const id = await startLive('live cdf', '26s');
+  const watch = watchDistribution(id);
+  const opened = Date.now();
+  const page = await open(`#/run/${id}`);
+  await page.evaluate(() => { window.notReloaded = true; });
+  await page.waitForSelector('.live[data-mode="live"]');
+  const card = () => page.$eval('.cdf', (c) => ({
+    state: c.dataset.state, count: Number(c.dataset.count || 0), note: c.querySelector('.cdf-updated')?.textContent ?? null,
+    values: c.querySelector('.cdf-quantiles tbody td.num')?.textContent ?? null, canvas: c.querySelectorAll('.cdf-chart canvas').length,
+  }));
+  /** The card's count is one the database held: waits two of the watcher's rounds (a total stays about a second). */
+  const held = async (n) => {
+    const r = watch.rounds;
+    await until(() => watch.rounds >= r + 2, 'two rounds of the watcher');
+    assert.ok(watch.totals.has(n), `${n} latencies drawn; the database held ${[...watch.totals].join(', ')}`);
+  };
+  const running = /^Run in progress: the latencies measured so far, updated (\d\d:\d\d:\d\d)Z; fetched again as samples arrive, at most every 10 s\.$/;
+
+  // At first: what the histograms held when the page opened (perhaps none yet: the run has just left its warm-up).
+  await page.waitForSelector('.cdf[data-state="running"]');
+  const first = await card();
+  await held(first.count);
+  assert.match(first.note, running);
+  assert.ok(clockTimes(opened, Date.now()).includes(running.exec(first.note)[1]), first.note);
+  assert.equal(first.values, first.count ? formatNumber(first.count) : null);
+
+  // New samples arrive over the websocket: the card is drawn again in place, with what the histograms hold then.
+  const before = Date.now();
+  await page.waitForFunction((n) => Number(document.querySelector('.cdf')?.dataset.count || 0) > n, first.count, { timeout: 20_000 });
+  const second = await card();
+  await held(second.count);
+  assert.equal(second.state, 'running');
+  assert.equal(second.values, formatNumber(second.count));
+  assert.equal(second.canvas, 1, 'one chart, the new one');
+  assert.match(second.note, running);
+  const secondAt = running.exec(second.note)[1];
+  assert.ok(clockTimes(before, Date.now()).includes(secondAt), second.note);
+  await page.screenshot({ path: join(ARTIFACTS, 'run-live-cdf.png'), fullPage: true });
+
+  // The next fetch fails (Hasura down behind its proxy; the samples still stream): the last card stays, and says so.
+  server.setMode('down');
+  await page.waitForSelector('.cdf[data-state="error"]', { timeout: 20_000 });
+  server.setMode('ok');
+  const third = await card();
+  assert.deepEqual([third.count, third.values, third.canvas], [second.count, second.values, 1]);
+  assert.match(third.note, new RegExp(`^Update at \\d\\d:\\d\\d:\\d\\dZ failed; still shown: the latencies as of ${secondAt}Z\\. The GraphQL endpoint .* answered HTTP 503`));
+
+  // The run ends: one last fetch, with every latency of the run, and no "updated" note any more.
+  await page.waitForSelector('.live[data-mode="done"]', { timeout: 30_000 });
+  const final = await card();
+  const total = await latencyTotal(id);
+  assert.ok(total > second.count, `${total} latencies in all, ${second.count} drawn while running`);
+  assert.deepEqual(final, { state: 'final', count: total, note: null, values: formatNumber(total), canvas: 1 });
+  assert.equal(await page.evaluate(() => window.notReloaded), true, 'drawn in place, without a reload');
+
+  await watch.stop();
+  // Four fetches: at the start, 10 s on, 10 s later (the failed one), at the end; those while running ≥ 10 s apart
+  // (the watcher sees a request up to a round late).
+  assert.equal(watch.fetches.length, 4, `fetches at ${watch.fetches.map((t) => t - opened)} ms`);
+  for (const i of [1, 2]) assert.ok(watch.fetches[i] - watch.fetches[i - 1] >= 9_500, `fetches at ${watch.fetches.map((t) => t - opened)} ms`);
+  await page.close();
+});
+
 test('run page falls back to polling every 2 s when the websocket upgrade is refused', async () => {
   await closeLeftovers();
   server.setWsMode('refuse');
