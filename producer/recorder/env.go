@@ -38,7 +38,8 @@ type Env struct {
 	// Publisher is a spool publisher the caller owns and keeps open across runs (the fleet agent's); nil = the
 	// run opens Config.Producer.SpoolDir's spool for itself and closes it at the end, as the CLI commands do.
 	Publisher *publish.Publisher
-	// SummaryJSON is a file to write the run's summary to as JSON (the CLI's --summary-json); "" = none.
+	// SummaryJSON is a file to write the run's summary to as JSON (the CLI's --summary-json), once its records are
+	// closed, with its final outcome; "" = none.
 	SummaryJSON string
 }
 
@@ -88,29 +89,38 @@ type Outcome struct {
 	// NotSaved says that the run ended ok but records of it could not all be saved to the spool: Status is failed
 	// for that alone, and Exit is ExitNotSaved.
 	NotSaved bool
+	// NotSavedRecords is how many records of the run could not be saved to the spool, as Close reported them,
+	// whatever the run's status; 0 when all were saved (or before CloseOutcome).
+	NotSavedRecords int
 }
 
 // OneLine joins the lines of a message (errors.Join's, say) with "; ", for Outcome.Err and job events.
 func OneLine(msg string) string { return strings.ReplaceAll(strings.TrimSpace(msg), "\n", "; ") }
 
-// CloseOutcome closes r and returns out as the closing changed it: the exit status of an ok run becomes
-// ExitNotSaved, and its status failed, when records of the run could not all be saved (run_finished says so
-// too, see Recorder). r may be nil (the run never got a recorder): out is returned as it is.
+// CloseOutcome closes r and returns out as the closing changed it, records not saved included: NotSavedRecords
+// is their count; the exit status of an ok run becomes ExitNotSaved, its status failed and its Err the count,
+// when records of the run could not all be saved; a run that had already failed or was aborted keeps its status
+// and exit status, and its Err adds the count, as run_finished does (see Recorder). r may be nil (the run never
+// got a recorder): out is returned as it is.
 func CloseOutcome(r *Recorder, out Outcome) Outcome {
 	if r == nil {
 		return out
 	}
 	code := r.Close(out.Exit)
-	if code != out.Exit {
-		out.Exit = code
-		if out.Status == schema.StatusOK {
-			r.mu.Lock()
-			n := r.lost.n
-			r.mu.Unlock()
-			out.Status, out.Err = schema.StatusFailed, fmt.Sprintf("%s of this run not saved to the producer's spool", records(n))
-			out.NotSaved = true
-		}
+	// Set by close, which closeOnce has finished: no lock needed, and a record published after Close (counted in
+	// r.lost too) does not change what Close reported.
+	n := r.closeLost
+	out.NotSavedRecords = n
+	if n == 0 {
+		return out
 	}
+	note := fmt.Sprintf("%s of this run not saved to the producer's spool", records(n))
+	if code != out.Exit && out.Status == schema.StatusOK {
+		out.Status, out.Err, out.NotSaved = schema.StatusFailed, note, true
+	} else {
+		out.Err = strings.TrimPrefix(out.Err+"; "+note, "; ")
+	}
+	out.Exit = code
 	return out
 }
 

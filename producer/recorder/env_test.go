@@ -61,7 +61,7 @@ func TestEnvSharedPublisher(t *testing.T) {
 		out   recorder.Outcome
 		calls []uuid.UUID
 	}{{first, calls1}, {second, calls2}} {
-		if c.out.Status != schema.StatusOK || c.out.Exit != 0 || c.out.NotSaved {
+		if c.out.Status != schema.StatusOK || c.out.Exit != 0 || c.out.NotSaved || c.out.NotSavedRecords != 0 || c.out.Err != "" {
 			t.Errorf("run %d: outcome %+v", i, c.out)
 		}
 		if len(c.calls) != 1 || c.calls[0] != c.out.RunID {
@@ -104,8 +104,8 @@ func TestEnvSharedPublisher(t *testing.T) {
 }
 
 // TestCloseOutcomeNotSaved: an ok run whose records could not be saved (here: the agent's publisher was closed
-// under it) ends failed, NotSaved, with ExitNotSaved and a reason counting them; an aborted run keeps its status
-// and exit code.
+// under it) ends failed, NotSaved, with ExitNotSaved, their count and a reason counting them; an aborted run keeps
+// its status and exit code, and its reason and count say what was not saved too.
 func TestCloseOutcomeNotSaved(t *testing.T) {
 	_, brokers := testenv.Kafka(t, kfake.SeedTopics(1, topic))
 	cfg := testConfig(filepath.Join(t.TempDir(), "spool"), brokers...)
@@ -119,9 +119,14 @@ func TestCloseOutcomeNotSaved(t *testing.T) {
 	var stderr testenv.Buffer
 	env := recorder.Env{Config: cfg, Stderr: &stderr, Publisher: pub}
 	out, calls := run(t, env)
-	if out.Status != schema.StatusFailed || !out.NotSaved || out.Exit != recorder.ExitNotSaved ||
-		out.Err != "5 records of this run not saved to the producer's spool" {
-		t.Errorf("outcome %+v", out)
+	// run_started, 3 samples, run_finished: none reaches the closed spool.
+	want := recorder.Outcome{RunID: out.RunID, Status: schema.StatusFailed, Err: "5 records of this run not saved to the producer's spool",
+		Exit: recorder.ExitNotSaved, NotSaved: true, NotSavedRecords: 5}
+	if out != want || out.RunID == uuid.Nil {
+		t.Errorf("outcome %+v, want %+v", out, want)
+	}
+	if !strings.Contains(stderr.String(), "5 records of 5 not saved to the spool") {
+		t.Errorf("stderr does not report the 5 records the outcome counts:\n%s", stderr.String())
 	}
 	if len(calls) != 1 || calls[0] != out.RunID {
 		t.Errorf("OnStarted calls %v: it is called even when run_started could not be saved", calls)
@@ -133,7 +138,34 @@ func TestCloseOutcomeNotSaved(t *testing.T) {
 	}
 	r.Begin(schema.KindMQTT, started())
 	aborted := recorder.Outcome{RunID: r.Run().ID(), Status: schema.StatusAborted, Err: "interrupted", Exit: 130}
-	if got := recorder.CloseOutcome(r, aborted); got != aborted {
-		t.Errorf("aborted run with lost records: %+v, want %+v unchanged", got, aborted)
+	want = recorder.Outcome{RunID: r.Run().ID(), Status: schema.StatusAborted, Exit: 130, NotSavedRecords: 1,
+		Err: "interrupted; 1 record of this run not saved to the producer's spool"}
+	if got := recorder.CloseOutcome(r, aborted); got != want {
+		t.Errorf("aborted run with its run_started not saved: %+v, want %+v", got, want)
+	}
+}
+
+// TestCloseOutcomeCountsWhatCloseReported: a record published after the records were closed is counted as not
+// saved by the recorder, but the outcome keeps the count Close reported (and --summary-json shows): asking again
+// gives the same answer.
+func TestCloseOutcomeCountsWhatCloseReported(t *testing.T) {
+	_, brokers := testenv.Kafka(t, kfake.SeedTopics(1, topic))
+	cfg := testConfig(filepath.Join(t.TempDir(), "spool"), brokers...)
+	pub, err := publish.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close(context.Background())
+	r := recorder.New(context.Background(), pub, cfg, "producer test", &testenv.Buffer{}, &testenv.Buffer{})
+	r.Begin(schema.KindMQTT, started())
+	r.Publish(r.Run().Finished(schema.StatusOK, "", nil))
+	first := recorder.CloseOutcome(r, recorder.Outcome{RunID: r.Run().ID(), Status: schema.StatusOK})
+	want := recorder.Outcome{RunID: r.Run().ID(), Status: schema.StatusOK}
+	if first != want {
+		t.Errorf("outcome %+v, want %+v: both records were saved", first, want)
+	}
+	r.Publish(r.Run().Sample(sample())) // too late: counted, not saved
+	if again := recorder.CloseOutcome(r, recorder.Outcome{RunID: r.Run().ID(), Status: schema.StatusOK}); again != want {
+		t.Errorf("outcome after a late record %+v, want %+v as Close reported", again, want)
 	}
 }

@@ -73,6 +73,7 @@ type Recorder struct {
 	mu        sync.Mutex
 	closed    bool
 	closeCode int       // Close's answer for an exit status of 0, once closed
+	closeLost int       // the records Close reported not saved, once closed
 	queued    int       // items handed to Publish or PublishRaw
 	handled   int       // items the writer has finished with, saved or not
 	writing   time.Time // when the write in progress began; zero while the writer waits for work
@@ -362,6 +363,7 @@ func (r *Recorder) close() {
 	r.mu.Lock()
 	l, which, total := r.lost, r.lost.String(), r.queued
 	r.mu.Unlock()
+	r.closeLost = l.n
 	if l.n > 0 {
 		r.closeCode = ExitNotSaved
 		fmt.Fprintf(r.stderr, "%s: %s of %d not saved to the spool in %s: %s; first error: %v\n",
