@@ -133,7 +133,7 @@ func parseFlags(args []string, stdout io.Writer) (*cliFlags, error) {
 	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the broker's TLS certificate")
 	fs.StringVar(&f.name, "name", "", "run `name` shown in the viewer")
 	cli.TagFlag(fs, f.tags, "run tag `k=v` (repeatable); adds to producer.tags from the configuration")
-	fs.StringVar(&f.summaryJSON, "summary-json", "", "write the run's summary as JSON to `FILE`")
+	fs.StringVar(&f.summaryJSON, "summary-json", "", "write the run's summary as JSON to `FILE` once its records are closed: status, error, exit_code and records_not_saved (records not saved to the spool) are final")
 	fs.StringVar(&f.compareWith, "compare-with", "", "after the run, wait until it is in the database and compare it over GraphQL (graphql.url) with `last|history|RUN_ID`: last = the latest finished run with the same kind, device and parameters, history = their current segment")
 	fs.Var(&f.maxRegression, "max-regression", "with --compare-with: exit 1 when a figure is worse by more than `SPEC`, e.g. 5% or p99=10%,throughput=3% (repeatable); throughput and latency only when significantly worse (see producer compare --help)")
 	fs.StringVar(&f.perftoolTopic, "perftool-compat", "", "also publish a SINETStream perftool result (v3 framing) for the run to Kafka `TOPIC`, e.g. perftool-sinetstream-result, so an existing SINETStream perftool server shows it")
@@ -434,16 +434,27 @@ type mqttRun struct {
 	params json.RawMessage
 	stdout io.Writer
 	stderr io.Writer
+	// summary is --summary-json's figures, made by finish; close adds the run's final outcome and writes it.
+	summary *SummaryFile
 }
 
 // close closes the records and returns out with what that changed: a run whose records could not all be saved
-// fails.
+// fails. Then it writes --summary-json, with that final outcome: a script reading the file learns what the exit
+// status says.
 func (r *mqttRun) close(out recorder.Outcome) recorder.Outcome {
-	return recorder.CloseOutcome(r.Recorder, out)
+	out = recorder.CloseOutcome(r.Recorder, out)
+	if r.env.SummaryJSON != "" && r.summary != nil {
+		s := *r.summary
+		s.Status, s.Error, s.ExitCode, s.RecordsNotSaved = out.Status, r.red.Text(out.Err), out.Exit, out.NotSavedRecords
+		if err := writeSummaryJSON(r.env.SummaryJSON, s); err != nil {
+			fmt.Fprintf(r.stderr, "producer mqtt: %v\n", err)
+		}
+	}
+	return out
 }
 
-// finish records the end of the run, prints its summary (when it ran) and writes the summary file, and returns
-// the run's outcome before its records are closed.
+// finish records the end of the run, prints its summary (when it ran) and makes the summary file's figures, and
+// returns the run's outcome before its records are closed.
 func (r *mqttRun) finish(res *Result, ec Config, ran bool) recorder.Outcome {
 	errText := ""
 	if res.Err != nil {
@@ -459,11 +470,8 @@ func (r *mqttRun) finish(res *Result, ec Config, ran bool) recorder.Outcome {
 	if res.Status != schema.StatusOK {
 		fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.Run().ID(), res.Status, errText)
 	}
-	if r.env.SummaryJSON != "" {
-		if err := writeSummaryJSON(r.env.SummaryJSON, r.Run().ID(), r.params, ec, res, r.red); err != nil {
-			fmt.Fprintf(r.stderr, "producer mqtt: %v\n", err)
-		}
-	}
+	s := summaryFile(r.Run().ID(), r.params, ec, res, r.red)
+	r.summary = &s
 	if r.spec.PerftoolCompat != "" && res.Summary != nil {
 		if err := r.publishPerftool(res, ec); err != nil {
 			fmt.Fprintf(r.stderr, "producer mqtt: --perftool-compat: %v\n", err)
@@ -513,21 +521,25 @@ func summaryTable(res *Result, ec Config) *stats.Table {
 	return t
 }
 
-// SummaryFile is what --summary-json writes.
+// SummaryFile is what --summary-json writes, once the run's records are closed: Status, Error and ExitCode are the
+// run's final outcome, records not saved to the spool included.
 type SummaryFile struct {
-	RunID      uuid.UUID       `json:"run_id"`
-	Kind       string          `json:"kind"`
-	Status     schema.Status   `json:"status"`
-	Error      string          `json:"error,omitempty"`
-	Partial    bool            `json:"partial"`
-	Broker     string          `json:"broker"`
-	Parameters json.RawMessage `json:"parameters"`
-	Start      *time.Time      `json:"start,omitempty"` // of the measurement phase
-	End        *time.Time      `json:"end,omitempty"`
-	DurationS  float64         `json:"duration_s"`
-	Totals     SummaryTotals   `json:"totals"`
-	Rates      SummaryRates    `json:"rates"`
-	LatencyMs  SummaryLatency  `json:"latency_ms"`
+	RunID    uuid.UUID     `json:"run_id"`
+	Kind     string        `json:"kind"`
+	Status   schema.Status `json:"status"`
+	Error    string        `json:"error,omitempty"`
+	ExitCode int           `json:"exit_code"` // the run's (a --compare-with comparison may still change the command's)
+	// RecordsNotSaved counts the run's records that could not be saved to the producer's spool (0: all were).
+	RecordsNotSaved int             `json:"records_not_saved"`
+	Partial         bool            `json:"partial"`
+	Broker          string          `json:"broker"`
+	Parameters      json.RawMessage `json:"parameters"`
+	Start           *time.Time      `json:"start,omitempty"` // of the measurement phase
+	End             *time.Time      `json:"end,omitempty"`
+	DurationS       float64         `json:"duration_s"`
+	Totals          SummaryTotals   `json:"totals"`
+	Rates           SummaryRates    `json:"rates"`
+	LatencyMs       SummaryLatency  `json:"latency_ms"`
 }
 
 // SummaryTotals are the measurement phase's counts.
@@ -559,12 +571,10 @@ type SummaryLatency struct {
 	Uncorrected *schema.Latency `json:"uncorrected"`
 }
 
-func writeSummaryJSON(path string, id uuid.UUID, params json.RawMessage, ec Config, res *Result, red *schema.Redactor) error {
-	s := SummaryFile{RunID: id, Kind: schema.KindMQTT, Status: res.Status, Partial: res.Partial,
-		Broker: red.URL(ec.Broker), Parameters: red.JSON(params)}
-	if res.Err != nil {
-		s.Error = red.Text(res.Err.Error())
-	}
+// summaryFile is the summary of the run that ended with res: its figures, without the outcome (status, error, exit
+// code, records not saved), which closing the records decides.
+func summaryFile(id uuid.UUID, params json.RawMessage, ec Config, res *Result, red *schema.Redactor) SummaryFile {
+	s := SummaryFile{RunID: id, Kind: schema.KindMQTT, Partial: res.Partial, Broker: red.URL(ec.Broker), Parameters: red.JSON(params)}
 	t := res.Totals
 	s.Totals = SummaryTotals{Sent: t.Sent, Received: t.Received, Bytes: t.Bytes, Errors: t.Errors, PublishErrors: t.PublishErrors,
 		Disconnects: t.Disconnects, Lost: t.Lost, Duplicated: t.Duplicated, OutOfOrder: t.OutOfOrder,
@@ -580,6 +590,10 @@ func writeSummaryJSON(path string, id uuid.UUID, params json.RawMessage, ec Conf
 		s.Rates.Received = stats.Rate(t.Received, d)
 		s.LatencyMs.Corrected = sum.Latency
 	}
+	return s
+}
+
+func writeSummaryJSON(path string, s SummaryFile) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode --summary-json: %w", err)

@@ -4,17 +4,26 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/producer/publish"
+	"github.com/benchpipe/benchpipe/producer/recorder"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -115,6 +124,9 @@ func TestRunEmbeddedTargetRecordsAndSummaryJSON(t *testing.T) {
 	if s.Status != schema.StatusOK || s.Kind != "mqtt" || s.Partial || p.QoS != 1 || p.Publishers != 2 || p.Rate != 300 || p.Size != 64 || !p.EmbeddedTarget {
 		t.Fatalf("summary file: %s", b)
 	}
+	if got := readSummaryOutcome(t, out); got != (summaryOutcome{Status: schema.StatusOK, ExitCode: ExitOK}) {
+		t.Errorf("summary file outcome %+v, want ok, exit_code 0, records_not_saved 0", got)
+	}
 	// Warm-up excluded: about 300 of the 600 messages, all received, nothing lost.
 	if s.Totals.Sent < 250 || s.Totals.Sent > 350 || s.Totals.Received != s.Totals.Sent || s.Totals.Lost != 0 || s.Totals.Duplicated != 0 || s.Totals.OutOfOrder != 0 {
 		t.Fatalf("totals %+v", s.Totals)
@@ -198,6 +210,150 @@ func TestRunBrokerUnreachable(t *testing.T) {
 	var s SummaryFile
 	if err := json.Unmarshal(b, &s); err != nil || s.Status != schema.StatusFailed || s.RunID != recs[0].RunID {
 		t.Fatalf("summary file %s: %v", b, err)
+	}
+	if got, want := readSummaryOutcome(t, out), (summaryOutcome{Status: schema.StatusFailed, Error: fin.Error, ExitCode: ExitFailed}); got != want {
+		t.Errorf("summary file outcome %+v, want %+v", got, want)
+	}
+}
+
+// summaryOutcome is the run's outcome as --summary-json tells it.
+type summaryOutcome struct {
+	Status          schema.Status
+	Error           string
+	ExitCode        int
+	RecordsNotSaved int
+}
+
+// readSummaryOutcome reads the outcome from a --summary-json file, whose status, exit_code and records_not_saved
+// must be there, zero or not.
+func readSummaryOutcome(t *testing.T, path string) summaryOutcome {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		t.Fatalf("%s: %v\n%s", path, err, b)
+	}
+	for _, k := range []string{"status", "exit_code", "records_not_saved"} {
+		if _, ok := fields[k]; !ok {
+			t.Errorf("%s has no %q:\n%s", path, k, b)
+		}
+	}
+	var s SummaryFile
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return summaryOutcome{Status: s.Status, Error: s.Error, ExitCode: s.ExitCode, RecordsNotSaved: s.RecordsNotSaved}
+}
+
+// fullSpoolConfig writes a configuration whose spool is full and returns its path: producer.spool_max_bytes is
+// the smallest allowed (1 MiB), Kafka is not there (nothing listens at kafka.brokers), and the spool already holds
+// as many undelivered values as it takes, so that a publisher opened on it refuses even a value of a few bytes.
+// Every record of the next run is refused with "spool is full" but run_finished, which may use the space the
+// spool keeps for it.
+func fullSpoolConfig(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "benchpipe.yaml")
+	yaml := fmt.Sprintf("kafka:\n  brokers: [%q]\nproducer:\n  spool_dir: %q\n  spool_max_bytes: 1MiB\n", down, filepath.Join(dir, "spool"))
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fillSpool(t, path)
+	return path
+}
+
+// fillSpool fills the spool of the configuration at cfgPath, whose Kafka is not there, until a publisher opened on
+// it refuses even the smallest value: the space a round frees (pages a commit released) is filled by the next.
+func fillSpool(t *testing.T, cfgPath string) {
+	t.Helper()
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; ; round++ {
+		if round == 20 {
+			t.Fatalf("the spool still takes values after %d rounds", round)
+		}
+		p, err := publish.Open(context.Background(), cfg, publish.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := 0
+		for _, size := range []int{64 << 10, 4 << 10, 256, 16} {
+			for {
+				err := p.PublishRaw(context.Background(), "prefill", []byte("k"), make([]byte, size), time.Now())
+				if errors.Is(err, publish.ErrSpoolFull) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored++
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		err = p.Close(ctx) // the values stay: Kafka is not there
+		cancel()
+		if err != nil && !errors.Is(err, publish.ErrUndelivered) {
+			t.Fatal(err)
+		}
+		if stored == 0 {
+			return
+		}
+	}
+}
+
+// notSavedLine is the recorder's account on stdout of the records it could not save.
+var notSavedLine = regexp.MustCompile(`(?m)^records: (\d+) records? of (\d+) NOT SAVED`)
+
+// TestRunSummaryJSONRecordsNotSaved: the measurement of a run succeeds but its spool is full, so its records but
+// run_finished cannot be saved. The run ends failed with exit status recorder.ExitNotSaved, and --summary-json,
+// written once the records are closed, says so: status failed, that exit_code, records_not_saved the exact count
+// the recorder reported, and an error naming it, next to the measurement's figures.
+func TestRunSummaryJSONRecordsNotSaved(t *testing.T) {
+	cfgPath := fullSpoolConfig(t)
+	out := filepath.Join(t.TempDir(), "summary.json")
+	var stdout, stderr testenv.Buffer
+	code := Run(context.Background(), []string{"--config", cfgPath, "--embedded-target", "--rate", "100", "--duration", "2s",
+		"--summary-json", out}, &stdout, &stderr)
+	t.Logf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	if code != recorder.ExitNotSaved {
+		t.Errorf("exit %d, want %d: the run's records were not saved", code, recorder.ExitNotSaved)
+	}
+	if !strings.Contains(stdout.String(), "status        ok") || !strings.Contains(stderr.String(), "records are not being saved: publish run_started record 0 of run ") ||
+		!strings.Contains(stderr.String(), ": spool is full: ") {
+		t.Fatalf("want a measurement that succeeded and records refused by the full spool from run_started on")
+	}
+	m := notSavedLine.FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("stdout does not say how many records were not saved")
+	}
+	n, _ := strconv.Atoi(m[1])
+	if total, _ := strconv.Atoi(m[2]); total < 4 || n != total-1 {
+		t.Fatalf("%d records of %d not saved; want all but run_finished, of run_started, 2 samples or more and run_finished", n, total)
+	}
+	want := summaryOutcome{Status: schema.StatusFailed, ExitCode: recorder.ExitNotSaved, RecordsNotSaved: n,
+		Error: fmt.Sprintf("%d records of this run not saved to the producer's spool", n)}
+	if got := readSummaryOutcome(t, out); got != want {
+		t.Errorf("summary file outcome %+v, want %+v", got, want)
+	}
+	var s SummaryFile
+	b, _ := os.ReadFile(out)
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	id, _, _ := strings.Cut(strings.TrimPrefix(stdout.String(), "run "), ":")
+	if s.RunID == uuid.Nil || s.RunID.String() != id || s.Totals.Sent == 0 || s.Totals.Received != s.Totals.Sent || s.Start == nil {
+		t.Errorf("summary file of run %s: the measurement's figures are missing:\n%s", id, b)
 	}
 }
 
