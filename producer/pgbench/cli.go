@@ -104,7 +104,7 @@ func parseFlags(args []string, stdout io.Writer) (*cliFlags, error) {
 	fs.IntVar(&f.initScale, "init-scale", 0, "first initialise the database with pgbench -i -s `N` (same connection options), as a phase of the run")
 	fs.StringVar(&f.name, "name", "", "run `name` shown in the viewer")
 	cli.TagFlag(fs, f.tags, "run tag `k=v` (repeatable); adds to producer.tags from the configuration")
-	fs.StringVar(&f.summaryJSON, "summary-json", "", "write the run's summary as JSON to `FILE`")
+	fs.StringVar(&f.summaryJSON, "summary-json", "", "write the run's summary as JSON to `FILE` once its records are closed: status, error, exit_code and records_not_saved (records not saved to the spool) are final")
 	fs.StringVar(&f.compareWith, "compare-with", "", "after the run, wait until it is in the database and compare it over GraphQL (graphql.url) with `last|history|RUN_ID`: last = the latest finished run with the same kind, device and parameters, history = their current segment")
 	fs.Var(&f.maxRegress, "max-regression", "with --compare-with: exit 1 when a figure is worse by more than `SPEC`, e.g. 5% or tps=3%,p99=10% (repeatable); throughput and latency only when significantly worse (see producer compare --help)")
 	fs.BoolVar(&f.observe, "observe", false, "watch the cluster in producer.pgbench.observe while the load runs (roles, lag, reads per node, split brain); each round is recorded with the run")
@@ -295,8 +295,9 @@ func execute(ctx context.Context, env recorder.Env, spec Spec, sigs <-chan os.Si
 		return failed(err)
 	}
 	r := &pgRun{Recorder: rec, spec: spec, env: env, red: red, stdout: stdout, stderr: stderr}
-	// Records that could not be saved fail an otherwise successful run (recorder.ExitNotSaved).
-	defer func() { outcome = recorder.CloseOutcome(r.Recorder, outcome) }()
+	// Records that could not be saved fail an otherwise successful run (recorder.ExitNotSaved), and --summary-json
+	// says so.
+	defer func() { outcome = r.close(outcome) }()
 
 	// Parameters describe the load, so that `compare --baseline last` finds runs with equal ones: the private log
 	// directory differs on every run and is recorded as a placeholder.
@@ -477,6 +478,29 @@ type pgRun struct {
 	stdout     io.Writer
 	stderr     io.Writer
 	seqMu      sync.Mutex // see publishInOrder
+	// summary is --summary-json's figures, made by fail or complete; close adds the run's final outcome and
+	// writes it.
+	summary *SummaryFile
+}
+
+// close closes the records and returns out with what that changed: a run whose records could not all be saved
+// fails. Then it writes --summary-json, with that final outcome: a script reading the file learns what the exit
+// status says.
+func (r *pgRun) close(out recorder.Outcome) recorder.Outcome {
+	out = recorder.CloseOutcome(r.Recorder, out)
+	if r.env.SummaryJSON == "" || r.summary == nil {
+		return out
+	}
+	s := *r.summary
+	s.Status, s.Error, s.ExitCode, s.RecordsNotSaved = out.Status, r.red.Text(out.Err), out.Exit, out.NotSavedRecords
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err == nil {
+		err = os.WriteFile(r.env.SummaryJSON, append(b, '\n'), 0o644)
+	}
+	if err != nil {
+		fmt.Fprintf(r.stderr, "producer pgbench: write --summary-json: %v\n", err)
+	}
+	return out
 }
 
 // fail finishes a run that measured nothing.
@@ -485,12 +509,12 @@ func (r *pgRun) fail(status schema.Status, code int, errText string) recorder.Ou
 	fmt.Fprintf(r.stderr, "producer pgbench: %s\n", errText)
 	r.Publish(r.red.Record(r.Run().Finished(status, errText, nil)))
 	fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.Run().ID(), status, errText)
-	r.writeSummaryJSON(status, code, errText, nil, samplerResult{})
+	r.summarise(nil, samplerResult{})
 	return recorder.Outcome{RunID: r.Run().ID(), Status: status, Err: errText, Exit: code}
 }
 
 // complete finishes a run whose benchmark ran: it compares our totals with pgbench's summary, records
-// run_finished, prints the summary and writes --summary-json.
+// run_finished, prints the summary and makes --summary-json's figures.
 func (r *pgRun) complete(out *benchOutcome, runErr error, res samplerResult, p plan, b benchArgs) recorder.Outcome {
 	status, code, errText := outcomeStatus(out)
 	if runErr != nil && status == schema.StatusOK {
@@ -560,26 +584,29 @@ func (r *pgRun) complete(out *benchOutcome, runErr error, res samplerResult, p p
 	if status != schema.StatusOK {
 		fmt.Fprintf(r.stdout, "run %s %s: %s\n", r.Run().ID(), status, errText)
 	}
-	r.writeSummaryJSON(status, code, errText, sum, res)
+	r.summarise(sum, res)
 	return recorder.Outcome{RunID: r.Run().ID(), Status: status, Err: errText, Exit: code}
 }
 
-// SummaryFile is what --summary-json writes.
+// SummaryFile is what --summary-json writes, once the run's records are closed: Status, Error and ExitCode are the
+// run's final outcome, records not saved to the spool included.
 type SummaryFile struct {
-	RunID      uuid.UUID       `json:"run_id"`
-	Kind       string          `json:"kind"`
-	Status     schema.Status   `json:"status"`
-	Error      string          `json:"error,omitempty"`
-	ExitCode   int             `json:"exit_code"` // the producer's
-	Target     string          `json:"target"`
-	Parameters json.RawMessage `json:"parameters"`
-	Start      *time.Time      `json:"start,omitempty"` // of the measurement phase
-	End        *time.Time      `json:"end,omitempty"`
-	DurationS  float64         `json:"duration_s"`
-	Samples    int             `json:"samples"` // warm-up included
-	TPS        float64         `json:"tps"`     // measured transactions per second of the measurement phase
-	Totals     Counts          `json:"totals"`  // of the measurement phase
-	LatencyMs  *schema.Latency `json:"latency_ms"`
+	RunID    uuid.UUID     `json:"run_id"`
+	Kind     string        `json:"kind"`
+	Status   schema.Status `json:"status"`
+	Error    string        `json:"error,omitempty"`
+	ExitCode int           `json:"exit_code"` // the run's (a --compare-with comparison may still change the command's)
+	// RecordsNotSaved counts the run's records that could not be saved to the producer's spool (0: all were).
+	RecordsNotSaved int             `json:"records_not_saved"`
+	Target          string          `json:"target"`
+	Parameters      json.RawMessage `json:"parameters"`
+	Start           *time.Time      `json:"start,omitempty"` // of the measurement phase
+	End             *time.Time      `json:"end,omitempty"`
+	DurationS       float64         `json:"duration_s"`
+	Samples         int             `json:"samples"` // warm-up included
+	TPS             float64         `json:"tps"`     // measured transactions per second of the measurement phase
+	Totals          Counts          `json:"totals"`  // of the measurement phase
+	LatencyMs       *schema.Latency `json:"latency_ms"`
 	// Extra is the run record's Summary.Extra: the whole run, pgbench's own summary, disagreements, notes.
 	Extra json.RawMessage `json:"extra,omitempty"`
 	// LogDir holds the per-transaction logs with --keep-logs.
@@ -588,11 +615,10 @@ type SummaryFile struct {
 	PgbenchCPUSeconds float64 `json:"pgbench_cpu_s,omitempty"`
 }
 
-func (r *pgRun) writeSummaryJSON(status schema.Status, code int, errText string, sum *schema.Summary, res samplerResult) {
-	if r.env.SummaryJSON == "" {
-		return
-	}
-	s := SummaryFile{RunID: r.Run().ID(), Kind: schema.KindPgbench, Status: status, Error: errText, ExitCode: code,
+// summarise makes --summary-json's figures of the run (sum is run_finished's summary, nil when nothing ran),
+// without the outcome (status, error, exit code, records not saved), which closing the records decides.
+func (r *pgRun) summarise(sum *schema.Summary, res samplerResult) {
+	s := SummaryFile{RunID: r.Run().ID(), Kind: schema.KindPgbench,
 		Target: r.target, Parameters: r.params, Samples: res.whole.samples, Totals: res.measured.counts,
 		LogDir: r.logDir, PgbenchCPUSeconds: r.pgbenchCPU}
 	if sum != nil {
@@ -602,11 +628,5 @@ func (r *pgRun) writeSummaryJSON(status schema.Status, code int, errText string,
 	} else if r.extra != nil {
 		s.Extra = r.red.JSON(marshalExtra(r.extra))
 	}
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err == nil {
-		err = os.WriteFile(r.env.SummaryJSON, append(b, '\n'), 0o644)
-	}
-	if err != nil {
-		fmt.Fprintf(r.stderr, "producer pgbench: write --summary-json: %v\n", err)
-	}
+	r.summary = &s
 }
