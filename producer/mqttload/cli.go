@@ -445,7 +445,7 @@ func (r *mqttRun) close(out recorder.Outcome) recorder.Outcome {
 	out = recorder.CloseOutcome(r.Recorder, out)
 	if r.env.SummaryJSON != "" && r.summary != nil {
 		s := *r.summary
-		s.Status, s.Error, s.ExitCode, s.RecordsNotSaved = out.Status, r.red.Text(out.Err), out.Exit, out.NotSavedRecords
+		s.Final = out.Final(r.red.Text)
 		if err := writeSummaryJSON(r.env.SummaryJSON, s); err != nil {
 			fmt.Fprintf(r.stderr, "producer mqtt: %v\n", err)
 		}
@@ -521,25 +521,21 @@ func summaryTable(res *Result, ec Config) *stats.Table {
 	return t
 }
 
-// SummaryFile is what --summary-json writes, once the run's records are closed: Status, Error and ExitCode are the
-// run's final outcome, records not saved to the spool included.
+// SummaryFile is what --summary-json writes, once the run's records are closed: Final is the run's final outcome,
+// records not saved to the spool included.
 type SummaryFile struct {
-	RunID    uuid.UUID     `json:"run_id"`
-	Kind     string        `json:"kind"`
-	Status   schema.Status `json:"status"`
-	Error    string        `json:"error,omitempty"`
-	ExitCode int           `json:"exit_code"` // the run's (a --compare-with comparison may still change the command's)
-	// RecordsNotSaved counts the run's records that could not be saved to the producer's spool (0: all were).
-	RecordsNotSaved int             `json:"records_not_saved"`
-	Partial         bool            `json:"partial"`
-	Broker          string          `json:"broker"`
-	Parameters      json.RawMessage `json:"parameters"`
-	Start           *time.Time      `json:"start,omitempty"` // of the measurement phase
-	End             *time.Time      `json:"end,omitempty"`
-	DurationS       float64         `json:"duration_s"`
-	Totals          SummaryTotals   `json:"totals"`
-	Rates           SummaryRates    `json:"rates"`
-	LatencyMs       SummaryLatency  `json:"latency_ms"`
+	RunID uuid.UUID `json:"run_id"`
+	Kind  string    `json:"kind"`
+	recorder.Final
+	Partial    bool            `json:"partial"`
+	Broker     string          `json:"broker"`
+	Parameters json.RawMessage `json:"parameters"`
+	Start      *time.Time      `json:"start,omitempty"` // of the measurement phase
+	End        *time.Time      `json:"end,omitempty"`
+	DurationS  float64         `json:"duration_s"`
+	Totals     SummaryTotals   `json:"totals"`
+	Rates      SummaryRates    `json:"rates"`
+	LatencyMs  SummaryLatency  `json:"latency_ms"`
 }
 
 // SummaryTotals are the measurement phase's counts.

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,10 +17,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/testenv"
-	"github.com/benchpipe/benchpipe/producer/publish"
 	"github.com/benchpipe/benchpipe/producer/recorder"
+	"github.com/benchpipe/benchpipe/producer/recorder/recordertest"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -124,7 +120,7 @@ func TestRunEmbeddedTargetRecordsAndSummaryJSON(t *testing.T) {
 	if s.Status != schema.StatusOK || s.Kind != "mqtt" || s.Partial || p.QoS != 1 || p.Publishers != 2 || p.Rate != 300 || p.Size != 64 || !p.EmbeddedTarget {
 		t.Fatalf("summary file: %s", b)
 	}
-	if got := readSummaryOutcome(t, out); got != (summaryOutcome{Status: schema.StatusOK, ExitCode: ExitOK}) {
+	if got := recordertest.ReadFinal(t, out); got != (recorder.Final{Status: schema.StatusOK, ExitCode: ExitOK}) {
 		t.Errorf("summary file outcome %+v, want ok, exit_code 0, records_not_saved 0", got)
 	}
 	// Warm-up excluded: about 300 of the 600 messages, all received, nothing lost.
@@ -211,41 +207,9 @@ func TestRunBrokerUnreachable(t *testing.T) {
 	if err := json.Unmarshal(b, &s); err != nil || s.Status != schema.StatusFailed || s.RunID != recs[0].RunID {
 		t.Fatalf("summary file %s: %v", b, err)
 	}
-	if got, want := readSummaryOutcome(t, out), (summaryOutcome{Status: schema.StatusFailed, Error: fin.Error, ExitCode: ExitFailed}); got != want {
+	if got, want := recordertest.ReadFinal(t, out), (recorder.Final{Status: schema.StatusFailed, Error: fin.Error, ExitCode: ExitFailed}); got != want {
 		t.Errorf("summary file outcome %+v, want %+v", got, want)
 	}
-}
-
-// summaryOutcome is the run's outcome as --summary-json tells it.
-type summaryOutcome struct {
-	Status          schema.Status
-	Error           string
-	ExitCode        int
-	RecordsNotSaved int
-}
-
-// readSummaryOutcome reads the outcome from a --summary-json file, whose status, exit_code and records_not_saved
-// must be there, zero or not.
-func readSummaryOutcome(t *testing.T, path string) summaryOutcome {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		t.Fatalf("%s: %v\n%s", path, err, b)
-	}
-	for _, k := range []string{"status", "exit_code", "records_not_saved"} {
-		if _, ok := fields[k]; !ok {
-			t.Errorf("%s has no %q:\n%s", path, k, b)
-		}
-	}
-	var s SummaryFile
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	return summaryOutcome{Status: s.Status, Error: s.Error, ExitCode: s.ExitCode, RecordsNotSaved: s.RecordsNotSaved}
 }
 
 // fullSpoolConfig writes a configuration whose spool is full and returns its path: producer.spool_max_bytes is
@@ -267,49 +231,8 @@ func fullSpoolConfig(t *testing.T) string {
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fillSpool(t, path)
+	recordertest.FillSpool(t, path)
 	return path
-}
-
-// fillSpool fills the spool of the configuration at cfgPath, whose Kafka is not there, until a publisher opened on
-// it refuses even the smallest value: the space a round frees (pages a commit released) is filled by the next.
-func fillSpool(t *testing.T, cfgPath string) {
-	t.Helper()
-	cfg, err := config.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for round := 0; ; round++ {
-		if round == 20 {
-			t.Fatalf("the spool still takes values after %d rounds", round)
-		}
-		p, err := publish.Open(context.Background(), cfg, publish.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored := 0
-		for _, size := range []int{64 << 10, 4 << 10, 256, 16} {
-			for {
-				err := p.PublishRaw(context.Background(), "prefill", []byte("k"), make([]byte, size), time.Now())
-				if errors.Is(err, publish.ErrSpoolFull) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				stored++
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		err = p.Close(ctx) // the values stay: Kafka is not there
-		cancel()
-		if err != nil && !errors.Is(err, publish.ErrUndelivered) {
-			t.Fatal(err)
-		}
-		if stored == 0 {
-			return
-		}
-	}
 }
 
 // notSavedLine is the recorder's account on stdout of the records it could not save.
@@ -341,9 +264,9 @@ func TestRunSummaryJSONRecordsNotSaved(t *testing.T) {
 	if total, _ := strconv.Atoi(m[2]); total < 4 || n != total-1 {
 		t.Fatalf("%d records of %d not saved; want all but run_finished, of run_started, 2 samples or more and run_finished", n, total)
 	}
-	want := summaryOutcome{Status: schema.StatusFailed, ExitCode: recorder.ExitNotSaved, RecordsNotSaved: n,
+	want := recorder.Final{Status: schema.StatusFailed, ExitCode: recorder.ExitNotSaved, RecordsNotSaved: n,
 		Error: fmt.Sprintf("%d records of this run not saved to the producer's spool", n)}
-	if got := readSummaryOutcome(t, out); got != want {
+	if got := recordertest.ReadFinal(t, out); got != want {
 		t.Errorf("summary file outcome %+v, want %+v", got, want)
 	}
 	var s SummaryFile

@@ -492,7 +492,7 @@ func (r *pgRun) close(out recorder.Outcome) recorder.Outcome {
 		return out
 	}
 	s := *r.summary
-	s.Status, s.Error, s.ExitCode, s.RecordsNotSaved = out.Status, r.red.Text(out.Err), out.Exit, out.NotSavedRecords
+	s.Final = out.Final(r.red.Text)
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err == nil {
 		err = os.WriteFile(r.env.SummaryJSON, append(b, '\n'), 0o644)
@@ -588,25 +588,21 @@ func (r *pgRun) complete(out *benchOutcome, runErr error, res samplerResult, p p
 	return recorder.Outcome{RunID: r.Run().ID(), Status: status, Err: errText, Exit: code}
 }
 
-// SummaryFile is what --summary-json writes, once the run's records are closed: Status, Error and ExitCode are the
-// run's final outcome, records not saved to the spool included.
+// SummaryFile is what --summary-json writes, once the run's records are closed: Final is the run's final outcome,
+// records not saved to the spool included.
 type SummaryFile struct {
-	RunID    uuid.UUID     `json:"run_id"`
-	Kind     string        `json:"kind"`
-	Status   schema.Status `json:"status"`
-	Error    string        `json:"error,omitempty"`
-	ExitCode int           `json:"exit_code"` // the run's (a --compare-with comparison may still change the command's)
-	// RecordsNotSaved counts the run's records that could not be saved to the producer's spool (0: all were).
-	RecordsNotSaved int             `json:"records_not_saved"`
-	Target          string          `json:"target"`
-	Parameters      json.RawMessage `json:"parameters"`
-	Start           *time.Time      `json:"start,omitempty"` // of the measurement phase
-	End             *time.Time      `json:"end,omitempty"`
-	DurationS       float64         `json:"duration_s"`
-	Samples         int             `json:"samples"` // warm-up included
-	TPS             float64         `json:"tps"`     // measured transactions per second of the measurement phase
-	Totals          Counts          `json:"totals"`  // of the measurement phase
-	LatencyMs       *schema.Latency `json:"latency_ms"`
+	RunID uuid.UUID `json:"run_id"`
+	Kind  string    `json:"kind"`
+	recorder.Final
+	Target     string          `json:"target"`
+	Parameters json.RawMessage `json:"parameters"`
+	Start      *time.Time      `json:"start,omitempty"` // of the measurement phase
+	End        *time.Time      `json:"end,omitempty"`
+	DurationS  float64         `json:"duration_s"`
+	Samples    int             `json:"samples"` // warm-up included
+	TPS        float64         `json:"tps"`     // measured transactions per second of the measurement phase
+	Totals     Counts          `json:"totals"`  // of the measurement phase
+	LatencyMs  *schema.Latency `json:"latency_ms"`
 	// Extra is the run record's Summary.Extra: the whole run, pgbench's own summary, disagreements, notes.
 	Extra json.RawMessage `json:"extra,omitempty"`
 	// LogDir holds the per-transaction logs with --keep-logs.

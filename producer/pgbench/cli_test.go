@@ -3,23 +3,17 @@ package pgbench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/benchpipe/benchpipe/config"
 	"github.com/benchpipe/benchpipe/internal/testenv"
-	"github.com/benchpipe/benchpipe/producer/publish"
 	"github.com/benchpipe/benchpipe/producer/recorder"
+	"github.com/benchpipe/benchpipe/producer/recorder/recordertest"
 	"github.com/benchpipe/benchpipe/schema"
 )
 
@@ -65,38 +59,6 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// summaryOutcome is the run's outcome as --summary-json tells it.
-type summaryOutcome struct {
-	Status          schema.Status
-	Error           string
-	ExitCode        int
-	RecordsNotSaved int
-}
-
-// readSummaryOutcome reads the outcome from a --summary-json file, whose status, exit_code and records_not_saved
-// must be there, zero or not.
-func readSummaryOutcome(t *testing.T, path string) summaryOutcome {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		t.Fatalf("%s: %v\n%s", path, err, b)
-	}
-	for _, k := range []string{"status", "exit_code", "records_not_saved"} {
-		if _, ok := fields[k]; !ok {
-			t.Errorf("%s has no %q:\n%s", path, k, b)
-		}
-	}
-	var s SummaryFile
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	return summaryOutcome{Status: s.Status, Error: s.Error, ExitCode: s.ExitCode, RecordsNotSaved: s.RecordsNotSaved}
-}
-
 // fullSpoolConfig writes a configuration whose spool is full and returns its path: producer.spool_max_bytes is
 // the smallest allowed (1 MiB), Kafka is not there (nothing listens at kafka.brokers), and the spool already holds
 // as many undelivered values as it takes, so that a publisher opened on it refuses even a value of a few bytes.
@@ -112,42 +74,8 @@ func fullSpoolConfig(t *testing.T) string {
 	if err := os.WriteFile(path, append(b, "  spool_max_bytes: 1MiB\n"...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The space a round frees (pages its last commit released) is filled by the next, until none is left.
-	for round := 0; ; round++ {
-		if round == 20 {
-			t.Fatalf("the spool still takes values after %d rounds", round)
-		}
-		p, err := publish.Open(context.Background(), cfg, publish.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored := 0
-		for _, size := range []int{64 << 10, 4 << 10, 256, 16} {
-			for {
-				err := p.PublishRaw(context.Background(), "prefill", []byte("k"), make([]byte, size), time.Now())
-				if errors.Is(err, publish.ErrSpoolFull) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				stored++
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		err = p.Close(ctx) // the values stay: Kafka is not there
-		cancel()
-		if err != nil && !errors.Is(err, publish.ErrUndelivered) {
-			t.Fatal(err)
-		}
-		if stored == 0 {
-			return path
-		}
-	}
+	recordertest.FillSpool(t, path)
+	return path
 }
 
 // notSavedLine is the recorder's account on stdout of the records it could not save.
@@ -192,7 +120,7 @@ func TestRunSummaryJSONOutcome(t *testing.T) {
 			if res.code != tc.code {
 				t.Errorf("exit %d, want %d", res.code, tc.code)
 			}
-			got := readSummaryOutcome(t, summary)
+			got := recordertest.ReadFinal(t, summary)
 			if got.Status != tc.status || got.ExitCode != tc.code || !strings.HasPrefix(got.Error, tc.errPrefix) {
 				t.Errorf("summary file outcome %+v, want status %s, exit_code %d, error %q…", got, tc.status, tc.code, tc.errPrefix)
 			}

@@ -94,6 +94,20 @@ type Outcome struct {
 	NotSavedRecords int
 }
 
+// Final is a run's final outcome as --summary-json writes it, for mqtt and pgbench alike (embedded in their
+// summary files): what the exit status says, for a script that reads the file instead.
+type Final struct {
+	Status          schema.Status `json:"status"`
+	Error           string        `json:"error,omitempty"`
+	ExitCode        int           `json:"exit_code"`         // the run's (a --compare-with comparison may still change the command's)
+	RecordsNotSaved int           `json:"records_not_saved"` // records not saved to the producer's spool (0: all were)
+}
+
+// Final returns out as --summary-json writes it, its error text through mask (the run's Redactor).
+func (out Outcome) Final(mask func(string) string) Final {
+	return Final{Status: out.Status, Error: mask(out.Err), ExitCode: out.Exit, RecordsNotSaved: out.NotSavedRecords}
+}
+
 // OneLine joins the lines of a message (errors.Join's, say) with "; ", for Outcome.Err and job events.
 func OneLine(msg string) string { return strings.ReplaceAll(strings.TrimSpace(msg), "\n", "; ") }
 
