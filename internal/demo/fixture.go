@@ -32,8 +32,9 @@ package main
 // answers {"run_id": …} once the sink has written its first sample, so a page opened then sees it running; it
 // keeps producing one sample a second until D is over. /nobody/v1/graphql is the stand-in for a role without any
 // permission (Hasura's answer to a query the role may not make). POST /_fixture/observed publishes an observed
-// pgbench run in steps (observedLive), for the run page's live banner. One JSON line on stdout says where it listens and
-// the run ids; it runs until standard input closes.
+// pgbench run in steps (observedLive), for the run page's live banner; POST /_fixture/histrun a running MQTT run of
+// known latency histograms in steps (histRuns), for the run page's live CDF. One JSON line on stdout says where it
+// listens and the run ids; it runs until standard input closes.
 
 import (
 	"context"
@@ -46,6 +47,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -53,6 +55,7 @@ import (
 
 	"github.com/benchpipe/benchpipe/internal/hasurastub"
 	"github.com/benchpipe/benchpipe/internal/testenv"
+	"github.com/benchpipe/benchpipe/producer/hostinfo"
 	"github.com/benchpipe/benchpipe/schema"
 	"github.com/benchpipe/benchpipe/schema/sinetstream"
 )
@@ -173,6 +176,7 @@ func runFixture(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) 
 	v, err := newViewerServer(ctx, "viewer/dist", d.HasuraURL, map[string]http.Handler{
 		"/_fixture/live":     live,
 		"/_fixture/observed": &observedLive{p: p, runs: map[string][]schema.Record{}},
+		"/_fixture/histrun":  &histRuns{p: p, runs: map[string]*histRun{}},
 		"/nobody/v1/graphql": http.StripPrefix("/nobody", nobody),
 	}, append(f.stubOptions(), hasurastub.WithKeepAlive(time.Second))...)
 	if err != nil {
@@ -476,10 +480,13 @@ func observedRecords(id uuid.UUID, t0 time.Time) []schema.Record {
 	return append(recs, fin)
 }
 
-// publishRecords sends benchmark records to the producers' topic, keyed by run as a producer keys them.
+// publishRecords sends benchmark records to the producers' topic, keyed by run as a producer keys them, in one
+// Kafka record batch as long as they fit in one (kgo's 1 MB): they are only buffered until the flush, so the sink
+// fetches them together and, within its batch_size, writes them in one transaction, and a page never sees part of
+// a step (histRuns relies on it). ProduceSync would send the first record alone while buffering the rest.
 func (p *pipeline) publishRecords(ctx context.Context, recs []schema.Record) error {
 	step(p.out, "%d records of run %s to %s", len(recs), recs[0].RunID, p.cfg.Producer.Topic)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.cfg.Kafka.Brokers...), kgo.DefaultProduceTopic(p.cfg.Producer.Topic))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.cfg.Kafka.Brokers...), kgo.DefaultProduceTopic(p.cfg.Producer.Topic), kgo.ManualFlushing())
 	if err != nil {
 		return err
 	}
@@ -492,7 +499,25 @@ func (p *pipeline) publishRecords(ctx context.Context, recs []schema.Record) err
 		}
 		krecs[i] = &kgo.Record{Key: r.Key(), Value: v}
 	}
-	return cl.ProduceSync(ctx, krecs...).FirstErr()
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	for i, kr := range krecs {
+		cl.Produce(ctx, kr, func(_ *kgo.Record, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("record %d: %w", recs[i].Seq, err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return firstErr
 }
 
 // waitObserved waits until the sink has written rounds rounds (two nodes, two Pgpool backends each) and events
@@ -568,6 +593,191 @@ func (o *observedLive) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer["t0"] = t0.Format(time.RFC3339)
 	}
 	_ = json.NewEncoder(w).Encode(answer)
+}
+
+// A histRuns step publishes histRunStep one-second measurement samples, each of histRunLatencies latencies.
+const (
+	histRunStep      = 3
+	histRunLatencies = 100
+)
+
+// histRuns serves POST /_fixture/histrun?step=…: a running MQTT run whose samples carry latency histograms of known
+// counts, published in steps through Kafka and the sink like any producer's records, each step answered once the
+// sink has written it, so that a page can watch the run's CDF follow it exactly:
+//
+//	step=start[&name=N]   run_started and histRunStep samples (name: "histogram run" unless given)
+//	step=more&id=ID       histRunStep more samples
+//	step=finish&id=ID     run_finished (status ok, with the whole run's summary)
+//
+// Sample j (from 0) holds histRunLatencies latencies of 1 + j mod 3 ms, the same in its corrected (latency.hdr) and
+// uncorrected (mqtt.uncorrected_hdr) histograms, its percentiles read off them. Samples are one second each, from 10
+// s before start, all in the measurement phase. Each step answers {"run_id", "samples", "latencies"}: the samples
+// published so far and the latencies runs_latency_distribution (what the viewer's CDF reads) now holds for the run,
+// histRunLatencies per sample once the sink has written them.
+type histRuns struct {
+	p    *pipeline
+	mu   sync.Mutex
+	runs map[string]*histRun
+}
+
+// histRun is what histRuns has published of one run.
+type histRun struct {
+	id       uuid.UUID
+	t0       time.Time
+	samples  int
+	finished bool
+}
+
+func (hr *histRuns) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	q := r.URL.Query()
+	step := q.Get("step")
+	// The records of the step, made under the lock so that overlapping steps of one run take their own seqs.
+	hr.mu.Lock()
+	run := hr.runs[q.Get("id")]
+	var recs []schema.Record
+	var err error
+	switch {
+	case step == "start":
+		name := q.Get("name")
+		if name == "" {
+			name = "histogram run"
+		}
+		run = &histRun{id: uuid.Must(uuid.NewV7()), t0: time.Now().UTC().Truncate(time.Second).Add(-10 * time.Second)}
+		hr.runs[run.id.String()] = run
+		recs = append(recs, run.started(name))
+		fallthrough
+	case step == "more" && run != nil && !run.finished:
+		var more []schema.Record
+		more, err = run.more(histRunStep)
+		recs = append(recs, more...)
+	case step == "finish" && run != nil && !run.finished:
+		var fin schema.Record
+		fin, err = run.finish()
+		recs = append(recs, fin)
+	default:
+		hr.mu.Unlock()
+		http.Error(w, "want ?step=start[&name=N], or ?step=more|finish&id=ID of a started, unfinished run", http.StatusBadRequest)
+		return
+	}
+	id, samples := run.id, run.samples
+	hr.mu.Unlock()
+	ctx := r.Context()
+	var latencies int64
+	if err == nil {
+		err = hr.p.publishRecords(ctx, recs)
+	}
+	if err == nil {
+		err = hr.p.waitHistSamples(ctx, id, samples)
+	}
+	if err == nil && step == "finish" {
+		err = hr.p.waitFinished(ctx, id)
+	}
+	if err == nil {
+		err = hr.p.db.QueryRow(ctx, `SELECT coalesce(sum(count), 0)::bigint FROM public.runs_latency_distribution(ARRAY[$1::uuid])
+			WHERE series = 'latency'`, id).Scan(&latencies)
+	}
+	if err != nil {
+		http.Error(w, fmt.Sprintf("histogram run %s, step %s: %v", id, step, err), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"run_id": id.String(), "samples": samples, "latencies": latencies})
+}
+
+func (h *histRun) rec(typ string, seq int64, t time.Time) schema.Record {
+	return schema.Record{V: schema.Version, Type: typ, RunID: h.id, Seq: seq, Time: t}
+}
+
+func (h *histRun) at(j int) time.Time { return h.t0.Add(time.Duration(j) * time.Second) }
+
+func (h *histRun) started(name string) schema.Record {
+	r := h.rec(schema.TypeRunStarted, 0, h.t0)
+	r.Started = &schema.Started{Kind: schema.KindMQTT, Name: name, Tags: map[string]string{"env": "lab"},
+		Parameters: json.RawMessage(`{"publishers": 1, "subscribers": 1, "qos": 1, "rate": 100}`),
+		Target:     schema.Target{URL: "tcp://127.0.0.1:1883", Host: "127.0.0.1", Port: 1883}, Host: hostinfo.Collect(), StartedAt: h.t0}
+	return r
+}
+
+// more returns the run's next n samples (seq = sample number, from 1).
+func (h *histRun) more(n int) ([]schema.Record, error) {
+	recs := make([]schema.Record, 0, n)
+	for range n {
+		j := h.samples
+		hist := schema.NewHist()
+		if err := hist.RecordValues(int64(1+j%3)*1000, histRunLatencies); err != nil {
+			return nil, err
+		}
+		f, err := histFigures(hist)
+		if err != nil {
+			return nil, err
+		}
+		sm := h.rec(schema.TypeSample, int64(j+1), h.at(j+1))
+		sm.Sample = &schema.Sample{Start: h.at(j), End: h.at(j + 1), Phase: schema.PhaseMeasure, Figures: f}
+		recs = append(recs, sm)
+		h.samples++
+	}
+	return recs, nil
+}
+
+// finish returns the run's run_finished, its summary over every sample published.
+func (h *histRun) finish() (schema.Record, error) {
+	hist := schema.NewHist()
+	for j := range h.samples {
+		if err := hist.RecordValues(int64(1+j%3)*1000, histRunLatencies); err != nil {
+			return schema.Record{}, err
+		}
+	}
+	f, err := histFigures(hist)
+	if err != nil {
+		return schema.Record{}, err
+	}
+	f.OpsRate = float64(f.Ops) / float64(max(h.samples, 1))
+	if f.MQTT != nil {
+		f.MQTT.OfferedRate = f.OpsRate
+	}
+	end := h.at(h.samples)
+	fin := h.rec(schema.TypeRunFinished, int64(h.samples+1), end)
+	fin.Finished = &schema.Finished{Status: schema.StatusOK, FinishedAt: end, Summary: &schema.Summary{Start: h.t0, End: end, Figures: f}}
+	h.finished = true
+	return fin, nil
+}
+
+// histFigures returns the figures of an MQTT interval whose every message arrived, with latencies hist (µs): its
+// count as the ops and messages of one second, the percentiles read off it, it as both histograms. Latency is nil
+// when hist is empty.
+func histFigures(hist *hdrhistogram.Histogram) (schema.Figures, error) {
+	n := hist.TotalCount()
+	f := schema.Figures{Ops: n, OpsRate: float64(n), MQTT: &schema.MQTTFigures{Sent: n, Received: n, OfferedRate: float64(n)}}
+	if n == 0 {
+		return f, nil
+	}
+	enc, err := schema.EncodeHist(hist)
+	if err != nil {
+		return f, err
+	}
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	f.Latency = &schema.Latency{MinMs: ms(hist.Min()), MeanMs: hist.Mean() / 1000, P50Ms: ms(hist.ValueAtQuantile(50)),
+		P90Ms: ms(hist.ValueAtQuantile(90)), P95Ms: ms(hist.ValueAtQuantile(95)), P99Ms: ms(hist.ValueAtQuantile(99)),
+		P999Ms: ms(hist.ValueAtQuantile(99.9)), MaxMs: ms(hist.Max()), HDR: enc}
+	f.MQTT.UncorrectedP50Ms, f.MQTT.UncorrectedP99Ms, f.MQTT.UncorrectedMaxMs = f.Latency.P50Ms, f.Latency.P99Ms, f.Latency.MaxMs
+	f.MQTT.UncorrectedHDR = enc
+	return f, nil
+}
+
+// waitHistSamples waits until the run's row is written and the sink has merged samples samples of run id into its
+// per-minute histograms (it does so in the transaction that writes them).
+func (p *pipeline) waitHistSamples(ctx context.Context, id uuid.UUID, samples int) error {
+	return p.until(ctx, fmt.Sprintf("run %s and %d of its samples in samples_hist_1m", id, samples), func() (bool, error) {
+		var run bool
+		var n int
+		err := p.db.QueryRow(ctx, `SELECT EXISTS (SELECT FROM public.runs WHERE run_id = $1),
+			coalesce((SELECT sum(samples) FROM public.samples_hist_1m WHERE run_id = $1), 0)`, id).Scan(&run, &n)
+		return run && n >= samples, err
+	})
 }
 
 // liveRuns starts live MQTT runs on request, each with its own spool so that they may overlap.

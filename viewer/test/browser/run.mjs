@@ -2,8 +2,9 @@
 // playwright-core), on real data: go run ./internal/demo --browser-fixture (built once here) starts a throw-away
 // PostgreSQL set up as the compose stack sets one up, kfake, the embedded MQTT target and the real sink, makes runs
 // with the real producers (two finished MQTT runs that also publish perftool results, a pgbench run, an MQTT run that
-// fails to connect; live MQTT runs on request) and serves the viewer with internal/hasurastub, the one stand-in for
-// Hasura, reading as Hasura's role. Only the 100k-sample, 30-hour and 30-hour observed runs are inserted directly.
+// fails to connect; live MQTT runs on request, and running runs of known figures published step by step) and serves
+// the viewer with internal/hasurastub, the one stand-in for Hasura, reading as Hasura's role. Only the 100k-sample,
+// 30-hour and 30-hour observed runs are inserted directly.
 // The page talks to recorder.mjs, which passes everything on to the fixture and records it (and produces a proxy's
 // failures on demand). Screenshots go to viewer/test-artifacts/. Run: npm run test:browser (builds first). Needs Go,
 // the PostgreSQL server binaries, pgbench and Chromium.
@@ -484,34 +485,16 @@ test('a running run shows its figures so far, live, on the run page and in the r
   await page.close();
 });
 
-/** The latencies in a run's merged histograms (measurement phase) as the database holds them now. */
-async function latencyTotal(id) {
-  const D = 'query ($ids: _uuid!) { runs_latency_distribution(args: {run_ids: $ids}, where: {series: {_eq: "latency"}}) { count } }';
-  return (await gql(D, { ids: `{${id}}` })).runs_latency_distribution.reduce((a, r) => a + r.count, 0);
-}
-
 /**
- * Watches a running run while a page follows it, until stop(): every 100 ms the total of its merged histograms
- * (totals: every total the database held, so whichever a page's fetch got, as the sink adds a sample a second) and
- * the times at which the page's CDF fetches (RunDistribution of id) went out (fetches, ms).
+ * One step of a running MQTT run whose samples carry known latency histograms (internal/demo/fixture.go histRuns):
+ * start (run_started and 3 one-second samples), more (3 more samples), finish (run_finished); each sample holds 100
+ * latencies. Resolves once the sink has written the step, with {run_id, samples, latencies}: the samples published so
+ * far and the latencies the run's merged histograms (runs_latency_distribution, what the CDF reads) hold now.
  */
-function watchDistribution(id) {
-  const w = { totals: new Set(), fetches: [], rounds: 0 };
-  let seen = server.requests.length;
-  let on = true;
-  const loop = (async () => {
-    while (on) {
-      w.totals.add(await latencyTotal(id));
-      for (; seen < server.requests.length; seen++) {
-        const { body } = server.requests[seen];
-        if (body.includes('query RunDistribution') && body.includes(id)) w.fetches.push(Date.now());
-      }
-      w.rounds++;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  w.stop = async () => { on = false; await loop; };
-  return w;
+async function histStep(query) {
+  const res = await fetch(`${fixture.url}_fixture/histrun?${query}`, { method: 'POST' });
+  if (!res.ok) throw new Error(`histogram run ${query}: ${res.status} ${await res.text()}`);
+  return res.json();
 }
 
 /** The seconds from a to b (ms) as the run page writes times ("HH:MM:SS"), with a second's slack either side. */
@@ -525,68 +508,86 @@ test('a running run\'s latency distribution (CDF) follows it: fetched again as s
   await closeLeftovers();
   server.setMode('ok');
   server.setWsMode('ok');
-  // 26 s: the page's first fetch, one 10 s later, one 10 s after that (made to fail), and the final one.
-  const id = await startLive('live cdf', '26s');
-  const watch = watchDistribution(id);
-  const opened = Date.now();
-  const page = await open(`#/run/${id}`);
-  await page.evaluate(() => { window.notReloaded = true; });
-  await page.waitForSelector('.live[data-mode="live"]');
-  const card = () => page.$eval('.cdf', (c) => ({
-    state: c.dataset.state, count: Number(c.dataset.count || 0), note: c.querySelector('.cdf-updated')?.textContent ?? null,
-    values: c.querySelector('.cdf-quantiles tbody td.num')?.textContent ?? null, canvas: c.querySelectorAll('.cdf-chart canvas').length,
-  }));
-  /** The card's count is one the database held: waits two of the watcher's rounds (a total stays about a second). */
-  const held = async (n) => {
-    const r = watch.rounds;
-    await until(() => watch.rounds >= r + 2, 'two rounds of the watcher');
-    assert.ok(watch.totals.has(n), `${n} latencies drawn; the database held ${[...watch.totals].join(', ')}`);
+  const start = await histStep('step=start&name=live%20cdf');
+  const id = start.run_id;
+  assert.deepEqual([start.samples, start.latencies], [3, 300]);
+  // When the page's CDF fetches (RunDistribution of this run) went out, as the browser issued them.
+  const fetches = [];
+  const onRequest = (req) => {
+    const body = req.postData() ?? '';
+    if (body.includes('query RunDistribution') && body.includes(id)) fetches.push(Date.now());
   };
-  const running = /^Run in progress: the latencies measured so far, updated (\d\d:\d\d:\d\d)Z; fetched again as samples arrive, at most every 10 s\.$/;
+  context.on('request', onRequest);
+  try {
+    const opened = Date.now();
+    const page = await open(`#/run/${id}`);
+    await page.evaluate(() => { window.notReloaded = true; });
+    await page.waitForSelector('.live[data-mode="live"]');
+    const card = () => page.$eval('.cdf', (c) => ({
+      state: c.dataset.state, count: Number(c.dataset.count || 0), note: c.querySelector('.cdf-updated')?.textContent ?? null,
+      values: c.querySelector('.cdf-quantiles tbody td.num')?.textContent ?? null, canvas: c.querySelectorAll('.cdf-chart canvas').length,
+    }));
+    /** Waits until the card's count is no longer n; its new value is asserted by the caller, exactly. */
+    const countChanged = (n) => page.waitForFunction((m) => Number(document.querySelector('.cdf')?.dataset.count || 0) !== m, n, { timeout: 15_000 });
+    /** Waits until the page's last CDF fetch began 10 s ago, so that the next samples to arrive make it fetch again. */
+    const due = () => new Promise((r) => setTimeout(r, Math.max(0, fetches.at(-1) + 10_000 + 200 - Date.now())));
+    const running = /^Run in progress: the latencies measured so far, updated (\d\d:\d\d:\d\d)Z; fetched again as samples arrive, at most every 10 s\.$/;
+    const times = () => `fetches at ${fetches.map((t) => t - opened)} ms`;
+    /** A step of this run: [samples, latencies] once written. */
+    const step = async (name) => {
+      const r = await histStep(`step=${name}&id=${id}`);
+      assert.equal(r.run_id, id);
+      return [r.samples, r.latencies];
+    };
 
-  // At first: what the histograms held when the page opened (perhaps none yet: the run has just left its warm-up).
-  await page.waitForSelector('.cdf[data-state="running"]');
-  const first = await card();
-  await held(first.count);
-  assert.match(first.note, running);
-  assert.ok(clockTimes(opened, Date.now()).includes(running.exec(first.note)[1]), first.note);
-  assert.equal(first.values, first.count ? formatNumber(first.count) : null);
+    // At first: the 300 latencies of the first 3 samples.
+    await page.waitForSelector('.cdf[data-state="running"]');
+    const first = await card();
+    assert.match(first.note, running);
+    assert.ok(clockTimes(opened, Date.now()).includes(running.exec(first.note)[1]), first.note);
+    assert.deepEqual({ ...first, note: null }, { state: 'running', count: 300, note: null, values: formatNumber(300), canvas: 1 });
+    assert.equal(fetches.length, 1, times());
 
-  // New samples arrive over the websocket: the card is drawn again in place, with what the histograms hold then.
-  const before = Date.now();
-  await page.waitForFunction((n) => Number(document.querySelector('.cdf')?.dataset.count || 0) > n, first.count, { timeout: 20_000 });
-  const second = await card();
-  await held(second.count);
-  assert.equal(second.state, 'running');
-  assert.equal(second.values, formatNumber(second.count));
-  assert.equal(second.canvas, 1, 'one chart, the new one');
-  assert.match(second.note, running);
-  const secondAt = running.exec(second.note)[1];
-  assert.ok(clockTimes(before, Date.now()).includes(secondAt), second.note);
-  await page.screenshot({ path: join(ARTIFACTS, 'run-live-cdf.png'), fullPage: true });
+    // 10 s on, 3 more samples arrive over the websocket: the card is drawn again in place, with exactly their 300
+    // latencies more (the fixture publishes a step in one Kafka batch, so the sink writes it in one transaction).
+    await due();
+    const before = Date.now();
+    assert.deepEqual(await step('more'), [6, 600]);
+    await countChanged(300);
+    const second = await card();
+    assert.deepEqual({ ...second, note: null }, { state: 'running', count: 600, note: null, values: formatNumber(600), canvas: 1 }, 'one chart, the new one');
+    assert.match(second.note, running);
+    const secondAt = running.exec(second.note)[1];
+    assert.ok(clockTimes(before, Date.now()).includes(secondAt), second.note);
+    assert.equal(fetches.length, 2, times());
+    await page.screenshot({ path: join(ARTIFACTS, 'run-live-cdf.png'), fullPage: true });
 
-  // The next fetch fails (Hasura down behind its proxy; the samples still stream): the last card stays, and says so.
-  server.setMode('down');
-  await page.waitForSelector('.cdf[data-state="error"]', { timeout: 20_000 });
-  server.setMode('ok');
-  const third = await card();
-  assert.deepEqual([third.count, third.values, third.canvas], [second.count, second.values, 1]);
-  assert.match(third.note, new RegExp(`^Update at \\d\\d:\\d\\d:\\d\\dZ failed; still shown: the latencies as of ${secondAt}Z\\. The GraphQL endpoint .* answered HTTP 503`));
+    // 10 s on, the next fetch fails (Hasura down behind its proxy; the samples still stream): the last card (600)
+    // stays, and says so, though the database holds 900 by then.
+    server.setMode('down');
+    await due();
+    assert.deepEqual(await step('more'), [9, 900]);
+    await page.waitForSelector('.cdf[data-state="error"]', { timeout: 15_000 });
+    server.setMode('ok');
+    const third = await card();
+    assert.deepEqual([third.count, third.values, third.canvas], [600, formatNumber(600), 1]);
+    assert.match(third.note, new RegExp(`^Update at \\d\\d:\\d\\d:\\d\\dZ failed; still shown: the latencies as of ${secondAt}Z\\. The GraphQL endpoint .* answered HTTP 503`));
+    assert.equal(fetches.length, 3, times());
 
-  // The run ends: one last fetch, with every latency of the run, and no "updated" note any more.
-  await page.waitForSelector('.live[data-mode="done"]', { timeout: 30_000 });
-  const final = await card();
-  const total = await latencyTotal(id);
-  assert.ok(total > second.count, `${total} latencies in all, ${second.count} drawn while running`);
-  assert.deepEqual(final, { state: 'final', count: total, note: null, values: formatNumber(total), canvas: 1 });
-  assert.equal(await page.evaluate(() => window.notReloaded), true, 'drawn in place, without a reload');
+    // The run ends: one last fetch, with all 900 latencies of the run, and no "updated" note any more.
+    assert.deepEqual(await step('finish'), [9, 900]);
+    await page.waitForSelector('.live[data-mode="done"]', { timeout: 30_000 });
+    assert.deepEqual(await card(), { state: 'final', count: 900, note: null, values: formatNumber(900), canvas: 1 });
+    assert.equal(await page.evaluate(() => window.notReloaded), true, 'drawn in place, without a reload');
 
-  await watch.stop();
-  // Four fetches: at the start, 10 s on, 10 s later (the failed one), at the end; those while running ≥ 10 s apart
-  // (the watcher sees a request up to a round late).
-  assert.equal(watch.fetches.length, 4, `fetches at ${watch.fetches.map((t) => t - opened)} ms`);
-  for (const i of [1, 2]) assert.ok(watch.fetches[i] - watch.fetches[i - 1] >= 9_500, `fetches at ${watch.fetches.map((t) => t - opened)} ms`);
-  await page.close();
+    // Four fetches: at the start, on each step's samples (the second one failed), at the end; none in between,
+    // however the stream delivered the samples; those while running at least 10 s apart.
+    assert.equal(fetches.length, 4, times());
+    for (const i of [1, 2]) assert.ok(fetches[i] - fetches[i - 1] >= 10_000, times());
+    await page.close();
+  } finally {
+    context.off('request', onRequest);
+  }
 });
 
 test('run page falls back to polling every 2 s when the websocket upgrade is refused', async () => {
