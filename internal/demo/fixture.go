@@ -56,6 +56,7 @@ import (
 	"github.com/benchpipe/benchpipe/internal/hasurastub"
 	"github.com/benchpipe/benchpipe/internal/testenv"
 	"github.com/benchpipe/benchpipe/producer/hostinfo"
+	"github.com/benchpipe/benchpipe/producer/stats"
 	"github.com/benchpipe/benchpipe/schema"
 	"github.com/benchpipe/benchpipe/schema/sinetstream"
 )
@@ -707,14 +708,11 @@ func (h *histRun) more(n int) ([]schema.Record, error) {
 	recs := make([]schema.Record, 0, n)
 	for range n {
 		j := h.samples
-		hist := schema.NewHist()
+		hist := stats.NewHistogram()
 		if err := hist.RecordValues(int64(1+j%3)*1000, histRunLatencies); err != nil {
 			return nil, err
 		}
-		f, err := histFigures(hist)
-		if err != nil {
-			return nil, err
-		}
+		f := histFigures(hist)
 		sm := h.rec(schema.TypeSample, int64(j+1), h.at(j+1))
 		sm.Sample = &schema.Sample{Start: h.at(j), End: h.at(j + 1), Phase: schema.PhaseMeasure, Figures: f}
 		recs = append(recs, sm)
@@ -725,16 +723,13 @@ func (h *histRun) more(n int) ([]schema.Record, error) {
 
 // finish returns the run's run_finished, its summary over every sample published.
 func (h *histRun) finish() (schema.Record, error) {
-	hist := schema.NewHist()
+	hist := stats.NewHistogram()
 	for j := range h.samples {
 		if err := hist.RecordValues(int64(1+j%3)*1000, histRunLatencies); err != nil {
 			return schema.Record{}, err
 		}
 	}
-	f, err := histFigures(hist)
-	if err != nil {
-		return schema.Record{}, err
-	}
+	f := histFigures(hist)
 	f.OpsRate = float64(f.Ops) / float64(max(h.samples, 1))
 	if f.MQTT != nil {
 		f.MQTT.OfferedRate = f.OpsRate
@@ -747,25 +742,16 @@ func (h *histRun) finish() (schema.Record, error) {
 }
 
 // histFigures returns the figures of an MQTT interval whose every message arrived, with latencies hist (µs): its
-// count as the ops and messages of one second, the percentiles read off it, it as both histograms. Latency is nil
-// when hist is empty.
-func histFigures(hist *hdrhistogram.Histogram) (schema.Figures, error) {
+// count as the ops and messages of one second, its summary (stats.Latency, as the generator makes it) as both the
+// corrected and the uncorrected latency. Latency is nil when hist is empty.
+func histFigures(hist *hdrhistogram.Histogram) schema.Figures {
 	n := hist.TotalCount()
 	f := schema.Figures{Ops: n, OpsRate: float64(n), MQTT: &schema.MQTTFigures{Sent: n, Received: n, OfferedRate: float64(n)}}
-	if n == 0 {
-		return f, nil
+	if f.Latency = stats.Latency(hist); f.Latency != nil {
+		f.MQTT.UncorrectedP50Ms, f.MQTT.UncorrectedP99Ms, f.MQTT.UncorrectedMaxMs = f.Latency.P50Ms, f.Latency.P99Ms, f.Latency.MaxMs
+		f.MQTT.UncorrectedHDR = f.Latency.HDR
 	}
-	enc, err := schema.EncodeHist(hist)
-	if err != nil {
-		return f, err
-	}
-	ms := func(us int64) float64 { return float64(us) / 1000 }
-	f.Latency = &schema.Latency{MinMs: ms(hist.Min()), MeanMs: hist.Mean() / 1000, P50Ms: ms(hist.ValueAtQuantile(50)),
-		P90Ms: ms(hist.ValueAtQuantile(90)), P95Ms: ms(hist.ValueAtQuantile(95)), P99Ms: ms(hist.ValueAtQuantile(99)),
-		P999Ms: ms(hist.ValueAtQuantile(99.9)), MaxMs: ms(hist.Max()), HDR: enc}
-	f.MQTT.UncorrectedP50Ms, f.MQTT.UncorrectedP99Ms, f.MQTT.UncorrectedMaxMs = f.Latency.P50Ms, f.Latency.P99Ms, f.Latency.MaxMs
-	f.MQTT.UncorrectedHDR = enc
-	return f, nil
+	return f
 }
 
 // waitHistSamples waits until the run's row is written and the sink has merged samples samples of run id into its

@@ -444,9 +444,7 @@ type mqttRun struct {
 func (r *mqttRun) close(out recorder.Outcome) recorder.Outcome {
 	out = recorder.CloseOutcome(r.Recorder, out)
 	if r.env.SummaryJSON != "" && r.summary != nil {
-		s := *r.summary
-		s.Final = out.Final(r.red.Text)
-		if err := writeSummaryJSON(r.env.SummaryJSON, s); err != nil {
+		if err := recorder.WriteSummary(r.env.SummaryJSON, r.summary, out, r.red.Text); err != nil {
 			fmt.Fprintf(r.stderr, "producer mqtt: %v\n", err)
 		}
 	}
@@ -587,15 +585,4 @@ func summaryFile(id uuid.UUID, params json.RawMessage, ec Config, res *Result, r
 		s.LatencyMs.Corrected = sum.Latency
 	}
 	return s
-}
-
-func writeSummaryJSON(path string, s SummaryFile) error {
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode --summary-json: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write --summary-json: %w", err)
-	}
-	return nil
 }

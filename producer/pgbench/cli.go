@@ -491,14 +491,8 @@ func (r *pgRun) close(out recorder.Outcome) recorder.Outcome {
 	if r.env.SummaryJSON == "" || r.summary == nil {
 		return out
 	}
-	s := *r.summary
-	s.Final = out.Final(r.red.Text)
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err == nil {
-		err = os.WriteFile(r.env.SummaryJSON, append(b, '\n'), 0o644)
-	}
-	if err != nil {
-		fmt.Fprintf(r.stderr, "producer pgbench: write --summary-json: %v\n", err)
+	if err := recorder.WriteSummary(r.env.SummaryJSON, r.summary, out, r.red.Text); err != nil {
+		fmt.Fprintf(r.stderr, "producer pgbench: %v\n", err)
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -106,6 +107,25 @@ type Final struct {
 // Final returns out as --summary-json writes it, its error text through mask (the run's Redactor).
 func (out Outcome) Final(mask func(string) string) Final {
 	return Final{Status: out.Status, Error: mask(out.Err), ExitCode: out.Exit, RecordsNotSaved: out.NotSavedRecords}
+}
+
+func (f *Final) setFinal(x Final) { *f = x }
+
+// Summary is a kind's --summary-json file: its figures, with Final embedded.
+type Summary interface{ setFinal(Final) }
+
+// WriteSummary writes summary to path as --summary-json, with out as its final outcome (the error text through mask,
+// the run's Redactor). out must be what CloseOutcome returned: the file tells what the exit status says.
+func WriteSummary(path string, summary Summary, out Outcome, mask func(string) string) error {
+	summary.setFinal(out.Final(mask))
+	b, err := json.MarshalIndent(summary, "", "  ")
+	if err == nil {
+		err = os.WriteFile(path, append(b, '\n'), 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("write --summary-json: %w", err)
+	}
+	return nil
 }
 
 // OneLine joins the lines of a message (errors.Join's, say) with "; ", for Outcome.Err and job events.
