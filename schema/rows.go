@@ -2,11 +2,12 @@ package schema
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/google/uuid"
 )
 
-// figureColumns are the columns a sample row and a run summary share, in the order figureValues returns them.
+// figureColumns are the columns a sample row and a run summary share, in the order writeFigures writes them.
 var figureColumns = []string{
 	"ops", "ops_rate", "bytes", "errors",
 	"lat_min_ms", "lat_mean_ms", "lat_p50_ms", "lat_p90_ms", "lat_p95_ms", "lat_p99_ms", "lat_p999_ms", "lat_max_ms",
@@ -16,25 +17,71 @@ var figureColumns = []string{
 	"lat_hdr", "mqtt_uncorrected_hdr",
 }
 
-// figureValues flattens f into column values; absent groups become NULLs.
-func figureValues(f *Figures) []any {
-	v := make([]any, 0, len(figureColumns))
-	v = append(v, f.Ops, f.OpsRate, f.Bytes, f.Errors)
+// RowWriter takes a row's values in column order. Values collects them as []any for pgx; the sink's COPY
+// encoder (internal/pgcopy.Row) encodes each as it comes, so the sink's most frequent row, a sample's, is never
+// boxed value by value into a []any.
+type RowWriter interface {
+	Int64(int64)
+	Float64(float64)
+	Time(time.Time)
+	UUID(uuid.UUID)
+	String(string)
+	Bytes([]byte) // a nil slice is NULL
+	Null()
+}
+
+// Values is a row as []any, the form pgx takes: a RowWriter that appends each value.
+type Values []any
+
+func (v *Values) Int64(n int64)     { *v = append(*v, n) }
+func (v *Values) Float64(f float64) { *v = append(*v, f) }
+func (v *Values) Time(t time.Time)  { *v = append(*v, t) }
+func (v *Values) UUID(u uuid.UUID)  { *v = append(*v, u) }
+func (v *Values) String(s string)   { *v = append(*v, s) }
+func (v *Values) Null()             { *v = append(*v, nil) }
+
+// Bytes appends b, or an untyped nil for a nil slice (pgx writes either as NULL).
+func (v *Values) Bytes(b []byte) {
+	if b == nil {
+		v.Null()
+		return
+	}
+	*v = append(*v, b)
+}
+
+// writeFigures writes f's columns (figureColumns); absent groups are NULLs.
+func writeFigures(w RowWriter, f *Figures) {
+	w.Int64(f.Ops)
+	w.Float64(f.OpsRate)
+	w.Int64(f.Bytes)
+	w.Int64(f.Errors)
 	if l := f.Latency; l != nil {
-		v = append(v, l.MinMs, l.MeanMs, l.P50Ms, l.P90Ms, l.P95Ms, l.P99Ms, l.P999Ms, l.MaxMs)
+		for _, x := range [...]float64{l.MinMs, l.MeanMs, l.P50Ms, l.P90Ms, l.P95Ms, l.P99Ms, l.P999Ms, l.MaxMs} {
+			w.Float64(x)
+		}
 	} else {
-		v = append(v, nil, nil, nil, nil, nil, nil, nil, nil)
+		nulls(w, 8)
 	}
 	if m := f.MQTT; m != nil {
-		v = append(v, m.Sent, m.Received, m.Lost, m.Duplicated, m.OutOfOrder, m.OfferedRate,
-			m.UncorrectedP50Ms, m.UncorrectedP99Ms, m.UncorrectedMaxMs)
+		for _, n := range [...]int64{m.Sent, m.Received, m.Lost, m.Duplicated, m.OutOfOrder} {
+			w.Int64(n)
+		}
+		for _, x := range [...]float64{m.OfferedRate, m.UncorrectedP50Ms, m.UncorrectedP99Ms, m.UncorrectedMaxMs} {
+			w.Float64(x)
+		}
 	} else {
-		v = append(v, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+		nulls(w, 9)
 	}
 	if p := f.Pgbench; p != nil {
-		v = append(v, p.TPS, p.StddevMs, p.Failed, p.Retried, p.Retries, p.LagMs, p.Skipped)
+		w.Float64(p.TPS)
+		w.Float64(p.StddevMs)
+		w.Int64(p.Failed)
+		w.Int64(p.Retried)
+		w.Int64(p.Retries)
+		w.Float64(p.LagMs)
+		w.Int64(p.Skipped)
 	} else {
-		v = append(v, nil, nil, nil, nil, nil, nil, nil)
+		nulls(w, 7)
 	}
 	// The histograms as their V2 compressed bytes (bytea): what HdrHistogram libraries read, a quarter smaller
 	// than the base64 text. NULL when the record has none.
@@ -45,14 +92,14 @@ func figureValues(f *Figures) []any {
 	if f.MQTT != nil {
 		unc, _ = f.MQTT.UncorrectedHist()
 	}
-	return append(v, nullBytes(lat), nullBytes(unc))
+	w.Bytes(lat)
+	w.Bytes(unc)
 }
 
-func nullBytes(b []byte) any {
-	if b == nil {
-		return nil
+func nulls(w RowWriter, n int) {
+	for range n {
+		w.Null()
 	}
-	return b
 }
 
 // SampleHists returns the latency histograms of a sample record, decoded: the corrected and, for MQTT, the
@@ -73,8 +120,20 @@ var SampleColumns = append([]string{"run_id", "seq", "interval_start", "interval
 
 // SampleRow returns the samples-table row of a sample record, in SampleColumns order.
 func (r *Record) SampleRow() []any {
+	v := make(Values, 0, len(SampleColumns))
+	r.WriteSampleRow(&v)
+	return v
+}
+
+// WriteSampleRow writes the samples-table row of a sample record to w, in SampleColumns order.
+func (r *Record) WriteSampleRow(w RowWriter) {
 	s := r.Sample
-	return append([]any{r.RunID, r.Seq, s.Start, s.End, string(s.Phase)}, figureValues(&s.Figures)...)
+	w.UUID(r.RunID)
+	w.Int64(r.Seq)
+	w.Time(s.Start)
+	w.Time(s.End)
+	w.String(string(s.Phase))
+	writeFigures(w, &s.Figures)
 }
 
 // RunStartedColumns are the runs columns a run_started record sets, in RunStartedRow order.
@@ -108,20 +167,17 @@ var RunFinishedColumns = append([]string{"run_id", "status", "error", "finished_
 // RunFinishedRow returns the runs-table values of a run_finished record, in RunFinishedColumns order.
 func (r *Record) RunFinishedRow() []any {
 	f := r.Finished
-	row := []any{r.RunID, string(f.Status), nullString(f.Error), f.FinishedAt}
-	if s := f.Summary; s != nil {
-		row = append(row, s.Start, s.End)
-		row = append(row, figureValues(&s.Figures)...)
-		if len(s.Extra) > 0 {
-			row = append(row, s.Extra)
-		} else {
-			row = append(row, nil)
-		}
+	row := make(Values, 0, len(RunFinishedColumns))
+	row = append(row, r.RunID, string(f.Status), nullString(f.Error), f.FinishedAt)
+	s := f.Summary
+	if s == nil {
+		nulls(&row, len(RunFinishedColumns)-len(row))
 		return row
 	}
-	row = append(row, nil, nil)
-	for range figureColumns {
-		row = append(row, nil)
+	row = append(row, s.Start, s.End)
+	writeFigures(&row, &s.Figures)
+	if len(s.Extra) > 0 {
+		return append(row, s.Extra)
 	}
 	return append(row, nil)
 }

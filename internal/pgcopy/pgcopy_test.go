@@ -257,52 +257,62 @@ func migrate(tb testing.TB, conn *pgx.Conn) {
 	}
 }
 
-// TestSamples copies SampleRow rows into the migrated samples table, inside a transaction as the sink does, and
-// reads every value back.
+// TestSamples copies sample records into the migrated samples table, inside a transaction as the sink does, as
+// SampleRow's []any (Copy) and written typed from the records (CopyFunc, the sink's way), and reads every value
+// back.
 func TestSamples(t *testing.T) {
 	ctx := context.Background()
 	conn := connect(t)
 	migrate(t, conn)
 	recs := sampleRecords(25)
 	rows := sampleRows(recs)
-
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	table := load(t, tx, "samples", schema.SampleColumns)
-	n, err := table.Copy(ctx, tx.Conn().PgConn(), rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != int64(len(rows)) {
-		t.Fatalf("Copy stored %d rows, want %d", n, len(rows))
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	cols := make([]string, len(schema.SampleColumns))
-	for i, c := range schema.SampleColumns {
-		cols[i] = pgx.Identifier{c}.Sanitize()
-	}
-	rs, err := conn.Query(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM samples ORDER BY seq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := pgx.CollectRows(rs, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(rows) {
-		t.Fatalf("read %d rows back, want %d", len(got), len(rows))
-	}
-	for i := range rows {
-		for j, c := range schema.SampleColumns {
-			if g, w := comparable(got[i][j]), comparable(rows[i][j]); g != w {
-				t.Errorf("seq %d, %s: read %v (%T), wrote %v (%T)", recs[i].Seq, c, got[i][j], got[i][j], rows[i][j], rows[i][j])
+	for _, way := range []string{"Copy", "CopyFunc"} {
+		t.Run(way, func(t *testing.T) {
+			exec(t, conn, "TRUNCATE samples")
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			table := load(t, tx, "samples", schema.SampleColumns)
+			var n int64
+			if way == "Copy" {
+				n, err = table.Copy(ctx, tx.Conn().PgConn(), rows)
+			} else {
+				n, err = table.CopyFunc(ctx, tx.Conn().PgConn(), len(recs), func(i int, w *Row) { recs[i].WriteSampleRow(w) })
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != int64(len(rows)) {
+				t.Fatalf("stored %d rows, want %d", n, len(rows))
+			}
+			if err := tx.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+
+			cols := make([]string, len(schema.SampleColumns))
+			for i, c := range schema.SampleColumns {
+				cols[i] = pgx.Identifier{c}.Sanitize()
+			}
+			rs, err := conn.Query(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM samples ORDER BY seq")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := pgx.CollectRows(rs, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(rows) {
+				t.Fatalf("read %d rows back, want %d", len(got), len(rows))
+			}
+			for i := range rows {
+				for j, c := range schema.SampleColumns {
+					if g, w := comparable(got[i][j]), comparable(rows[i][j]); g != w {
+						t.Errorf("seq %d, %s: read %v (%T), wrote %v (%T)", recs[i].Seq, c, got[i][j], got[i][j], rows[i][j], rows[i][j])
+					}
+				}
+			}
+		})
 	}
 }
 

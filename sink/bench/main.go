@@ -393,16 +393,18 @@ func rawCopy(ctx context.Context, url string, recs []schema.Record) (rate float6
 	}
 	start := time.Now()
 	for i := 0; i < len(recs); i += 10000 {
-		rows := make([][]any, 0, 10000)
-		for _, r := range recs[i:min(i+10000, len(recs))] {
-			rows = append(rows, r.SampleRow())
-		}
+		chunk := recs[i:min(i+10000, len(recs))]
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if table == nil {
+				rows := make([][]any, 0, len(chunk))
+				for _, r := range chunk {
+					rows = append(rows, r.SampleRow())
+				}
 				_, err := tx.CopyFrom(ctx, ident, schema.SampleColumns, pgx.CopyFromRows(rows))
 				return err
 			}
-			_, err := table.Copy(ctx, tx.Conn().PgConn(), rows)
+			// Encoded from the records as the COPY streams, as the sink does: no []any per row.
+			_, err := table.CopyFunc(ctx, tx.Conn().PgConn(), len(chunk), func(i int, w *pgcopy.Row) { chunk[i].WriteSampleRow(w) })
 			return err
 		})
 		if err != nil {

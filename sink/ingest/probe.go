@@ -113,7 +113,7 @@ func (s *Sink) findRefusedRecords(ctx context.Context, b *batch, kind failure) (
 			}
 			sql := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) ON CONFLICT DO NOTHING", pgx.Identifier{apiSchema, t.table}.Sanitize(), strings.Join(t.columns, ", "), strings.Join(params, ", "))
 			for i, row := range t.rows {
-				if try(t.srcs[i], sql, row...) {
+				if try(t.srcs[i], sql, row.values()...) {
 					return errRollBack
 				}
 			}

@@ -124,7 +124,7 @@ func (s *Sink) write(ctx context.Context, b *batch) (writeResult, error) {
 // copyRows copies rows into t's table with pgcopy, whose encoders are planned once per column: pgx re-plans the
 // encoding of every value and spends about eight times the client CPU per row. Tables pgcopy can't encode fall
 // back to pgx's CopyFrom.
-func (s *Sink) copyRows(ctx context.Context, tx pgx.Tx, t *tableRows, rows [][]any) (int64, error) {
+func (s *Sink) copyRows(ctx context.Context, tx pgx.Tx, t *tableRows, rows []tableRow) (int64, error) {
 	key := t.table + "\x00" + strings.Join(t.columns, ",")
 	ct, ok := s.copiers[key]
 	if !ok {
@@ -140,9 +140,18 @@ func (s *Sink) copyRows(ctx context.Context, tx pgx.Tx, t *tableRows, rows [][]a
 		s.copiers[key] = ct
 	}
 	if ct == nil {
-		return tx.CopyFrom(ctx, pgx.Identifier{apiSchema, t.table}, t.columns, pgx.CopyFromRows(rows))
+		return tx.CopyFrom(ctx, pgx.Identifier{apiSchema, t.table}, t.columns, pgx.CopyFromRows(allValues(rows)))
 	}
-	return ct.Copy(ctx, tx.Conn().PgConn(), rows)
+	return ct.CopyFunc(ctx, tx.Conn().PgConn(), len(rows), func(i int, w *pgcopy.Row) { rows[i].writeRow(w) })
+}
+
+// allValues returns rows' values, for pgx.
+func allValues(rows []tableRow) [][]any {
+	out := make([][]any, len(rows))
+	for i, r := range rows {
+		out[i] = r.values()
+	}
+	return out
 }
 
 // inserted is what insertRows wrote: rows inserted, rows dropped as duplicates and, for a keyed table, the
@@ -161,7 +170,7 @@ type inserted struct {
 func (s *Sink) insertRows(ctx context.Context, tx pgx.Tx, t *tableRows, skipped map[*kgo.Record]bool) (inserted, error) {
 	rows, srcs := t.rows, t.srcs
 	if len(skipped) > 0 {
-		rows, srcs = make([][]any, 0, len(t.rows)), make([]*kgo.Record, 0, len(t.rows))
+		rows, srcs = make([]tableRow, 0, len(t.rows)), make([]*kgo.Record, 0, len(t.rows))
 		for i, r := range t.rows {
 			if !skipped[t.srcs[i]] {
 				rows, srcs = append(rows, r), append(srcs, t.srcs[i])
@@ -192,7 +201,8 @@ func (s *Sink) insertRows(ctx context.Context, tx pgx.Tx, t *tableRows, skipped 
 
 // insertNew writes the rows whose key is not in t's table yet, through a staging table, and reports which went
 // in: for a keyed table, the rows' (run_id, seq) come back from RETURNING and are matched to their records.
-func (s *Sink) insertNew(ctx context.Context, tx pgx.Tx, t *tableRows, rows [][]any, srcs []*kgo.Record) (inserted, error) {
+func (s *Sink) insertNew(ctx context.Context, tx pgx.Tx, t *tableRows, trows []tableRow, srcs []*kgo.Record) (inserted, error) {
+	rows := allValues(trows)
 	table := pgx.Identifier{apiSchema, t.table}.Sanitize()
 	stageName := pgx.Identifier{"pg_temp", "stage_" + t.table}
 	stage := stageName.Sanitize()
