@@ -44,6 +44,7 @@ import (
 	neturl "net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"sync/atomic"
@@ -236,7 +237,7 @@ func run(ctx context.Context, f flags) error {
 		lats = append(lats, lat{name: "Kafka Connect + Debezium JDBC", skipped: "no Kafka Connect"})
 	}
 
-	printSummary(os.Stdout, phases, lats, f)
+	printSummary(os.Stdout, phases, lats, f, runtime.NumCPU())
 	return nil
 }
 

@@ -13,7 +13,7 @@ import (
 // against raw COPY's in the same round; sink/KafkaConnect is the sink's mean rate against Kafka Connect's. sink is the
 // sink from the real broker (from kfake when there is none, and the line before says so); n/a stands for what could
 // not be measured.
-func printSummary(w io.Writer, phases []phase, lats []lat, f flags) {
+func printSummary(w io.Writer, phases []phase, lats []lat, f flags, cores int) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-50s %9s %12s %8s %10s\n", "ingest of sample records", "rows", "rows/s", "× COPY", "start-up")
 	copyOf := map[int]float64{} // round → raw COPY's rate
@@ -98,6 +98,15 @@ func printSummary(w io.Writer, phases []phase, lats []lat, f flags) {
 		fmt.Fprintf(w, "CPU per row in all (client + PostgreSQL + broker): COPY %.1f µs, sink %.1f µs, Kafka Connect %s µs → by CPU: sink/COPY = %s, sink/KafkaConnect = %s\n",
 			c, s, ratio(k, 1, "%.1f"), ratio(c, s, "%.2f"), ratio(k, s, "%.1f"))
 	}
+	// What the cores allow the sink here, from its CPU per row: the sink, the broker and PostgreSQL share the
+	// machine's cores, and PostgreSQL writes with one backend, which uses at most one of them.
+	if s, k := byKind.allPerRow(sinkKind), byKind[sinkKind]; s > 0 && copyMean > 0 {
+		if pg := k.perRowOf("PostgreSQL"); pg > 0 {
+			shared, backend := float64(cores)/s*1e6, 1/pg*1e6
+			fmt.Fprintf(w, "what %d cores allow the sink here: %d cores / %.1f µs a row = %.0f rows/s (PostgreSQL's backend alone: 1 core / %.1f µs = %.0f) → at most %.2f × COPY's mean\n",
+				cores, cores, s, shared, pg, backend, min(shared, backend)/copyMean)
+		}
+	}
 	fmt.Fprintf(w, "%s; aim: sink/COPY ≥ 0.90, sink/KafkaConnect ≥ 10\n", which)
 	fmt.Fprintf(w, "ratios: sink/COPY = %s, sink/KafkaConnect = %s\n", ratio(sinkCopy, 1, "%.2f"), ratio(byKind.mean(sinkKind), byKind.mean("connect"), "%.1f"))
 }
@@ -131,13 +140,20 @@ func (k *kindSum) add(p phase) {
 
 func (k *kindSum) mean() float64 { return k.rateSum / float64(max(k.phases, 1)) }
 
-// perRow is the CPU time the named process tree used per row, in µs.
+// perRow is the CPU time the named process tree used per row, in µs; "-" when it was not measured.
 func (k *kindSum) perRow(tree string) string {
-	sec, ok := k.cpu.used[tree]
-	if !ok {
+	if _, ok := k.cpu.used[tree]; !ok {
 		return "-"
 	}
-	return fmt.Sprintf("%.1f", sec/float64(k.rows)*1e6)
+	return fmt.Sprintf("%.1f", k.perRowOf(tree))
+}
+
+// perRowOf is perRow as a number; 0 when not measured.
+func (k *kindSum) perRowOf(tree string) float64 {
+	if k.rows == 0 {
+		return 0
+	}
+	return k.cpu.used[tree] / float64(k.rows) * 1e6
 }
 
 type kindSums map[string]*kindSum

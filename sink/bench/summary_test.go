@@ -24,7 +24,7 @@ func TestSummaryRatios(t *testing.T) {
 	phases = append(phases, phase{kind: "connect", name: "Kafka Connect", rows: 1000, rate: 8.8, client: "Kafka Connect",
 		cpu: cuse(map[string]float64{"Kafka Connect": 50, "PostgreSQL": 5})})
 	var out bytes.Buffer
-	printSummary(&out, phases, nil, flags{rate: 1000})
+	printSummary(&out, phases, nil, flags{rate: 1000}, 2)
 	text := out.String()
 	lines := strings.Split(strings.TrimSpace(text), "\n")
 	// mean sink rate 88 against Kafka Connect's 8.8
@@ -35,6 +35,8 @@ func TestSummaryRatios(t *testing.T) {
 		"sink ← Apache Kafka 4.1.1                     3 rounds, mean      88 rows/s   × COPY by round: 0.90 0.75 0.95 → median 0.90",
 		"Kafka Connect                                           1000            9     0.09",
 		"by CPU: sink/COPY = 0.60, sink/KafkaConnect = 11.0",
+		// the sink ← Apache Kafka rounds: 9 s of the sink's CPU and 6 of PostgreSQL's for 3,000 rows
+		"what 2 cores allow the sink here: 2 cores / 5000.0 µs a row = 400 rows/s (PostgreSQL's backend alone: 1 core / 2000.0 µs = 500) → at most 4.00 × COPY's mean",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("summary lacks %q:\n%s", want, text)
