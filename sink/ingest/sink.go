@@ -242,15 +242,26 @@ func (s *Sink) Run(ctx context.Context) error {
 	}
 	jobs := make(chan write)
 	written := make(chan map[topicPartition]refusal, 1)
-	var writer sync.WaitGroup
-	writer.Add(1)
-	go func() {
-		defer writer.Done()
+	// What follows a commit (metrics, Kafka offsets, the commit hook) runs in a goroutine of its own, in commit
+	// order, so the writer starts the next transaction at once: done by the writer, it kept PostgreSQL waiting 2–6 ms
+	// after each 10,000-row commit, a few percent of the sink's rate.
+	commits := make(chan commit, 2)
+	var writer, committer sync.WaitGroup
+	committer.Go(func() {
+		for c := range commits {
+			s.afterCommit(c)
+		}
+	})
+	writer.Go(func() {
 		for w := range jobs {
-			written <- s.flush(ctx, w.b)
+			refused, c := s.flush(ctx, w.b)
+			if c != nil {
+				commits <- *c
+			}
+			written <- refused
 			w.done()
 		}
-	}()
+	})
 	var writeDone context.Context // done once the write in flight has finished; nil with none in flight
 	waitWritten := func() {
 		if writeDone != nil {
@@ -296,6 +307,8 @@ func (s *Sink) Run(ctx context.Context) error {
 	waitWritten()
 	close(jobs)
 	writer.Wait()
+	close(commits)
+	committer.Wait() // before the deferred last Kafka offset commit
 	return runErr
 }
 
@@ -379,7 +392,7 @@ func (s *Sink) collect(ctx context.Context, writeDone context.Context) ([]*kgo.R
 // A failure that may be a row's fault (see classify) sends the batch to the probe, which finds the row and moves
 // its record to the dead letters, so no record holds its partition for long; an unknown error is retried a few
 // times first. Only an unavailable database or Kafka is waited out indefinitely.
-func (s *Sink) flush(ctx context.Context, b *batch) map[topicPartition]refusal {
+func (s *Sink) flush(ctx context.Context, b *batch) (map[topicPartition]refusal, *commit) {
 	var giveUp <-chan time.Time
 	backoff := 100 * time.Millisecond
 	unknowns := 0
@@ -392,11 +405,10 @@ func (s *Sink) flush(ctx context.Context, b *batch) map[topicPartition]refusal {
 			s.setStall(stall{})
 			s.m.writeSeconds.Observe(time.Since(start).Seconds())
 			s.m.batchRecords.Observe(float64(len(b.recs)))
-			s.afterCommit(b, res)
 			if attempt > 1 {
 				s.log.Info("write succeeded after retrying", "attempts", attempt)
 			}
-			return res.refused
+			return res.refused, &commit{b, res, time.Now()}
 		}
 		s.m.writeErrors.Inc()
 		s.noteFailure(len(b.recs), err)
@@ -433,7 +445,7 @@ func (s *Sink) flush(ctx context.Context, b *batch) map[topicPartition]refusal {
 		case <-time.After(backoff):
 		case <-giveUp:
 			s.log.Error("shutting down with a batch not written; it will be consumed again", "records", len(b.recs))
-			return nil
+			return nil, nil
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
@@ -455,8 +467,16 @@ func (s *Sink) noteFailure(records int, err error) {
 	s.stallMu.Unlock()
 }
 
-func (s *Sink) afterCommit(b *batch, res writeResult) {
-	now := time.Now()
+// commit is a written batch, what the write did, and when it committed.
+type commit struct {
+	b   *batch
+	res writeResult
+	at  time.Time
+}
+
+// afterCommit accounts for a committed batch: metrics, the Kafka offsets to commit, the commit hook.
+func (s *Sink) afterCommit(c commit) {
+	b, res, now := c.b, c.res, c.at
 	for topic, n := range b.consumed {
 		s.m.consumed.WithLabelValues(topic).Add(float64(n))
 	}
