@@ -299,9 +299,8 @@ func copyPhase(ctx context.Context, dbs databases, meter cpuMeter, db string, re
 type databases struct{ admin string }
 
 // settleOrSay drops a measured phase's database and writes out what the server and this machine still hold
-// dirty, so that the next phase does not pay for it (without it, the sink ← Apache Kafka phase that ran right after
-// raw COPY and the kfake sink was the slowest of every run: 0.57 × COPY against 0.65–0.78 in one). It says so when
-// it cannot (CHECKPOINT needs a superuser or pg_checkpoint on a server of one's own).
+// dirty, so that each phase pays for writing out (and vacuuming) its own rows only, not those of the phase before.
+// It says so when it cannot (CHECKPOINT needs a superuser or pg_checkpoint on a server of one's own).
 func (d databases) settleOrSay(ctx context.Context, name string) {
 	if err := d.settle(ctx, name); err != nil {
 		fmt.Printf("  (could not drop %s and checkpoint: %v)\n", name, err)
