@@ -370,3 +370,50 @@ func equalValue(got, want any) bool {
 	}
 	return false
 }
+
+// Sample rows the database refuses are found by the probe and dead-lettered, the rest of their batch written (the
+// sink writes samples to COPY typed, straight from the record): here an operator added checks on two columns, and
+// two valid records break one each.
+func TestRefusedSamplesGoToDeadLetterTopic(t *testing.T) {
+	for _, kb := range testenv.KafkaBackends(t) {
+		t.Run(kb.Name, func(t *testing.T) {
+			e := newEnvOn(t, kb, "")
+			conn := connect(t, e.dbURL)
+			for _, sql := range []string{
+				"ALTER TABLE samples ADD CONSTRAINT errors_below_a_million CHECK (errors < 1000000)",
+				"ALTER TABLE samples ADD CONSTRAINT out_of_order_fits_int4 CHECK (mqtt_out_of_order < 2147483648)",
+			} {
+				if _, err := conn.Exec(context.Background(), sql); err != nil {
+					t.Fatalf("%s: %v", sql, err)
+				}
+			}
+			run := makeRun(10)
+			run[3].Sample.Errors = 5_000_000        // the check refuses it
+			run[7].Sample.MQTT.OutOfOrder = 1 << 40 // and this check
+			produce(t, e.brokers, e.topic, run)
+			e.startSink(t)
+			dead := testenv.Consume(t, e.brokers, e.cfg.Sink.DeadLetterTopic, 2, 30*time.Second)
+			waitRows(t, conn, "samples", 8, 30*time.Second)
+			if len(dead) != 2 {
+				t.Fatalf("dead-letter topic has %d records, want 2", len(dead))
+			}
+			want := map[int64]string{3: "errors_below_a_million", 7: "out_of_order_fits_int4"}
+			for _, d := range dead {
+				rec, err := schema.Decode(d.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if reason := headers(d)[ingest.HeaderError]; !strings.Contains(reason, want[rec.Seq]) || want[rec.Seq] == "" {
+					t.Errorf("dead letter of seq %d: error %q, want it to name %q", rec.Seq, reason, want[rec.Seq])
+				}
+				delete(want, rec.Seq)
+			}
+			if n := count(t, conn, "SELECT count(*) FROM samples WHERE run_id = $1 AND seq NOT IN (3, 7)", run[0].RunID); n != 8 {
+				t.Errorf("%d of the 8 good samples written", n)
+			}
+			if n := count(t, conn, "SELECT count(*) FROM samples"); n != 8 {
+				t.Errorf("samples holds %d rows, want 8", n)
+			}
+		})
+	}
+}
