@@ -14,7 +14,7 @@ import (
 // Row takes one row's values for CopyFunc, in the column order of LoadTable's list, and encodes each as it comes.
 //
 // The typed methods exist so a caller with typed values needs no []any: boxing a sample row's 35 values in
-// interfaces (25 allocations) cost the sink a quarter of its CPU, more than decoding the record's JSON's numbers.
+// interfaces (25 allocations) cost the sink a quarter of its CPU.
 // Each typed method encodes directly when the column has the type's natural column type (Int64: bigint, Float64:
 // double precision, Time: timestamptz, UUID: uuid, String: text or varchar, Bytes: bytea), and otherwise does
 // what Any does with the same value, so a row is encoded, or refused, the same whichever way it is written.
