@@ -38,9 +38,8 @@ func (m cpuMeter) snap() cpuSnap {
 
 // cpuUse is what the machine's CPU did during a phase.
 type cpuUse struct {
-	text       string             // the cores each tree used and what the rest of the machine used, formatted
 	used       map[string]float64 // CPU-seconds per tree
-	wall, busy float64            // seconds; the machine's busy CPU-seconds
+	wall, busy float64            // seconds; the machine's busy CPU-seconds (0: no /proc)
 }
 
 // since reports the CPU each tree used between from and now, and what the rest of the machine used.
@@ -48,7 +47,6 @@ func (m cpuMeter) since(from cpuSnap) cpuUse {
 	to := m.snap()
 	u := cpuUse{used: map[string]float64{}, wall: to.at.Sub(from.at).Seconds()}
 	if u.wall <= 0 || from.busy == 0 {
-		u.text = "CPU: n/a (no /proc)"
 		return u
 	}
 	u.busy = to.busy - from.busy
@@ -59,14 +57,13 @@ func (m cpuMeter) since(from cpuSnap) cpuUse {
 			u.used[name] = t - f
 		}
 	}
-	u.text = u.format()
 	return u
 }
 
 // format gives the cores each tree used on average, and the rest of the machine ("others": other people's load).
 func (u cpuUse) format() string {
-	if u.wall <= 0 {
-		return "CPU: n/a"
+	if u.wall <= 0 || u.busy <= 0 {
+		return "CPU: n/a (no /proc)"
 	}
 	var parts []string
 	ours := 0.0
@@ -89,7 +86,6 @@ func (u cpuUse) add(v cpuUse) cpuUse {
 	for k, t := range v.used {
 		sum.used[k] += t
 	}
-	sum.text = sum.format()
 	return sum
 }
 

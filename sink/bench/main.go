@@ -114,6 +114,9 @@ type lat struct {
 
 const recordsTopic = "benchpipe.records"
 
+// sinkPartitions is how many partitions the sink phases' topics have.
+const sinkPartitions = 6
+
 func run(ctx context.Context, f flags) error {
 	meter := cpuMeter{"bench": func() float64 { return ownCPU(os.Getpid()) }}
 	admin := os.Getenv(testenv.EnvDatabaseURL)
@@ -322,9 +325,6 @@ func (d databases) settle(ctx context.Context, name string) error {
 	syscall.Sync()
 	return nil
 }
-
-// sinkPartitions is how many partitions the sink phases' topics have.
-const sinkPartitions = 6
 
 func (d databases) fresh(ctx context.Context, name string, landedAt bool) (string, error) {
 	conn, err := pgx.Connect(ctx, d.admin)

@@ -67,7 +67,7 @@ func printSummary(w io.Writer, phases []phase, lats []lat, f flags, cores int) {
 	fmt.Fprintf(w, "%-50s %10s %10s %10s   %s\n", "CPU per row (µs; less noisy than rows/s), all rounds", "client", "PostgreSQL", "broker", "who had the CPU meanwhile")
 	for _, kind := range []string{"copy", "kfake", "kafka", "connect"} {
 		if k := byKind[kind]; k != nil && k.rows > 0 {
-			fmt.Fprintf(w, "%-50s %10s %10s %10s   %s\n", k.name, k.perRow(k.client), k.perRow("PostgreSQL"), k.perRow("broker"), k.cpu.text)
+			fmt.Fprintf(w, "%-50s %10s %10s %10s   %s\n", k.name, k.perRow(k.client), k.perRow("PostgreSQL"), k.perRow("broker"), k.cpu.format())
 		}
 	}
 	fmt.Fprintln(w, "(client: the bench process — COPY encoding, or the sink, with kfake inside it in the kfake row — or the Kafka Connect JVM)")
@@ -131,11 +131,7 @@ func (k *kindSum) add(p phase) {
 	k.phases++
 	k.rows += p.rows
 	k.rateSum += p.rate
-	if k.cpu.used == nil {
-		k.cpu = p.cpu
-	} else {
-		k.cpu = k.cpu.add(p.cpu)
-	}
+	k.cpu = k.cpu.add(p.cpu)
 }
 
 func (k *kindSum) mean() float64 { return k.rateSum / float64(max(k.phases, 1)) }
@@ -168,10 +164,10 @@ func (m kindSums) mean(kind string) float64 {
 // allPerRow is the CPU time per row of the client, PostgreSQL and the broker together, in µs.
 func (m kindSums) allPerRow(kind string) float64 {
 	k := m[kind]
-	if k == nil || k.rows == 0 || k.cpu.used == nil {
+	if k == nil {
 		return 0
 	}
-	return (k.cpu.used[k.client] + k.cpu.used["PostgreSQL"] + k.cpu.used["broker"]) / float64(k.rows) * 1e6
+	return k.perRowOf(k.client) + k.perRowOf("PostgreSQL") + k.perRowOf("broker")
 }
 
 func median(xs []float64) float64 {
