@@ -500,25 +500,17 @@ func (p *pipeline) publishRecords(ctx context.Context, recs []schema.Record) err
 		}
 		krecs[i] = &kgo.Record{Key: r.Key(), Value: v}
 	}
-	var (
-		mu       sync.Mutex
-		firstErr error
-	)
-	for i, kr := range krecs {
-		cl.Produce(ctx, kr, func(_ *kgo.Record, err error) {
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = fmt.Errorf("record %d: %w", recs[i].Seq, err)
-			}
-		})
+	var produced kgo.FirstErrPromise
+	for _, kr := range krecs {
+		cl.Produce(ctx, kr, produced.Promise())
 	}
 	if err := cl.Flush(ctx); err != nil {
 		return err
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return firstErr
+	if err := produced.Err(); err != nil {
+		return fmt.Errorf("publish run %s: %w", recs[0].RunID, err)
+	}
+	return nil
 }
 
 // waitObserved waits until the sink has written rounds rounds (two nodes, two Pgpool backends each) and events
